@@ -1,0 +1,36 @@
+//! Entities exactly as the API spells them: property names, casing, order and enum values.
+
+pub mod machine;
+
+pub use machine::{DeviceValue, ExposureLevel, HealthStatus, IpAddress, Machine, OnboardingStatus, RiskScore};
+
+/// Declares a string enum with its wire spelling, a case-insensitive parser (the service is lenient
+/// about enum casing in bodies), and the list of allowed values for error messages.
+#[macro_export]
+macro_rules! api_enum {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            pub const VALUES: &'static [&'static str] = &[$(stringify!($variant)),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => stringify!($variant)),+ }
+            }
+
+            /// Parses a value case-insensitively.
+            pub fn parse(value: &str) -> Option<Self> {
+                $(if value.eq_ignore_ascii_case(stringify!($variant)) { return Some($name::$variant); })+
+                None
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}

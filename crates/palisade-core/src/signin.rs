@@ -1,0 +1,243 @@
+//! The client-credentials grant as Entra performs it (`shared/reference/xdr-api-and-auth.md` §2.3,
+//! §3.4–3.6), with Entra's error codes (`AADSTSnnnn`) for every refusal.
+
+use crate::{Core, CoreError};
+use palisade_auth::{audience_for_resource, Claims, TOKEN_LIFETIME_SECS};
+
+/// Which token endpoint was called.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    /// `/{tenant}/oauth2/token`, with `resource=`.
+    V1,
+    /// `/{tenant}/oauth2/v2.0/token`, with `scope=<resource>/.default`.
+    V2,
+}
+
+/// The form fields of a token request (and Basic credentials, which Entra also accepts).
+#[derive(Debug, Default, Clone)]
+pub struct TokenRequest {
+    pub grant_type: Option<String>,
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+    pub client_assertion: Option<String>,
+    pub scope: Option<String>,
+    pub resource: Option<String>,
+}
+
+/// A token as both endpoints return it; the server renders v1 numbers as strings.
+#[derive(Debug, Clone)]
+pub struct IssuedToken {
+    pub access_token: String,
+    pub expires_in: i64,
+    pub expires_on: i64,
+    pub not_before: i64,
+    pub resource: String,
+    pub tenant_id: String,
+    pub client_id: String,
+}
+
+/// An Entra refusal: OAuth2 `error`, the AADSTS number, the description and the HTTP status.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{error}: AADSTS{aadsts}: {description}")]
+pub struct SignInError {
+    pub status: u16,
+    pub error: &'static str,
+    pub aadsts: u32,
+    pub description: String,
+    /// The tenant and app, when known, for the journal.
+    pub tenant_id: Option<String>,
+    pub client_id: Option<String>,
+}
+
+fn refuse(status: u16, error: &'static str, aadsts: u32, description: String) -> SignInError {
+    SignInError {
+        status,
+        error,
+        aadsts,
+        description,
+        tenant_id: None,
+        client_id: None,
+    }
+}
+
+fn missing(parameter: &str) -> SignInError {
+    refuse(
+        400,
+        "invalid_request",
+        900144,
+        format!("The request body must contain the following parameter: '{parameter}'."),
+    )
+}
+
+impl Core {
+    /// Issues an app token, or says why not, exactly as Entra would.
+    pub fn issue_token(
+        &self,
+        tenant: &str,
+        endpoint: Endpoint,
+        request: &TokenRequest,
+    ) -> Result<IssuedToken, TokenFailure> {
+        let grant_type = request.grant_type.as_deref().ok_or_else(|| missing("grant_type"))?;
+        if grant_type != "client_credentials" {
+            return Err(refuse(
+                400,
+                "unsupported_grant_type",
+                70003,
+                format!("The app requested an unsupported grant type '{grant_type}'. Palisade emulates the client_credentials grant only."),
+            )
+            .into());
+        }
+        let client_id = request.client_id.as_deref().ok_or_else(|| missing("client_id"))?;
+        let app = self.store.find_app(client_id)?;
+        // Leniency: `common` and `organizations` resolve to the app's home tenant.
+        let tenant_key = match (tenant, &app) {
+            ("common" | "organizations", Some(app)) => app.tenant_id.as_str(),
+            _ => tenant,
+        };
+        let Some(tenant_row) = self.store.find_tenant(tenant_key)? else {
+            return Err(refuse(
+                400,
+                "invalid_request",
+                90002,
+                format!("Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud."),
+            )
+            .into());
+        };
+        let with_ids = |mut e: SignInError| {
+            e.tenant_id = Some(tenant_row.id.clone());
+            e.client_id = Some(client_id.to_string());
+            e
+        };
+        let app = match app {
+            Some(app) if app.tenant_id == tenant_row.id => app,
+            _ => {
+                return Err(with_ids(refuse(
+                    400,
+                    "unauthorized_client",
+                    700016,
+                    format!(
+                        "Application with identifier '{client_id}' was not found in the directory '{}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant.",
+                        tenant_row.id
+                    ),
+                ))
+                .into())
+            }
+        };
+        if request.client_assertion.is_some() && request.client_secret.is_none() {
+            return Err(with_ids(refuse(
+                400,
+                "invalid_request",
+                50027,
+                "Certificate credentials (client_assertion) are not emulated by Palisade; send client_secret.".into(),
+            ))
+            .into());
+        }
+        let Some(secret) = request.client_secret.as_deref() else {
+            return Err(with_ids(refuse(
+                401,
+                "invalid_client",
+                7000216,
+                "'client_assertion', 'client_secret' or 'request' is required for the 'client_credentials' grant type."
+                    .into(),
+            ))
+            .into());
+        };
+        if secret != app.client_secret {
+            return Err(with_ids(refuse(
+                401,
+                "invalid_client",
+                7000215,
+                format!("Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '{client_id}'."),
+            ))
+            .into());
+        }
+        let resource = match endpoint {
+            Endpoint::V1 => request.resource.clone().ok_or_else(|| with_ids(missing("resource")))?,
+            Endpoint::V2 => {
+                let scope = request.scope.as_deref().ok_or_else(|| with_ids(missing("scope")))?;
+                resource_of_scope(scope).map_err(with_ids)?
+            }
+        };
+        let audience = audience_for_resource(&resource).ok_or_else(|| {
+            with_ids(refuse(
+                400,
+                "invalid_resource",
+                500011,
+                format!(
+                    "The resource principal named {resource} was not found in the tenant named {}. Palisade emulates: https://api.securitycenter.microsoft.com, https://api.security.microsoft.com.",
+                    tenant_row.id
+                ),
+            ))
+        })?;
+        let now = self.clock.unix();
+        let claims = Claims::for_app(
+            &tenant_row.id,
+            &app.client_id,
+            app.roles.clone(),
+            audience,
+            now,
+            TOKEN_LIFETIME_SECS,
+        );
+        let access_token = self
+            .signing_key
+            .mint(&claims)
+            .map_err(|e| CoreError::Rule(palisade_error::ApiError::internal(e.to_string())))?;
+        Ok(IssuedToken {
+            access_token,
+            expires_in: TOKEN_LIFETIME_SECS,
+            expires_on: claims.exp,
+            not_before: claims.nbf,
+            resource: resource.trim_end_matches('/').to_string(),
+            tenant_id: tenant_row.id,
+            client_id: app.client_id,
+        })
+    }
+}
+
+/// `https://api.security.microsoft.com/.default` → the resource; client credentials need exactly one
+/// `/.default` scope.
+fn resource_of_scope(scope: &str) -> Result<String, SignInError> {
+    let scopes: Vec<&str> = scope.split_whitespace().collect();
+    let [single] = scopes.as_slice() else {
+        return Err(refuse(
+            400,
+            "invalid_scope",
+            70011,
+            format!("The provided value for the input parameter 'scope' is not valid. The scope {scope} is not valid: client credential flows take exactly one scope of the form <resource>/.default."),
+        ));
+    };
+    match single.strip_suffix("/.default") {
+        Some(resource) if !resource.is_empty() => Ok(resource.to_string()),
+        _ => Err(refuse(
+            400,
+            "invalid_scope",
+            1002012,
+            format!("The provided value for scope {single} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI)."),
+        )),
+    }
+}
+
+/// Why no token was issued: a refusal in Entra's terms, or a failure of ours.
+#[derive(Debug)]
+pub enum TokenFailure {
+    Refused(SignInError),
+    Failed(CoreError),
+}
+
+impl From<SignInError> for TokenFailure {
+    fn from(e: SignInError) -> Self {
+        TokenFailure::Refused(e)
+    }
+}
+
+impl From<crate::store::StoreError> for TokenFailure {
+    fn from(e: crate::store::StoreError) -> Self {
+        TokenFailure::Failed(e.into())
+    }
+}
+
+impl From<CoreError> for TokenFailure {
+    fn from(e: CoreError) -> Self {
+        TokenFailure::Failed(e)
+    }
+}

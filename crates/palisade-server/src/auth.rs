@@ -1,0 +1,28 @@
+//! The authentication layer of the API routes: bearer token → [`Principal`] in the extensions.
+//! Authorisation (roles) is the domain's business: each operation says which roles it needs.
+
+use crate::error::from_auth;
+use crate::journal::RequestContext;
+use crate::state::AppState;
+use axum::extract::{Request, State};
+use axum::http::header::AUTHORIZATION;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use std::sync::Arc;
+
+pub async fn authenticate(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    let header = request
+        .headers()
+        .get(AUTHORIZATION)
+        .map(|h| h.to_str().unwrap_or("\u{FFFD}"));
+    match state.core.verifier.verify_header(header, state.core.clock.unix()) {
+        Ok(principal) => {
+            if let Some(context) = request.extensions().get::<Arc<RequestContext>>() {
+                context.set_caller(principal.tenant_id.clone(), Some(principal.app_id.clone()));
+            }
+            request.extensions_mut().insert(principal);
+            next.run(request).await
+        }
+        Err(refusal) => from_auth(refusal).into_response(),
+    }
+}

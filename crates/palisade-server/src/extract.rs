@@ -1,0 +1,233 @@
+//! Our own extractors, so that every rejection is an error envelope and body property names are
+//! checked case-sensitively as the API documents (`shared/reference/error-contract.md`).
+
+use crate::state::AppState;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use palisade_auth::Principal;
+use palisade_error::ApiError;
+use serde::de::DeserializeOwned;
+
+/// A request body type: which properties it knows (exact case) and which are required.
+pub trait RequestBody: DeserializeOwned {
+    /// `(name, required)` for each property, spelled exactly as the API documents it.
+    const PROPERTIES: &'static [(&'static str, bool)];
+}
+
+/// Declares a body struct and its [`RequestBody`] table from one list of
+/// `required|optional "WireName" field: Type` entries.
+#[macro_export]
+macro_rules! request_body {
+    ($(#[$meta:meta])* pub struct $name:ident { $($kind:ident $wire:literal $field:ident : $ty:ty),* $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, serde::Deserialize)]
+        pub struct $name { $( #[serde(rename = $wire)] pub $field: $ty, )* }
+        impl $crate::extract::RequestBody for $name {
+            const PROPERTIES: &'static [(&'static str, bool)] = &[$(($wire, $crate::request_body!(@required $kind))),*];
+        }
+    };
+    (@required required) => { true };
+    (@required optional) => { false };
+}
+
+/// Reads the whole body, refusing more than the configured limit with `PayloadTooLarge`.
+pub async fn read_body(request: Request, limit: usize) -> Result<axum::body::Bytes, ApiError> {
+    match Limited::new(request.into_body(), limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.is::<LengthLimitError>() => Err(ApiError::new(
+            palisade_error::ErrorCode::PayloadTooLarge,
+            format!("Request body is larger than {limit} bytes"),
+            "body size limit",
+        )),
+        Err(e) => Err(ApiError::invalid_request_body(
+            format!("the body could not be read ({e})"),
+            "body read",
+        )),
+    }
+}
+
+/// A JSON body checked against `T`'s property table before it is deserialised.
+pub struct JsonBody<T>(pub T);
+
+impl<T: RequestBody> FromRequest<AppState> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, ApiError> {
+        let bytes = read_body(request, state.config.max_body_bytes).await?;
+        parse_body::<T>(&bytes).map(JsonBody)
+    }
+}
+
+/// The body rules, in order: valid JSON → an object → no unknown (or mis-cased) property → every
+/// required property present → each property of the right type.
+pub fn parse_body<T: RequestBody>(bytes: &[u8]) -> Result<T, ApiError> {
+    let expected = || {
+        T::PROPERTIES
+            .iter()
+            .map(|(name, _)| *name)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::invalid_request_body(
+            format!(
+                "the body is empty; expected a JSON object with properties: {}",
+                expected()
+            ),
+            "empty body",
+        ));
+    }
+    let value: serde_json::Value = serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::invalid_request_body(format!("the body is not valid JSON ({e})"), "json syntax"))?;
+    let serde_json::Value::Object(object) = &value else {
+        return Err(ApiError::invalid_request_body(
+            format!(
+                "expected a JSON object with properties: {}, got {}",
+                expected(),
+                json_kind(&value)
+            ),
+            "json shape",
+        ));
+    };
+    for key in object.keys() {
+        if T::PROPERTIES.iter().any(|(name, _)| name == key) {
+            continue;
+        }
+        let meant = T::PROPERTIES.iter().find(|(name, _)| name.eq_ignore_ascii_case(key));
+        return Err(match meant {
+            Some((name, true)) if !object.contains_key(*name) => ApiError::missing_parameter(
+                name,
+                Some(&format!("the body has '{key}'; property names are case-sensitive")),
+            ),
+            Some((name, _)) => ApiError::invalid_request_body(
+                format!("unknown property '{key}'; did you mean '{name}'? Property names are case-sensitive"),
+                "property casing",
+            ),
+            None => ApiError::invalid_request_body(
+                format!("unknown property '{key}'; known properties are: {}", expected()),
+                "unknown property",
+            ),
+        });
+    }
+    for (name, required) in T::PROPERTIES {
+        if *required && object.get(*name).is_none_or(serde_json::Value::is_null) {
+            return Err(ApiError::missing_parameter(name, None));
+        }
+    }
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        ApiError::invalid_request_body(format!("property '{path}': {}", e.into_inner()), "property type")
+    })
+}
+
+fn json_kind(value: &serde_json::Value) -> &'static str {
+    match value {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
+/// The authenticated caller, put in place by the authentication layer.
+pub struct Caller(pub Principal);
+
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        parts
+            .extensions
+            .get::<Principal>()
+            .cloned()
+            .map(Caller)
+            .ok_or_else(|| ApiError::internal("route served without the authentication layer"))
+    }
+}
+
+/// A single path parameter, percent-decoded; a bad encoding is `BadRequest`, not a framework body.
+pub struct PathParam(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for PathParam {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        axum::extract::Path::<String>::from_request_parts(parts, state)
+            .await
+            .map(|p| PathParam(p.0))
+            .map_err(|e| ApiError::bad_request(format!("Invalid path: {e}"), "path parameter"))
+    }
+}
+
+/// The scheme and authority the client called, for absolute URLs in responses.
+#[derive(Debug, Clone)]
+pub struct Origin(pub String);
+
+/// Which listener a request arrived on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheme {
+    Http,
+    Https,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Origin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let scheme = match parts.extensions.get::<Scheme>() {
+            Some(Scheme::Https) => "https",
+            _ => "http",
+        };
+        let host = parts
+            .headers
+            .get(axum::http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .map(str::to_string)
+            .or_else(|| parts.uri.authority().map(|a| a.to_string()))
+            .unwrap_or_else(|| "localhost".to_string());
+        Ok(Origin(format!("{scheme}://{host}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use palisade_error::ErrorCode;
+
+    crate::request_body! {
+        pub struct Sample {
+            required "Comment" comment: String,
+            optional "IsolationType" isolation_type: Option<String>,
+        }
+    }
+
+    fn code(body: &str) -> (ErrorCode, String) {
+        let e = parse_body::<Sample>(body.as_bytes()).unwrap_err();
+        (e.code, e.message)
+    }
+
+    #[test]
+    fn body_rules_in_order() {
+        assert_eq!(parse_body::<Sample>(br#"{"Comment":"x"}"#).unwrap().comment, "x");
+        assert_eq!(code("").0, ErrorCode::InvalidRequestBody);
+        assert_eq!(code("{").0, ErrorCode::InvalidRequestBody);
+        assert_eq!(code("[]").0, ErrorCode::InvalidRequestBody);
+        let (c, m) = code(r#"{"comment":"x"}"#);
+        assert_eq!(c, ErrorCode::MissingRequiredParameter);
+        assert!(m.contains("Comment") && m.contains("'comment'"), "{m}");
+        let (c, m) = code(r#"{"Comment":"x","isolationType":"Full"}"#);
+        assert_eq!(c, ErrorCode::InvalidRequestBody);
+        assert!(m.contains("did you mean 'IsolationType'"), "{m}");
+        let (c, m) = code(r#"{"Comment":"x","Bogus":1}"#);
+        assert_eq!(c, ErrorCode::InvalidRequestBody);
+        assert!(m.contains("'Bogus'") && m.contains("Comment, IsolationType"), "{m}");
+        assert_eq!(code(r#"{}"#).0, ErrorCode::MissingRequiredParameter);
+        assert_eq!(code(r#"{"Comment":null}"#).0, ErrorCode::MissingRequiredParameter);
+        let (c, m) = code(r#"{"Comment":5}"#);
+        assert_eq!(c, ErrorCode::InvalidRequestBody);
+        assert!(m.contains("'Comment'"), "{m}");
+    }
+}

@@ -1,0 +1,238 @@
+//! Palisade's HTTP(S) server: the emulated Defender APIs, the sign-in endpoints, and the admin API,
+//! on one origin so a client sets one base URL for both.
+//!
+//! A request passes, in order: path normalisation → error journal → panic catcher → routing →
+//! (API routes) authentication → handler → domain operation. Every error response, whichever layer
+//! made it, is an [`ApiError`](palisade_error::ApiError) envelope recorded by the journal layer.
+
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod extract;
+pub mod journal;
+pub mod normalize;
+pub mod routes;
+pub mod state;
+pub mod tls;
+
+pub use config::Config;
+
+use axum::extract::ConnectInfo;
+use axum::http::Method;
+use axum::middleware::from_fn_with_state;
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use axum::Router;
+use extract::Scheme;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto::Builder as ConnectionBuilder;
+use hyper_util::service::TowerToHyperService;
+use palisade_core::clock::Clock;
+use palisade_core::store::sqlite::SqliteStore;
+use palisade_core::Core;
+use palisade_error::ApiError;
+use state::AppState;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tower::Layer;
+use tower_http::catch_panic::CatchPanicLayer;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot open the store: {0}")]
+    Store(String),
+    #[error("cannot prepare TLS: {0}")]
+    Tls(#[from] tls::TlsError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: SocketAddr, source: std::io::Error },
+}
+
+/// Opens the data directory's store and domain, initialising both on first start.
+pub fn open_core(config: &Config) -> Result<Arc<Core>, StartError> {
+    let store = SqliteStore::open(&config.database_path()).map_err(|e| StartError::Store(e.to_string()))?;
+    let core = Core::open(Arc::new(store), Arc::new(Clock::new())).map_err(|e| StartError::Store(e.to_string()))?;
+    Ok(Arc::new(core))
+}
+
+/// The whole application as one router.
+pub fn app(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/api/machines", get(routes::machines::list))
+        .route("/api/machines/{id}", get(routes::machines::get))
+        .route("/api/machines/{id}/tags", post(routes::machines::tag))
+        .route(
+            "/api/machines/{id}/setDeviceValue",
+            post(routes::machines::set_device_value),
+        )
+        .route_layer(from_fn_with_state(state.clone(), auth::authenticate));
+    Router::new()
+        .merge(api)
+        .merge(routes::signin::router())
+        .merge(routes::admin::router(state.clone()))
+        .fallback(no_route)
+        .method_not_allowed_fallback(wrong_method)
+        .layer(CatchPanicLayer::custom(|payload: Box<dyn std::any::Any + Send>| {
+            ApiError::internal(format!(
+                "handler panicked: {}",
+                journal::describe_panic(payload.as_ref())
+            ))
+            .into_response()
+        }))
+        .layer(from_fn_with_state(state.clone(), journal::journal_errors))
+        .with_state(state)
+}
+
+async fn no_route(method: Method, uri: axum::http::Uri) -> ApiError {
+    ApiError::not_found(format!("No API route matches {method} {}", uri.path()))
+}
+
+async fn wrong_method(method: Method, uri: axum::http::Uri) -> ApiError {
+    ApiError::new(
+        palisade_error::ErrorCode::MethodNotAllowed,
+        format!(
+            "The requested resource {} does not support http method '{method}'",
+            uri.path()
+        ),
+        "method not allowed",
+    )
+}
+
+/// A running server.
+pub struct Server {
+    pub http_addr: Option<SocketAddr>,
+    pub https_addr: Option<SocketAddr>,
+    pub ca_bundle: PathBuf,
+    pub ca_cert: PathBuf,
+    pub core: Arc<Core>,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Server {
+    /// Opens the store, prepares TLS, binds the listeners and starts serving.
+    pub async fn start(config: Config) -> Result<Server, StartError> {
+        let setup_config = config.clone();
+        let (core, tls) = tokio::task::spawn_blocking(move || {
+            let core = open_core(&setup_config)?;
+            let tls = tls::ensure(&setup_config.data_dir)?;
+            Ok::<_, StartError>((core, tls))
+        })
+        .await
+        .map_err(|e| StartError::Store(format!("initialisation panicked: {e}")))??;
+        let (tls_config, tls_files) = tls;
+        let state = AppState {
+            core: core.clone(),
+            config: Arc::new(config.clone()),
+        };
+        let router = app(state);
+        let (shutdown, _) = watch::channel(false);
+        let mut server = Server {
+            http_addr: None,
+            https_addr: None,
+            ca_bundle: tls_files.ca_bundle,
+            ca_cert: tls_files.ca_cert,
+            core,
+            shutdown,
+            tasks: Vec::new(),
+        };
+        if let Some(addr) = config.http {
+            let listener = TcpListener::bind(addr)
+                .await
+                .map_err(|source| StartError::Bind { addr, source })?;
+            server.http_addr = listener.local_addr().ok();
+            server.tasks.push(tokio::spawn(serve(
+                listener,
+                None,
+                router.clone(),
+                server.shutdown.subscribe(),
+            )));
+        }
+        if let Some(addr) = config.https {
+            let listener = TcpListener::bind(addr)
+                .await
+                .map_err(|source| StartError::Bind { addr, source })?;
+            server.https_addr = listener.local_addr().ok();
+            let acceptor = tokio_rustls::TlsAcceptor::from(tls_config);
+            server.tasks.push(tokio::spawn(serve(
+                listener,
+                Some(acceptor),
+                router,
+                server.shutdown.subscribe(),
+            )));
+        }
+        Ok(server)
+    }
+
+    /// Stops accepting, lets requests in flight finish (up to a few seconds), then returns.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(true);
+        for task in self.tasks {
+            let _ = task.await;
+        }
+    }
+}
+
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+
+async fn serve(
+    listener: TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    router: Router,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let scheme = if tls.is_some() { Scheme::Https } else { Scheme::Http };
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let builder = ConnectionBuilder::new(TokioExecutor::new());
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = shutdown.changed() => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let service =
+            tower::util::MapRequestLayer::new(move |mut request: axum::http::Request<hyper::body::Incoming>| {
+                request.extensions_mut().insert(ConnectInfo(peer));
+                request.extensions_mut().insert(scheme);
+                normalize::normalize_request(request)
+            })
+            .layer(router.clone());
+        let hyper_service = TowerToHyperService::new(service);
+        let builder = builder.clone();
+        let watcher = graceful.watcher();
+        let tls = tls.clone();
+        tokio::spawn(async move {
+            match tls {
+                None => {
+                    let connection = builder
+                        .serve_connection_with_upgrades(TokioIo::new(stream), hyper_service)
+                        .into_owned();
+                    let _ = watcher.watch(connection).await;
+                }
+                Some(acceptor) => {
+                    let Ok(Ok(stream)) = tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await
+                    else {
+                        return;
+                    };
+                    let connection = builder
+                        .serve_connection_with_upgrades(TokioIo::new(stream), hyper_service)
+                        .into_owned();
+                    let _ = watcher.watch(connection).await;
+                }
+            }
+        });
+    }
+    drop(listener);
+    let _ = tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown()).await;
+}

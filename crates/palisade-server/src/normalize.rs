@@ -1,0 +1,85 @@
+//! Path normalisation before routing, so clients may write paths the way the docs do:
+//! `/api/v1.0/...` equals `/api/...`, and the fixed words of API paths match case-insensitively
+//! (the docs themselves mix `/API/machines`, `StopAndQuarantineFile`, `getPackageUri`).
+//! Identifiers in paths are left exactly as sent.
+
+use axum::http::{Request, Uri};
+
+/// Every fixed path word of the emulated API, in the spelling the router uses.
+const API_WORDS: &[&str] = &[
+    "api",
+    "machines",
+    "alerts",
+    "machineactions",
+    "indicators",
+    "investigations",
+    "incidents",
+    "files",
+    "ips",
+    "domains",
+    "users",
+    "libraryfiles",
+    "tags",
+    "setDeviceValue",
+    "logonusers",
+    "findbytag",
+    "$count",
+];
+
+pub fn normalize_request<B>(mut request: Request<B>) -> Request<B> {
+    if let Some(normalized) = normalize_path(request.uri().path()) {
+        let mut parts = request.uri().clone().into_parts();
+        let path_and_query = match request.uri().query() {
+            Some(q) => format!("{normalized}?{q}"),
+            None => normalized,
+        };
+        if let Ok(pq) = path_and_query.parse() {
+            parts.path_and_query = Some(pq);
+            if let Ok(uri) = Uri::from_parts(parts) {
+                *request.uri_mut() = uri;
+            }
+        }
+    }
+    request
+}
+
+/// The canonical form of an API path, or `None` when it is already canonical (or not an API path).
+pub fn normalize_path(path: &str) -> Option<String> {
+    let mut segments = path.split('/').skip(1);
+    if !segments.next()?.eq_ignore_ascii_case("api") {
+        return None;
+    }
+    let mut out = String::from("/api");
+    let mut rest = segments.peekable();
+    if rest.peek().is_some_and(|s| s.eq_ignore_ascii_case("v1.0")) {
+        rest.next();
+    }
+    for segment in rest {
+        out.push('/');
+        match API_WORDS.iter().find(|w| w.eq_ignore_ascii_case(segment)) {
+            Some(word) => out.push_str(word),
+            None => out.push_str(segment),
+        }
+    }
+    (out != path).then_some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normalize_path;
+
+    #[test]
+    fn version_segment_and_word_case_are_normalised() {
+        assert_eq!(normalize_path("/api/v1.0/machines").as_deref(), Some("/api/machines"));
+        assert_eq!(
+            normalize_path("/API/Machines/AbC/TAGS").as_deref(),
+            Some("/api/machines/AbC/tags")
+        );
+        assert_eq!(normalize_path("/api/machines"), None);
+        assert_eq!(normalize_path("/tenant/oauth2/token"), None);
+        assert_eq!(
+            normalize_path("/api/machines/abc/setdevicevalue").as_deref(),
+            Some("/api/machines/abc/setDeviceValue")
+        );
+    }
+}

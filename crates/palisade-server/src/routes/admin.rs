@@ -1,0 +1,177 @@
+//! Emulator-only endpoints under `/_palisade/`: health, error trace, token minting for tests,
+//! tenant creation, credentials. Guarded: loopback peers only, unless an admin key is configured
+//! and sent in `X-Palisade-Admin-Key`. Health stays open so orchestrators can probe it.
+
+use crate::extract::{Caller, JsonBody, PathParam};
+use crate::request_body;
+use crate::state::AppState;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::StatusCode;
+use axum::middleware::{from_fn_with_state, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use palisade_auth::{Claims, ALL_APP_ROLES};
+use palisade_core::tenant::{AppRegistration, Tenant, DEMO_TENANT_ID, DEV_CLIENT_ID, DEV_CLIENT_SECRET};
+use palisade_error::{ApiError, ErrorCode};
+use serde_json::json;
+use std::net::SocketAddr;
+
+pub const ADMIN_KEY_HEADER: &str = "x-palisade-admin-key";
+
+pub fn router(state: AppState) -> Router<AppState> {
+    let guarded = Router::new()
+        .route("/_palisade/errors/{target}", get(error_trace))
+        .route("/_palisade/tokens", post(mint_token))
+        .route("/_palisade/tenants", post(create_tenant))
+        .route("/_palisade/credentials", get(credentials))
+        .route("/_palisade/debug/panic", post(panic_on_purpose))
+        .route(
+            "/_palisade/whoami",
+            get(whoami).route_layer(from_fn_with_state(state.clone(), crate::auth::authenticate)),
+        )
+        .route_layer(from_fn_with_state(state, guard));
+    Router::new().route("/_palisade/health", get(health)).merge(guarded)
+}
+
+async fn guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let loopback = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .is_some_and(|ConnectInfo(peer)| peer.ip().is_loopback());
+    let key_ok = match (&state.config.admin_key, request.headers().get(ADMIN_KEY_HEADER)) {
+        (Some(expected), Some(sent)) => sent.as_bytes() == expected.as_bytes(),
+        _ => false,
+    };
+    if loopback || key_ok {
+        next.run(request).await
+    } else {
+        ApiError::new(
+            ErrorCode::Forbidden,
+            "The admin API answers loopback callers only, or callers sending the configured X-Palisade-Admin-Key",
+            "admin guard",
+        )
+        .into_response()
+    }
+}
+
+async fn health() -> Json<serde_json::Value> {
+    Json(json!({"status": "ok"}))
+}
+
+async fn error_trace(State(state): State<AppState>, PathParam(target): PathParam) -> Result<Response, ApiError> {
+    let lookup = target.clone();
+    let record = state.run(move |core| Ok(core.store.find_error(&lookup)?)).await?;
+    match record {
+        Some(record) => Ok(Json(record).into_response()),
+        None => Err(ApiError::resource_not_found("Error target", &target)),
+    }
+}
+
+request_body! {
+    /// `POST /_palisade/tokens`: mint a token with chosen claims, e.g. expired or for another
+    /// audience, to exercise a client's failure paths. Everything defaults to the dev app.
+    pub struct MintRequest {
+        optional "tenantId" tenant_id: Option<String>,
+        optional "clientId" client_id: Option<String>,
+        optional "roles" roles: Option<Vec<String>>,
+        optional "audience" audience: Option<String>,
+        optional "lifetimeSeconds" lifetime_seconds: Option<i64>,
+        optional "notBeforeOffsetSeconds" not_before_offset_seconds: Option<i64>,
+    }
+}
+
+async fn mint_token(
+    State(state): State<AppState>,
+    JsonBody(body): JsonBody<MintRequest>,
+) -> Result<Response, ApiError> {
+    let now = state.core.clock.unix();
+    let roles = body
+        .roles
+        .unwrap_or_else(|| ALL_APP_ROLES.iter().map(|r| r.to_string()).collect());
+    let mut claims = Claims::for_app(
+        body.tenant_id.as_deref().unwrap_or(DEMO_TENANT_ID),
+        body.client_id.as_deref().unwrap_or(DEV_CLIENT_ID),
+        roles,
+        body.audience
+            .as_deref()
+            .unwrap_or("https://api.securitycenter.microsoft.com"),
+        now,
+        body.lifetime_seconds.unwrap_or(palisade_auth::TOKEN_LIFETIME_SECS),
+    );
+    if let Some(offset) = body.not_before_offset_seconds {
+        claims.nbf = now + offset;
+    }
+    let token = state
+        .core
+        .signing_key
+        .mint(&claims)
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    Ok(Json(json!({"accessToken": token, "claims": claims})).into_response())
+}
+
+request_body! {
+    /// `POST /_palisade/tenants`: a new tenant with one app registration.
+    pub struct CreateTenantRequest {
+        optional "displayName" display_name: Option<String>,
+        optional "roles" roles: Option<Vec<String>>,
+        optional "demoData" demo_data: Option<bool>,
+    }
+}
+
+async fn create_tenant(
+    State(state): State<AppState>,
+    JsonBody(body): JsonBody<CreateTenantRequest>,
+) -> Result<Response, ApiError> {
+    let tenant_id = uuid::Uuid::new_v4().to_string();
+    let short = &tenant_id[..8];
+    let tenant = Tenant {
+        id: tenant_id.clone(),
+        display_name: body.display_name.unwrap_or_else(|| format!("Tenant {short}")),
+        domain: format!("tenant-{short}.onmicrosoft.com"),
+    };
+    let app = AppRegistration {
+        client_id: uuid::Uuid::new_v4().to_string(),
+        tenant_id: tenant_id.clone(),
+        display_name: "Palisade app".into(),
+        client_secret: format!("secret-{}", uuid::Uuid::new_v4().simple()),
+        roles: body
+            .roles
+            .unwrap_or_else(|| ALL_APP_ROLES.iter().map(|r| r.to_string()).collect()),
+    };
+    let demo = body.demo_data.unwrap_or(true);
+    let created = app.clone();
+    let domain = tenant.domain.clone();
+    state.run(move |core| core.create_tenant(tenant, app, demo)).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({
+            "tenantId": tenant_id,
+            "domain": domain,
+            "clientId": created.client_id,
+            "clientSecret": created.client_secret,
+            "roles": created.roles,
+        })),
+    )
+        .into_response())
+}
+
+async fn credentials(State(state): State<AppState>) -> Json<serde_json::Value> {
+    Json(json!({
+        "tenantId": DEMO_TENANT_ID,
+        "clientId": DEV_CLIENT_ID,
+        "clientSecret": DEV_CLIENT_SECRET,
+        "caBundle": crate::tls::TlsFiles::in_dir(&state.config.data_dir).ca_bundle,
+    }))
+}
+
+/// Exists to prove, in tests and to sceptical users, that a panicking handler yields
+/// `InternalServerError` and the server keeps serving.
+async fn panic_on_purpose() -> Response {
+    panic!("deliberate panic requested through /_palisade/debug/panic")
+}
+
+/// Who the presented token says the caller is (handy when debugging a client's sign-in).
+async fn whoami(Caller(caller): Caller) -> Json<serde_json::Value> {
+    Json(json!({"tenantId": caller.tenant_id, "appId": caller.app_id, "roles": caller.roles}))
+}

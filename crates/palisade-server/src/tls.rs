@@ -1,0 +1,183 @@
+//! Local TLS: a CA generated on first start, a server certificate for `localhost`, `127.0.0.1` and
+//! `::1` signed by it, and a CA bundle (the system's CAs plus ours) that clients can point
+//! `REQUESTS_CA_BUNDLE` / `SSL_CERT_FILE` at. MSAL and azure-identity refuse `http://` authorities,
+//! so this is what lets them sign in against Palisade.
+
+use rcgen::{BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, KeyPair, KeyUsagePurpose};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    #[error("certificate generation: {0}")]
+    Generate(#[from] rcgen::Error),
+    #[error("certificate files: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("TLS configuration: {0}")]
+    Rustls(#[from] rustls::Error),
+    #[error("certificate files in {0} are unreadable")]
+    Unreadable(PathBuf),
+}
+
+/// Where the TLS material lives inside the data directory.
+pub struct TlsFiles {
+    pub ca_cert: PathBuf,
+    pub ca_bundle: PathBuf,
+    server_cert: PathBuf,
+    server_key: PathBuf,
+}
+
+impl TlsFiles {
+    pub fn in_dir(data_dir: &Path) -> Self {
+        let dir = data_dir.join("tls");
+        TlsFiles {
+            ca_cert: dir.join("ca.pem"),
+            ca_bundle: dir.join("ca-bundle.pem"),
+            server_cert: dir.join("server.pem"),
+            server_key: dir.join("server-key.pem"),
+        }
+    }
+}
+
+/// Browsers and Apple platforms refuse server certificates valid for longer than this.
+const SERVER_CERT_DAYS: u64 = 397;
+/// Regenerate once the files are older than this, well before the certificate expires.
+const REGENERATE_AFTER: Duration = Duration::from_secs(365 * 24 * 3600);
+
+/// System CA bundles, in the order they are looked for.
+const SYSTEM_BUNDLES: &[&str] = &[
+    "/etc/ssl/certs/ca-certificates.crt",
+    "/etc/pki/tls/certs/ca-bundle.crt",
+    "/etc/ssl/cert.pem",
+    "/usr/local/etc/openssl/cert.pem",
+];
+
+/// Makes sure the CA, server certificate and CA bundle exist (generating them when missing or
+/// ageing) and returns the server's rustls configuration.
+pub fn ensure(data_dir: &Path) -> Result<(Arc<rustls::ServerConfig>, TlsFiles), TlsError> {
+    let files = TlsFiles::in_dir(data_dir);
+    if needs_generation(&files) {
+        generate(&files)?;
+    }
+    write_bundle(&files)?;
+    let config = server_config(&files)?;
+    Ok((config, files))
+}
+
+fn needs_generation(files: &TlsFiles) -> bool {
+    let age = std::fs::metadata(&files.server_cert)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| SystemTime::now().duration_since(t).ok());
+    match age {
+        Some(age) => age > REGENERATE_AFTER || !files.server_key.exists() || !files.ca_cert.exists(),
+        None => true,
+    }
+}
+
+fn generate(files: &TlsFiles) -> Result<(), TlsError> {
+    if let Some(dir) = files.ca_cert.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let now = time_now();
+    let mut ca_params = CertificateParams::default();
+    ca_params.distinguished_name = name("Palisade Local CA");
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+    ca_params.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    ca_params.not_before = now - one_day();
+    ca_params.not_after = now + days(SERVER_CERT_DAYS + 30);
+    let ca_key = KeyPair::generate()?;
+    let ca = ca_params.self_signed(&ca_key)?;
+
+    let mut server_params = CertificateParams::new(vec![
+        "localhost".to_string(),
+        "127.0.0.1".to_string(),
+        "::1".to_string(),
+    ])?;
+    server_params.distinguished_name = name("localhost");
+    server_params.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
+    server_params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
+    server_params.not_before = now - one_day();
+    server_params.not_after = now + days(SERVER_CERT_DAYS);
+    let server_key = KeyPair::generate()?;
+    let server = server_params.signed_by(&server_key, &ca, &ca_key)?;
+
+    write_private(&files.server_key, &server_key.serialize_pem())?;
+    // The chain a client receives: the server certificate, then the CA.
+    std::fs::write(&files.server_cert, format!("{}{}", server.pem(), ca.pem()))?;
+    std::fs::write(&files.ca_cert, ca.pem())?;
+    // The CA's key is not kept: nothing else will ever be signed with it.
+    Ok(())
+}
+
+/// The bundle is rebuilt on every start so that system CA updates flow into it.
+fn write_bundle(files: &TlsFiles) -> Result<(), TlsError> {
+    let ca = std::fs::read_to_string(&files.ca_cert)?;
+    let system = SYSTEM_BUNDLES
+        .iter()
+        .find_map(|p| std::fs::read_to_string(p).ok())
+        .unwrap_or_default();
+    let mut bundle = system;
+    if !bundle.is_empty() && !bundle.ends_with('\n') {
+        bundle.push('\n');
+    }
+    bundle.push_str("# Palisade Local CA\n");
+    bundle.push_str(&ca);
+    let tmp = files.ca_bundle.with_extension("pem.tmp");
+    std::fs::write(&tmp, bundle)?;
+    std::fs::rename(tmp, &files.ca_bundle)?;
+    Ok(())
+}
+
+fn server_config(files: &TlsFiles) -> Result<Arc<rustls::ServerConfig>, TlsError> {
+    let unreadable = || TlsError::Unreadable(files.server_cert.parent().unwrap_or(Path::new(".")).to_path_buf());
+    let chain: Vec<CertificateDer<'static>> =
+        rustls_pemfile::certs(&mut std::io::BufReader::new(std::fs::File::open(&files.server_cert)?))
+            .collect::<Result<_, _>>()
+            .map_err(|_| unreadable())?;
+    let key: PrivateKeyDer<'static> =
+        rustls_pemfile::private_key(&mut std::io::BufReader::new(std::fs::File::open(&files.server_key)?))
+            .map_err(|_| unreadable())?
+            .ok_or_else(unreadable)?;
+    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_single_cert(chain, key)?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
+fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    std::fs::write(path, contents)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(())
+}
+
+fn name(common_name: &str) -> DistinguishedName {
+    let mut dn = DistinguishedName::new();
+    dn.push(DnType::CommonName, common_name);
+    dn.push(DnType::OrganizationName, "Palisade emulator");
+    dn
+}
+
+fn time_now() -> time::OffsetDateTime {
+    time::OffsetDateTime::now_utc()
+}
+
+fn one_day() -> time::Duration {
+    days(1)
+}
+
+fn days(n: u64) -> time::Duration {
+    time::Duration::days(n as i64)
+}

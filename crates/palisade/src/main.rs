@@ -1,0 +1,262 @@
+//! `palisade`: the command line of the emulator. `serve` runs it; `credentials`, `token` and `trace`
+//! read the same data directory directly, so they work whether or not a server is running.
+
+use clap::{Args, Parser, Subcommand};
+use palisade_core::tenant::{DEMO_TENANT_ID, DEV_CLIENT_ID, DEV_CLIENT_SECRET};
+use palisade_server::tls::TlsFiles;
+use palisade_server::{Config, Server};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "palisade",
+    version,
+    about = "A local emulator of the Microsoft Defender for Endpoint and Defender XDR REST APIs"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start the emulator (HTTP and HTTPS on one origin each: API, sign-in and admin endpoints).
+    Serve(ServeArgs),
+    /// Print the development app's credentials and the CA bundle path.
+    Credentials {
+        #[command(flatten)]
+        data: DataArg,
+        /// Print a JSON object with tenantId, clientId, clientSecret, caBundle.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a fresh access token for the development app (all roles), for curl.
+    Token {
+        #[command(flatten)]
+        data: DataArg,
+        /// Audience of the token.
+        #[arg(long, default_value = "https://api.securitycenter.microsoft.com")]
+        audience: String,
+    },
+    /// Explain an error response: look up its `target` tracking id in the error journal.
+    Trace {
+        /// The `target` of the error envelope.
+        target: String,
+        #[command(flatten)]
+        data: DataArg,
+        /// Print the record as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Args)]
+struct DataArg {
+    /// Data directory: database, signing key, certificates.
+    #[arg(long = "data", env = "PALISADE_DATA", default_value = "palisade-data")]
+    dir: PathBuf,
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// Plain-HTTP listen address (port 0 picks a free port; "off" disables).
+    #[arg(long, env = "PALISADE_HTTP", default_value = "127.0.0.1:8080", value_parser = parse_listen)]
+    http: Listen,
+    /// HTTPS listen address, with a certificate from the data directory's local CA ("off" disables).
+    #[arg(long, env = "PALISADE_HTTPS", default_value = "127.0.0.1:8443", value_parser = parse_listen)]
+    https: Listen,
+    #[command(flatten)]
+    data: DataArg,
+    /// How many error records the journal keeps (oldest dropped first).
+    #[arg(long, env = "PALISADE_JOURNAL_SIZE", default_value_t = 10_000)]
+    journal_size: usize,
+    /// Largest request body accepted, in bytes.
+    #[arg(long, env = "PALISADE_MAX_BODY", default_value_t = 4 * 1024 * 1024)]
+    max_body_bytes: usize,
+    /// Let non-loopback callers use /_palisade/ when they send this in X-Palisade-Admin-Key.
+    #[arg(long, env = "PALISADE_ADMIN_KEY")]
+    admin_key: Option<String>,
+    /// Log as JSON lines instead of text.
+    #[arg(long, env = "PALISADE_LOG_JSON")]
+    log_json: bool,
+}
+
+#[derive(Clone, Copy)]
+struct Listen(Option<SocketAddr>);
+
+fn parse_listen(value: &str) -> Result<Listen, String> {
+    if value.eq_ignore_ascii_case("off") {
+        return Ok(Listen(None));
+    }
+    value
+        .parse()
+        .map(|a| Listen(Some(a)))
+        .map_err(|e| format!("'{value}' is not an address like 127.0.0.1:8080 ({e})"))
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(args) => serve(args),
+        Command::Credentials { data, json } => credentials(data, json),
+        Command::Token { data, audience } => token(data, &audience),
+        Command::Trace { target, data, json } => trace(data, &target, json),
+    };
+    match result {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("palisade: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn serve(args: ServeArgs) -> Result<ExitCode, String> {
+    init_logging(args.log_json);
+    let config = Config {
+        http: args.http.0,
+        https: args.https.0,
+        data_dir: args.data.dir,
+        journal_capacity: args.journal_size.max(1),
+        max_body_bytes: args.max_body_bytes,
+        admin_key: args.admin_key,
+    };
+    let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+    runtime.block_on(async move {
+        let started = std::time::Instant::now();
+        let server = Server::start(config.clone()).await.map_err(|e| e.to_string())?;
+        print_banner(&server, &config, started.elapsed());
+        wait_for_signal().await;
+        eprintln!("palisade: shutting down");
+        server.shutdown().await;
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+fn print_banner(server: &Server, config: &Config, took: std::time::Duration) {
+    let https = server.https_addr.map(|a| format!("https://{a}"));
+    let http = server.http_addr.map(|a| format!("http://{a}"));
+    println!(
+        "Palisade is serving the Defender APIs (ready in {} ms)",
+        took.as_millis()
+    );
+    if let Some(url) = &https {
+        println!("  HTTPS   {url}");
+    }
+    if let Some(url) = &http {
+        println!("  HTTP    {url}");
+    }
+    println!("  data    {}", config.data_dir.display());
+    println!(
+        "  CA      {}  (REQUESTS_CA_BUNDLE / SSL_CERT_FILE)",
+        server.ca_bundle.display()
+    );
+    println!("Development app (every role) of tenant {DEMO_TENANT_ID}:");
+    println!("  client id      {DEV_CLIENT_ID}");
+    println!("  client secret  {DEV_CLIENT_SECRET}");
+    if let Some(base) = https.or(http) {
+        println!("Get a token:");
+        println!(
+            "  curl --cacert {} -d grant_type=client_credentials -d client_id={DEV_CLIENT_ID} -d client_secret={DEV_CLIENT_SECRET} -d scope=https://api.securitycenter.microsoft.com/.default {base}/{DEMO_TENANT_ID}/oauth2/v2.0/token",
+            server.ca_cert.display()
+        );
+    }
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {},
+                _ = term.recv() => {},
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+fn init_logging(json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("PALISADE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+/// Opens (initialising on first use) the data directory without serving.
+fn open(data: &DataArg) -> Result<std::sync::Arc<palisade_core::Core>, String> {
+    let config = Config::new(&data.dir);
+    let core = palisade_server::open_core(&config).map_err(|e| e.to_string())?;
+    palisade_server::tls::ensure(&config.data_dir).map_err(|e| e.to_string())?;
+    Ok(core)
+}
+
+fn credentials(data: DataArg, json: bool) -> Result<ExitCode, String> {
+    open(&data)?;
+    let bundle = TlsFiles::in_dir(&data.dir).ca_bundle;
+    let bundle = std::fs::canonicalize(&bundle).unwrap_or(bundle);
+    if json {
+        let value = serde_json::json!({
+            "tenantId": DEMO_TENANT_ID,
+            "clientId": DEV_CLIENT_ID,
+            "clientSecret": DEV_CLIENT_SECRET,
+            "caBundle": bundle,
+        });
+        println!("{value}");
+    } else {
+        println!("tenant id      {DEMO_TENANT_ID}");
+        println!("client id      {DEV_CLIENT_ID}");
+        println!("client secret  {DEV_CLIENT_SECRET}");
+        println!("CA bundle      {}", bundle.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn token(data: DataArg, audience: &str) -> Result<ExitCode, String> {
+    let core = open(&data)?;
+    let roles = palisade_auth::ALL_APP_ROLES.iter().map(|r| r.to_string()).collect();
+    let claims = palisade_auth::Claims::for_app(
+        DEMO_TENANT_ID,
+        DEV_CLIENT_ID,
+        roles,
+        audience,
+        core.clock.unix(),
+        palisade_auth::TOKEN_LIFETIME_SECS,
+    );
+    let token = core.signing_key.mint(&claims).map_err(|e| e.to_string())?;
+    println!("{token}");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn trace(data: DataArg, target: &str, json: bool) -> Result<ExitCode, String> {
+    let core = open(&data)?;
+    match core.store.find_error(target).map_err(|e| e.to_string())? {
+        Some(record) if json => {
+            println!("{}", serde_json::to_string_pretty(&record).map_err(|e| e.to_string())?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(record) => {
+            print!("{}", record.to_human());
+            Ok(ExitCode::SUCCESS)
+        }
+        None => {
+            eprintln!(
+                "palisade: no error with target {target} in the journal of {}",
+                data.dir.display()
+            );
+            Ok(ExitCode::from(2))
+        }
+    }
+}
