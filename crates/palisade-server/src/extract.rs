@@ -211,7 +211,8 @@ mod tests {
 
     #[test]
     fn body_rules_in_order() {
-        assert_eq!(parse_body::<Sample>(br#"{"Comment":"x"}"#).unwrap().comment, "x");
+        let ok = parse_body::<Sample>(br#"{"Comment":"x","IsolationType":"Full"}"#).unwrap();
+        assert_eq!((ok.comment.as_str(), ok.isolation_type.as_deref()), ("x", Some("Full")));
         assert_eq!(code("").0, ErrorCode::InvalidRequestBody);
         assert_eq!(code("{").0, ErrorCode::InvalidRequestBody);
         assert_eq!(code("[]").0, ErrorCode::InvalidRequestBody);

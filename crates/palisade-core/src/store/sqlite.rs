@@ -282,3 +282,64 @@ impl Store for SqliteStore {
         doc.map(decode).transpose()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::time::Timestamp;
+
+    fn record(target: &str) -> ErrorRecord {
+        ErrorRecord {
+            target: target.into(),
+            time: Timestamp(chrono::Utc::now()),
+            tenant_id: None,
+            app_id: None,
+            method: "GET".into(),
+            path: "/".into(),
+            status: 404,
+            code: "NotFound".into(),
+            message: "m".into(),
+            cause: "c".into(),
+        }
+    }
+
+    #[test]
+    fn migrations_are_idempotent_and_data_survives_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.db");
+        {
+            let store = SqliteStore::open(&path).unwrap();
+            let tenant = Tenant {
+                id: "t1".into(),
+                display_name: "T".into(),
+                domain: "t1.example".into(),
+            };
+            store.insert_tenant(&tenant).unwrap();
+            assert!(matches!(store.insert_tenant(&tenant), Err(StoreError::Conflict(_))));
+            assert_eq!(store.init_meta("k", "first").unwrap(), "first");
+        }
+        let store = SqliteStore::open(&path).unwrap();
+        assert_eq!(store.find_tenant("T1.EXAMPLE").unwrap().unwrap().id, "t1");
+        assert_eq!(
+            store.init_meta("k", "second").unwrap(),
+            "first",
+            "init_meta keeps the first value"
+        );
+    }
+
+    #[test]
+    fn journal_keeps_only_the_newest_records() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("p.db")).unwrap();
+        for n in 0..10 {
+            store.record_error(&record(&format!("t{n}")), 4).unwrap();
+        }
+        assert!(store.find_error("t5").unwrap().is_none());
+        for n in 6..10 {
+            assert_eq!(
+                store.find_error(&format!("t{n}")).unwrap().unwrap().target,
+                format!("t{n}")
+            );
+        }
+    }
+}

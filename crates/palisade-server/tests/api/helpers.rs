@@ -1,0 +1,224 @@
+//! The shared harness: [`TestApp::spawn`] starts a server; helpers fetch tokens, send requests and
+//! check error envelopes (including that their `target` resolves in the journal).
+
+use palisade_server::{Config, Server};
+use reqwest::{Method, Response, StatusCode};
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::sync::Once;
+
+pub const TENANT: &str = "9a115ade-7e4a-4000-8000-000000000001";
+pub const CLIENT_ID: &str = "9a115ade-c11e-4000-8000-000000000001";
+pub const SECRET: &str = "palisade-dev-secret";
+pub const MDE: &str = "https://api.securitycenter.microsoft.com";
+
+pub struct TestApp {
+    server: Option<Server>,
+    /// `http://127.0.0.1:port`
+    pub http: String,
+    /// `https://127.0.0.1:port`
+    pub https: String,
+    pub data_dir: PathBuf,
+    _dir: Option<tempfile::TempDir>,
+    pub client: reqwest::Client,
+    config: Config,
+}
+
+fn install_crypto() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}
+
+impl TestApp {
+    pub async fn spawn() -> TestApp {
+        Self::spawn_with(|_| {}).await
+    }
+
+    /// Starts a server after letting the test adjust its configuration.
+    pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut config = Config::ephemeral(dir.path());
+        adjust(&mut config);
+        let mut app = Self::start(config).await;
+        app._dir = Some(dir);
+        app
+    }
+
+    async fn start(config: Config) -> TestApp {
+        install_crypto();
+        let server = Server::start(config.clone()).await.expect("server starts");
+        let ca = std::fs::read(&server.ca_cert).expect("CA file");
+        let client = reqwest::Client::builder()
+            .use_rustls_tls()
+            .tls_built_in_root_certs(false)
+            .add_root_certificate(reqwest::Certificate::from_pem(&ca).expect("CA pem"))
+            .build()
+            .expect("client");
+        TestApp {
+            http: format!("http://{}", server.http_addr.expect("http")),
+            https: format!("https://{}", server.https_addr.expect("https")),
+            data_dir: config.data_dir.clone(),
+            server: Some(server),
+            _dir: None,
+            client,
+            config,
+        }
+    }
+
+    /// Stops the server and starts a new one on the same data directory (and fresh ports).
+    pub async fn restart(mut self) -> TestApp {
+        if let Some(server) = self.server.take() {
+            server.shutdown().await;
+        }
+        let dir = self._dir.take();
+        let mut app = Self::start(self.config.clone()).await;
+        app._dir = dir;
+        app
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    /// A token for the development app (every role) from the v2 token endpoint.
+    pub async fn token(&self) -> String {
+        self.token_for(TENANT, CLIENT_ID, SECRET).await
+    }
+
+    pub async fn token_for(&self, tenant: &str, client_id: &str, secret: &str) -> String {
+        let response = self
+            .client
+            .post(format!("{}/{tenant}/oauth2/v2.0/token", self.https))
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", client_id),
+                ("client_secret", secret),
+                ("scope", &format!("{MDE}/.default")),
+            ])
+            .send()
+            .await
+            .expect("token request");
+        assert_eq!(response.status(), StatusCode::OK);
+        let body: Value = response.json().await.expect("token json");
+        body["access_token"].as_str().expect("access_token").to_string()
+    }
+
+    /// A token minted by the admin API with chosen claims.
+    pub async fn mint(&self, overrides: Value) -> String {
+        let response = self.admin_post("/_palisade/tokens", overrides).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let body: Value = response.json().await.unwrap();
+        body["accessToken"].as_str().unwrap().to_string()
+    }
+
+    /// Creates a tenant with one app holding `roles`; returns (tenant id, client id, secret).
+    pub async fn create_tenant(&self, roles: Option<&[&str]>, demo_data: bool) -> (String, String, String) {
+        let mut body = json!({"demoData": demo_data});
+        if let Some(roles) = roles {
+            body["roles"] = json!(roles);
+        }
+        let response = self.admin_post("/_palisade/tenants", body).await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+        let v: Value = response.json().await.unwrap();
+        (
+            v["tenantId"].as_str().unwrap().into(),
+            v["clientId"].as_str().unwrap().into(),
+            v["clientSecret"].as_str().unwrap().into(),
+        )
+    }
+
+    pub async fn admin_post(&self, path: &str, body: Value) -> Response {
+        self.client
+            .post(format!("{}{path}", self.http))
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// A request over plain HTTP with an optional bearer token.
+    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<&str>) -> Response {
+        let mut request = self.client.request(method, format!("{}{path}", self.http));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request
+                .header("content-type", "application/json")
+                .body(body.to_string());
+        }
+        request.send().await.expect("request")
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Response {
+        self.call(Method::GET, path, Some(token), None).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: &str) -> Response {
+        self.call(Method::POST, path, Some(token), Some(body)).await
+    }
+
+    /// Looks an error target up in the journal.
+    pub async fn trace(&self, target: &str) -> Option<Value> {
+        let response = self
+            .client
+            .get(format!("{}/_palisade/errors/{target}", self.http))
+            .send()
+            .await
+            .unwrap();
+        match response.status() {
+            StatusCode::OK => Some(response.json().await.unwrap()),
+            _ => None,
+        }
+    }
+}
+
+/// Asserts an error response: status, envelope shape, code, that the message contains each of
+/// `mentions`, and that the fresh `target` resolves in the journal to the same code. Returns the
+/// journal record.
+pub async fn expect_error(app: &TestApp, response: Response, status: u16, code: &str, mentions: &[&str]) -> Value {
+    assert_eq!(response.status().as_u16(), status, "status");
+    let content_type = response.headers()["content-type"].to_str().unwrap().to_string();
+    assert!(
+        content_type.starts_with("application/json"),
+        "content type {content_type}"
+    );
+    let request_id = response
+        .headers()
+        .get("x-ms-request-id")
+        .map(|v| v.to_str().unwrap().to_string());
+    let body: Value = response.json().await.expect("error body is JSON");
+    let error = body["error"]
+        .as_object()
+        .unwrap_or_else(|| panic!("no error object in {body}"));
+    assert_eq!(error.len(), 3, "exactly code, message, target: {body}");
+    assert_eq!(error["code"], code, "code in {body}");
+    let message = error["message"].as_str().unwrap();
+    for mention in mentions {
+        assert!(
+            message.contains(mention),
+            "message '{message}' should mention '{mention}'"
+        );
+    }
+    let target = error["target"].as_str().unwrap();
+    assert!(uuid_like(target), "target {target} is a lower-case UUID");
+    assert_eq!(request_id.as_deref(), Some(target), "x-ms-request-id echoes the target");
+    let record = app
+        .trace(target)
+        .await
+        .unwrap_or_else(|| panic!("target {target} not in the journal"));
+    assert_eq!(record["code"], code);
+    assert_eq!(record["status"], status);
+    assert_eq!(record["message"], message);
+    record
+}
+
+pub fn uuid_like(s: &str) -> bool {
+    s.len() == 36
+        && s.chars().enumerate().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => c == '-',
+            _ => c.is_ascii_digit() || ('a'..='f').contains(&c),
+        })
+}

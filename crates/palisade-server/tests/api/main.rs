@@ -1,0 +1,12 @@
+//! Black-box tests: each starts the real server on random ports with a fresh data directory and
+//! talks HTTP(S) to it like a client would. One binary, many modules, to keep link time down.
+
+mod auth;
+mod envelope;
+mod helpers;
+mod journal;
+mod machines;
+mod persistence;
+mod signin;
+mod tenants;
+mod tls;

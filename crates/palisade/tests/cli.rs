@@ -1,0 +1,207 @@
+//! The command line scripts rely on: `serve` flags and printed addresses, `credentials --json`,
+//! `trace`, `token`, `--help`. Runs the real binary.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_palisade");
+
+struct Served {
+    child: Child,
+    http: String,
+    https: String,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `palisade serve` on free ports and reads the bound addresses from its banner.
+fn serve(data: &std::path::Path, env: &[(&str, &str)]) -> Served {
+    let mut command = Command::new(BIN);
+    command
+        .arg("serve")
+        .arg("--data")
+        .arg(data)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    let mut child = command.spawn().expect("palisade serve starts");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let (mut http, mut https) = (None, None);
+    while http.is_none() || https.is_none() {
+        let line = lines.next().expect("banner line").unwrap();
+        let addr = |prefix: &str| line.trim().strip_prefix(prefix).map(|rest| rest.trim().to_string());
+        if let Some(url) = addr("HTTPS") {
+            https = Some(url);
+        } else if let Some(url) = addr("HTTP") {
+            http = Some(url);
+        }
+    }
+    // Keep draining stdout so the server never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    Served {
+        child,
+        http: http.unwrap(),
+        https: https.unwrap(),
+    }
+}
+
+/// A minimal HTTP/1.1 exchange over plain TCP (no client dependency needed for these checks).
+fn http(base: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> (u16, String) {
+    let host = base.trim_start_matches("http://");
+    let mut stream = TcpStream::connect(host).expect("connect");
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        request.push_str(&format!("{k}: {v}\r\n"));
+    }
+    request.push_str("\r\n");
+    request.push_str(body);
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response[9..12].parse().unwrap();
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+fn run(args: &[&str]) -> (i32, String) {
+    let output = Command::new(BIN).args(args).output().expect("run palisade");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+    )
+}
+
+#[test]
+fn serve_on_port_zero_prints_addresses_and_answers_health() {
+    let dir = tempfile::tempdir().unwrap();
+    let served = serve(
+        dir.path(),
+        &[("PALISADE_HTTP", "127.0.0.1:0"), ("PALISADE_HTTPS", "127.0.0.1:0")],
+    );
+    assert!(served.https.starts_with("https://127.0.0.1:"), "{}", served.https);
+    assert!(!served.http.ends_with(":0"), "the bound port is printed, not 0");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (status, body) = http(&served.http, "GET", "/_palisade/health", &[], "");
+        if status == 200 {
+            assert!(body.contains("ok"));
+            break;
+        }
+        assert!(Instant::now() < deadline, "health never answered");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn credentials_json_has_the_documented_keys_and_a_token_from_them_works() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    let (code, out) = run(&["credentials", "--data", data, "--json"]);
+    assert_eq!(code, 0);
+    let creds: serde_json::Value = serde_json::from_str(&out).expect("one JSON object");
+    for key in ["tenantId", "clientId", "clientSecret", "caBundle"] {
+        assert!(creds[key].as_str().is_some_and(|v| !v.is_empty()), "{key} in {out}");
+    }
+    assert!(std::path::Path::new(creds["caBundle"].as_str().unwrap()).exists());
+
+    let served = serve(
+        dir.path(),
+        &[("PALISADE_HTTP", "127.0.0.1:0"), ("PALISADE_HTTPS", "127.0.0.1:0")],
+    );
+    let form = format!(
+        "grant_type=client_credentials&client_id={}&client_secret={}&resource=https://api.securitycenter.microsoft.com",
+        creds["clientId"].as_str().unwrap(),
+        creds["clientSecret"].as_str().unwrap()
+    );
+    let (status, body) = http(
+        &served.http,
+        "POST",
+        &format!("/{}/oauth2/token", creds["tenantId"].as_str().unwrap()),
+        &[],
+        &form,
+    );
+    assert_eq!(status, 200, "{body}");
+    let token: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let bearer = format!("Bearer {}", token["access_token"].as_str().unwrap());
+    let (status, _) = http(&served.http, "GET", "/api/machines", &[("Authorization", &bearer)], "");
+    assert_eq!(status, 200);
+}
+
+#[test]
+fn trace_prints_the_cause_of_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let served = serve(
+        dir.path(),
+        &[("PALISADE_HTTP", "127.0.0.1:0"), ("PALISADE_HTTPS", "127.0.0.1:0")],
+    );
+    let (status, body) = http(
+        &served.http,
+        "GET",
+        "/api/machines",
+        &[("Authorization", "Bearer nonsense")],
+        "",
+    );
+    assert_eq!(status, 401);
+    let envelope: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let target = envelope["error"]["target"].as_str().unwrap();
+    let (code, out) = run(&["trace", target, "--data", dir.path().to_str().unwrap()]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains(target) && out.contains("malformed token") && out.contains("GET /api/machines"),
+        "{out}"
+    );
+    let (code, _) = run(&[
+        "trace",
+        "00000000-0000-4000-8000-000000000000",
+        "--data",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2, "unknown target exits 2");
+}
+
+#[test]
+fn token_command_prints_a_token_the_server_accepts() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    let (code, token) = run(&["token", "--data", data]);
+    assert_eq!(code, 0);
+    let served = serve(
+        dir.path(),
+        &[("PALISADE_HTTP", "127.0.0.1:0"), ("PALISADE_HTTPS", "127.0.0.1:0")],
+    );
+    let bearer = format!("Bearer {}", token.trim());
+    let (status, _) = http(&served.http, "GET", "/api/machines", &[("Authorization", &bearer)], "");
+    assert_eq!(status, 200);
+}
+
+#[test]
+fn help_explains_the_serve_flags_and_their_environment_variables() {
+    let (code, out) = run(&["serve", "--help"]);
+    assert_eq!(code, 0);
+    for flag in [
+        "--http",
+        "--https",
+        "--data",
+        "PALISADE_HTTP",
+        "PALISADE_HTTPS",
+        "PALISADE_DATA",
+    ] {
+        assert!(out.contains(flag), "{flag} in help");
+    }
+}
