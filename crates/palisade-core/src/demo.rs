@@ -153,14 +153,52 @@ const GROUPS: &[(i64, &str)] = &[
 ];
 const TAGS: &[&str] = &["VIP", "Finance", "Lab", "Production", "Contoso Branch (West)", "PCI"];
 
+/// How many machines one round over [`PLATFORMS`] yields: the demo tenant is exactly one round.
+pub const DEMO_MACHINES: u64 = 36;
+
 /// The demo machines of a tenant. `namespace` keeps ids distinct between tenants.
 pub fn machines(namespace: &str, now: DateTime<Utc>) -> Vec<Machine> {
-    let mut rng = Rng::new(42);
-    let mut out = Vec::new();
-    let mut index = 0u64;
-    for (profile, count) in PLATFORMS {
-        for n in 0..*count {
-            index += 1;
+    generate_machines(
+        &Generation {
+            namespace,
+            seed: 42,
+            name_prefix: "",
+        },
+        now,
+        0,
+        DEMO_MACHINES,
+    )
+}
+
+/// What makes a generated population distinct and repeatable.
+pub struct Generation<'a> {
+    /// Keeps ids distinct between tenants and runs.
+    pub namespace: &'a str,
+    pub seed: u64,
+    /// Prepended to computer names (`seed42-desktop-000123.contoso.local`).
+    pub name_prefix: &'a str,
+}
+
+/// Machines `first..first+count` of a deterministic population: the same generation and index
+/// always give the same machine, so large populations can be produced in batches.
+pub fn generate_machines(generation: &Generation<'_>, now: DateTime<Utc>, first: u64, count: u64) -> Vec<Machine> {
+    let round: u64 = PLATFORMS.iter().map(|(_, n)| n).sum();
+    let mut out = Vec::with_capacity(count as usize);
+    for index in first + 1..=first + count {
+        // Position within a round picks the platform; the round number numbers the names.
+        let (rounds, mut at) = ((index - 1) / round, (index - 1) % round);
+        let mut chosen = &PLATFORMS[0];
+        for entry in PLATFORMS {
+            if at < entry.1 {
+                chosen = entry;
+                break;
+            }
+            at -= entry.1;
+        }
+        let (profile, per_round) = chosen;
+        let n = rounds * per_round + at;
+        let mut rng = Rng::new(generation.seed ^ index.wrapping_mul(0x2545_F491_4F6C_DD1D));
+        {
             let windows = profile.os_platform.starts_with("Windows");
             let version_at = rng.below(profile.versions.len() as u64) as usize;
             let (group_id, group_name) = *rng.pick(GROUPS);
@@ -179,23 +217,31 @@ pub fn machines(namespace: &str, now: DateTime<Utc>) -> Vec<Machine> {
                     tags.push(tag);
                 }
             }
-            let octet = 10 + index;
             let mac = format!("{:012X}", rng.next_u64() & 0xFFFF_FFFF_FFFF);
             let aad = windows && rng.below(2) == 0;
             out.push(Machine {
-                id: hex_id(namespace, index),
+                id: hex_id(generation.namespace, index),
                 merged_into_machine_id: None,
                 is_potential_duplication: false,
                 is_excluded: false,
                 exclusion_reason: None,
-                computer_dns_name: format!("{}-{:02}.contoso.local", profile.prefix, n + 1),
+                computer_dns_name: if generation.name_prefix.is_empty() {
+                    format!("{}-{:02}.contoso.local", profile.prefix, n + 1)
+                } else {
+                    format!(
+                        "{}-{}-{:06}.contoso.local",
+                        generation.name_prefix,
+                        profile.prefix,
+                        n + 1
+                    )
+                },
                 first_seen: Timestamp(first_seen),
                 last_seen: Timestamp(last_seen),
                 os_platform: profile.os_platform.to_string(),
                 os_version: profile.os_version.map(str::to_string),
                 os_processor: "x64".into(),
                 version: Some(profile.versions[version_at].to_string()),
-                last_ip_address: Some(format!("10.0.{}.{}", group_id % 250, octet)),
+                last_ip_address: Some(ip(group_id, index)),
                 last_external_ip_address: Some(format!("203.0.113.{}", 1 + rng.below(250))),
                 agent_version: Some(rng.pick(profile.agent_versions).to_string()),
                 os_build: profile.builds.get(version_at).copied(),
@@ -223,7 +269,11 @@ pub fn machines(namespace: &str, now: DateTime<Utc>) -> Vec<Machine> {
                 ])),
                 is_aad_joined: aad,
                 aad_device_id: aad.then(|| {
-                    uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, hex_id(namespace, index).as_bytes()).to_string()
+                    uuid::Uuid::new_v5(
+                        &uuid::Uuid::NAMESPACE_OID,
+                        hex_id(generation.namespace, index).as_bytes(),
+                    )
+                    .to_string()
                 }),
                 machine_tags: tags,
                 defender_av_status: Some(if windows { "Updated" } else { "NotSupported" }.into()),
@@ -232,7 +282,7 @@ pub fn machines(namespace: &str, now: DateTime<Utc>) -> Vec<Machine> {
                 managed_by: Some(if windows { "Intune" } else { "Unknown" }.into()),
                 managed_by_status: Some("Unknown".into()),
                 ip_addresses: vec![IpAddress {
-                    ip_address: format!("10.0.{}.{}", group_id % 250, octet),
+                    ip_address: ip(group_id, index),
                     mac_address: Some(mac),
                     kind: "Ethernet".into(),
                     operational_status: "Up".into(),
@@ -242,6 +292,11 @@ pub fn machines(namespace: &str, now: DateTime<Utc>) -> Vec<Machine> {
         }
     }
     out
+}
+
+/// A private address unique per index within a device group's /16.
+fn ip(group_id: i64, index: u64) -> String {
+    format!("10.{}.{}.{}", group_id % 250, (index / 250) % 256, index % 250 + 1)
 }
 
 #[cfg(test)]
@@ -274,5 +329,21 @@ mod tests {
             .all(|m| m.id.len() == 40 && m.id.chars().all(|c| c.is_ascii_hexdigit())));
         let other = machines("tenant-b", now);
         assert_ne!(a[0].id, other[0].id, "ids differ between tenants");
+    }
+
+    #[test]
+    fn batches_compose_into_the_same_population() {
+        let now = Utc::now();
+        let g = Generation {
+            namespace: "t",
+            seed: 7,
+            name_prefix: "seed7",
+        };
+        let whole = generate_machines(&g, now, 0, 100);
+        let mut parts = generate_machines(&g, now, 0, 40);
+        parts.extend(generate_machines(&g, now, 40, 60));
+        assert_eq!(whole, parts);
+        let names: std::collections::HashSet<_> = whole.iter().map(|m| &m.computer_dns_name).collect();
+        assert_eq!(names.len(), 100, "computer names are unique");
     }
 }

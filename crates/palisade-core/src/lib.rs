@@ -9,7 +9,9 @@ pub mod clock;
 pub mod demo;
 pub mod entities;
 pub mod journal;
+pub mod listing;
 pub mod machines;
+pub mod schemas;
 pub mod signin;
 pub mod store;
 pub mod tenant;
@@ -95,10 +97,37 @@ impl Core {
         }
         self.store.upsert_app(&app)?;
         if demo_data {
-            self.store
-                .upsert_machines(&tenant.id, &demo::machines(&tenant.id, self.clock.now()))?;
+            let machines = demo::machines(&tenant.id, self.clock.now());
+            let docs = machines
+                .iter()
+                .map(serde_json::to_value)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(StoreError::from)?;
+            self.store.upsert_docs(schemas::MACHINE_TABLE, &tenant.id, &docs)?;
         }
         Ok(())
+    }
+}
+
+impl Core {
+    /// Adds machines `first..first+count` of a generated population to a tenant (`palisade seed`).
+    pub fn seed_machines(
+        &self,
+        tenant_id: &str,
+        generation: &demo::Generation<'_>,
+        first: u64,
+        count: u64,
+    ) -> CoreResult<()> {
+        if self.store.find_tenant(tenant_id)?.is_none() {
+            return Err(ApiError::resource_not_found("Tenant", tenant_id).into());
+        }
+        let machines = demo::generate_machines(generation, self.clock.now(), first, count);
+        let docs = machines
+            .iter()
+            .map(serde_json::to_value)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(StoreError::from)?;
+        Ok(self.store.upsert_docs(schemas::MACHINE_TABLE, tenant_id, &docs)?)
     }
 }
 

@@ -1,9 +1,13 @@
 //! Machines (`shared/reference/mde-api.md` §2): read operations and the simple updates.
 
 use crate::entities::{DeviceValue, Machine};
+use crate::listing::Page;
+use crate::schemas::MACHINE_TABLE;
+use crate::store::StoreError;
 use crate::{Core, CoreResult};
 use palisade_auth::Principal;
 use palisade_error::ApiError;
+use palisade_odata::Query;
 
 const READ_ROLES: &[&str] = &["Machine.Read.All", "Machine.ReadWrite.All"];
 const WRITE_ROLES: &[&str] = &["Machine.ReadWrite.All"];
@@ -11,10 +15,26 @@ const WRITE_ROLES: &[&str] = &["Machine.ReadWrite.All"];
 pub const MAX_TAG_LENGTH: usize = 200;
 
 impl Core {
-    /// `GET /api/machines`.
-    pub fn list_machines(&self, caller: &Principal) -> CoreResult<Vec<Machine>> {
+    /// `GET /api/machines` with OData options. The List machines page documents a 404 when the
+    /// tenant has no machines at all; a filter that matches nothing is an empty page.
+    pub fn list_machines(&self, caller: &Principal, query: &Query, page_size: u32) -> CoreResult<Page> {
         caller.require_any(READ_ROLES)?;
-        Ok(self.store.list_machines(&caller.tenant_id)?)
+        let page = self.list_page(MACHINE_TABLE, &caller.tenant_id, query, page_size)?;
+        if page.docs.is_empty() && query.filter.is_none() && query.skip == 0 && query.top != Some(0) {
+            return Err(ApiError::new(
+                palisade_error::ErrorCode::NotFound,
+                "No recent machines were found in this tenant",
+                "list machines on an empty tenant (documented 404)",
+            )
+            .into());
+        }
+        Ok(page)
+    }
+
+    /// `GET /api/machines/$count`.
+    pub fn count_machines(&self, caller: &Principal, query: &Query) -> CoreResult<u64> {
+        caller.require_any(READ_ROLES)?;
+        self.count(MACHINE_TABLE, &caller.tenant_id, query)
     }
 
     /// `GET /api/machines/{id}`: by id or computer name.
@@ -23,10 +43,25 @@ impl Core {
         self.find_machine(caller, id)
     }
 
+    /// By machine id, or by computer DNS name (case-insensitive), as the Get machine page allows.
     fn find_machine(&self, caller: &Principal, id: &str) -> CoreResult<Machine> {
-        self.store
-            .find_machine(&caller.tenant_id, id)?
-            .ok_or_else(|| ApiError::resource_not_found("Machine", id).into())
+        let tenant = &caller.tenant_id;
+        let doc = match self
+            .store
+            .find_doc(MACHINE_TABLE, tenant, "id", &id.to_ascii_lowercase(), false)?
+        {
+            Some(doc) => Some(doc),
+            None => self
+                .store
+                .find_doc(MACHINE_TABLE, tenant, "computer_dns_name", id, true)?,
+        };
+        let doc = doc.ok_or_else(|| ApiError::resource_not_found("Machine", id))?;
+        Ok(serde_json::from_str(&doc).map_err(StoreError::from)?)
+    }
+
+    fn save_machine(&self, caller: &Principal, machine: &Machine) -> CoreResult<()> {
+        let doc = serde_json::to_value(machine).map_err(StoreError::from)?;
+        Ok(self.store.upsert_docs(MACHINE_TABLE, &caller.tenant_id, &[doc])?)
     }
 
     /// `POST /api/machines/{id}/tags` with `Value` and `Action` (`Add` | `Remove`).
@@ -52,8 +87,7 @@ impl Core {
         } else {
             machine.machine_tags.retain(|t| t != value);
         }
-        self.store
-            .upsert_machines(&caller.tenant_id, std::slice::from_ref(&machine))?;
+        self.save_machine(caller, &machine)?;
         Ok(machine)
     }
 
@@ -71,8 +105,7 @@ impl Core {
         })?;
         let mut machine = self.find_machine(caller, id)?;
         machine.device_value = Some(parsed);
-        self.store
-            .upsert_machines(&caller.tenant_id, std::slice::from_ref(&machine))?;
+        self.save_machine(caller, &machine)?;
         Ok(machine)
     }
 }

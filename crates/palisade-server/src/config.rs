@@ -15,6 +15,9 @@ pub struct Config {
     pub journal_capacity: usize,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
+    /// Most entities in one page of a collection before `@odata.nextLink` takes over (the service's
+    /// documented maximum, 10,000, by default; lower it to exercise a client's paging).
+    pub page_size: u32,
     /// When set, admin endpoints also accept requests from non-loopback peers that send it in the
     /// `X-Palisade-Admin-Key` header. Without it, only loopback peers may use `/_palisade/`.
     pub admin_key: Option<String>,
@@ -29,6 +32,7 @@ impl Config {
             data_dir: data_dir.into(),
             journal_capacity: 10_000,
             max_body_bytes: 4 * 1024 * 1024,
+            page_size: palisade_core::schemas::MDE_MAX_PAGE,
             admin_key: None,
         }
     }

@@ -20,3 +20,8 @@ pub fn from_auth(error: AuthError) -> ApiError {
         other => ApiError::unauthorized(&other, other.check()),
     }
 }
+
+/// Query-option errors: `ODataError`, the engine's message already pinpointing the problem.
+pub fn from_odata(error: palisade_odata::ODataError) -> ApiError {
+    ApiError::odata(error.to_string())
+}

@@ -62,6 +62,7 @@ pub fn open_core(config: &Config) -> Result<Arc<Core>, StartError> {
 pub fn app(state: AppState) -> Router {
     let api = Router::new()
         .route("/api/machines", get(routes::machines::list))
+        .route("/api/machines/$count", get(routes::machines::count))
         .route("/api/machines/{id}", get(routes::machines::get))
         .route("/api/machines/{id}/tags", post(routes::machines::tag))
         .route(

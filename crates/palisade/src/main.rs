@@ -40,6 +40,20 @@ enum Command {
         #[arg(long, default_value = "https://api.securitycenter.microsoft.com")]
         audience: String,
     },
+    /// Add a deterministic generated population to a tenant (same seed, same data), with progress.
+    Seed {
+        #[command(flatten)]
+        data: DataArg,
+        /// How many machines to generate.
+        #[arg(long, default_value_t = 0)]
+        machines: u64,
+        /// Seed of the generator.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Tenant to fill (default: the demo tenant).
+        #[arg(long, default_value = DEMO_TENANT_ID)]
+        tenant: String,
+    },
     /// Explain an error response: look up its `target` tracking id in the error journal.
     Trace {
         /// The `target` of the error envelope.
@@ -75,6 +89,9 @@ struct ServeArgs {
     /// Largest request body accepted, in bytes.
     #[arg(long, env = "PALISADE_MAX_BODY", default_value_t = 4 * 1024 * 1024)]
     max_body_bytes: usize,
+    /// Most entities per collection page before @odata.nextLink (the service's maximum is 10,000).
+    #[arg(long, env = "PALISADE_PAGE_SIZE", default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    page_size: u32,
     /// Let non-loopback callers use /_palisade/ when they send this in X-Palisade-Admin-Key.
     #[arg(long, env = "PALISADE_ADMIN_KEY")]
     admin_key: Option<String>,
@@ -103,6 +120,12 @@ fn main() -> ExitCode {
         Command::Credentials { data, json } => credentials(data, json),
         Command::Token { data, audience } => token(data, &audience),
         Command::Trace { target, data, json } => trace(data, &target, json),
+        Command::Seed {
+            data,
+            machines,
+            seed,
+            tenant,
+        } => seed_tenant(data, machines, seed, &tenant),
     };
     match result {
         Ok(code) => code,
@@ -121,6 +144,7 @@ fn serve(args: ServeArgs) -> Result<ExitCode, String> {
         data_dir: args.data.dir,
         journal_capacity: args.journal_size.max(1),
         max_body_bytes: args.max_body_bytes,
+        page_size: args.page_size,
         admin_key: args.admin_key,
     };
     let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
@@ -259,4 +283,45 @@ fn trace(data: DataArg, target: &str, json: bool) -> Result<ExitCode, String> {
             Ok(ExitCode::from(2))
         }
     }
+}
+
+fn seed_tenant(data: DataArg, machines: u64, seed: u64, tenant: &str) -> Result<ExitCode, String> {
+    const BATCH: u64 = 5_000;
+    let core = open(&data)?;
+    let namespace = format!("{tenant}/seed{seed}");
+    let prefix = format!("seed{seed}");
+    let generation = palisade_core::demo::Generation {
+        namespace: &namespace,
+        seed,
+        name_prefix: &prefix,
+    };
+    let started = std::time::Instant::now();
+    let mut done = 0;
+    while done < machines {
+        let count = BATCH.min(machines - done);
+        core.seed_machines(tenant, &generation, done, count)
+            .map_err(|e| e.to_string())?;
+        done += count;
+        progress("machines", done, machines, started);
+    }
+    core.store.analyze().map_err(|e| e.to_string())?;
+    let secs = started.elapsed().as_secs_f64();
+    eprintln!();
+    println!(
+        "seeded {machines} machines into tenant {tenant} in {secs:.1} s ({:.0} rows/s)",
+        machines as f64 / secs.max(1e-9)
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A one-line progress bar on stderr.
+fn progress(what: &str, done: u64, total: u64, started: std::time::Instant) {
+    const WIDTH: u64 = 30;
+    let filled = (done * WIDTH).checked_div(total).unwrap_or(WIDTH);
+    let rate = done as f64 / started.elapsed().as_secs_f64().max(1e-9);
+    eprint!(
+        "\r[{}{}] {done}/{total} {what}  {rate:.0} rows/s",
+        "#".repeat(filled as usize),
+        "-".repeat((WIDTH - filled) as usize)
+    );
 }

@@ -7,9 +7,10 @@
 
 pub mod sqlite;
 
-use crate::entities::Machine;
 use crate::journal::ErrorRecord;
+use crate::schemas::EntityTable;
 use crate::tenant::{AppRegistration, Tenant};
+use palisade_odata::Query;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -21,6 +22,8 @@ pub enum StoreError {
     Io(#[from] std::io::Error),
     #[error("{0}")]
     Conflict(String),
+    #[error("column {0} is not part of the table's schema")]
+    UnknownColumn(String),
 }
 
 pub trait Store: Send + Sync + 'static {
@@ -36,10 +39,32 @@ pub trait Store: Send + Sync + 'static {
     fn upsert_app(&self, app: &AppRegistration) -> Result<(), StoreError>;
     fn find_app(&self, client_id: &str) -> Result<Option<AppRegistration>, StoreError>;
 
-    fn upsert_machines(&self, tenant_id: &str, machines: &[Machine]) -> Result<(), StoreError>;
-    fn list_machines(&self, tenant_id: &str) -> Result<Vec<Machine>, StoreError>;
-    /// By machine id, or by computer DNS name (case-insensitive) as `GET /api/machines/{id}` allows.
-    fn find_machine(&self, tenant_id: &str, id_or_name: &str) -> Result<Option<Machine>, StoreError>;
+    /// Inserts or replaces entities (as the API serialises them) and their query columns.
+    fn upsert_docs(&self, table: EntityTable, tenant_id: &str, docs: &[serde_json::Value]) -> Result<(), StoreError>;
+    /// The documents matching the query's filter, in its order, from `offset`, at most `limit`.
+    fn query_docs(
+        &self,
+        table: EntityTable,
+        tenant_id: &str,
+        query: &Query,
+        offset: u64,
+        limit: u64,
+    ) -> Result<Vec<String>, StoreError>;
+    /// How many documents match the query's filter.
+    fn count_docs(&self, table: EntityTable, tenant_id: &str, query: &Query) -> Result<u64, StoreError>;
+    /// The first document (in key order) whose `column` equals `value`; case-insensitively when
+    /// `ignore_case`. `column` must be one of the table's schema columns.
+    fn find_doc(
+        &self,
+        table: EntityTable,
+        tenant_id: &str,
+        column: &str,
+        value: &str,
+        ignore_case: bool,
+    ) -> Result<Option<String>, StoreError>;
+
+    /// Refreshes the query planner's statistics, after bulk loads.
+    fn analyze(&self) -> Result<(), StoreError>;
 
     /// Appends to the error journal, dropping the oldest records beyond `capacity`.
     fn record_error(&self, record: &ErrorRecord, capacity: usize) -> Result<(), StoreError>;

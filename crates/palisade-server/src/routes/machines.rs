@@ -1,28 +1,34 @@
 //! `/api/machines` (`shared/reference/mde-api.md` §2). Thin: extract, call the domain, shape the answer.
 
-use super::{odata_response, Collection, Entity};
+use super::{count_response, odata_query, odata_response, page_response, Entity};
 use crate::extract::{Caller, JsonBody, Origin, PathParam};
 use crate::request_body;
 use crate::state::AppState;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{StatusCode, Uri};
 use axum::response::Response;
+use palisade_core::schemas::MACHINES;
 use palisade_error::ApiError;
 
-pub async fn list(State(state): State<AppState>, Caller(caller): Caller, origin: Origin) -> Result<Response, ApiError> {
-    let machines = state.run(move |core| core.list_machines(&caller)).await?;
-    if machines.is_empty() {
-        // Documented oddity of List machines: 404 when the tenant has no recent machines.
-        return Err(ApiError::new(
-            palisade_error::ErrorCode::NotFound,
-            "No recent machines were found in this tenant",
-            "list machines on an empty tenant (documented 404)",
-        ));
-    }
-    Ok(odata_response(
-        StatusCode::OK,
-        &Collection::new(&origin, "Machines", &machines),
-    ))
+pub async fn list(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    origin: Origin,
+    uri: Uri,
+) -> Result<Response, ApiError> {
+    let query = odata_query(&uri, &MACHINES)?;
+    let page_size = state.config.page_size;
+    let run_query = query.clone();
+    let page = state
+        .run(move |core| core.list_machines(&caller, &run_query, page_size))
+        .await?;
+    Ok(page_response(&origin, &uri, &MACHINES, &query, page))
+}
+
+pub async fn count(State(state): State<AppState>, Caller(caller): Caller, uri: Uri) -> Result<Response, ApiError> {
+    let query = odata_query(&uri, &MACHINES)?;
+    let count = state.run(move |core| core.count_machines(&caller, &query)).await?;
+    Ok(count_response(count))
 }
 
 pub async fn get(

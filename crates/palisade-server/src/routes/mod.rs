@@ -5,8 +5,10 @@ pub mod machines;
 pub mod signin;
 
 use crate::extract::Origin;
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
+use palisade_core::listing::Page;
+use palisade_odata::{EntitySchema, Query};
 use serde::Serialize;
 
 /// The content type the Defender API answers with.
@@ -23,23 +25,6 @@ pub fn odata_response(status: StatusCode, body: &impl Serialize) -> Response {
             response
         }
         Err(e) => palisade_error::ApiError::internal(format!("response serialisation: {e}")).into_response(),
-    }
-}
-
-/// `{"@odata.context": ".../api/$metadata#<Set>", "value": [...]}`.
-#[derive(Serialize)]
-pub struct Collection<'a, T> {
-    #[serde(rename = "@odata.context")]
-    context: String,
-    value: &'a [T],
-}
-
-impl<'a, T: Serialize> Collection<'a, T> {
-    pub fn new(origin: &Origin, set: &str, value: &'a [T]) -> Self {
-        Collection {
-            context: format!("{}/api/$metadata#{set}", origin.0),
-            value,
-        }
     }
 }
 
@@ -60,4 +45,78 @@ impl<'a, T: Serialize> Entity<'a, T> {
             entity,
         }
     }
+}
+
+/// Parses a list request's OData options against the entity set's schema.
+pub fn odata_query(uri: &Uri, schema: &EntitySchema) -> Result<Query, palisade_error::ApiError> {
+    palisade_odata::parse_query(uri.query().unwrap_or(""), schema).map_err(crate::error::from_odata)
+}
+
+/// A collection page: `@odata.context`, `@odata.count` when asked, `value`, and `@odata.nextLink`
+/// when more results remain. Documents are spliced in as stored unless `$select` trims them.
+pub fn page_response(origin: &Origin, uri: &Uri, schema: &EntitySchema, query: &Query, page: Page) -> Response {
+    let mut body = String::with_capacity(64 + page.docs.iter().map(|d| d.len() + 1).sum::<usize>());
+    body.push_str("{\"@odata.context\":");
+    push_json_string(&mut body, &format!("{}/api/$metadata#{}", origin.0, schema.set));
+    if let Some(count) = page.count {
+        body.push_str(&format!(",\"@odata.count\":{count}"));
+    }
+    body.push_str(",\"value\":[");
+    for (n, doc) in page.docs.iter().enumerate() {
+        if n > 0 {
+            body.push(',');
+        }
+        match &query.select {
+            None => body.push_str(doc),
+            Some(_) => match serde_json::from_str::<serde_json::Value>(doc) {
+                Ok(entity) => body.push_str(&query.apply_select(schema, &entity).to_string()),
+                Err(e) => return palisade_error::ApiError::internal(format!("stored document: {e}")).into_response(),
+            },
+        }
+    }
+    body.push(']');
+    if let Some(skip) = page.next_skip {
+        body.push_str(",\"@odata.nextLink\":");
+        push_json_string(&mut body, &next_link(origin, uri, skip));
+    }
+    body.push('}');
+    let mut response = (StatusCode::OK, body).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(ODATA_JSON));
+    headers.insert("odata-version", HeaderValue::from_static("4.0"));
+    response
+}
+
+/// The same request with `$skip` moved on; every other option is kept exactly as the client sent it.
+fn next_link(origin: &Origin, uri: &Uri, skip: u64) -> String {
+    let mut parts: Vec<&str> = uri
+        .query()
+        .unwrap_or("")
+        .split('&')
+        .filter(|part| {
+            let key = part.split('=').next().unwrap_or("");
+            let key = key.replace("%24", "$");
+            !part.is_empty() && !key.eq_ignore_ascii_case("$skip")
+        })
+        .collect();
+    let skip_part = format!("$skip={skip}");
+    parts.push(&skip_part);
+    format!("{}{}?{}", origin.0, uri.path(), parts.join("&"))
+}
+
+fn push_json_string(out: &mut String, value: &str) {
+    out.push_str(&serde_json::Value::String(value.to_string()).to_string());
+}
+
+/// `/$count`: the bare number, as the service answers it.
+pub fn count_response(count: u64) -> Response {
+    let mut response = (StatusCode::OK, count.to_string()).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
+        .headers_mut()
+        .insert("odata-version", HeaderValue::from_static("4.0"));
+    response
 }

@@ -6,6 +6,7 @@ mod envelope;
 mod helpers;
 mod journal;
 mod machines;
+mod odata;
 mod persistence;
 mod signin;
 mod tenants;
