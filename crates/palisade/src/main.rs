@@ -13,11 +13,16 @@ use std::process::ExitCode;
 #[command(
     name = "palisade",
     version,
-    about = "A local emulator of the Microsoft Defender for Endpoint and Defender XDR REST APIs"
+    about = "A local emulator of the Microsoft Defender for Endpoint and Defender XDR REST APIs",
+    long_about = "A local emulator of the Microsoft Defender for Endpoint and Defender XDR REST APIs.\n\nWithout a command, `palisade` serves (as `palisade serve`), so `cargo run --release` starts the emulator.",
+    args_conflicts_with_subcommands = true
 )]
 struct Cli {
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
+    /// `serve`'s options, for when no command is given.
+    #[command(flatten)]
+    serve: ServeArgs,
 }
 
 #[derive(Subcommand)]
@@ -115,7 +120,7 @@ fn parse_listen(value: &str) -> Result<Listen, String> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = match cli.command {
+    let result = match cli.command.unwrap_or(Command::Serve(cli.serve)) {
         Command::Serve(args) => serve(args),
         Command::Credentials { data, json } => credentials(data, json),
         Command::Token { data, audience } => token(data, &audience),

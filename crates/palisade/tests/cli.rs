@@ -23,9 +23,13 @@ impl Drop for Served {
 
 /// Starts `palisade serve` on free ports and reads the bound addresses from its banner.
 fn serve(data: &std::path::Path, env: &[(&str, &str)]) -> Served {
+    serve_with(&["serve"], data, env)
+}
+
+fn serve_with(args: &[&str], data: &std::path::Path, env: &[(&str, &str)]) -> Served {
     let mut command = Command::new(BIN);
     command
-        .arg("serve")
+        .args(args)
         .arg("--data")
         .arg(data)
         .stdout(Stdio::piped())
@@ -103,6 +107,21 @@ fn serve_on_port_zero_prints_addresses_and_answers_health() {
             assert!(body.contains("ok"));
             break;
         }
+        assert!(Instant::now() < deadline, "health never answered");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn without_a_command_palisade_serves() {
+    let dir = tempfile::tempdir().unwrap();
+    let served = serve_with(
+        &[],
+        dir.path(),
+        &[("PALISADE_HTTP", "127.0.0.1:0"), ("PALISADE_HTTPS", "127.0.0.1:0")],
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while http(&served.http, "GET", "/_palisade/health", &[], "").0 != 200 {
         assert!(Instant::now() < deadline, "health never answered");
         std::thread::sleep(Duration::from_millis(50));
     }

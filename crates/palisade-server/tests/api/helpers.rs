@@ -160,6 +160,18 @@ impl TestApp {
         self.call(Method::POST, path, Some(token), Some(body)).await
     }
 
+    /// GETs an absolute URL without a token and decodes the JSON answer.
+    pub async fn get_json(&self, url: &str) -> Value {
+        self.client
+            .get(url)
+            .send()
+            .await
+            .expect("request")
+            .json()
+            .await
+            .expect("JSON body")
+    }
+
     /// Looks an error target up in the journal.
     pub async fn trace(&self, target: &str) -> Option<Value> {
         let response = self

@@ -16,6 +16,16 @@ fn v2(tenant: &str) -> String {
     format!("/{tenant}/oauth2/v2.0/token")
 }
 
+/// A client-credentials form for the MDE scope.
+fn form(client_id: &'static str, secret: &'static str) -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("grant_type", "client_credentials"),
+        ("client_id", client_id),
+        ("client_secret", secret),
+        ("scope", "https://api.securitycenter.microsoft.com/.default"),
+    ]
+}
+
 /// Checks an Entra-format refusal and that its trace id is in the journal.
 async fn expect_oauth_error(
     app: &TestApp,
@@ -42,18 +52,7 @@ async fn expect_oauth_error(
 #[tokio::test]
 async fn v2_endpoint_issues_a_token_with_integer_lifetimes() {
     let app = TestApp::spawn().await;
-    let scope = format!("{MDE}/.default");
-    let response = token_request(
-        &app,
-        &v2(TENANT),
-        &[
-            ("grant_type", "client_credentials"),
-            ("client_id", CLIENT_ID),
-            ("client_secret", SECRET),
-            ("scope", &scope),
-        ],
-    )
-    .await;
+    let response = token_request(&app, &v2(TENANT), &form(CLIENT_ID, SECRET)).await;
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["cache-control"], "no-store, no-cache");
     let body: Value = response.json().await.unwrap();
@@ -136,36 +135,14 @@ async fn basic_client_credentials_are_accepted() {
 #[tokio::test]
 async fn the_tenant_may_be_named_by_its_domain() {
     let app = TestApp::spawn().await;
-    let scope = format!("{MDE}/.default");
-    let response = token_request(
-        &app,
-        &v2("palisade-demo.onmicrosoft.com"),
-        &[
-            ("grant_type", "client_credentials"),
-            ("client_id", CLIENT_ID),
-            ("client_secret", SECRET),
-            ("scope", &scope),
-        ],
-    )
-    .await;
+    let response = token_request(&app, &v2("palisade-demo.onmicrosoft.com"), &form(CLIENT_ID, SECRET)).await;
     assert_eq!(response.status(), 200);
 }
 
 #[tokio::test]
 async fn wrong_secret_is_invalid_client() {
     let app = TestApp::spawn().await;
-    let scope = format!("{MDE}/.default");
-    let response = token_request(
-        &app,
-        &v2(TENANT),
-        &[
-            ("grant_type", "client_credentials"),
-            ("client_id", CLIENT_ID),
-            ("client_secret", "nope"),
-            ("scope", &scope),
-        ],
-    )
-    .await;
+    let response = token_request(&app, &v2(TENANT), &form(CLIENT_ID, "nope")).await;
     let body = expect_oauth_error(&app, response, 401, "invalid_client", 7000215).await;
     let record = app.trace(body["trace_id"].as_str().unwrap()).await.unwrap();
     assert_eq!(record["tenantId"], TENANT);
@@ -192,18 +169,7 @@ async fn missing_secret_is_invalid_client() {
 #[tokio::test]
 async fn unknown_client_is_unauthorized_client() {
     let app = TestApp::spawn().await;
-    let scope = format!("{MDE}/.default");
-    let response = token_request(
-        &app,
-        &v2(TENANT),
-        &[
-            ("grant_type", "client_credentials"),
-            ("client_id", "00000000-0000-0000-0000-000000000000"),
-            ("client_secret", SECRET),
-            ("scope", &scope),
-        ],
-    )
-    .await;
+    let response = token_request(&app, &v2(TENANT), &form("00000000-0000-0000-0000-000000000000", SECRET)).await;
     let body = expect_oauth_error(&app, response, 400, "unauthorized_client", 700016).await;
     assert!(body["error_description"]
         .as_str()
@@ -214,16 +180,10 @@ async fn unknown_client_is_unauthorized_client() {
 #[tokio::test]
 async fn unknown_tenant_is_refused() {
     let app = TestApp::spawn().await;
-    let scope = format!("{MDE}/.default");
     let response = token_request(
         &app,
         &v2("11111111-2222-3333-4444-555555555555"),
-        &[
-            ("grant_type", "client_credentials"),
-            ("client_id", CLIENT_ID),
-            ("client_secret", SECRET),
-            ("scope", &scope),
-        ],
+        &form(CLIENT_ID, SECRET),
     )
     .await;
     expect_oauth_error(&app, response, 400, "invalid_request", 90002).await;
@@ -282,15 +242,9 @@ async fn scope_without_default_suffix_or_unknown_resource_is_refused() {
 #[tokio::test]
 async fn discovery_documents_point_at_this_origin() {
     let app = TestApp::spawn().await;
-    let doc: Value = app
-        .client
-        .get(format!("{}/{TENANT}/v2.0/.well-known/openid-configuration", app.https))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc = app
+        .get_json(&format!("{}/{TENANT}/v2.0/.well-known/openid-configuration", app.https))
+        .await;
     assert_eq!(
         doc["token_endpoint"],
         format!("{}/{TENANT}/oauth2/v2.0/token", app.https)
@@ -301,15 +255,9 @@ async fn discovery_documents_point_at_this_origin() {
         doc["issuer"],
         format!("https://login.microsoftonline.com/{TENANT}/v2.0")
     );
-    let v1: Value = app
-        .client
-        .get(format!("{}/{TENANT}/.well-known/openid-configuration", app.https))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v1 = app
+        .get_json(&format!("{}/{TENANT}/.well-known/openid-configuration", app.https))
+        .await;
     assert_eq!(v1["token_endpoint"], format!("{}/{TENANT}/oauth2/token", app.https));
     assert_eq!(v1["issuer"], format!("https://sts.windows.net/{TENANT}/"));
     let unknown = app
