@@ -2,7 +2,7 @@
 //!
 //! Pure: no HTTP and no I/O. It turns the raw query string of a list request into a
 //! validated [`Query`], which the store translates to SQL ([`Query::where_sql`],
-//! [`Query::order_by_sql`]) or evaluates in memory ([`matches`], [`compare`],
+//! [`Query::order_by_sql`]) or evaluates in memory ([`matches()`], [`compare`],
 //! [`Query::evaluate`]); both paths have identical semantics (checked by a
 //! property-based test against SQLite). No input makes it panic or run long.
 //!
@@ -19,6 +19,11 @@
 //!   ([`column_value`], [`column_values`]); shared by `eval` and the store.
 //! - `datetime`: the one ISO-8601 parser for literals and documents.
 //! - `error`: [`ODataError`].
+//!
+//! Tests: `tests/parse.rs` (every form, SQL shapes), `tests/errors.rs` (a table of
+//! invalid queries and their messages), `tests/props.rs` (SQLite agrees with memory
+//! on random and fixed corpora; fuzzing), `tests/postgres.rs` (the same against a
+//! real PostgreSQL via `psql`, skipped unless `PALISADE_ODATA_PSQL` is set).
 //!
 //! # Supported syntax
 //! Options: `$filter $orderby $select $expand $top $skip $count`, names matched

@@ -50,7 +50,9 @@ pub struct SqlFragment {
 impl Query {
     /// The `$filter` as a parenthesised boolean SQL expression (to be `AND`ed after
     /// the caller's `tenant_id = ?1`), or `None` without a filter. Placeholders are
-    /// numbered from `first_param_index`.
+    /// numbered from `first_param_index`. One parameter per literal (at most
+    /// [`crate::MAX_VALUES`]), except that an enum `gt`/`ge`/`lt`/`le` binds one per
+    /// qualifying member.
     pub fn where_sql(&self, _schema: &EntitySchema, dialect: Dialect, first_param_index: usize) -> Option<SqlFragment> {
         self.filter.as_ref().map(|f| filter_sql(f, dialect, first_param_index))
     }

@@ -119,13 +119,12 @@ fn postgres_agrees_with_memory() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("psql");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(script.as_bytes())
-        .expect("write script");
+    // Written from another thread: psql's output would otherwise fill its pipe while
+    // we are still writing its input.
+    let mut stdin = child.stdin.take().expect("stdin");
+    let writer = std::thread::spawn(move || stdin.write_all(script.as_bytes()));
     let out = child.wait_with_output().expect("psql output");
+    writer.join().expect("writer thread").expect("write script");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
