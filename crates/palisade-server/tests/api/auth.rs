@@ -152,15 +152,9 @@ async fn hs256_token_keyed_with_the_public_key_is_unauthorized() {
     let (_, payload, _) = segments(&token);
     let claims: serde_json::Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
     // The classic confusion attack: sign HS256 with the published public key as the HMAC secret.
-    let jwks: serde_json::Value = app
-        .client
-        .get(format!("{}/{TENANT}/discovery/v2.0/keys", app.http))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks = app
+        .get_json(&format!("{}/{TENANT}/discovery/v2.0/keys", app.http))
+        .await;
     let public_key = jwks["keys"][0]["n"].as_str().unwrap().as_bytes().to_vec();
     let forged = jsonwebtoken::encode(
         &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),

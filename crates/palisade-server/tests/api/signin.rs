@@ -276,15 +276,9 @@ async fn discovery_documents_point_at_this_origin() {
 async fn jwks_verifies_issued_tokens() {
     let app = TestApp::spawn().await;
     let token = app.token().await;
-    let jwks: Value = app
-        .client
-        .get(format!("{}/{TENANT}/discovery/v2.0/keys", app.https))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks = app
+        .get_json(&format!("{}/{TENANT}/discovery/v2.0/keys", app.https))
+        .await;
     let key = &jwks["keys"][0];
     let header = jsonwebtoken::decode_header(&token).unwrap();
     assert_eq!(header.kid.as_deref(), key["kid"].as_str());
