@@ -198,98 +198,96 @@ pub fn generate_machines(generation: &Generation<'_>, now: DateTime<Utc>, first:
         let (profile, per_round) = chosen;
         let n = rounds * per_round + at;
         let mut rng = Rng::new(generation.seed ^ index.wrapping_mul(0x2545_F491_4F6C_DD1D));
-        {
-            let windows = profile.os_platform.starts_with("Windows");
-            let version_at = rng.below(profile.versions.len() as u64) as usize;
-            let (group_id, group_name) = *rng.pick(GROUPS);
-            let last_seen = now - TimeDelta::minutes(rng.below(60 * 24 * 3) as i64 + 5);
-            let first_seen = last_seen - TimeDelta::days(rng.below(400) as i64 + 30);
-            let health = match rng.below(10) {
-                0 => HealthStatus::Inactive,
-                1 => HealthStatus::ImpairedCommunication,
-                2 if !windows => HealthStatus::NoSensorData,
-                _ => HealthStatus::Active,
-            };
-            let mut tags: Vec<String> = Vec::new();
-            for _ in 0..rng.below(3) {
-                let tag = rng.pick(TAGS).to_string();
-                if !tags.contains(&tag) {
-                    tags.push(tag);
-                }
+        let windows = profile.os_platform.starts_with("Windows");
+        let version_at = rng.below(profile.versions.len() as u64) as usize;
+        let (group_id, group_name) = *rng.pick(GROUPS);
+        let last_seen = now - TimeDelta::minutes(rng.below(60 * 24 * 3) as i64 + 5);
+        let first_seen = last_seen - TimeDelta::days(rng.below(400) as i64 + 30);
+        let health = match rng.below(10) {
+            0 => HealthStatus::Inactive,
+            1 => HealthStatus::ImpairedCommunication,
+            2 if !windows => HealthStatus::NoSensorData,
+            _ => HealthStatus::Active,
+        };
+        let mut tags: Vec<String> = Vec::new();
+        for _ in 0..rng.below(3) {
+            let tag = rng.pick(TAGS).to_string();
+            if !tags.contains(&tag) {
+                tags.push(tag);
             }
-            let mac = format!("{:012X}", rng.next_u64() & 0xFFFF_FFFF_FFFF);
-            let aad = windows && rng.below(2) == 0;
-            out.push(Machine {
-                id: hex_id(generation.namespace, index),
-                merged_into_machine_id: None,
-                is_potential_duplication: false,
-                is_excluded: false,
-                exclusion_reason: None,
-                computer_dns_name: if generation.name_prefix.is_empty() {
-                    format!("{}-{:02}.contoso.local", profile.prefix, n + 1)
-                } else {
-                    format!(
-                        "{}-{}-{:06}.contoso.local",
-                        generation.name_prefix,
-                        profile.prefix,
-                        n + 1
-                    )
-                },
-                first_seen: Timestamp(first_seen),
-                last_seen: Timestamp(last_seen),
-                os_platform: profile.os_platform.to_string(),
-                os_version: profile.os_version.map(str::to_string),
-                os_processor: "x64".into(),
-                version: Some(profile.versions[version_at].to_string()),
-                last_ip_address: Some(ip(group_id, index)),
-                last_external_ip_address: Some(format!("203.0.113.{}", 1 + rng.below(250))),
-                agent_version: Some(rng.pick(profile.agent_versions).to_string()),
-                os_build: profile.builds.get(version_at).copied(),
-                health_status: health,
-                device_value: Some(*rng.pick(&[
-                    DeviceValue::Normal,
-                    DeviceValue::Normal,
-                    DeviceValue::Low,
-                    DeviceValue::High,
-                ])),
-                rbac_group_id: group_id,
-                rbac_group_name: Some(group_name.to_string()),
-                risk_score: Some(*rng.pick(&[
-                    RiskScore::None,
-                    RiskScore::Informational,
-                    RiskScore::Low,
-                    RiskScore::Medium,
-                    RiskScore::High,
-                ])),
-                exposure_level: Some(*rng.pick(&[
-                    ExposureLevel::None,
-                    ExposureLevel::Low,
-                    ExposureLevel::Medium,
-                    ExposureLevel::High,
-                ])),
-                is_aad_joined: aad,
-                aad_device_id: aad.then(|| {
-                    uuid::Uuid::new_v5(
-                        &uuid::Uuid::NAMESPACE_OID,
-                        hex_id(generation.namespace, index).as_bytes(),
-                    )
-                    .to_string()
-                }),
-                machine_tags: tags,
-                defender_av_status: Some(if windows { "Updated" } else { "NotSupported" }.into()),
-                onboarding_status: OnboardingStatus::Onboarded,
-                os_architecture: Some("64-bit".into()),
-                managed_by: Some(if windows { "Intune" } else { "Unknown" }.into()),
-                managed_by_status: Some("Unknown".into()),
-                ip_addresses: vec![IpAddress {
-                    ip_address: ip(group_id, index),
-                    mac_address: Some(mac),
-                    kind: "Ethernet".into(),
-                    operational_status: "Up".into(),
-                }],
-                vm_metadata: None,
-            });
         }
+        let mac = format!("{:012X}", rng.next_u64() & 0xFFFF_FFFF_FFFF);
+        let aad = windows && rng.below(2) == 0;
+        out.push(Machine {
+            id: hex_id(generation.namespace, index),
+            merged_into_machine_id: None,
+            is_potential_duplication: false,
+            is_excluded: false,
+            exclusion_reason: None,
+            computer_dns_name: if generation.name_prefix.is_empty() {
+                format!("{}-{:02}.contoso.local", profile.prefix, n + 1)
+            } else {
+                format!(
+                    "{}-{}-{:06}.contoso.local",
+                    generation.name_prefix,
+                    profile.prefix,
+                    n + 1
+                )
+            },
+            first_seen: Timestamp(first_seen),
+            last_seen: Timestamp(last_seen),
+            os_platform: profile.os_platform.to_string(),
+            os_version: profile.os_version.map(str::to_string),
+            os_processor: "x64".into(),
+            version: Some(profile.versions[version_at].to_string()),
+            last_ip_address: Some(ip(group_id, index)),
+            last_external_ip_address: Some(format!("203.0.113.{}", 1 + rng.below(250))),
+            agent_version: Some(rng.pick(profile.agent_versions).to_string()),
+            os_build: profile.builds.get(version_at).copied(),
+            health_status: health,
+            device_value: Some(*rng.pick(&[
+                DeviceValue::Normal,
+                DeviceValue::Normal,
+                DeviceValue::Low,
+                DeviceValue::High,
+            ])),
+            rbac_group_id: group_id,
+            rbac_group_name: Some(group_name.to_string()),
+            risk_score: Some(*rng.pick(&[
+                RiskScore::None,
+                RiskScore::Informational,
+                RiskScore::Low,
+                RiskScore::Medium,
+                RiskScore::High,
+            ])),
+            exposure_level: Some(*rng.pick(&[
+                ExposureLevel::None,
+                ExposureLevel::Low,
+                ExposureLevel::Medium,
+                ExposureLevel::High,
+            ])),
+            is_aad_joined: aad,
+            aad_device_id: aad.then(|| {
+                uuid::Uuid::new_v5(
+                    &uuid::Uuid::NAMESPACE_OID,
+                    hex_id(generation.namespace, index).as_bytes(),
+                )
+                .to_string()
+            }),
+            machine_tags: tags,
+            defender_av_status: Some(if windows { "Updated" } else { "NotSupported" }.into()),
+            onboarding_status: OnboardingStatus::Onboarded,
+            os_architecture: Some("64-bit".into()),
+            managed_by: Some(if windows { "Intune" } else { "Unknown" }.into()),
+            managed_by_status: Some("Unknown".into()),
+            ip_addresses: vec![IpAddress {
+                ip_address: ip(group_id, index),
+                mac_address: Some(mac),
+                kind: "Ethernet".into(),
+                operational_status: "Up".into(),
+            }],
+            vm_metadata: None,
+        });
     }
     out
 }

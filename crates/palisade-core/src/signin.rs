@@ -49,15 +49,32 @@ pub struct SignInError {
     pub client_id: Option<String>,
 }
 
-fn refuse(status: u16, error: &'static str, aadsts: u32, description: String) -> SignInError {
-    SignInError {
-        status,
-        error,
-        aadsts,
-        description,
-        tenant_id: None,
-        client_id: None,
+impl SignInError {
+    /// A refusal not yet attributed to a tenant or app.
+    pub fn new(status: u16, error: &'static str, aadsts: u32, description: String) -> SignInError {
+        SignInError {
+            status,
+            error,
+            aadsts,
+            description,
+            tenant_id: None,
+            client_id: None,
+        }
     }
+
+    /// AADSTS90002, for a tenant segment that names no tenant.
+    pub fn tenant_not_found(tenant: &str) -> SignInError {
+        refuse(
+            400,
+            "invalid_request",
+            90002,
+            format!("Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud."),
+        )
+    }
+}
+
+fn refuse(status: u16, error: &'static str, aadsts: u32, description: String) -> SignInError {
+    SignInError::new(status, error, aadsts, description)
 }
 
 fn missing(parameter: &str) -> SignInError {
@@ -95,13 +112,7 @@ impl Core {
             _ => tenant,
         };
         let Some(tenant_row) = self.store.find_tenant(tenant_key)? else {
-            return Err(refuse(
-                400,
-                "invalid_request",
-                90002,
-                format!("Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud."),
-            )
-            .into());
+            return Err(SignInError::tenant_not_found(tenant).into());
         };
         let with_ids = |mut e: SignInError| {
             e.tenant_id = Some(tenant_row.id.clone());

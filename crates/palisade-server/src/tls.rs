@@ -30,8 +30,11 @@ pub struct TlsFiles {
 }
 
 impl TlsFiles {
+    /// Paths are absolute, so that what is printed or returned works from any directory.
     pub fn in_dir(data_dir: &Path) -> Self {
-        let dir = data_dir.join("tls");
+        let dir = std::path::absolute(data_dir)
+            .unwrap_or_else(|_| data_dir.to_path_buf())
+            .join("tls");
         TlsFiles {
             ca_cert: dir.join("ca.pem"),
             ca_bundle: dir.join("ca-bundle.pem"),

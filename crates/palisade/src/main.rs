@@ -235,7 +235,6 @@ fn open(data: &DataArg) -> Result<std::sync::Arc<palisade_core::Core>, String> {
 fn credentials(data: DataArg, json: bool) -> Result<ExitCode, String> {
     open(&data)?;
     let bundle = TlsFiles::in_dir(&data.dir).ca_bundle;
-    let bundle = std::fs::canonicalize(&bundle).unwrap_or(bundle);
     if json {
         let value = serde_json::json!({
             "tenantId": DEMO_TENANT_ID,

@@ -35,15 +35,12 @@ pub fn router(state: AppState) -> Router<AppState> {
 }
 
 async fn guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let loopback = request
+    let peer = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
-        .is_some_and(|ConnectInfo(peer)| peer.ip().is_loopback());
-    let key_ok = match (&state.config.admin_key, request.headers().get(ADMIN_KEY_HEADER)) {
-        (Some(expected), Some(sent)) => sent.as_bytes() == expected.as_bytes(),
-        _ => false,
-    };
-    if loopback || key_ok {
+        .map(|ConnectInfo(peer)| *peer);
+    let sent_key = request.headers().get(ADMIN_KEY_HEADER).map(|v| v.as_bytes());
+    if admin_allowed(peer, state.config.admin_key.as_deref(), sent_key) {
         next.run(request).await
     } else {
         ApiError::new(
@@ -53,6 +50,13 @@ async fn guard(State(state): State<AppState>, request: Request, next: Next) -> R
         )
         .into_response()
     }
+}
+
+/// Loopback peers always; others only with the configured key (no key configured admits nobody else).
+fn admin_allowed(peer: Option<SocketAddr>, configured_key: Option<&str>, sent_key: Option<&[u8]>) -> bool {
+    let loopback = peer.is_some_and(|peer| peer.ip().is_loopback());
+    let key_ok = matches!((configured_key, sent_key), (Some(expected), Some(sent)) if sent == expected.as_bytes());
+    loopback || key_ok
 }
 
 async fn health() -> Json<serde_json::Value> {
@@ -174,4 +178,28 @@ async fn panic_on_purpose() -> Response {
 /// Who the presented token says the caller is (handy when debugging a client's sign-in).
 async fn whoami(Caller(caller): Caller) -> Json<serde_json::Value> {
     Json(json!({"tenantId": caller.tenant_id, "appId": caller.app_id, "roles": caller.roles}))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::admin_allowed;
+    use std::net::SocketAddr;
+
+    #[test]
+    fn admin_api_admits_loopback_or_the_configured_key_only() {
+        let loopback: SocketAddr = "127.0.0.1:5000".parse().unwrap();
+        let loopback6: SocketAddr = "[::1]:5000".parse().unwrap();
+        let remote: SocketAddr = "192.0.2.7:5000".parse().unwrap();
+        assert!(admin_allowed(Some(loopback), None, None));
+        assert!(admin_allowed(Some(loopback6), None, None));
+        assert!(!admin_allowed(Some(remote), None, None));
+        assert!(
+            !admin_allowed(Some(remote), None, Some(b"guess")),
+            "no key configured: nobody remote"
+        );
+        assert!(!admin_allowed(Some(remote), Some("s3cret"), Some(b"wrong")));
+        assert!(!admin_allowed(Some(remote), Some("s3cret"), None));
+        assert!(admin_allowed(Some(remote), Some("s3cret"), Some(b"s3cret")));
+        assert!(!admin_allowed(None, None, None), "an unknown peer is not loopback");
+    }
 }

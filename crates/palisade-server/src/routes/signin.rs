@@ -188,14 +188,14 @@ async fn resolve_tenant(state: &AppState, tenant: String) -> Result<Option<Strin
     let lookup = tenant.clone();
     match state.run(move |core| Ok(core.store.find_tenant(&lookup)?)).await {
         Ok(Some(found)) => Ok(Some(found.id)),
-        Ok(None) => Err(json_response(
-            StatusCode::BAD_REQUEST,
-            &json!({
-                "error": "invalid_tenant",
-                "error_description": format!("AADSTS90002: Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud."),
-                "error_codes": [90002],
-            }),
-        )),
+        Ok(None) => {
+            // Discovery names the same failure `invalid_tenant`.
+            let refusal = SignInError {
+                error: "invalid_tenant",
+                ..SignInError::tenant_not_found(&tenant)
+            };
+            Err(oauth_error(state, refusal))
+        }
         Err(api) => Err(api.into_response()),
     }
 }
@@ -275,16 +275,19 @@ async fn jwks(State(state): State<AppState>) -> Response {
 }
 
 /// MSAL's instance discovery: it only reads `tenant_discovery_endpoint`.
-async fn instance_discovery(origin: Origin, Query(query): Query<HashMap<String, String>>) -> Response {
+async fn instance_discovery(
+    State(state): State<AppState>,
+    origin: Origin,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
     let Some(authorize) = query.get("authorization_endpoint") else {
-        return json_response(
-            StatusCode::BAD_REQUEST,
-            &json!({
-                "error": "invalid_request",
-                "error_description": "AADSTS90014: The required field 'authorization_endpoint' is missing from the query.",
-                "error_codes": [90014],
-            }),
+        let refusal = SignInError::new(
+            400,
+            "invalid_request",
+            90014,
+            "The required field 'authorization_endpoint' is missing from the query.".into(),
         );
+        return oauth_error(&state, refusal);
     };
     // https://host/{tenant}/oauth2/v2.0/authorize → {tenant}
     let tenant = authorize
