@@ -137,7 +137,8 @@ fn credentials_json_has_the_documented_keys_and_a_token_from_them_works() {
     for key in ["tenantId", "clientId", "clientSecret", "caBundle"] {
         assert!(creds[key].as_str().is_some_and(|v| !v.is_empty()), "{key} in {out}");
     }
-    assert!(std::path::Path::new(creds["caBundle"].as_str().unwrap()).exists());
+    let bundle = std::path::Path::new(creds["caBundle"].as_str().unwrap());
+    assert!(bundle.is_absolute() && bundle.exists(), "{}", bundle.display());
 
     let served = serve(
         dir.path(),

@@ -269,7 +269,8 @@ async fn discovery_documents_point_at_this_origin() {
         .send()
         .await
         .unwrap();
-    assert_eq!(unknown.status(), 400);
+    let body = expect_oauth_error(&app, unknown, 400, "invalid_tenant", 90002).await;
+    assert!(body["error_description"].as_str().unwrap().contains("nobody.example"));
 }
 
 #[tokio::test]
@@ -319,4 +320,48 @@ fn decode_claims(token: &str) -> Value {
             .unwrap(),
     )
     .unwrap()
+}
+
+#[tokio::test]
+async fn certificate_credentials_are_refused_as_not_emulated() {
+    let app = TestApp::spawn().await;
+    let mut form = form(CLIENT_ID, SECRET);
+    form.retain(|(k, _)| *k != "client_secret");
+    form.push((
+        "client_assertion_type",
+        "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+    ));
+    form.push(("client_assertion", "eyJhbGciOiJSUzI1NiJ9.e30.c2ln"));
+    let response = token_request(&app, &v2(TENANT), &form).await;
+    let body = expect_oauth_error(&app, response, 400, "invalid_request", 50027).await;
+    assert!(body["error_description"].as_str().unwrap().contains("client_secret"));
+}
+
+#[tokio::test]
+async fn two_scopes_in_one_request_are_invalid_scope() {
+    let app = TestApp::spawn().await;
+    let mut form = form(CLIENT_ID, SECRET);
+    form.retain(|(k, _)| *k != "scope");
+    form.push((
+        "scope",
+        "https://api.securitycenter.microsoft.com/.default https://api.security.microsoft.com/.default",
+    ));
+    let response = token_request(&app, &v2(TENANT), &form).await;
+    expect_oauth_error(&app, response, 400, "invalid_scope", 70011).await;
+}
+
+#[tokio::test]
+async fn instance_discovery_without_authorization_endpoint_is_refused() {
+    let app = TestApp::spawn().await;
+    let response = app
+        .client
+        .get(format!("{}/common/discovery/instance?api-version=1.0", app.https))
+        .send()
+        .await
+        .unwrap();
+    let body = expect_oauth_error(&app, response, 400, "invalid_request", 90014).await;
+    assert!(body["error_description"]
+        .as_str()
+        .unwrap()
+        .contains("authorization_endpoint"));
 }

@@ -30,13 +30,14 @@ async fn ca_bundle_holds_system_cas_and_ours() {
             "system CAs are in the bundle"
         );
     }
-    // A client trusting only the bundle file reaches the server.
-    let client = reqwest::Client::builder()
+    // A client trusting exactly the certificates of the bundle file reaches the server.
+    let mut builder = reqwest::Client::builder()
         .use_rustls_tls()
-        .tls_built_in_root_certs(false)
-        .add_root_certificate(reqwest::Certificate::from_pem(ca.as_bytes()).unwrap())
-        .build()
-        .unwrap();
+        .tls_built_in_root_certs(false);
+    for certificate in reqwest::Certificate::from_pem_bundle(bundle.as_bytes()).unwrap() {
+        builder = builder.add_root_certificate(certificate);
+    }
+    let client = builder.build().unwrap();
     assert_eq!(
         client
             .get(format!("{}/_palisade/health", app.https))
