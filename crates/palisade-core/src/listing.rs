@@ -3,7 +3,7 @@
 
 use crate::schemas::EntityTable;
 use crate::{Core, CoreResult};
-use palisade_odata::Query;
+use palisade_odata::{CmpOp, EntitySchema, Expr, Literal, Operand, Property, Query};
 
 /// One page of a collection.
 #[derive(Debug, Clone, PartialEq)]
@@ -41,5 +41,54 @@ impl Core {
     /// `/$count`: how many entities match the filter.
     pub fn count(&self, table: EntityTable, tenant_id: &str, query: &Query) -> CoreResult<u64> {
         Ok(self.store.count_docs(table, tenant_id, query)?)
+    }
+}
+
+impl Page {
+    /// No entities (a relation with nothing on the other side).
+    pub fn empty(query: &Query) -> Page {
+        Page {
+            docs: Vec::new(),
+            count: query.count.then_some(0),
+            next_skip: None,
+        }
+    }
+}
+
+/// `query` narrowed to the entities that also satisfy `extra`: how sub-collections such as
+/// `/machines/{id}/alerts` reuse the whole OData engine under the client's own options.
+pub fn narrowed(query: &Query, extra: Expr) -> Query {
+    let mut out = query.clone();
+    out.filter = Some(match out.filter.take() {
+        None => extra,
+        Some(Expr::And(mut terms)) => {
+            terms.push(extra);
+            Expr::And(terms)
+        }
+        Some(other) => Expr::And(vec![other, extra]),
+    });
+    out
+}
+
+fn property(schema: &'static EntitySchema, name: &str) -> &'static Property {
+    schema
+        .property(name)
+        .unwrap_or_else(|| panic!("{} has no property {name}", schema.entity))
+}
+
+/// `<property> eq '<value>'` on a text property of `schema` (a programming error if absent).
+pub fn text_eq(schema: &'static EntitySchema, name: &str, value: &str) -> Expr {
+    Expr::Compare {
+        left: Operand::Property(property(schema, name)),
+        op: CmpOp::Eq,
+        right: Literal::Text(value.to_string()),
+    }
+}
+
+/// `<property> in (...)` on a text property; `values` must not be empty.
+pub fn text_in(schema: &'static EntitySchema, name: &str, values: Vec<String>) -> Expr {
+    Expr::In {
+        left: Operand::Property(property(schema, name)),
+        values: values.into_iter().map(Literal::Text).collect(),
     }
 }

@@ -2,7 +2,10 @@
 //! and sorted (the documented lists of `shared/reference/mde-api.md` §1.5 are the floor), and the
 //! store column behind each. The store creates exactly these columns (see `store::sqlite`).
 
-use crate::entities::{DeviceValue, ExposureLevel, HealthStatus, OnboardingStatus, RiskScore};
+use crate::entities::{
+    ActionStatus, ActionType, AlertSeverity, AlertStatus, Classification, Determination, DeviceValue, ExposureLevel,
+    HealthStatus, InvestigationState, OnboardingStatus, RiskScore,
+};
 use palisade_odata::{EntitySchema, PropType, Property};
 
 /// The largest `$top`, and the page size, of MDE collections.
@@ -15,6 +18,17 @@ const fn column(name: &'static str, ty: PropType, column: &'static str) -> Prope
         filterable: true,
         sortable: true,
         column: Some(column),
+        json_key: name,
+    }
+}
+
+const fn collection(name: &'static str) -> Property {
+    Property {
+        name,
+        ty: PropType::StringCollection,
+        filterable: true,
+        sortable: false,
+        column: None,
         json_key: name,
     }
 }
@@ -55,14 +69,7 @@ pub static MACHINE_PROPERTIES: &[Property] = &[
     column("exposureLevel", PropType::Enum(ExposureLevel::VALUES), "exposure_level"),
     column("isAadJoined", PropType::Bool, "is_aad_joined"),
     column("aadDeviceId", PropType::Guid, "aad_device_id"),
-    Property {
-        name: "machineTags",
-        ty: PropType::StringCollection,
-        filterable: true,
-        sortable: false,
-        column: None,
-        json_key: "machineTags",
-    },
+    collection("machineTags"),
     plain("defenderAvStatus", PropType::String),
     column(
         "onboardingStatus",
@@ -85,6 +92,138 @@ pub static MACHINES: EntitySchema = EntitySchema {
     key_column: "id",
 };
 
+/// Alerts; the documented filter list (§1.5) plus the machine, the dates and the triage fields.
+pub static ALERT_PROPERTIES: &[Property] = &[
+    column("id", PropType::String, "id"),
+    column("incidentId", PropType::Int, "incident_id"),
+    column("investigationId", PropType::Int, "investigation_id"),
+    column("assignedTo", PropType::String, "assigned_to"),
+    column("severity", PropType::Enum(AlertSeverity::VALUES), "severity"),
+    column("status", PropType::Enum(AlertStatus::VALUES), "status"),
+    column(
+        "classification",
+        PropType::Enum(Classification::VALUES),
+        "classification",
+    ),
+    column("determination", PropType::Enum(Determination::VALUES), "determination"),
+    column(
+        "investigationState",
+        PropType::Enum(InvestigationState::VALUES),
+        "investigation_state",
+    ),
+    column("detectionSource", PropType::String, "detection_source"),
+    column("detectorId", PropType::Guid, "detector_id"),
+    column("category", PropType::String, "category"),
+    column("threatFamilyName", PropType::String, "threat_family_name"),
+    column("title", PropType::String, "title"),
+    plain("description", PropType::String),
+    column("alertCreationTime", PropType::DateTime, "alert_creation_time"),
+    column("firstEventTime", PropType::DateTime, "first_event_time"),
+    column("lastEventTime", PropType::DateTime, "last_event_time"),
+    column("lastUpdateTime", PropType::DateTime, "last_update_time"),
+    column("resolvedTime", PropType::DateTime, "resolved_time"),
+    column("machineId", PropType::String, "machine_id"),
+    column("computerDnsName", PropType::String, "computer_dns_name"),
+    column("rbacGroupName", PropType::String, "rbac_group_name"),
+    column("aadTenantId", PropType::Guid, "aad_tenant_id"),
+    column("threatName", PropType::String, "threat_name"),
+    collection("mitreTechniques"),
+    plain("relatedUser", PropType::Object),
+    plain("comments", PropType::Object),
+    plain("evidence", PropType::Object),
+];
+
+pub static ALERTS: EntitySchema = EntitySchema {
+    entity: "Alert",
+    set: "Alerts",
+    properties: ALERT_PROPERTIES,
+    expandable: &["evidence"],
+    max_top: MDE_MAX_PAGE,
+    key_column: "id",
+};
+
+/// Machine actions; the documented filter list plus the machine name, dates, scope and external id.
+pub static MACHINE_ACTION_PROPERTIES: &[Property] = &[
+    column("id", PropType::Guid, "id"),
+    column("type", PropType::Enum(ActionType::VALUES), "type"),
+    column("title", PropType::String, "title"),
+    column("requestor", PropType::String, "requestor"),
+    plain("requestorComment", PropType::String),
+    column("status", PropType::Enum(ActionStatus::VALUES), "status"),
+    column("machineId", PropType::String, "machine_id"),
+    column("computerDnsName", PropType::String, "computer_dns_name"),
+    column("creationDateTimeUtc", PropType::DateTime, "creation_date_time_utc"),
+    column("lastUpdateDateTimeUtc", PropType::DateTime, "last_update_date_time_utc"),
+    column("cancellationRequestor", PropType::String, "cancellation_requestor"),
+    plain("cancellationComment", PropType::String),
+    column(
+        "cancellationDateTimeUtc",
+        PropType::DateTime,
+        "cancellation_date_time_utc",
+    ),
+    plain("errorHResult", PropType::Int),
+    column("scope", PropType::String, "scope"),
+    column("externalId", PropType::String, "external_id"),
+    column("requestSource", PropType::String, "request_source"),
+    plain("relatedFileInfo", PropType::Object),
+    plain("commands", PropType::Object),
+    plain("troubleshootInfo", PropType::Object),
+];
+
+pub static MACHINE_ACTIONS: EntitySchema = EntitySchema {
+    entity: "MachineAction",
+    set: "MachineActions",
+    properties: MACHINE_ACTION_PROPERTIES,
+    expandable: &[],
+    max_top: MDE_MAX_PAGE,
+    key_column: "id",
+};
+
+pub static INVESTIGATION_PROPERTIES: &[Property] = &[
+    column("id", PropType::String, "id"),
+    column("startTime", PropType::DateTime, "start_time"),
+    column("endTime", PropType::DateTime, "end_time"),
+    column("cancelledBy", PropType::String, "cancelled_by"),
+    column("state", PropType::Enum(InvestigationState::VALUES), "state"),
+    plain("statusDetails", PropType::String),
+    column("machineId", PropType::String, "machine_id"),
+    column("computerDnsName", PropType::String, "computer_dns_name"),
+    column("triggeringAlertId", PropType::String, "triggering_alert_id"),
+];
+
+pub static INVESTIGATIONS: EntitySchema = EntitySchema {
+    entity: "Investigation",
+    set: "Investigations",
+    properties: INVESTIGATION_PROPERTIES,
+    expandable: &[],
+    max_top: MDE_MAX_PAGE,
+    key_column: "id",
+};
+
+pub static USER_PROPERTIES: &[Property] = &[
+    column("id", PropType::String, "id"),
+    column("accountName", PropType::String, "account_name"),
+    column("accountDomain", PropType::String, "account_domain"),
+    column("accountSid", PropType::String, "account_sid"),
+    column("firstSeen", PropType::DateTime, "first_seen"),
+    column("lastSeen", PropType::DateTime, "last_seen"),
+    plain("mostPrevalentMachineId", PropType::String),
+    plain("leastPrevalentMachineId", PropType::String),
+    plain("logonTypes", PropType::String),
+    plain("logOnMachinesCount", PropType::Int),
+    column("isDomainAdmin", PropType::Bool, "is_domain_admin"),
+    plain("isOnlyNetworkUser", PropType::Bool),
+];
+
+pub static USERS: EntitySchema = EntitySchema {
+    entity: "User",
+    set: "Users",
+    properties: USER_PROPERTIES,
+    expandable: &[],
+    max_top: MDE_MAX_PAGE,
+    key_column: "id",
+};
+
 /// An entity set as the store keeps it: its table and its schema.
 #[derive(Debug, Clone, Copy)]
 pub struct EntityTable {
@@ -97,10 +236,41 @@ pub const MACHINE_TABLE: EntityTable = EntityTable {
     schema: &MACHINES,
 };
 
+pub const ALERT_TABLE: EntityTable = EntityTable {
+    table: "alerts",
+    schema: &ALERTS,
+};
+
+pub const MACHINE_ACTION_TABLE: EntityTable = EntityTable {
+    table: "machine_actions",
+    schema: &MACHINE_ACTIONS,
+};
+
+pub const INVESTIGATION_TABLE: EntityTable = EntityTable {
+    table: "investigations",
+    schema: &INVESTIGATIONS,
+};
+
+pub const USER_TABLE: EntityTable = EntityTable {
+    table: "users",
+    schema: &USERS,
+};
+
+/// Every entity table of the store.
+pub const ENTITY_TABLES: &[EntityTable] = &[
+    MACHINE_TABLE,
+    ALERT_TABLE,
+    MACHINE_ACTION_TABLE,
+    INVESTIGATION_TABLE,
+    USER_TABLE,
+];
+
 #[cfg(test)]
 mod tests {
     #[test]
     fn schemas_are_well_formed() {
-        super::MACHINES.check().unwrap();
+        for table in super::ENTITY_TABLES {
+            table.schema.check().unwrap_or_else(|e| panic!("{}: {e}", table.table));
+        }
     }
 }

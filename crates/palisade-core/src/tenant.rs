@@ -15,6 +15,67 @@ pub struct Tenant {
     pub display_name: String,
     /// The tenant's primary domain, usable instead of its id in sign-in URLs.
     pub domain: String,
+    /// Settings that gate operations (`DisabledFeature` when off).
+    #[serde(default)]
+    pub features: TenantFeatures,
+}
+
+impl Tenant {
+    /// A tenant with every feature on.
+    pub fn new(id: impl Into<String>, display_name: impl Into<String>, domain: impl Into<String>) -> Self {
+        Tenant {
+            id: id.into(),
+            display_name: display_name.into(),
+            domain: domain.into(),
+            features: TenantFeatures::default(),
+        }
+    }
+}
+
+/// The tenant's advanced features (Defender portal: Settings > Endpoints > Advanced features).
+/// All on by default, as in a fully licensed tenant; switch them off to exercise `DisabledFeature`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct TenantFeatures {
+    /// Live response sessions (`runliveresponse`).
+    pub live_response: bool,
+    /// Automated investigation and remediation (`startInvestigation`).
+    pub automated_investigation: bool,
+    /// Custom network indicators (IP, domain and URL indicators).
+    pub custom_network_indicators: bool,
+    /// Allow or block file (file hash indicators).
+    pub allow_or_block_file: bool,
+}
+
+impl Default for TenantFeatures {
+    fn default() -> Self {
+        TenantFeatures {
+            live_response: true,
+            automated_investigation: true,
+            custom_network_indicators: true,
+            allow_or_block_file: true,
+        }
+    }
+}
+
+impl TenantFeatures {
+    /// `(wire name, portal name, value)` of each feature, for messages and the admin API.
+    pub fn describe(&self) -> [(&'static str, &'static str, bool); 4] {
+        [
+            ("liveResponse", "Live response", self.live_response),
+            (
+                "automatedInvestigation",
+                "Automated investigation",
+                self.automated_investigation,
+            ),
+            (
+                "customNetworkIndicators",
+                "Custom network indicators",
+                self.custom_network_indicators,
+            ),
+            ("allowOrBlockFile", "Allow or block file", self.allow_or_block_file),
+        ]
+    }
 }
 
 /// An app registration: a client id and secret, and the application roles it was granted.
@@ -28,4 +89,19 @@ pub struct AppRegistration {
     pub display_name: String,
     pub client_secret: String,
     pub roles: Vec<String>,
+}
+
+impl TenantFeatures {
+    /// Sets one feature by its wire name; `false` when the name is unknown.
+    pub fn set(&mut self, wire_name: &str, on: bool) -> bool {
+        let slot = match wire_name {
+            "liveResponse" => &mut self.live_response,
+            "automatedInvestigation" => &mut self.automated_investigation,
+            "customNetworkIndicators" => &mut self.custom_network_indicators,
+            "allowOrBlockFile" => &mut self.allow_or_block_file,
+            _ => return false,
+        };
+        *slot = on;
+        true
+    }
 }

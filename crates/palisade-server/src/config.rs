@@ -21,6 +21,8 @@ pub struct Config {
     /// When set, admin endpoints also accept requests from non-loopback peers that send it in the
     /// `X-Palisade-Admin-Key` header. Without it, only loopback peers may use `/_palisade/`.
     pub admin_key: Option<String>,
+    /// The domain's settings (machine-action pace, ...).
+    pub core: palisade_core::Settings,
 }
 
 impl Config {
@@ -34,6 +36,7 @@ impl Config {
             max_body_bytes: 4 * 1024 * 1024,
             page_size: palisade_core::schemas::MDE_MAX_PAGE,
             admin_key: None,
+            core: palisade_core::Settings::default(),
         }
     }
 

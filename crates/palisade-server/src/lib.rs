@@ -21,7 +21,6 @@ use axum::extract::ConnectInfo;
 use axum::http::Method;
 use axum::middleware::from_fn_with_state;
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
 use axum::Router;
 use extract::Scheme;
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -54,21 +53,19 @@ pub enum StartError {
 /// Opens the data directory's store and domain, initialising both on first start.
 pub fn open_core(config: &Config) -> Result<Arc<Core>, StartError> {
     let store = SqliteStore::open(&config.database_path()).map_err(|e| StartError::Store(e.to_string()))?;
-    let core = Core::open(Arc::new(store), Arc::new(Clock::new())).map_err(|e| StartError::Store(e.to_string()))?;
+    let core = Core::open(Arc::new(store), Arc::new(Clock::new()), config.core.clone())
+        .map_err(|e| StartError::Store(e.to_string()))?;
     Ok(Arc::new(core))
 }
 
 /// The whole application as one router.
 pub fn app(state: AppState) -> Router {
     let api = Router::new()
-        .route("/api/machines", get(routes::machines::list))
-        .route("/api/machines/$count", get(routes::machines::count))
-        .route("/api/machines/{id}", get(routes::machines::get))
-        .route("/api/machines/{id}/tags", post(routes::machines::tag))
-        .route(
-            "/api/machines/{id}/setDeviceValue",
-            post(routes::machines::set_device_value),
-        )
+        .merge(routes::machines::router())
+        .merge(routes::alerts::router())
+        .merge(routes::actions::router())
+        .merge(routes::investigations::router())
+        .merge(routes::users::router())
         .route_layer(from_fn_with_state(state.clone(), auth::authenticate));
     Router::new()
         .merge(api)

@@ -23,6 +23,26 @@ const API_WORDS: &[&str] = &[
     "setDeviceValue",
     "logonusers",
     "findbytag",
+    "findbyip",
+    "find",
+    "AddOrRemoveTagForMultipleMachines",
+    "batchUpdate",
+    "CreateAlertByReference",
+    "machine",
+    "user",
+    "isolate",
+    "unisolate",
+    "restrictCodeExecution",
+    "unrestrictCodeExecution",
+    "runAntiVirusScan",
+    "collectInvestigationPackage",
+    "offboard",
+    "StopAndQuarantineFile",
+    "runliveresponse",
+    "startInvestigation",
+    "cancel",
+    "getPackageUri",
+    "GetLiveResponseResultDownloadLink",
     "$count",
 ];
 
@@ -56,10 +76,17 @@ pub fn normalize_path(path: &str) -> Option<String> {
     }
     for segment in rest {
         out.push('/');
-        match API_WORDS.iter().find(|w| w.eq_ignore_ascii_case(segment)) {
+        // Function-call segments (`findbyip(ip='...',timestamp=...)`) have their name normalised
+        // and their arguments left alone.
+        let (name, args) = match segment.find('(') {
+            Some(open) => segment.split_at(open),
+            None => (segment, ""),
+        };
+        match API_WORDS.iter().find(|w| w.eq_ignore_ascii_case(name)) {
             Some(word) => out.push_str(word),
-            None => out.push_str(segment),
+            None => out.push_str(name),
         }
+        out.push_str(args);
     }
     (out != path).then_some(out)
 }
@@ -76,6 +103,14 @@ mod tests {
             Some("/api/machines/AbC/tags")
         );
         assert_eq!(normalize_path("/api/machines"), None);
+        assert_eq!(
+            normalize_path("/api/machines/FindByIp(ip='10.0.0.1',timestamp=2024-01-01T00:00:00Z)").as_deref(),
+            Some("/api/machines/findbyip(ip='10.0.0.1',timestamp=2024-01-01T00:00:00Z)")
+        );
+        assert_eq!(
+            normalize_path("/API/machineactions/abc/getliveresponseresultdownloadlink(index=0)").as_deref(),
+            Some("/api/machineactions/abc/GetLiveResponseResultDownloadLink(index=0)")
+        );
         assert_eq!(normalize_path("/tenant/oauth2/token"), None);
         assert_eq!(
             normalize_path("/api/machines/abc/setdevicevalue").as_deref(),

@@ -100,6 +100,12 @@ struct ServeArgs {
     /// Let non-loopback callers use /_palisade/ when they send this in X-Palisade-Admin-Key.
     #[arg(long, env = "PALISADE_ADMIN_KEY")]
     admin_key: Option<String>,
+    /// Seconds a new machine action stays Pending before the device picks it up.
+    #[arg(long, env = "PALISADE_ACTION_PICKUP_SECONDS", default_value_t = 10)]
+    action_pickup_seconds: u32,
+    /// Seconds a machine action then runs before it completes.
+    #[arg(long, env = "PALISADE_ACTION_RUN_SECONDS", default_value_t = 50)]
+    action_run_seconds: u32,
     /// Log as JSON lines instead of text.
     #[arg(long, env = "PALISADE_LOG_JSON")]
     log_json: bool,
@@ -151,6 +157,13 @@ fn serve(args: ServeArgs) -> Result<ExitCode, String> {
         max_body_bytes: args.max_body_bytes,
         page_size: args.page_size,
         admin_key: args.admin_key,
+        core: palisade_core::Settings {
+            action_pace: palisade_core::ActionPace {
+                pickup: chrono::TimeDelta::seconds(args.action_pickup_seconds.into()),
+                run: chrono::TimeDelta::seconds(args.action_run_seconds.into()),
+                ..palisade_core::ActionPace::default()
+            },
+        },
     };
     let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
     runtime.block_on(async move {

@@ -1,7 +1,18 @@
 //! Entities exactly as the API spells them: property names, casing, order and enum values.
 
+pub mod action;
+pub mod alert;
+pub mod investigation;
 pub mod machine;
 
+pub use action::{
+    ActionStatus, ActionType, CommandParam, CommandStatus, LiveResponseCommand, MachineAction, RelatedFileInfo,
+};
+pub use alert::{
+    Alert, AlertCategory, AlertComment, AlertSeverity, AlertStatus, Classification, Determination, Evidence,
+    InvestigationState, RelatedUser,
+};
+pub use investigation::{Investigation, User};
 pub use machine::{DeviceValue, ExposureLevel, HealthStatus, IpAddress, Machine, OnboardingStatus, RiskScore};
 
 /// Declares a string enum with its wire spelling, a case-insensitive parser (the service is lenient
@@ -24,6 +35,17 @@ macro_rules! api_enum {
             pub fn parse(value: &str) -> Option<Self> {
                 $(if value.eq_ignore_ascii_case(stringify!($variant)) { return Some($name::$variant); })+
                 None
+            }
+
+            /// Parses a request value, or `InvalidInput` naming the property, the value and the
+            /// allowed values.
+            pub fn parse_input(property: &str, value: &str) -> Result<Self, palisade_error::ApiError> {
+                Self::parse(value).ok_or_else(|| {
+                    palisade_error::ApiError::invalid_input(
+                        format!("{property} '{value}'; allowed values are: {}", Self::VALUES.join(", ")),
+                        concat!(stringify!($name), " value"),
+                    )
+                })
             }
         }
 

@@ -34,6 +34,8 @@ pub trait Store: Send + Sync + 'static {
     fn init_meta(&self, key: &str, value: &str) -> Result<String, StoreError>;
 
     fn insert_tenant(&self, tenant: &Tenant) -> Result<(), StoreError>;
+    /// Replaces a tenant's settings (its id and domain stay).
+    fn update_tenant(&self, tenant: &Tenant) -> Result<(), StoreError>;
     /// Looks a tenant up by id or by domain (case-insensitive), as sign-in URLs accept both.
     fn find_tenant(&self, id_or_domain: &str) -> Result<Option<Tenant>, StoreError>;
     fn upsert_app(&self, app: &AppRegistration) -> Result<(), StoreError>;
@@ -62,6 +64,11 @@ pub trait Store: Send + Sync + 'static {
         value: &str,
         ignore_case: bool,
     ) -> Result<Option<String>, StoreError>;
+
+    /// Records relations of one kind (`from_key` → `to_key`); existing ones are kept.
+    fn add_links(&self, tenant_id: &str, kind: &str, pairs: &[(String, String)]) -> Result<(), StoreError>;
+    /// The `to_key`s related to `from_key`, in key order, at most `limit`.
+    fn linked(&self, tenant_id: &str, kind: &str, from_key: &str, limit: u64) -> Result<Vec<String>, StoreError>;
 
     /// Refreshes the query planner's statistics, after bulk loads.
     fn analyze(&self) -> Result<(), StoreError>;

@@ -11,7 +11,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE tenants (
     id TEXT PRIMARY KEY,
@@ -65,7 +66,108 @@ CREATE TABLE error_journal (
     target TEXT NOT NULL UNIQUE,
     doc TEXT NOT NULL
 );
-"#];
+"#,
+    r#"
+CREATE TABLE alerts (
+    tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+    id TEXT NOT NULL,
+    incident_id INTEGER,
+    investigation_id INTEGER,
+    assigned_to TEXT,
+    severity TEXT,
+    status TEXT,
+    classification TEXT,
+    determination TEXT,
+    investigation_state TEXT,
+    detection_source TEXT,
+    detector_id TEXT,
+    category TEXT,
+    threat_family_name TEXT,
+    title TEXT,
+    alert_creation_time INTEGER,
+    first_event_time INTEGER,
+    last_event_time INTEGER,
+    last_update_time INTEGER,
+    resolved_time INTEGER,
+    machine_id TEXT,
+    computer_dns_name TEXT,
+    rbac_group_name TEXT,
+    aad_tenant_id TEXT,
+    threat_name TEXT,
+    doc TEXT NOT NULL
+);
+CREATE UNIQUE INDEX alerts_key ON alerts (tenant_id, id);
+CREATE INDEX alerts_by_update ON alerts (tenant_id, last_update_time, id);
+CREATE INDEX alerts_by_creation ON alerts (tenant_id, alert_creation_time, id);
+CREATE INDEX alerts_by_machine ON alerts (tenant_id, machine_id, id);
+CREATE INDEX alerts_by_incident ON alerts (tenant_id, incident_id, id);
+CREATE INDEX alerts_by_investigation ON alerts (tenant_id, investigation_id, id);
+CREATE INDEX alerts_by_status ON alerts (tenant_id, status, id);
+CREATE INDEX alerts_by_severity ON alerts (tenant_id, severity, id);
+CREATE INDEX alerts_by_category ON alerts (tenant_id, category, id);
+CREATE INDEX alerts_by_assignee ON alerts (tenant_id, assigned_to, id);
+CREATE TABLE machine_actions (
+    tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+    id TEXT NOT NULL,
+    type TEXT,
+    title TEXT,
+    requestor TEXT,
+    status TEXT,
+    machine_id TEXT,
+    computer_dns_name TEXT,
+    creation_date_time_utc INTEGER,
+    last_update_date_time_utc INTEGER,
+    cancellation_requestor TEXT,
+    cancellation_date_time_utc INTEGER,
+    scope TEXT,
+    external_id TEXT,
+    request_source TEXT,
+    doc TEXT NOT NULL
+);
+CREATE UNIQUE INDEX machine_actions_key ON machine_actions (tenant_id, id);
+CREATE INDEX machine_actions_by_machine ON machine_actions (tenant_id, machine_id, id);
+CREATE INDEX machine_actions_by_status ON machine_actions (tenant_id, status, id);
+CREATE INDEX machine_actions_by_creation ON machine_actions (tenant_id, creation_date_time_utc, id);
+CREATE TABLE investigations (
+    tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+    id TEXT NOT NULL,
+    start_time INTEGER,
+    end_time INTEGER,
+    cancelled_by TEXT,
+    state TEXT,
+    machine_id TEXT,
+    computer_dns_name TEXT,
+    triggering_alert_id TEXT,
+    doc TEXT NOT NULL
+);
+CREATE UNIQUE INDEX investigations_key ON investigations (tenant_id, id);
+CREATE INDEX investigations_by_alert ON investigations (tenant_id, triggering_alert_id, id);
+CREATE INDEX investigations_by_machine ON investigations (tenant_id, machine_id, id);
+CREATE INDEX investigations_by_start ON investigations (tenant_id, start_time, id);
+CREATE TABLE users (
+    tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+    id TEXT NOT NULL,
+    account_name TEXT,
+    account_domain TEXT,
+    account_sid TEXT,
+    first_seen INTEGER,
+    last_seen INTEGER,
+    is_domain_admin INTEGER,
+    doc TEXT NOT NULL
+);
+CREATE UNIQUE INDEX users_key ON users (tenant_id, id);
+CREATE INDEX users_by_name ON users (tenant_id, account_name COLLATE NOCASE, id);
+-- Relations the entities do not carry as queryable properties (a machine's logged-on users,
+-- a user's alerts, ...): `kind` names the relation, keys are compared exactly.
+CREATE TABLE links (
+    tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+    kind TEXT NOT NULL,
+    from_key TEXT NOT NULL,
+    to_key TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, kind, from_key, to_key)
+) WITHOUT ROWID;
+"#,
+];
 
 const MAX_IDLE_READERS: usize = 8;
 
@@ -191,6 +293,14 @@ impl Store for SqliteStore {
                     tenant.id, tenant.domain
                 )));
             }
+            Ok(())
+        })
+    }
+
+    fn update_tenant(&self, tenant: &Tenant) -> Result<(), StoreError> {
+        let doc = serde_json::to_string(tenant)?;
+        self.write(|c| {
+            c.execute("UPDATE tenants SET doc = ?2 WHERE id = ?1", params![tenant.id, doc])?;
             Ok(())
         })
     }
@@ -340,6 +450,33 @@ impl Store for SqliteStore {
         })
     }
 
+    fn add_links(&self, tenant_id: &str, kind: &str, pairs: &[(String, String)]) -> Result<(), StoreError> {
+        self.write(|c| {
+            let tx = c.transaction()?;
+            {
+                let mut stmt = tx.prepare_cached(
+                    "INSERT OR IGNORE INTO links (tenant_id, kind, from_key, to_key) VALUES (?1, ?2, ?3, ?4)",
+                )?;
+                for (from, to) in pairs {
+                    stmt.execute([tenant_id, kind, from, to])?;
+                }
+            }
+            tx.commit()?;
+            Ok(())
+        })
+    }
+
+    fn linked(&self, tenant_id: &str, kind: &str, from_key: &str, limit: u64) -> Result<Vec<String>, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT to_key FROM links WHERE tenant_id = ?1 AND kind = ?2 AND from_key = ?3 ORDER BY to_key LIMIT ?4",
+            )?;
+            let rows = stmt.query_map(params![tenant_id, kind, from_key, limit], |r| r.get::<_, String>(0))?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+    }
+
     fn analyze(&self) -> Result<(), StoreError> {
         self.write(|c| Ok(c.execute_batch("ANALYZE;")?))
     }
@@ -395,11 +532,7 @@ mod tests {
         let path = dir.path().join("p.db");
         {
             let store = SqliteStore::open(&path).unwrap();
-            let tenant = Tenant {
-                id: "t1".into(),
-                display_name: "T".into(),
-                domain: "t1.example".into(),
-            };
+            let tenant = Tenant::new("t1", "T", "t1.example");
             store.insert_tenant(&tenant).unwrap();
             assert!(matches!(store.insert_tenant(&tenant), Err(StoreError::Conflict(_))));
             assert_eq!(store.init_meta("k", "first").unwrap(), "first");
@@ -418,8 +551,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(&dir.path().join("p.db")).unwrap();
         // Every entity table of the store, as more families arrive.
-        let tables = vec![crate::schemas::MACHINE_TABLE];
-        for table in tables {
+        for table in crate::schemas::ENTITY_TABLES.iter().copied() {
             let mut columns: Vec<String> = store
                 .read(|c| {
                     let mut stmt = c.prepare(&format!("SELECT name FROM pragma_table_info('{}')", table.table))?;

@@ -25,6 +25,11 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/_palisade/tokens", post(mint_token))
         .route("/_palisade/tenants", post(create_tenant))
         .route("/_palisade/credentials", get(credentials))
+        .route("/_palisade/clock", get(clock_state).post(change_clock))
+        .route(
+            "/_palisade/tenants/{tenant}/features",
+            get(tenant_features).patch(change_features),
+        )
         .route("/_palisade/debug/panic", post(panic_on_purpose))
         .route(
             "/_palisade/whoami",
@@ -129,11 +134,11 @@ async fn create_tenant(
 ) -> Result<Response, ApiError> {
     let tenant_id = uuid::Uuid::new_v4().to_string();
     let short = &tenant_id[..8];
-    let tenant = Tenant {
-        id: tenant_id.clone(),
-        display_name: body.display_name.unwrap_or_else(|| format!("Tenant {short}")),
-        domain: format!("tenant-{short}.onmicrosoft.com"),
-    };
+    let tenant = Tenant::new(
+        tenant_id.clone(),
+        body.display_name.unwrap_or_else(|| format!("Tenant {short}")),
+        format!("tenant-{short}.onmicrosoft.com"),
+    );
     let app = AppRegistration {
         client_id: uuid::Uuid::new_v4().to_string(),
         tenant_id: tenant_id.clone(),
@@ -158,6 +163,100 @@ async fn create_tenant(
         })),
     )
         .into_response())
+}
+
+fn clock_json(state: &AppState) -> Json<serde_json::Value> {
+    let clock = &state.core.clock;
+    Json(json!({
+        "now": palisade_core::time::format_api_time(&clock.now()),
+        "frozen": clock.is_frozen(),
+        "offsetSeconds": clock.offset().num_milliseconds() as f64 / 1000.0,
+    }))
+}
+
+async fn clock_state(State(state): State<AppState>) -> Json<serde_json::Value> {
+    clock_json(&state)
+}
+
+request_body! {
+    /// `POST /_palisade/clock`: applied in this order: `reset`, `freeze` (true freezes, false lets
+    /// time run again), `set` (an ISO-8601 instant), `advanceSeconds` (negative goes back).
+    pub struct ClockChange {
+        optional "reset" reset: Option<bool>,
+        optional "freeze" freeze: Option<bool>,
+        optional "set" set: Option<String>,
+        optional "advanceSeconds" advance_seconds: Option<f64>,
+    }
+}
+
+async fn change_clock(
+    State(state): State<AppState>,
+    JsonBody(body): JsonBody<ClockChange>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let set = match body.set.as_deref() {
+        Some(text) => Some(
+            chrono::DateTime::parse_from_rfc3339(text)
+                .map_err(|e| ApiError::invalid_input(format!("set '{text}': {e}"), "clock set instant"))?
+                .with_timezone(&chrono::Utc),
+        ),
+        None => None,
+    };
+    let advance = match body.advance_seconds {
+        Some(seconds) if seconds.is_finite() && seconds.abs() < 1e10 => {
+            Some(chrono::TimeDelta::milliseconds((seconds * 1000.0).round() as i64))
+        }
+        Some(seconds) => {
+            return Err(ApiError::invalid_input(
+                format!("advanceSeconds {seconds}; expected a number of seconds below 1e10"),
+                "clock advance",
+            ))
+        }
+        None => None,
+    };
+    let clock = &state.core.clock;
+    if body.reset == Some(true) {
+        clock.reset();
+    }
+    match body.freeze {
+        Some(true) => clock.freeze(),
+        Some(false) => clock.unfreeze(),
+        None => {}
+    }
+    if let Some(at) = set {
+        clock.set(at);
+    }
+    if let Some(by) = advance {
+        clock.advance(by);
+    }
+    Ok(clock_json(&state))
+}
+
+async fn tenant_features(
+    State(state): State<AppState>,
+    PathParam(tenant): PathParam,
+) -> Result<Json<palisade_core::tenant::TenantFeatures>, ApiError> {
+    Ok(Json(state.run(move |core| core.features(&tenant)).await?))
+}
+
+/// `PATCH /_palisade/tenants/{tenant}/features` with `{"liveResponse": false, ...}`.
+async fn change_features(
+    State(state): State<AppState>,
+    PathParam(tenant): PathParam,
+    body: axum::body::Bytes,
+) -> Result<Json<palisade_core::tenant::TenantFeatures>, ApiError> {
+    let value: serde_json::Value = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::invalid_request_body(format!("the body is not valid JSON ({e})"), "json syntax"))?;
+    let object = value.as_object().ok_or_else(|| {
+        ApiError::invalid_request_body("expected a JSON object of feature names to booleans", "json shape")
+    })?;
+    let mut changes = Vec::new();
+    for (name, on) in object {
+        let on = on.as_bool().ok_or_else(|| {
+            ApiError::invalid_request_body(format!("property '{name}': expected a boolean"), "feature value")
+        })?;
+        changes.push((name.clone(), on));
+    }
+    Ok(Json(state.run(move |core| core.set_features(&tenant, &changes)).await?))
 }
 
 async fn credentials(State(state): State<AppState>) -> Json<serde_json::Value> {

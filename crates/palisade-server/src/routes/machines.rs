@@ -7,8 +7,19 @@ use crate::state::AppState;
 use axum::extract::State;
 use axum::http::{StatusCode, Uri};
 use axum::response::Response;
+use axum::routing::{get, post};
+use axum::Router;
 use palisade_core::schemas::MACHINES;
 use palisade_error::ApiError;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/machines", get(list))
+        .route("/api/machines/$count", get(count))
+        .route("/api/machines/{id}", get(get_one))
+        .route("/api/machines/{id}/tags", post(tag))
+        .route("/api/machines/{id}/setDeviceValue", post(set_device_value))
+}
 
 pub async fn list(
     State(state): State<AppState>,
@@ -31,7 +42,7 @@ pub async fn count(State(state): State<AppState>, Caller(caller): Caller, uri: U
     Ok(count_response(count))
 }
 
-pub async fn get(
+pub async fn get_one(
     State(state): State<AppState>,
     Caller(caller): Caller,
     origin: Origin,

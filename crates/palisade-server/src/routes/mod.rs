@@ -1,8 +1,12 @@
 //! Route families. API routes mirror the real paths; emulator-only ones live under `/_palisade/`.
 
+pub mod actions;
 pub mod admin;
+pub mod alerts;
+pub mod investigations;
 pub mod machines;
 pub mod signin;
+pub mod users;
 
 use crate::extract::Origin;
 use axum::http::{header, HeaderValue, StatusCode, Uri};
@@ -62,10 +66,23 @@ pub fn page_response(origin: &Origin, uri: &Uri, schema: &EntitySchema, query: &
         body.push_str(&format!(",\"@odata.count\":{count}"));
     }
     body.push_str(",\"value\":[");
+    let collapsed: Vec<&str> = schema
+        .expandable
+        .iter()
+        .copied()
+        .filter(|name| !query.expand.contains(name))
+        .collect();
     for (n, doc) in page.docs.iter().enumerate() {
         if n > 0 {
             body.push(',');
         }
+        let mut doc = std::borrow::Cow::Borrowed(doc.as_str());
+        for name in &collapsed {
+            if let Some(cut) = collapse_last_array(&doc, name) {
+                doc = std::borrow::Cow::Owned(cut);
+            }
+        }
+        let doc = doc.as_ref();
         match &query.select {
             None => body.push_str(doc),
             Some(_) => match serde_json::from_str::<serde_json::Value>(doc) {
@@ -85,6 +102,19 @@ pub fn page_response(origin: &Origin, uri: &Uri, schema: &EntitySchema, query: &
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(ODATA_JSON));
     headers.insert("odata-version", HeaderValue::from_static("4.0"));
     response
+}
+
+/// Empties the navigation array `name` when it is the document's last property, as stored
+/// documents keep them (`..., "evidence": [...]}` becomes `..., "evidence": []}`), so unexpanded
+/// lists need no JSON round trip. An inner `"name":[` cannot match: quotes inside JSON strings
+/// are escaped.
+fn collapse_last_array(doc: &str, name: &str) -> Option<String> {
+    let key = format!(",\"{name}\":[");
+    let at = doc.rfind(&key)?;
+    if !doc.ends_with("]}") || doc[at..].len() == key.len() + 2 {
+        return None;
+    }
+    Some(format!("{}[]}}", &doc[..at + key.len() - 1]))
 }
 
 /// The same request with `$skip` moved on; every other option is kept exactly as the client sent it.
@@ -119,4 +149,22 @@ pub fn count_response(count: u64) -> Response {
         .headers_mut()
         .insert("odata-version", HeaderValue::from_static("4.0"));
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::collapse_last_array;
+
+    #[test]
+    fn unexpanded_navigation_arrays_are_emptied() {
+        // The title holds the key's text, escaped as JSON escapes it inside strings.
+        let doc = r#"{"id":"a","title":"x \",\"evidence\":[1]","evidence":[{"entityType":"File"}]}"#;
+        serde_json::from_str::<serde_json::Value>(doc).unwrap();
+        assert_eq!(
+            collapse_last_array(doc, "evidence").as_deref(),
+            Some(r#"{"id":"a","title":"x \",\"evidence\":[1]","evidence":[]}"#)
+        );
+        assert_eq!(collapse_last_array(r#"{"id":"a","evidence":[]}"#, "evidence"), None);
+        assert_eq!(collapse_last_array(r#"{"id":"a"}"#, "evidence"), None);
+    }
 }

@@ -1,9 +1,13 @@
 //! Black-box tests: each starts the real server on random ports with a fresh data directory and
 //! talks HTTP(S) to it like a client would. One binary, many modules, to keep link time down.
 
+mod actions;
+mod alerts;
 mod auth;
+mod clock;
 mod envelope;
 mod helpers;
+mod investigations;
 mod journal;
 mod machines;
 mod odata;
@@ -11,3 +15,4 @@ mod persistence;
 mod signin;
 mod tenants;
 mod tls;
+mod users;

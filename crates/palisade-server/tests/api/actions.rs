@@ -1,0 +1,1 @@
+//! `actions`: see the family's route module for what is covered.

@@ -1,0 +1,1 @@
+//! `alerts`: see the family's route module for what is covered.

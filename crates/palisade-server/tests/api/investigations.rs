@@ -1,0 +1,1 @@
+//! `investigations`: see the family's route module for what is covered.

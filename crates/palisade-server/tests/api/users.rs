@@ -1,0 +1,1 @@
+//! `users`: see the family's route module for what is covered.
