@@ -44,7 +44,7 @@ impl Core {
     }
 
     /// By machine id, or by computer DNS name (case-insensitive), as the Get machine page allows.
-    fn find_machine(&self, caller: &Principal, id: &str) -> CoreResult<Machine> {
+    pub(crate) fn find_machine(&self, caller: &Principal, id: &str) -> CoreResult<Machine> {
         let tenant = &caller.tenant_id;
         let doc = match self
             .store
@@ -59,7 +59,7 @@ impl Core {
         Ok(serde_json::from_str(&doc).map_err(StoreError::from)?)
     }
 
-    fn save_machine(&self, caller: &Principal, machine: &Machine) -> CoreResult<()> {
+    pub(crate) fn save_machine(&self, caller: &Principal, machine: &Machine) -> CoreResult<()> {
         let doc = serde_json::to_value(machine).map_err(StoreError::from)?;
         Ok(self.store.upsert_docs(MACHINE_TABLE, &caller.tenant_id, &[doc])?)
     }
