@@ -1,16 +1,62 @@
 //! Machines (`shared/reference/mde-api.md` §2): read operations and the simple updates.
 
-use crate::entities::{DeviceValue, Machine};
-use crate::listing::Page;
-use crate::schemas::MACHINE_TABLE;
+use crate::entities::{DeviceValue, HealthStatus, Machine};
+use crate::listing::{narrowed, text_eq, text_in, Page};
+use crate::schemas::{MACHINES, MACHINE_TABLE, USERS, USER_TABLE};
 use crate::store::StoreError;
 use crate::{Core, CoreResult};
+use chrono::{DateTime, TimeDelta, Utc};
 use palisade_auth::Principal;
 use palisade_error::ApiError;
-use palisade_odata::Query;
+use palisade_odata::{CmpOp, Expr, LambdaKind, Literal, Operand, Query, StrFunc};
+use std::net::IpAddr;
 
 const READ_ROLES: &[&str] = &["Machine.Read.All", "Machine.ReadWrite.All"];
 const WRITE_ROLES: &[&str] = &["Machine.ReadWrite.All"];
+const LOGON_USER_ROLES: &[&str] = &["User.Read.All"];
+/// Most machines one `AddOrRemoveTagForMultipleMachines` call may name.
+pub const MAX_TAGGED_MACHINES: usize = 500;
+/// How far back `findbyip` may look (its page: "within the past 30 days").
+pub const FIND_BY_IP_LOOKBACK_DAYS: i64 = 30;
+
+/// The two ways to find machines by IP: the current `findbyip` (±15 minutes around the timestamp)
+/// and the legacy `find` (±16 minutes, 404 when nothing matches).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FindByIp {
+    Current,
+    Legacy,
+}
+
+impl FindByIp {
+    fn window(self) -> TimeDelta {
+        match self {
+            FindByIp::Current => TimeDelta::minutes(15),
+            FindByIp::Legacy => TimeDelta::minutes(16),
+        }
+    }
+}
+
+/// `Add` (true) or `Remove` (false), the `Action` of the tag endpoints.
+fn parse_tag_action(action: &str) -> Result<bool, ApiError> {
+    match action {
+        a if a.eq_ignore_ascii_case("Add") => Ok(true),
+        a if a.eq_ignore_ascii_case("Remove") => Ok(false),
+        other => Err(ApiError::invalid_input(
+            format!("Action '{other}'; allowed values are: Add, Remove"),
+            "tag action enum",
+        )),
+    }
+}
+
+fn apply_tag(machine: &mut Machine, value: &str, add: bool) {
+    if add {
+        if !machine.machine_tags.iter().any(|t| t == value) {
+            machine.machine_tags.push(value.to_string());
+        }
+    } else {
+        machine.machine_tags.retain(|t| t != value);
+    }
+}
 /// Longest tag accepted; the portal documents 200 characters for registry-set tags.
 pub const MAX_TAG_LENGTH: usize = 200;
 
@@ -67,28 +113,188 @@ impl Core {
     /// `POST /api/machines/{id}/tags` with `Value` and `Action` (`Add` | `Remove`).
     pub fn tag_machine(&self, caller: &Principal, id: &str, value: &str, action: &str) -> CoreResult<Machine> {
         caller.require_any(WRITE_ROLES)?;
-        let add = match action {
-            a if a.eq_ignore_ascii_case("Add") => true,
-            a if a.eq_ignore_ascii_case("Remove") => false,
-            other => {
-                return Err(ApiError::invalid_input(
-                    format!("Action '{other}'; allowed values are: Add, Remove"),
-                    "tag action enum",
-                )
-                .into())
-            }
-        };
+        let add = parse_tag_action(action)?;
         validate_tag(value)?;
         let mut machine = self.find_machine(caller, id)?;
-        if add {
-            if !machine.machine_tags.iter().any(|t| t == value) {
-                machine.machine_tags.push(value.to_string());
+        apply_tag(&mut machine, value, add);
+        self.save_machine(caller, &machine)?;
+        Ok(machine)
+    }
+
+    /// `POST /api/machines/AddOrRemoveTagForMultipleMachines`: one tag on up to 500 machines. All
+    /// or nothing: an unknown machine id fails the call before any machine changes.
+    pub fn tag_machines(
+        &self,
+        caller: &Principal,
+        ids: &[String],
+        value: &str,
+        action: &str,
+    ) -> CoreResult<Vec<Machine>> {
+        caller.require_any(WRITE_ROLES)?;
+        let add = parse_tag_action(action)?;
+        validate_tag(value)?;
+        if ids.is_empty() {
+            return Err(
+                ApiError::invalid_input("MachineIds []; name at least one machine", "empty machine list").into(),
+            );
+        }
+        if ids.len() > MAX_TAGGED_MACHINES {
+            return Err(ApiError::batch_too_large(ids.len(), MAX_TAGGED_MACHINES).into());
+        }
+        let mut machines = Vec::with_capacity(ids.len());
+        for id in ids {
+            let mut machine = self.find_machine(caller, id)?;
+            apply_tag(&mut machine, value, add);
+            if !machines.iter().any(|m: &Machine| m.id == machine.id) {
+                machines.push(machine);
             }
-        } else {
-            machine.machine_tags.retain(|t| t != value);
+        }
+        let docs = crate::to_docs(&machines)?;
+        self.store.upsert_docs(MACHINE_TABLE, &caller.tenant_id, &docs)?;
+        Ok(machines)
+    }
+
+    /// `PATCH /api/machines/{id}`: `machineTags` replaces the whole tag set (the page contradicts
+    /// itself between "appends" and "replaces"; replacing is the reading that lets a client remove
+    /// tags), `deviceValue` sets the value. Omitted properties keep their values.
+    pub fn update_machine(
+        &self,
+        caller: &Principal,
+        id: &str,
+        tags: Option<Vec<String>>,
+        device_value: Option<&str>,
+    ) -> CoreResult<Machine> {
+        caller.require_any(WRITE_ROLES)?;
+        let device_value = device_value
+            .map(|v| DeviceValue::parse_input("deviceValue", v))
+            .transpose()?;
+        if let Some(tags) = &tags {
+            for tag in tags {
+                validate_tag(tag)?;
+            }
+        }
+        let mut machine = self.find_machine(caller, id)?;
+        if let Some(tags) = tags {
+            let mut unique: Vec<String> = Vec::with_capacity(tags.len());
+            for tag in tags {
+                if !unique.contains(&tag) {
+                    unique.push(tag);
+                }
+            }
+            machine.machine_tags = unique;
+        }
+        if let Some(value) = device_value {
+            machine.device_value = Some(value);
         }
         self.save_machine(caller, &machine)?;
         Ok(machine)
+    }
+
+    /// `GET /api/machines/findbytag?tag=...&useStartsWithFilter=...`, under the client's OData options.
+    pub fn find_machines_by_tag(
+        &self,
+        caller: &Principal,
+        query: &Query,
+        tag: &str,
+        starts_with: bool,
+        page_size: u32,
+    ) -> CoreResult<Page> {
+        caller.require_any(READ_ROLES)?;
+        let tags = MACHINES
+            .property("machineTags")
+            .ok_or_else(|| ApiError::internal("Machine schema lacks machineTags"))?;
+        let body = if starts_with {
+            Expr::StrFn {
+                func: StrFunc::StartsWith,
+                arg: Operand::LambdaVar,
+                pattern: tag.to_string(),
+            }
+        } else {
+            Expr::Compare {
+                left: Operand::LambdaVar,
+                op: CmpOp::Eq,
+                right: Literal::Text(tag.to_string()),
+            }
+        };
+        let lambda = Expr::Lambda {
+            collection: tags,
+            kind: LambdaKind::Any,
+            var: "t".into(),
+            body: Some(Box::new(body)),
+        };
+        self.list_page(MACHINE_TABLE, &caller.tenant_id, &narrowed(query, lambda), page_size)
+    }
+
+    /// `findbyip(ip=...,timestamp=...)` and the legacy `find(timestamp=...,key=...)`: machines that
+    /// had `ip` within the window around `timestamp`. The emulator keeps no address history, so a
+    /// machine "had" its current addresses from its first report until its last one (until now
+    /// while it is Active).
+    pub fn find_machines_by_ip(
+        &self,
+        caller: &Principal,
+        ip: &str,
+        timestamp_text: &str,
+        form: FindByIp,
+    ) -> CoreResult<Vec<Machine>> {
+        caller.require_any(READ_ROLES)?;
+        let parsed: IpAddr = ip.trim().parse().map_err(|_| ApiError::invalid_ip(ip))?;
+        let timestamp = palisade_odata::parse_datetime(timestamp_text)
+            .ok()
+            .and_then(DateTime::<Utc>::from_timestamp_micros)
+            .ok_or_else(|| {
+                ApiError::invalid_input(
+                    format!(
+                        "timestamp '{timestamp_text}'; expected an ISO-8601 date-time such as 2024-01-31T08:00:00Z"
+                    ),
+                    "findbyip timestamp",
+                )
+            })?;
+        let now = self.clock.now();
+        if timestamp < now - TimeDelta::days(FIND_BY_IP_LOOKBACK_DAYS) || timestamp > now + form.window() {
+            return Err(ApiError::bad_request(
+                format!("The timestamp {timestamp_text} must be within the past {FIND_BY_IP_LOOKBACK_DAYS} days"),
+                "findbyip timestamp window",
+            )
+            .into());
+        }
+        let query = narrowed(
+            &Query::default(),
+            text_eq(&MACHINES, "lastIpAddress", &parsed.to_string()),
+        );
+        let page = self.list_page(MACHINE_TABLE, &caller.tenant_id, &query, crate::schemas::MDE_MAX_PAGE)?;
+        let mut found = Vec::new();
+        for doc in page.docs {
+            let machine: Machine = serde_json::from_str(&doc).map_err(StoreError::from)?;
+            let last = if machine.health_status == HealthStatus::Active {
+                now
+            } else {
+                machine.last_seen.0
+            };
+            if timestamp >= machine.first_seen.0 - form.window() && timestamp <= last + form.window() {
+                found.push(machine);
+            }
+        }
+        if found.is_empty() && form == FindByIp::Legacy {
+            return Err(ApiError::not_found(format!("No machine had IP address {ip} around {timestamp_text}")).into());
+        }
+        Ok(found)
+    }
+
+    /// `GET /api/machines/{id}/logonusers`: the accounts that logged on to the machine.
+    pub fn logon_users(&self, caller: &Principal, id: &str, query: &Query, page_size: u32) -> CoreResult<Page> {
+        caller.require_any(LOGON_USER_ROLES)?;
+        let machine = self.find_machine(caller, id)?;
+        let user_ids = self.store.linked(
+            &caller.tenant_id,
+            crate::links::MACHINE_USERS,
+            &machine.id,
+            u64::from(page_size),
+        )?;
+        if user_ids.is_empty() {
+            return Ok(Page::empty(query));
+        }
+        let query = narrowed(query, text_in(&USERS, "id", user_ids));
+        self.list_page(USER_TABLE, &caller.tenant_id, &query, page_size)
     }
 
     /// `POST /api/machines/{id}/setDeviceValue` with `DeviceValue` (`Normal` | `Low` | `High`).

@@ -160,7 +160,6 @@ impl TestApp {
         self.call(Method::POST, path, Some(token), Some(body)).await
     }
 
-    #[allow(dead_code)] // for the PATCH endpoints landing next
     pub async fn patch(&self, path: &str, token: &str, body: &str) -> Response {
         self.call(Method::PATCH, path, Some(token), Some(body)).await
     }
