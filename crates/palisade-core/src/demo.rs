@@ -366,6 +366,32 @@ mod tests {
     }
 
     #[test]
+    fn generated_alerts_compose_from_batches_and_point_at_generated_machines() {
+        let now = Utc::now();
+        let g = Generation {
+            namespace: "t",
+            seed: 7,
+            name_prefix: "seed7",
+        };
+        let population = AlertPopulation {
+            alerts: 30,
+            machines: 50,
+        };
+        let whole = generate_alerts(&g, "t", now, population, 0, 30);
+        let mut parts = generate_alerts(&g, "t", now, population, 0, 12);
+        parts.extend(generate_alerts(&g, "t", now, population, 12, 18));
+        assert_eq!(whole, parts);
+        let machines: std::collections::HashSet<String> =
+            generate_machines(&g, now, 0, 50).into_iter().map(|m| m.id).collect();
+        assert!(whole.iter().all(|a| machines.contains(&a.machine_id)));
+        let ids: std::collections::HashSet<_> = whole.iter().map(|a| &a.id).collect();
+        assert_eq!(ids.len(), whole.len());
+        assert!(whole
+            .windows(2)
+            .all(|w| w[0].alert_creation_time <= w[1].alert_creation_time));
+    }
+
+    #[test]
     fn batches_compose_into_the_same_population() {
         let now = Utc::now();
         let g = Generation {
@@ -764,5 +790,99 @@ fn evidence(
         });
     }
     let _ = machine;
+    out
+}
+
+/// The shape of a generated alert population: how many alerts over how many machines.
+#[derive(Debug, Clone, Copy)]
+pub struct AlertPopulation {
+    pub alerts: u64,
+    pub machines: u64,
+}
+
+/// Alerts `first..first+count` of a generated population spread over the first machines of the
+/// same generation (`palisade seed --alerts`). Each alert is a function of its index and the
+/// population only, so large populations are produced in batches; incidents group runs of three.
+pub fn generate_alerts(
+    generation: &Generation<'_>,
+    tenant_id: &str,
+    now: DateTime<Utc>,
+    population: AlertPopulation,
+    first: u64,
+    count: u64,
+) -> Vec<Alert> {
+    let machine_count = population.machines;
+    let mut out = Vec::with_capacity(count as usize);
+    for index in first..first + count {
+        let mut rng = Rng::new(generation.seed ^ 0x5EED_A1E7 ^ index.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let incident = 100_000 + (index / 3) as i64;
+        // Alerts of one incident share a machine, as a story on one device.
+        let mut machine_rng = Rng::new(generation.seed ^ (index / 3).wrapping_mul(0xD1B5_4A32_D192_ED03));
+        let machine_index = machine_rng.below(machine_count.max(1));
+        let machine = generate_machines(generation, now, machine_index, 1).remove(0);
+        let template = &ALERT_TEMPLATES[rng.below(ALERT_TEMPLATES.len() as u64) as usize];
+        // Spread over the last 180 days, newest last.
+        let age_minutes = ((population.alerts.saturating_sub(index)) * 180 * 24 * 60 / population.alerts.max(1)) as i64;
+        let created = now - TimeDelta::minutes(age_minutes) - TimeDelta::seconds(rng.below(60) as i64);
+        let first_event = created - TimeDelta::seconds(60 + rng.below(600) as i64);
+        let (status, resolved) = match rng.below(10) {
+            0..=5 => (AlertStatus::Resolved, Some(Timestamp(created + TimeDelta::hours(6)))),
+            6 => (AlertStatus::InProgress, None),
+            _ => (AlertStatus::New, None),
+        };
+        let account = ACCOUNTS[rng.below(ACCOUNTS.len() as u64) as usize].0;
+        let user = User {
+            id: format!("{}\\{account}", DOMAIN.to_lowercase()),
+            account_name: account.into(),
+            account_domain: DOMAIN.to_lowercase(),
+            account_sid: Some(format!(
+                "S-1-5-21-1004336348-1177238915-682003330-{}",
+                1101 + rng.below(8)
+            )),
+            first_seen: Timestamp(created),
+            last_seen: Timestamp(created),
+            most_prevalent_machine_id: None,
+            least_prevalent_machine_id: None,
+            logon_types: "Interactive".into(),
+            log_on_machines_count: 1,
+            is_domain_admin: false,
+            is_only_network_user: false,
+        };
+        let evidence = evidence(template, Some(&user), &machine, created, &mut rng);
+        out.push(Alert {
+            id: alert_id(created, rng.next_u64()),
+            incident_id: Some(incident),
+            investigation_id: None,
+            assigned_to: (status != AlertStatus::New).then(|| "secop@contoso.com".to_string()),
+            severity: template.severity,
+            status,
+            classification: resolved.map(|_| Classification::TruePositive),
+            determination: resolved.map(|_| Determination::Malware),
+            investigation_state: Some(InvestigationState::Queued),
+            detection_source: template.detection_source.into(),
+            detector_id: Some(uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, template.title.as_bytes()).to_string()),
+            category: template.category.into(),
+            threat_family_name: template.threat_family.map(str::to_string),
+            title: template.title.into(),
+            description: format!("{} on {}.", template.title, machine.computer_dns_name),
+            alert_creation_time: Timestamp(created),
+            first_event_time: Some(Timestamp(first_event)),
+            last_event_time: Some(Timestamp(first_event + TimeDelta::seconds(rng.below(120) as i64))),
+            last_update_time: Timestamp(resolved.map(|t| t.0).unwrap_or(created + TimeDelta::seconds(2))),
+            resolved_time: resolved,
+            machine_id: machine.id.clone(),
+            computer_dns_name: machine.computer_dns_name.clone(),
+            rbac_group_name: machine.rbac_group_name.clone(),
+            aad_tenant_id: tenant_id.to_string(),
+            threat_name: template.threat_family.map(|f| format!("Trojan:Win32/{f}")),
+            mitre_techniques: template.mitre.iter().map(|t| t.to_string()).collect(),
+            related_user: Some(RelatedUser {
+                user_name: account.into(),
+                domain_name: DOMAIN.into(),
+            }),
+            comments: Vec::new(),
+            evidence,
+        });
+    }
     out
 }

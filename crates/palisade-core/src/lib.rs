@@ -180,6 +180,32 @@ impl Core {
             .store
             .upsert_docs(schemas::MACHINE_TABLE, tenant_id, &to_docs(&machines)?)?)
     }
+
+    /// Adds alerts `first..first+count` of a generated population (`palisade seed --alerts`).
+    pub fn seed_alerts(
+        &self,
+        tenant_id: &str,
+        generation: &demo::Generation<'_>,
+        population: demo::AlertPopulation,
+        first: u64,
+        count: u64,
+    ) -> CoreResult<()> {
+        if self.store.find_tenant(tenant_id)?.is_none() {
+            return Err(ApiError::resource_not_found("Tenant", tenant_id).into());
+        }
+        let alerts = demo::generate_alerts(generation, tenant_id, self.clock.now(), population, first, count);
+        let links: Vec<(String, String)> = alerts
+            .iter()
+            .filter_map(|a| {
+                a.related_user
+                    .as_ref()
+                    .map(|u| (links::user_key(&u.user_name), a.id.clone()))
+            })
+            .collect();
+        self.store
+            .upsert_docs(schemas::ALERT_TABLE, tenant_id, &to_docs(&alerts)?)?;
+        Ok(self.store.add_links(tenant_id, links::USER_ALERTS, &links)?)
+    }
 }
 
 fn load_or_create_key(store: &dyn Store) -> CoreResult<SigningKey> {

@@ -52,6 +52,9 @@ enum Command {
         /// How many machines to generate.
         #[arg(long, default_value_t = 0)]
         machines: u64,
+        /// How many alerts (with evidence) to generate, spread over the generated machines.
+        #[arg(long, default_value_t = 0, requires = "machines")]
+        alerts: u64,
         /// Seed of the generator.
         #[arg(long, default_value_t = 42)]
         seed: u64,
@@ -134,9 +137,10 @@ fn main() -> ExitCode {
         Command::Seed {
             data,
             machines,
+            alerts,
             seed,
             tenant,
-        } => seed_tenant(data, machines, seed, &tenant),
+        } => seed_tenant(data, machines, alerts, seed, &tenant),
     };
     match result {
         Ok(code) => code,
@@ -302,7 +306,10 @@ fn trace(data: DataArg, target: &str, json: bool) -> Result<ExitCode, String> {
     }
 }
 
-fn seed_tenant(data: DataArg, machines: u64, seed: u64, tenant: &str) -> Result<ExitCode, String> {
+fn seed_tenant(data: DataArg, machines: u64, alerts: u64, seed: u64, tenant: &str) -> Result<ExitCode, String> {
+    if alerts > 0 && machines == 0 {
+        return Err("--alerts needs --machines: the alerts are spread over the generated machines".into());
+    }
     const BATCH: u64 = 5_000;
     let core = open(&data)?;
     let namespace = format!("{tenant}/seed{seed}");
@@ -321,12 +328,30 @@ fn seed_tenant(data: DataArg, machines: u64, seed: u64, tenant: &str) -> Result<
         done += count;
         progress("machines", done, machines, started);
     }
+    let machine_secs = started.elapsed().as_secs_f64();
+    if machines > 0 {
+        eprintln!();
+    }
+    let alerts_started = std::time::Instant::now();
+    let population = palisade_core::demo::AlertPopulation { alerts, machines };
+    let mut done = 0;
+    while done < alerts {
+        let count = BATCH.min(alerts - done);
+        core.seed_alerts(tenant, &generation, population, done, count)
+            .map_err(|e| e.to_string())?;
+        done += count;
+        progress("alerts", done, alerts, alerts_started);
+    }
+    let alert_secs = alerts_started.elapsed().as_secs_f64();
+    if alerts > 0 {
+        eprintln!();
+    }
     core.store.analyze().map_err(|e| e.to_string())?;
-    let secs = started.elapsed().as_secs_f64();
-    eprintln!();
     println!(
-        "seeded {machines} machines into tenant {tenant} in {secs:.1} s ({:.0} rows/s)",
-        machines as f64 / secs.max(1e-9)
+        "seeded {machines} machines ({:.0} rows/s) and {alerts} alerts ({:.0} rows/s) into tenant {tenant} in {:.1} s",
+        machines as f64 / machine_secs.max(1e-9),
+        alerts as f64 / alert_secs.max(1e-9),
+        started.elapsed().as_secs_f64()
     );
     Ok(ExitCode::SUCCESS)
 }

@@ -225,3 +225,65 @@ fn help_explains_the_serve_flags_and_their_environment_variables() {
         assert!(out.contains(flag), "{flag} in help");
     }
 }
+
+#[test]
+fn seed_adds_a_deterministic_population_and_reports_its_rate() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    let (code, out) = run(&[
+        "seed",
+        "--data",
+        data,
+        "--machines",
+        "40",
+        "--alerts",
+        "90",
+        "--seed",
+        "7",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("seeded 40 machines") && out.contains("90 alerts"), "{out}");
+    assert!(out.contains("rows/s"), "{out}");
+    // Seeding again with the same seed replaces rather than duplicates.
+    let (code, _) = run(&[
+        "seed",
+        "--data",
+        data,
+        "--machines",
+        "40",
+        "--alerts",
+        "90",
+        "--seed",
+        "7",
+    ]);
+    assert_eq!(code, 0);
+    let (code, _) = run(&["seed", "--data", data, "--alerts", "5"]);
+    assert_ne!(code, 0, "--alerts without --machines is refused");
+
+    let (_, token) = run(&["token", "--data", data]);
+    let served = serve(
+        dir.path(),
+        &[("PALISADE_HTTP", "127.0.0.1:0"), ("PALISADE_HTTPS", "127.0.0.1:0")],
+    );
+    let bearer = format!("Bearer {}", token.trim());
+    let (status, body) = http(
+        &served.http,
+        "GET",
+        "/api/machines/$count",
+        &[("Authorization", &bearer)],
+        "",
+    );
+    assert_eq!(status, 200);
+    assert_eq!(body.trim(), "76", "36 demo machines and 40 seeded ones");
+    let (status, body) = http(
+        &served.http,
+        "GET",
+        "/api/alerts/$count?$filter=startswith(computerDnsName,'seed7-')",
+        &[("Authorization", &bearer)],
+        "",
+    );
+    if status != 404 {
+        // The alerts routes land with their family; until then this part is skipped.
+        assert_eq!((status, body.trim()), (200, "90"));
+    }
+}
