@@ -941,3 +941,21 @@ async fn machine_alerts_with_odata_and_count() {
         .await;
     expect_error(&app, response, 400, "ODataError", &["bogus"]).await;
 }
+
+#[tokio::test]
+async fn resolving_a_resolved_alert_keeps_its_resolved_time() {
+    let app = TestApp::spawn().await;
+    let token = app.token().await;
+    app.freeze_clock().await;
+    let alert = alert_where(&app, &token, |a| a["status"] == "Resolved").await;
+    let id = alert["id"].as_str().unwrap();
+    app.advance_clock(60.0).await;
+    let updated: Value = app
+        .patch(&format!("/api/alerts/{id}"), &token, r#"{"status":"Resolved"}"#)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(updated["resolvedTime"], alert["resolvedTime"]);
+    assert_ne!(updated["lastUpdateTime"], alert["lastUpdateTime"]);
+}
