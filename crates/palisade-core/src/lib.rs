@@ -5,10 +5,12 @@
 //! Tour: [`Core`] is the entry point the server holds; [`machines`] and [`signin`] are operations;
 //! [`store`] is the persistence seam; [`entities`] the API's shapes; [`demo`] the seeded tenant.
 
+pub mod alerts;
 pub mod clock;
 pub mod demo;
 pub mod entities;
 pub mod features;
+pub mod investigations;
 pub mod journal;
 pub mod links;
 pub mod listing;
@@ -18,6 +20,7 @@ pub mod signin;
 pub mod store;
 pub mod tenant;
 pub mod time;
+pub mod users;
 
 use chrono::TimeDelta;
 use clock::Clock;

@@ -1,8 +1,57 @@
-//! `/api/investigations` and `startInvestigation` (`shared/reference/mde-api.md` §10).
+//! `/api/investigations` (`shared/reference/mde-api.md` §10). `startInvestigation` lives with the
+//! machine actions.
 
+use super::{count_response, odata_query, odata_response, page_response, Entity};
+use crate::extract::{Caller, Origin, PathParam};
 use crate::state::AppState;
+use axum::extract::State;
+use axum::http::{StatusCode, Uri};
+use axum::response::Response;
+use axum::routing::get;
 use axum::Router;
+use palisade_core::schemas::INVESTIGATIONS;
+use palisade_error::ApiError;
 
 pub fn router() -> Router<AppState> {
     Router::new()
+        .route("/api/investigations", get(list))
+        .route("/api/investigations/$count", get(count))
+        .route("/api/investigations/{id}", get(get_one))
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    origin: Origin,
+    uri: Uri,
+) -> Result<Response, ApiError> {
+    let query = odata_query(&uri, &INVESTIGATIONS)?;
+    let page_size = state.config.page_size;
+    let run_query = query.clone();
+    let page = state
+        .run(move |core| core.list_investigations(&caller, &run_query, page_size))
+        .await?;
+    Ok(page_response(&origin, &uri, &INVESTIGATIONS, &query, page))
+}
+
+pub async fn count(State(state): State<AppState>, Caller(caller): Caller, uri: Uri) -> Result<Response, ApiError> {
+    let query = odata_query(&uri, &INVESTIGATIONS)?;
+    let count = state
+        .run(move |core| core.count_investigations(&caller, &query))
+        .await?;
+    Ok(count_response(count))
+}
+
+/// `{id}`: the investigation id or the id of the alert that triggered it.
+pub async fn get_one(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    origin: Origin,
+    PathParam(id): PathParam,
+) -> Result<Response, ApiError> {
+    let investigation = state.run(move |core| core.get_investigation(&caller, &id)).await?;
+    Ok(odata_response(
+        StatusCode::OK,
+        &Entity::new(&origin, "Investigations/$entity", &investigation),
+    ))
 }

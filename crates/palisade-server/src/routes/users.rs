@@ -1,8 +1,50 @@
-//! `/api/users/{id}/...` (`shared/reference/mde-api.md` §9).
+//! `/api/users/{id}/...` (`shared/reference/mde-api.md` §9). `{id}` is the bare account name.
 
+use super::{odata_query, page_response};
+use crate::extract::{Caller, Origin, PathParam};
 use crate::state::AppState;
+use axum::extract::State;
+use axum::http::Uri;
+use axum::response::Response;
+use axum::routing::get;
 use axum::Router;
+use palisade_core::schemas::{ALERTS, MACHINES};
+use palisade_error::ApiError;
 
 pub fn router() -> Router<AppState> {
     Router::new()
+        .route("/api/users/{id}/alerts", get(alerts))
+        .route("/api/users/{id}/machines", get(machines))
+}
+
+pub async fn alerts(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    origin: Origin,
+    PathParam(id): PathParam,
+    uri: Uri,
+) -> Result<Response, ApiError> {
+    let query = odata_query(&uri, &ALERTS)?;
+    let page_size = state.config.page_size;
+    let run_query = query.clone();
+    let page = state
+        .run(move |core| core.list_user_alerts(&caller, &id, &run_query, page_size))
+        .await?;
+    Ok(page_response(&origin, &uri, &ALERTS, &query, page))
+}
+
+pub async fn machines(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    origin: Origin,
+    PathParam(id): PathParam,
+    uri: Uri,
+) -> Result<Response, ApiError> {
+    let query = odata_query(&uri, &MACHINES)?;
+    let page_size = state.config.page_size;
+    let run_query = query.clone();
+    let page = state
+        .run(move |core| core.list_user_machines(&caller, &id, &run_query, page_size))
+        .await?;
+    Ok(page_response(&origin, &uri, &MACHINES, &query, page))
 }
