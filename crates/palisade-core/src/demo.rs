@@ -378,6 +378,11 @@ mod tests {
             machines: 50,
         };
         let whole = generate_alerts(&g, "t", now, population, 0, 30);
+        let later = generate_alerts(&g, "t", now + TimeDelta::hours(1), population, 0, 30);
+        assert!(
+            whole.iter().zip(&later).all(|(a, b)| a.id == b.id),
+            "ids do not depend on the time of seeding"
+        );
         let mut parts = generate_alerts(&g, "t", now, population, 0, 12);
         parts.extend(generate_alerts(&g, "t", now, population, 12, 18));
         assert_eq!(whole, parts);
@@ -849,8 +854,12 @@ pub fn generate_alerts(
             is_only_network_user: false,
         };
         let evidence = evidence(template, Some(&user), &machine, created, &mut rng);
+        // The id depends on the generation and the index only (not on the time of seeding), so
+        // seeding again replaces rather than duplicates.
+        let id_salt = u64::from_str_radix(&hex_id(generation.namespace, index)[..15], 16).unwrap_or(index);
+        let id_time = DateTime::<Utc>::UNIX_EPOCH + TimeDelta::days(18_000) + TimeDelta::seconds(index as i64);
         out.push(Alert {
-            id: alert_id(created, rng.next_u64()),
+            id: alert_id(id_time, id_salt),
             incident_id: Some(incident),
             investigation_id: None,
             assigned_to: (status != AlertStatus::New).then(|| "secop@contoso.com".to_string()),

@@ -282,8 +282,5 @@ fn seed_adds_a_deterministic_population_and_reports_its_rate() {
         &[("Authorization", &bearer)],
         "",
     );
-    if status != 404 {
-        // The alerts routes land with their family; until then this part is skipped.
-        assert_eq!((status, body.trim()), (200, "90"));
-    }
+    assert_eq!((status, body.trim()), (200, "90"));
 }
