@@ -1025,3 +1025,90 @@ async fn start_investigation() {
     let response = act(&app, &token, &id, "startInvestigation", comment()).await;
     expect_error(&app, response, 403, "DisabledFeature", &["Automated investigation"]).await;
 }
+
+#[tokio::test]
+async fn concurrent_duplicates_cannot_both_pass() {
+    let app = TestApp::spawn().await;
+    let token = app.token().await;
+    app.freeze_clock().await;
+    let id = machine_id(&app, &token, WIN11).await;
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let (client, url, token) = (
+            app.client.clone(),
+            format!("{}/api/machines/{id}/isolate", app.http),
+            token.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let response = client
+                .post(url)
+                .bearer_auth(token)
+                .header("content-type", "application/json")
+                .body(r#"{"Comment":"race"}"#)
+                .send()
+                .await
+                .unwrap();
+            response.status().as_u16()
+        }));
+    }
+    let mut statuses = Vec::new();
+    for task in tasks {
+        statuses.push(task.await.unwrap());
+    }
+    statuses.sort();
+    assert_eq!(statuses, [201, 400, 400, 400, 400, 400, 400, 400]);
+    assert_eq!(state(&app, &id).await["pendingActions"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn tenants_see_only_their_own_actions_and_the_admin_view_names_unknowns() {
+    let app = TestApp::spawn().await;
+    let token = app.token().await;
+    let id = machine_id(&app, &token, WIN11).await;
+    let created = act_ok(&app, &token, &id, "collectInvestigationPackage", comment()).await;
+    let action_id = created["id"].as_str().unwrap();
+
+    let (tenant, client, secret) = app.create_tenant(None, true).await;
+    let other = app.token_for(&tenant, &client, &secret).await;
+    let response = app.get(&format!("/api/machineactions/{action_id}"), &other).await;
+    expect_error(&app, response, 404, "ResourceNotFound", &[action_id]).await;
+    let response = act(&app, &other, &id, "isolate", comment()).await;
+    expect_error(&app, response, 404, "ResourceNotFound", &[&id]).await;
+    assert_eq!(app.get_ok("/api/machineactions", &other).await["value"], json!([]));
+
+    let response = app
+        .client
+        .get(format!("{}/_palisade/tenants/{TENANT}/machines/nope/state", app.http))
+        .send()
+        .await
+        .unwrap();
+    expect_error(&app, response, 404, "ResourceNotFound", &["Machine nope was not found"]).await;
+    let response = app
+        .client
+        .get(format!("{}/_palisade/tenants/no-tenant/machines/{id}/state", app.http))
+        .send()
+        .await
+        .unwrap();
+    expect_error(
+        &app,
+        response,
+        404,
+        "ResourceNotFound",
+        &["Tenant no-tenant was not found"],
+    )
+    .await;
+    let name = created["computerDnsName"].as_str().unwrap();
+    let by_name = state(&app, name).await;
+    assert_eq!(by_name["machineId"], id.as_str());
+    assert_eq!(by_name["pendingActions"], json!([action_id]));
+    assert_eq!(by_name["offboarded"], false);
+    assert_eq!(by_name["codeExecutionRestricted"], false);
+
+    let response = app
+        .get(
+            &format!("/api/machineactions/{action_id}/GetLiveResponseResultDownloadLink(idx=1)"),
+            &token,
+        )
+        .await;
+    expect_error(&app, response, 400, "InvalidInput", &["idx=1"]).await;
+}
