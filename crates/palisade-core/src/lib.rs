@@ -5,6 +5,7 @@
 //! Tour: [`Core`] is the entry point the server holds; [`machines`] and [`signin`] are operations;
 //! [`store`] is the persistence seam; [`entities`] the API's shapes; [`demo`] the seeded tenant.
 
+pub mod actions;
 pub mod alerts;
 pub mod clock;
 pub mod demo;
@@ -18,6 +19,7 @@ pub mod machines;
 pub mod schemas;
 pub mod signin;
 pub mod store;
+pub mod support;
 pub mod tenant;
 pub mod time;
 pub mod users;
@@ -80,7 +82,6 @@ pub struct Core {
     pub settings: Settings,
     /// Serialises the check-then-write of state-changing operations (machine actions), so two
     /// concurrent isolate calls cannot both pass the "already pending" check.
-    #[allow(dead_code)] // taken by machine actions, which land next
     pub(crate) state_lock: Mutex<()>,
 }
 

@@ -65,6 +65,8 @@ impl Core {
     /// tenant has no machines at all; a filter that matches nothing is an empty page.
     pub fn list_machines(&self, caller: &Principal, query: &Query, page_size: u32) -> CoreResult<Page> {
         caller.require_any(READ_ROLES)?;
+        // Offboarding changes a machine's health when it completes on the emulator clock.
+        self.settle_actions(&caller.tenant_id)?;
         let page = self.list_page(MACHINE_TABLE, &caller.tenant_id, query, page_size)?;
         if page.docs.is_empty() && query.filter.is_none() && query.skip == 0 && query.top != Some(0) {
             return Err(ApiError::new(
@@ -80,12 +82,16 @@ impl Core {
     /// `GET /api/machines/$count`.
     pub fn count_machines(&self, caller: &Principal, query: &Query) -> CoreResult<u64> {
         caller.require_any(READ_ROLES)?;
+        // Offboarding changes a machine's health when it completes on the emulator clock.
+        self.settle_actions(&caller.tenant_id)?;
         self.count(MACHINE_TABLE, &caller.tenant_id, query)
     }
 
     /// `GET /api/machines/{id}`: by id or computer name.
     pub fn get_machine(&self, caller: &Principal, id: &str) -> CoreResult<Machine> {
         caller.require_any(READ_ROLES)?;
+        // Offboarding changes a machine's health when it completes on the emulator clock.
+        self.settle_actions(&caller.tenant_id)?;
         self.find_machine(caller, id)
     }
 

@@ -1,8 +1,380 @@
-//! Machine actions (`shared/reference/mde-api.md` §4): `/api/machineactions` and the action verbs under `/api/machines/{id}/`.
+//! Machine actions (`shared/reference/mde-api.md` §4): `/api/machineactions` and the action verbs under
+//! `/api/machines/{id}/`, `startInvestigation` (§10), and the unauthenticated, signed download links
+//! the package URI and live-response result calls hand out ([`downloads_router`]).
+//!
+//! Verb handlers check the caller's role before reading the body, so a caller without the role
+//! learns that first, whatever it sent.
 
+use super::{count_response, odata_query, odata_response, page_response, Entity};
+use crate::extract::{parse_body, read_body, Caller, Origin, PathParam, RequestBody};
+use crate::request_body;
 use crate::state::AppState;
+use axum::extract::{Path, Request, State};
+use axum::http::{header, HeaderValue, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
 use axum::Router;
+use palisade_auth::Principal;
+use palisade_core::actions::{action_roles, ActionRequest, DownloadKind, INVESTIGATE_ROLES};
+use palisade_core::entities::ActionType;
+use palisade_core::schemas::MACHINE_ACTIONS;
+use palisade_error::ApiError;
+use serde_json::json;
 
 pub fn router() -> Router<AppState> {
     Router::new()
+        .route("/api/machineactions", get(list))
+        .route("/api/machineactions/$count", get(count))
+        .route("/api/machineactions/{id}", get(get_one))
+        .route("/api/machineactions/{id}/cancel", post(cancel))
+        // getPackageUri and GetLiveResponseResultDownloadLink(index=N): the second keeps its
+        // argument inside the segment, so the segment is matched here rather than by the router.
+        .route("/api/machineactions/{id}/{call}", get(function_call))
+        .route("/api/machines/{id}/isolate", post(isolate))
+        .route("/api/machines/{id}/unisolate", post(unisolate))
+        .route("/api/machines/{id}/restrictCodeExecution", post(restrict))
+        .route("/api/machines/{id}/unrestrictCodeExecution", post(unrestrict))
+        .route("/api/machines/{id}/runAntiVirusScan", post(scan))
+        .route("/api/machines/{id}/collectInvestigationPackage", post(collect))
+        .route("/api/machines/{id}/offboard", post(offboard))
+        .route("/api/machines/{id}/StopAndQuarantineFile", post(stop_and_quarantine))
+        .route("/api/machines/{id}/runliveresponse", post(live_response))
+        .route("/api/machines/{id}/startInvestigation", post(start_investigation))
+}
+
+/// Download links: no token (they are signed and expire, like the real SAS URIs). Merged into the
+/// open part of the admin router.
+pub fn downloads_router() -> Router<AppState> {
+    Router::new()
+        .route("/_palisade/downloads/{tenant}/{action}/package", get(download_package))
+        .route(
+            "/_palisade/downloads/{tenant}/{action}/results/{index}",
+            get(download_result),
+        )
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    origin: Origin,
+    uri: Uri,
+) -> Result<Response, ApiError> {
+    let query = odata_query(&uri, &MACHINE_ACTIONS)?;
+    let page_size = state.config.page_size;
+    let run_query = query.clone();
+    let page = state
+        .run(move |core| core.list_actions(&caller, &run_query, page_size))
+        .await?;
+    Ok(page_response(&origin, &uri, &MACHINE_ACTIONS, &query, page))
+}
+
+pub async fn count(State(state): State<AppState>, Caller(caller): Caller, uri: Uri) -> Result<Response, ApiError> {
+    let query = odata_query(&uri, &MACHINE_ACTIONS)?;
+    let count = state.run(move |core| core.count_actions(&caller, &query)).await?;
+    Ok(count_response(count))
+}
+
+pub async fn get_one(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    origin: Origin,
+    PathParam(id): PathParam,
+) -> Result<Response, ApiError> {
+    let action = state.run(move |core| core.get_action(&caller, &id)).await?;
+    Ok(odata_response(
+        StatusCode::OK,
+        &Entity::new(&origin, "MachineActions/$entity", &action),
+    ))
+}
+
+request_body! {
+    /// Body of cancel and of the verbs that take only a comment.
+    pub struct CommentRequest {
+        required "Comment" comment: String,
+    }
+}
+
+request_body! {
+    /// Body of `isolate`; `IsolationType` defaults to Full.
+    pub struct IsolateRequest {
+        required "Comment" comment: String,
+        optional "IsolationType" isolation_type: Option<String>,
+    }
+}
+
+request_body! {
+    /// Body of `runAntiVirusScan`.
+    pub struct ScanRequest {
+        required "Comment" comment: String,
+        required "ScanType" scan_type: String,
+    }
+}
+
+request_body! {
+    /// Body of `StopAndQuarantineFile`.
+    pub struct QuarantineRequest {
+        required "Comment" comment: String,
+        required "Sha1" sha1: String,
+    }
+}
+
+request_body! {
+    /// Body of `runliveresponse`; commands are checked one by one in the domain, which names the
+    /// index of a bad one.
+    pub struct LiveResponseRequest {
+        required "Comment" comment: String,
+        required "Commands" commands: Vec<serde_json::Value>,
+    }
+}
+
+/// Role first, then the body.
+async fn body_after_role<T: RequestBody>(
+    state: &AppState,
+    caller: &Principal,
+    roles: &[&str],
+    request: Request,
+) -> Result<T, ApiError> {
+    caller.require_any(roles)?;
+    let bytes = read_body(request, state.config.max_body_bytes).await?;
+    parse_body::<T>(&bytes)
+}
+
+async fn act(
+    state: AppState,
+    caller: Principal,
+    origin: Origin,
+    machine: String,
+    comment: String,
+    action: ActionRequest,
+) -> Result<Response, ApiError> {
+    let created = state
+        .run(move |core| core.request_action(&caller, &machine, &comment, action))
+        .await?;
+    Ok(odata_response(
+        StatusCode::CREATED,
+        &Entity::new(&origin, "MachineActions/$entity", &created),
+    ))
+}
+
+/// A verb whose body is only `Comment`.
+macro_rules! comment_verb {
+    ($name:ident, $kind:ident) => {
+        pub async fn $name(
+            State(state): State<AppState>,
+            Caller(caller): Caller,
+            origin: Origin,
+            PathParam(id): PathParam,
+            request: Request,
+        ) -> Result<Response, ApiError> {
+            let body: CommentRequest =
+                body_after_role(&state, &caller, action_roles(ActionType::$kind), request).await?;
+            act(state, caller, origin, id, body.comment, ActionRequest::$kind).await
+        }
+    };
+}
+
+comment_verb!(unisolate, Unisolate);
+comment_verb!(restrict, RestrictCodeExecution);
+comment_verb!(unrestrict, UnrestrictCodeExecution);
+comment_verb!(collect, CollectInvestigationPackage);
+comment_verb!(offboard, Offboard);
+
+pub async fn isolate(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    origin: Origin,
+    PathParam(id): PathParam,
+    request: Request,
+) -> Result<Response, ApiError> {
+    let body: IsolateRequest = body_after_role(&state, &caller, action_roles(ActionType::Isolate), request).await?;
+    let action = ActionRequest::Isolate {
+        isolation_type: body.isolation_type,
+    };
+    act(state, caller, origin, id, body.comment, action).await
+}
+
+pub async fn scan(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    origin: Origin,
+    PathParam(id): PathParam,
+    request: Request,
+) -> Result<Response, ApiError> {
+    let body: ScanRequest =
+        body_after_role(&state, &caller, action_roles(ActionType::RunAntiVirusScan), request).await?;
+    let action = ActionRequest::RunAntiVirusScan {
+        scan_type: body.scan_type,
+    };
+    act(state, caller, origin, id, body.comment, action).await
+}
+
+pub async fn stop_and_quarantine(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    origin: Origin,
+    PathParam(id): PathParam,
+    request: Request,
+) -> Result<Response, ApiError> {
+    let body: QuarantineRequest = body_after_role(
+        &state,
+        &caller,
+        action_roles(ActionType::StopAndQuarantineFile),
+        request,
+    )
+    .await?;
+    let action = ActionRequest::StopAndQuarantineFile { sha1: body.sha1 };
+    act(state, caller, origin, id, body.comment, action).await
+}
+
+pub async fn live_response(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    origin: Origin,
+    PathParam(id): PathParam,
+    request: Request,
+) -> Result<Response, ApiError> {
+    let body: LiveResponseRequest =
+        body_after_role(&state, &caller, action_roles(ActionType::LiveResponse), request).await?;
+    let action = ActionRequest::LiveResponse {
+        commands: body.commands,
+    };
+    act(state, caller, origin, id, body.comment, action).await
+}
+
+pub async fn start_investigation(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    origin: Origin,
+    PathParam(id): PathParam,
+    request: Request,
+) -> Result<Response, ApiError> {
+    // The comment has no place in the Investigation entity; it is required, then not kept.
+    let _body: CommentRequest = body_after_role(&state, &caller, INVESTIGATE_ROLES, request).await?;
+    let investigation = state.run(move |core| core.start_investigation(&caller, &id)).await?;
+    Ok(odata_response(
+        StatusCode::CREATED,
+        &Entity::new(&origin, "Investigations/$entity", &investigation),
+    ))
+}
+
+pub async fn cancel(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    origin: Origin,
+    PathParam(id): PathParam,
+    request: Request,
+) -> Result<Response, ApiError> {
+    let body: CommentRequest = body_after_role(&state, &caller, palisade_core::actions::CANCEL_ROLES, request).await?;
+    let action = state
+        .run(move |core| core.cancel_action(&caller, &id, &body.comment))
+        .await?;
+    Ok(odata_response(
+        StatusCode::OK,
+        &Entity::new(&origin, "MachineActions/$entity", &action),
+    ))
+}
+
+/// Several path parameters, with the rejection kept so it becomes an error envelope.
+pub type PathParams = Result<Path<Vec<String>>, axum::extract::rejection::PathRejection>;
+
+/// The route's `N` path parameters, percent-decoded; a bad encoding is `BadRequest`.
+pub fn path_params<const N: usize>(result: PathParams) -> Result<[String; N], ApiError> {
+    let Path(values) = result.map_err(|e| ApiError::bad_request(format!("Invalid path: {e}"), "path parameter"))?;
+    values
+        .try_into()
+        .map_err(|_| ApiError::internal("route declared with a different number of path parameters"))
+}
+
+const RESULT_LINK: &str = "GetLiveResponseResultDownloadLink";
+
+pub async fn function_call(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    origin: Origin,
+    uri: Uri,
+    params: PathParams,
+) -> Result<Response, ApiError> {
+    let [id, call] = path_params::<2>(params)?;
+    let link = if call == "getPackageUri" {
+        state.run(move |core| core.package_link(&caller, &id)).await?
+    } else if let Some(args) = call
+        .strip_prefix(RESULT_LINK)
+        .and_then(|rest| rest.strip_prefix('('))
+        .and_then(|rest| rest.strip_suffix(')'))
+    {
+        let Some(index) = args.trim().strip_prefix("index=") else {
+            return Err(ApiError::invalid_input(
+                format!("{RESULT_LINK} arguments '({args})'; expected (index=N)"),
+                "live response result arguments",
+            ));
+        };
+        let index = index.to_string();
+        state
+            .run(move |core| core.live_response_result_link(&caller, &id, &index))
+            .await?
+    } else {
+        return Err(ApiError::not_found(format!("No API route matches GET {}", uri.path())));
+    };
+    Ok(odata_response(
+        StatusCode::OK,
+        &json!({
+            "@odata.context": format!("{}/api/$metadata#Edm.String", origin.0),
+            "value": format!("{}{link}", origin.0),
+        }),
+    ))
+}
+
+/// `se` and `sig` of a download link's query.
+fn link_query(uri: &Uri) -> (String, String) {
+    let (mut expires, mut signature) = (String::new(), String::new());
+    for (key, value) in form_urlencoded::parse(uri.query().unwrap_or("").as_bytes()) {
+        match key.as_ref() {
+            "se" => expires = value.into_owned(),
+            "sig" => signature = value.into_owned(),
+            _ => {}
+        }
+    }
+    (expires, signature)
+}
+
+async fn serve_download(
+    state: AppState,
+    uri: Uri,
+    tenant: String,
+    action: String,
+    what: DownloadKind,
+) -> Result<Response, ApiError> {
+    let (expires, signature) = link_query(&uri);
+    let file = state
+        .run(move |core| core.download(&tenant, &action, what, &expires, &signature))
+        .await?;
+    let mut response = (StatusCode::OK, file.bytes).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(file.content_type));
+    let disposition = format!("attachment; filename=\"{}\"", file.file_name.replace(['"', '\\'], "_"));
+    if let Ok(value) = HeaderValue::from_str(&disposition) {
+        headers.insert(header::CONTENT_DISPOSITION, value);
+    }
+    Ok(response)
+}
+
+pub async fn download_package(
+    State(state): State<AppState>,
+    uri: Uri,
+    params: PathParams,
+) -> Result<Response, ApiError> {
+    let [tenant, action] = path_params::<2>(params)?;
+    serve_download(state, uri, tenant, action, DownloadKind::Package).await
+}
+
+pub async fn download_result(
+    State(state): State<AppState>,
+    uri: Uri,
+    params: PathParams,
+) -> Result<Response, ApiError> {
+    let [tenant, action, index] = path_params::<3>(params)?;
+    let index = index
+        .parse()
+        .map_err(|_| ApiError::resource_not_found("Live response result", &index))?;
+    serve_download(state, uri, tenant, action, DownloadKind::Result(index)).await
 }

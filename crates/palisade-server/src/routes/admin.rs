@@ -30,13 +30,17 @@ pub fn router(state: AppState) -> Router<AppState> {
             "/_palisade/tenants/{tenant}/features",
             get(tenant_features).patch(change_features),
         )
+        .route("/_palisade/tenants/{tenant}/machines/{id}/state", get(machine_state))
         .route("/_palisade/debug/panic", post(panic_on_purpose))
         .route(
             "/_palisade/whoami",
             get(whoami).route_layer(from_fn_with_state(state.clone(), crate::auth::authenticate)),
         )
         .route_layer(from_fn_with_state(state, guard));
-    Router::new().route("/_palisade/health", get(health)).merge(guarded)
+    Router::new()
+        .route("/_palisade/health", get(health))
+        .merge(super::actions::downloads_router())
+        .merge(guarded)
 }
 
 async fn guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
@@ -257,6 +261,16 @@ async fn change_features(
         changes.push((name.clone(), on));
     }
     Ok(Json(state.run(move |core| core.set_features(&tenant, &changes)).await?))
+}
+
+/// `GET /_palisade/tenants/{tenant}/machines/{id}/state`: isolation, restriction and offboarding
+/// as derived from the machine's actions, and its unfinished actions.
+async fn machine_state(
+    State(state): State<AppState>,
+    params: super::actions::PathParams,
+) -> Result<Json<palisade_core::actions::DeviceState>, ApiError> {
+    let [tenant, machine] = super::actions::path_params::<2>(params)?;
+    Ok(Json(state.run(move |core| core.device_state(&tenant, &machine)).await?))
 }
 
 async fn credentials(State(state): State<AppState>) -> Json<serde_json::Value> {
