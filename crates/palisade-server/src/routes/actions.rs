@@ -5,7 +5,7 @@
 //! Verb handlers check the caller's role before reading the body, so a caller without the role
 //! learns that first, whatever it sent.
 
-use super::{count_response, odata_query, odata_response, page_response, Entity};
+use super::{count_response, list_response, odata_query, odata_response, Entity};
 use crate::extract::{parse_body, read_body, Caller, Origin, PathParam, RequestBody};
 use crate::request_body;
 use crate::state::AppState;
@@ -59,13 +59,14 @@ pub async fn list(
     origin: Origin,
     uri: Uri,
 ) -> Result<Response, ApiError> {
-    let query = odata_query(&uri, &MACHINE_ACTIONS)?;
-    let page_size = state.config.page_size;
-    let run_query = query.clone();
-    let page = state
-        .run(move |core| core.list_actions(&caller, &run_query, page_size))
-        .await?;
-    Ok(page_response(&origin, &uri, &MACHINE_ACTIONS, &query, page))
+    list_response(
+        &state,
+        &origin,
+        &uri,
+        &MACHINE_ACTIONS,
+        move |core, query, page_size| core.list_actions(&caller, query, page_size),
+    )
+    .await
 }
 
 pub async fn count(State(state): State<AppState>, Caller(caller): Caller, uri: Uri) -> Result<Response, ApiError> {

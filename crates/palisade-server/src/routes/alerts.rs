@@ -1,7 +1,7 @@
 //! `/api/alerts` (`shared/reference/mde-api.md` §3) and `/api/machines/{id}/alerts` (§2.1).
 //! Thin: extract, call the domain, shape the answer.
 
-use super::{count_response, odata_query, odata_response, page_response, Entity};
+use super::{count_response, list_response, odata_query, odata_response, Entity};
 use crate::extract::{Caller, JsonBody, Origin, PathParam};
 use crate::request_body;
 use crate::state::AppState;
@@ -37,13 +37,10 @@ pub async fn list(
     origin: Origin,
     uri: Uri,
 ) -> Result<Response, ApiError> {
-    let query = odata_query(&uri, &ALERTS)?;
-    let page_size = state.config.page_size;
-    let run_query = query.clone();
-    let page = state
-        .run(move |core| core.list_alerts(&caller, &run_query, page_size))
-        .await?;
-    Ok(page_response(&origin, &uri, &ALERTS, &query, page))
+    list_response(&state, &origin, &uri, &ALERTS, move |core, query, page_size| {
+        core.list_alerts(&caller, query, page_size)
+    })
+    .await
 }
 
 pub async fn count(State(state): State<AppState>, Caller(caller): Caller, uri: Uri) -> Result<Response, ApiError> {
@@ -244,13 +241,10 @@ pub async fn machine_alerts(
     PathParam(id): PathParam,
     uri: Uri,
 ) -> Result<Response, ApiError> {
-    let query = odata_query(&uri, &ALERTS)?;
-    let page_size = state.config.page_size;
-    let run_query = query.clone();
-    let page = state
-        .run(move |core| core.list_machine_alerts(&caller, &id, &run_query, page_size))
-        .await?;
-    Ok(page_response(&origin, &uri, &ALERTS, &query, page))
+    list_response(&state, &origin, &uri, &ALERTS, move |core, query, page_size| {
+        core.list_machine_alerts(&caller, &id, query, page_size)
+    })
+    .await
 }
 
 pub async fn count_machine_alerts(

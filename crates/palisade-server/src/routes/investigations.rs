@@ -1,7 +1,7 @@
 //! `/api/investigations` (`shared/reference/mde-api.md` §10). `startInvestigation` lives with the
 //! machine actions.
 
-use super::{count_response, odata_query, odata_response, page_response, Entity};
+use super::{count_response, list_response, odata_query, odata_response, Entity};
 use crate::extract::{Caller, Origin, PathParam};
 use crate::state::AppState;
 use axum::extract::State;
@@ -25,13 +25,10 @@ pub async fn list(
     origin: Origin,
     uri: Uri,
 ) -> Result<Response, ApiError> {
-    let query = odata_query(&uri, &INVESTIGATIONS)?;
-    let page_size = state.config.page_size;
-    let run_query = query.clone();
-    let page = state
-        .run(move |core| core.list_investigations(&caller, &run_query, page_size))
-        .await?;
-    Ok(page_response(&origin, &uri, &INVESTIGATIONS, &query, page))
+    list_response(&state, &origin, &uri, &INVESTIGATIONS, move |core, query, page_size| {
+        core.list_investigations(&caller, query, page_size)
+    })
+    .await
 }
 
 pub async fn count(State(state): State<AppState>, Caller(caller): Caller, uri: Uri) -> Result<Response, ApiError> {

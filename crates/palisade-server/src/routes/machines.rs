@@ -1,6 +1,6 @@
 //! `/api/machines` (`shared/reference/mde-api.md` §2). Thin: extract, call the domain, shape the answer.
 
-use super::{count_response, odata_query, odata_response, page_response, Entity};
+use super::{count_response, list_response, odata_query, odata_response, page_response, Entity};
 use crate::extract::{Caller, JsonBody, Origin, PathParam};
 use crate::request_body;
 use crate::state::AppState;
@@ -31,13 +31,10 @@ pub async fn list(
     origin: Origin,
     uri: Uri,
 ) -> Result<Response, ApiError> {
-    let query = odata_query(&uri, &MACHINES)?;
-    let page_size = state.config.page_size;
-    let run_query = query.clone();
-    let page = state
-        .run(move |core| core.list_machines(&caller, &run_query, page_size))
-        .await?;
-    Ok(page_response(&origin, &uri, &MACHINES, &query, page))
+    list_response(&state, &origin, &uri, &MACHINES, move |core, query, page_size| {
+        core.list_machines(&caller, query, page_size)
+    })
+    .await
 }
 
 pub async fn count(State(state): State<AppState>, Caller(caller): Caller, uri: Uri) -> Result<Response, ApiError> {
@@ -241,13 +238,10 @@ pub async fn logon_users(
     PathParam(id): PathParam,
     uri: Uri,
 ) -> Result<Response, ApiError> {
-    let query = odata_query(&uri, &USERS)?;
-    let page_size = state.config.page_size;
-    let run_query = query.clone();
-    let page = state
-        .run(move |core| core.logon_users(&caller, &id, &run_query, page_size))
-        .await?;
-    Ok(page_response(&origin, &uri, &USERS, &query, page))
+    list_response(&state, &origin, &uri, &USERS, move |core, query, page_size| {
+        core.logon_users(&caller, &id, query, page_size)
+    })
+    .await
 }
 
 request_body! {

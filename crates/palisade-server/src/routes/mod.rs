@@ -9,9 +9,11 @@ pub mod signin;
 pub mod users;
 
 use crate::extract::Origin;
+use crate::state::AppState;
 use axum::http::{header, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use palisade_core::listing::Page;
+use palisade_core::{Core, CoreResult};
 use palisade_odata::{EntitySchema, Query};
 use serde::Serialize;
 
@@ -54,6 +56,25 @@ impl<'a, T: Serialize> Entity<'a, T> {
 /// Parses a list request's OData options against the entity set's schema.
 pub fn odata_query(uri: &Uri, schema: &EntitySchema) -> Result<Query, palisade_error::ApiError> {
     palisade_odata::parse_query(uri.query().unwrap_or(""), schema).map_err(crate::error::from_odata)
+}
+
+/// A list endpoint in one call: the client's OData options checked against `schema`, the domain's
+/// page for them, and the paging envelope.
+pub async fn list_response<F>(
+    state: &AppState,
+    origin: &Origin,
+    uri: &Uri,
+    schema: &'static EntitySchema,
+    list: F,
+) -> Result<Response, palisade_error::ApiError>
+where
+    F: FnOnce(&Core, &Query, u32) -> CoreResult<Page> + Send + 'static,
+{
+    let query = odata_query(uri, schema)?;
+    let page_size = state.config.page_size;
+    let run_query = query.clone();
+    let page = state.run(move |core| list(core, &run_query, page_size)).await?;
+    Ok(page_response(origin, uri, schema, &query, page))
 }
 
 /// A collection page: `@odata.context`, `@odata.count` when asked, `value`, and `@odata.nextLink`

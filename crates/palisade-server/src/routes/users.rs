@@ -1,6 +1,6 @@
 //! `/api/users/{id}/...` (`shared/reference/mde-api.md` §9). `{id}` is the bare account name.
 
-use super::{odata_query, page_response};
+use super::list_response;
 use crate::extract::{Caller, Origin, PathParam};
 use crate::state::AppState;
 use axum::extract::State;
@@ -24,13 +24,10 @@ pub async fn alerts(
     PathParam(id): PathParam,
     uri: Uri,
 ) -> Result<Response, ApiError> {
-    let query = odata_query(&uri, &ALERTS)?;
-    let page_size = state.config.page_size;
-    let run_query = query.clone();
-    let page = state
-        .run(move |core| core.list_user_alerts(&caller, &id, &run_query, page_size))
-        .await?;
-    Ok(page_response(&origin, &uri, &ALERTS, &query, page))
+    list_response(&state, &origin, &uri, &ALERTS, move |core, query, page_size| {
+        core.list_user_alerts(&caller, &id, query, page_size)
+    })
+    .await
 }
 
 pub async fn machines(
@@ -40,11 +37,8 @@ pub async fn machines(
     PathParam(id): PathParam,
     uri: Uri,
 ) -> Result<Response, ApiError> {
-    let query = odata_query(&uri, &MACHINES)?;
-    let page_size = state.config.page_size;
-    let run_query = query.clone();
-    let page = state
-        .run(move |core| core.list_user_machines(&caller, &id, &run_query, page_size))
-        .await?;
-    Ok(page_response(&origin, &uri, &MACHINES, &query, page))
+    list_response(&state, &origin, &uri, &MACHINES, move |core, query, page_size| {
+        core.list_user_machines(&caller, &id, query, page_size)
+    })
+    .await
 }
