@@ -5,7 +5,7 @@
 //! Verb handlers check the caller's role before reading the body, so a caller without the role
 //! learns that first, whatever it sent.
 
-use super::{count_response, list_response, odata_query, odata_response, Entity};
+use super::{count_response, entity_response, list_response, odata_query, odata_response};
 use crate::extract::{parse_body, read_body, Caller, Origin, PathParam, RequestBody};
 use crate::request_body;
 use crate::state::AppState;
@@ -82,9 +82,11 @@ pub async fn get_one(
     PathParam(id): PathParam,
 ) -> Result<Response, ApiError> {
     let action = state.run(move |core| core.get_action(&caller, &id)).await?;
-    Ok(odata_response(
+    Ok(entity_response(
         StatusCode::OK,
-        &Entity::new(&origin, "MachineActions/$entity", &action),
+        &origin,
+        "MachineActions/$entity",
+        &action,
     ))
 }
 
@@ -151,9 +153,11 @@ async fn act(
     let created = state
         .run(move |core| core.request_action(&caller, &machine, &comment, action))
         .await?;
-    Ok(odata_response(
+    Ok(entity_response(
         StatusCode::CREATED,
-        &Entity::new(&origin, "MachineActions/$entity", &created),
+        &origin,
+        "MachineActions/$entity",
+        &created,
     ))
 }
 
@@ -252,9 +256,11 @@ pub async fn start_investigation(
     // The comment has no place in the Investigation entity; it is required, then not kept.
     let _body: CommentRequest = body_after_role(&state, &caller, INVESTIGATE_ROLES, request).await?;
     let investigation = state.run(move |core| core.start_investigation(&caller, &id)).await?;
-    Ok(odata_response(
+    Ok(entity_response(
         StatusCode::CREATED,
-        &Entity::new(&origin, "Investigations/$entity", &investigation),
+        &origin,
+        "Investigations/$entity",
+        &investigation,
     ))
 }
 
@@ -269,9 +275,11 @@ pub async fn cancel(
     let action = state
         .run(move |core| core.cancel_action(&caller, &id, &body.comment))
         .await?;
-    Ok(odata_response(
+    Ok(entity_response(
         StatusCode::OK,
-        &Entity::new(&origin, "MachineActions/$entity", &action),
+        &origin,
+        "MachineActions/$entity",
+        &action,
     ))
 }
 

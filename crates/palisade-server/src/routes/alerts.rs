@@ -1,7 +1,7 @@
 //! `/api/alerts` (`shared/reference/mde-api.md` §3) and `/api/machines/{id}/alerts` (§2.1).
 //! Thin: extract, call the domain, shape the answer.
 
-use super::{count_response, list_response, odata_query, odata_response, Entity};
+use super::{count_response, entity_response, list_response, odata_query, odata_response};
 use crate::extract::{Caller, JsonBody, Origin, PathParam};
 use crate::request_body;
 use crate::state::AppState;
@@ -56,10 +56,7 @@ pub async fn get_one(
     PathParam(id): PathParam,
 ) -> Result<Response, ApiError> {
     let alert = state.run(move |core| core.get_alert(&caller, &id)).await?;
-    Ok(odata_response(
-        StatusCode::OK,
-        &Entity::new(&origin, "Alerts/$entity", &alert),
-    ))
+    Ok(entity_response(StatusCode::OK, &origin, "Alerts/$entity", &alert))
 }
 
 request_body! {
@@ -89,10 +86,7 @@ pub async fn update(
         comment: body.comment,
     };
     let alert = state.run(move |core| core.update_alert(&caller, &id, &update)).await?;
-    Ok(odata_response(
-        StatusCode::OK,
-        &Entity::new(&origin, "Alerts/$entity", &alert),
-    ))
+    Ok(entity_response(StatusCode::OK, &origin, "Alerts/$entity", &alert))
 }
 
 request_body! {
@@ -161,10 +155,7 @@ pub async fn create_by_reference(
     let alert = state
         .run(move |core| core.create_alert_by_reference(&caller, &reference))
         .await?;
-    Ok(odata_response(
-        StatusCode::OK,
-        &Entity::new(&origin, "Alerts/$entity", &alert),
-    ))
+    Ok(entity_response(StatusCode::OK, &origin, "Alerts/$entity", &alert))
 }
 
 /// A related-entity collection: `@odata.context` then `value`.
@@ -215,10 +206,7 @@ pub async fn machine(
     PathParam(id): PathParam,
 ) -> Result<Response, ApiError> {
     let machine = state.run(move |core| core.alert_machine(&caller, &id)).await?;
-    Ok(odata_response(
-        StatusCode::OK,
-        &Entity::new(&origin, "Machines/$entity", &machine),
-    ))
+    Ok(entity_response(StatusCode::OK, &origin, "Machines/$entity", &machine))
 }
 
 pub async fn user(
@@ -228,10 +216,7 @@ pub async fn user(
     PathParam(id): PathParam,
 ) -> Result<Response, ApiError> {
     let user = state.run(move |core| core.alert_user(&caller, &id)).await?;
-    Ok(odata_response(
-        StatusCode::OK,
-        &Entity::new(&origin, "Users/$entity", &user),
-    ))
+    Ok(entity_response(StatusCode::OK, &origin, "Users/$entity", &user))
 }
 
 pub async fn machine_alerts(

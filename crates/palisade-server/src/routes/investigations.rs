@@ -1,7 +1,7 @@
 //! `/api/investigations` (`shared/reference/mde-api.md` §10). `startInvestigation` lives with the
 //! machine actions.
 
-use super::{count_response, list_response, odata_query, odata_response, Entity};
+use super::{count_response, entity_response, list_response, odata_query};
 use crate::extract::{Caller, Origin, PathParam};
 use crate::state::AppState;
 use axum::extract::State;
@@ -47,8 +47,10 @@ pub async fn get_one(
     PathParam(id): PathParam,
 ) -> Result<Response, ApiError> {
     let investigation = state.run(move |core| core.get_investigation(&caller, &id)).await?;
-    Ok(odata_response(
+    Ok(entity_response(
         StatusCode::OK,
-        &Entity::new(&origin, "Investigations/$entity", &investigation),
+        &origin,
+        "Investigations/$entity",
+        &investigation,
     ))
 }

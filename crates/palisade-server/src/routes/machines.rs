@@ -1,6 +1,6 @@
 //! `/api/machines` (`shared/reference/mde-api.md` §2). Thin: extract, call the domain, shape the answer.
 
-use super::{count_response, list_response, odata_query, odata_response, page_response, Entity};
+use super::{count_response, entity_response, list_response, odata_query, odata_response, page_response};
 use crate::extract::{Caller, JsonBody, Origin, PathParam};
 use crate::request_body;
 use crate::state::AppState;
@@ -56,10 +56,7 @@ pub async fn get_one(
         }
     }
     let machine = state.run(move |core| core.get_machine(&caller, &id)).await?;
-    Ok(odata_response(
-        StatusCode::OK,
-        &Entity::new(&origin, "Machines/$entity", &machine),
-    ))
+    Ok(entity_response(StatusCode::OK, &origin, "Machines/$entity", &machine))
 }
 
 request_body! {
@@ -80,10 +77,7 @@ pub async fn tag(
     let machine = state
         .run(move |core| core.tag_machine(&caller, &id, &body.value, &body.action))
         .await?;
-    Ok(odata_response(
-        StatusCode::OK,
-        &Entity::new(&origin, "Machines/$entity", &machine),
-    ))
+    Ok(entity_response(StatusCode::OK, &origin, "Machines/$entity", &machine))
 }
 
 request_body! {
@@ -103,10 +97,7 @@ pub async fn set_device_value(
     let machine = state
         .run(move |core| core.set_device_value(&caller, &id, &body.device_value))
         .await?;
-    Ok(odata_response(
-        StatusCode::OK,
-        &Entity::new(&origin, "Machines/$entity", &machine),
-    ))
+    Ok(entity_response(StatusCode::OK, &origin, "Machines/$entity", &machine))
 }
 
 /// The arguments of a function-call segment (`ip='10.0.0.1',timestamp=2024-01-01T00:00:00Z)`,
@@ -289,10 +280,7 @@ pub async fn update(
     let machine = state
         .run(move |core| core.update_machine(&caller, &id, body.machine_tags, body.device_value.as_deref()))
         .await?;
-    Ok(odata_response(
-        StatusCode::OK,
-        &Entity::new(&origin, "Machines/$entity", &machine),
-    ))
+    Ok(entity_response(StatusCode::OK, &origin, "Machines/$entity", &machine))
 }
 
 #[cfg(test)]

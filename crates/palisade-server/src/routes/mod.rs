@@ -53,6 +53,11 @@ impl<'a, T: Serialize> Entity<'a, T> {
     }
 }
 
+/// A single entity with its `@odata.context` (`context` is the part after `#`).
+pub fn entity_response(status: StatusCode, origin: &Origin, context: &str, entity: &impl Serialize) -> Response {
+    odata_response(status, &Entity::new(origin, context, entity))
+}
+
 /// Parses a list request's OData options against the entity set's schema.
 pub fn odata_query(uri: &Uri, schema: &EntitySchema) -> Result<Query, palisade_error::ApiError> {
     palisade_odata::parse_query(uri.query().unwrap_or(""), schema).map_err(crate::error::from_odata)
