@@ -9,7 +9,9 @@ pub mod auth;
 pub mod config;
 pub mod error;
 pub mod extract;
+pub mod injection;
 pub mod journal;
+pub mod metrics;
 pub mod normalize;
 pub mod routes;
 pub mod state;
@@ -66,6 +68,9 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::actions::router())
         .merge(routes::investigations::router())
         .merge(routes::users::router())
+        .merge(routes::indicators::router())
+        .merge(routes::lookups::router())
+        .merge(routes::library::router())
         .route_layer(from_fn_with_state(state.clone(), auth::authenticate));
     Router::new()
         .merge(api)

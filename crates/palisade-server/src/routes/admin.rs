@@ -36,6 +36,7 @@ pub fn router(state: AppState) -> Router<AppState> {
             "/_palisade/whoami",
             get(whoami).route_layer(from_fn_with_state(state.clone(), crate::auth::authenticate)),
         )
+        .merge(super::faults::router())
         .route_layer(from_fn_with_state(state, guard));
     Router::new()
         .route("/_palisade/health", get(health))

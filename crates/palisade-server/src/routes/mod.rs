@@ -3,7 +3,11 @@
 pub mod actions;
 pub mod admin;
 pub mod alerts;
+pub mod faults;
+pub mod indicators;
 pub mod investigations;
+pub mod library;
+pub mod lookups;
 pub mod machines;
 pub mod signin;
 pub mod users;

@@ -2,17 +2,24 @@
 //! talks HTTP(S) to it like a client would. One binary, many modules, to keep link time down.
 
 mod actions;
+mod admin;
 mod alerts;
 mod auth;
 mod clock;
 mod envelope;
+mod faults;
 mod helpers;
+mod indicators;
 mod investigations;
 mod journal;
+mod library;
+mod lookups;
 mod machines;
 mod odata;
 mod persistence;
+mod ratelimits;
 mod signin;
 mod tenants;
 mod tls;
 mod users;
+mod validators;

@@ -1,0 +1,1 @@
+//! Fault injection and rate-limit middleware (being built).

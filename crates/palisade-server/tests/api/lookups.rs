@@ -1,0 +1,1 @@
+//! lookups (being built).

@@ -1,0 +1,1 @@
+//! ratelimits (being built).
