@@ -2,15 +2,16 @@
 # End-to-end HTTP benchmark: seeds a tenant, starts a release server, and measures latency of list
 # queries with wrk (installed from Debian's packages if missing). Loopback only; bounded in time.
 #
-#   bench/http.sh                 # 100,000 machines, 10 s per scenario, 4 connections
-#   MACHINES=20000 DURATION=5 bench/http.sh
+#   bench/http.sh                 # 100,000 machines, 1,000,000 alerts, 10 s per scenario, 4 connections
+#   MACHINES=20000 ALERTS=0 DURATION=5 bench/http.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 MACHINES=${MACHINES:-100000}
+ALERTS=${ALERTS:-1000000}
 DURATION=${DURATION:-10}
 CONNECTIONS=${CONNECTIONS:-4}
-DATA=${DATA:-target/bench-data-$MACHINES}
+DATA=${DATA:-target/bench-data-$MACHINES-$ALERTS}
 
 if ! command -v wrk >/dev/null; then
   (apt-get update -qq && apt-get install -y -qq wrk) >/dev/null
@@ -18,10 +19,14 @@ fi
 cargo build --release -q -p palisade
 BIN=target/release/palisade
 
-if [ ! -f "$DATA/seeded-$MACHINES" ]; then
+if [ ! -f "$DATA/seeded" ]; then
   rm -rf "$DATA"
-  "$BIN" seed --data "$DATA" --machines "$MACHINES"
-  touch "$DATA/seeded-$MACHINES"
+  if [ "$ALERTS" -gt 0 ]; then
+    "$BIN" seed --data "$DATA" --machines "$MACHINES" --alerts "$ALERTS"
+  else
+    "$BIN" seed --data "$DATA" --machines "$MACHINES"
+  fi
+  touch "$DATA/seeded"
 fi
 
 LOG=$(mktemp)
@@ -53,6 +58,17 @@ run "enum filter, \$top=100" "/api/machines?\$filter=healthStatus+eq+'Inactive'&
 run "deep page, \$skip=90% \$top=100" "/api/machines?\$skip=$((MACHINES * 9 / 10))&\$top=100"
 run "\$count with filter" "/api/machines/\$count?\$filter=riskScore+eq+'High'"
 run "get machine by id-or-name" "/api/machines/$NAME"
+
+if [ "$ALERTS" -gt 0 ]; then
+  ALERT=$(curl -s -H "Authorization: Bearer $TOKEN" "$BASE/api/alerts?\$top=1&\$skip=$((ALERTS / 2))&\$select=id" \
+    | python3 -c 'import json,sys; print(json.load(sys.stdin)["value"][0]["id"])')
+  run "alerts: indexed range, \$top=100" "/api/alerts?\$filter=lastUpdateTime+ge+$CUTOFF&\$top=100"
+  run "alerts: SIEM poll with evidence" "/api/alerts?\$filter=lastUpdateTime+ge+$CUTOFF&\$expand=evidence&\$top=100"
+  run "alerts: two enum equalities, \$top=100" "/api/alerts?\$filter=status+eq+'New'+and+severity+eq+'High'&\$top=100"
+  run "alerts: deep page, \$skip=90% \$top=100" "/api/alerts?\$skip=$((ALERTS * 9 / 10))&\$top=100"
+  run "alerts: \$count with filter" "/api/alerts/\$count?\$filter=status+eq+'New'"
+  run "alerts: get by id" "/api/alerts/$ALERT"
+fi
 
 echo "== store on disk: $(du -sh "$DATA" | cut -f1) ($DATA)"
 echo "== server RSS: $(($(awk '/VmRSS/{print $2}' /proc/$SERVER/status) / 1024)) MiB"
