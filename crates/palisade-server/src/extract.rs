@@ -13,6 +13,9 @@ use serde::de::DeserializeOwned;
 pub trait RequestBody: DeserializeOwned {
     /// `(name, required)` for each property, spelled exactly as the API documents it.
     const PROPERTIES: &'static [(&'static str, bool)];
+    /// The Rust type of each property, in the same order (the OpenAPI document derives the
+    /// JSON type from it, so the documented body cannot drift from the parsed one).
+    const RUST_TYPES: &'static [&'static str];
 }
 
 /// Declares a body struct and its [`RequestBody`] table from one list of
@@ -25,6 +28,7 @@ macro_rules! request_body {
         pub struct $name { $( #[serde(rename = $wire)] pub $field: $ty, )* }
         impl $crate::extract::RequestBody for $name {
             const PROPERTIES: &'static [(&'static str, bool)] = &[$(($wire, $crate::request_body!(@required $kind))),*];
+            const RUST_TYPES: &'static [&'static str] = &[$(stringify!($ty)),*];
         }
     };
     (@required required) => { true };

@@ -13,6 +13,7 @@ pub mod injection;
 pub mod journal;
 pub mod metrics;
 pub mod normalize;
+pub mod openapi;
 pub mod routes;
 pub mod state;
 pub mod tls;
@@ -75,6 +76,8 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(api)
         .merge(routes::signin::router())
+        .route("/openapi.json", axum::routing::get(openapi::serve_document))
+        .route("/_palisade/docs", axum::routing::get(openapi::serve_page))
         .merge(routes::admin::router(state.clone()))
         .fallback(no_route)
         .method_not_allowed_fallback(wrong_method)

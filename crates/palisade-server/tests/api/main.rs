@@ -16,6 +16,7 @@ mod library;
 mod lookups;
 mod machines;
 mod odata;
+mod openapi;
 mod persistence;
 mod ratelimits;
 mod signin;

@@ -1,0 +1,528 @@
+//! The OpenAPI 3.0 document of the emulated and admin APIs (`GET /openapi.json`) and a
+//! self-contained page that browses it (`GET /_palisade/docs`; no CDN, the emulator runs offline).
+//!
+//! The document is built from one table of operations. Entity shapes come from the OData schemas
+//! the list endpoints execute, and request bodies from the `request_body!` declarations the
+//! extractors parse, so neither can drift from the code. A unit test reads every `.route(...)` in
+//! `src/routes/` and fails if one is missing here; an API test calls every operation listed here
+//! and fails if one is not routed.
+
+use crate::extract::{Origin, RequestBody};
+use crate::routes::{actions, admin, alerts, machines};
+use axum::http::header;
+use axum::response::{Html, IntoResponse, Response};
+use axum::Json;
+use palisade_core::schemas::{ALERTS, INVESTIGATIONS, MACHINES, MACHINE_ACTIONS, USERS};
+use palisade_odata::{EntitySchema, PropType};
+use serde_json::{json, Map, Value};
+
+/// What an operation takes besides its path parameters.
+pub enum Input {
+    None,
+    /// The OData query options of a collection.
+    ListOptions(&'static EntitySchema),
+    /// `$filter` only (`/$count`).
+    CountFilter,
+    /// Query-string parameters: `(name, required, description)`.
+    Query(&'static [(&'static str, bool, &'static str)]),
+    /// A JSON object body, from its `request_body!` declaration.
+    Json(&'static [(&'static str, bool)], &'static [&'static str]),
+    /// A form body (sign-in): `(name, required)`.
+    Form(&'static [(&'static str, bool)]),
+    /// A JSON body described in words (admin endpoints with free-form bodies).
+    FreeJson(&'static str),
+}
+
+/// What a successful call answers.
+pub enum Answer {
+    Collection(&'static EntitySchema),
+    Entity(&'static EntitySchema),
+    /// A bare integer (`/$count`).
+    Count,
+    /// No body.
+    Empty,
+    /// Some JSON, described in words.
+    Json(&'static str),
+    /// A file download.
+    File,
+}
+
+pub struct Operation {
+    pub method: &'static str,
+    /// The path as the router spells it, with `{name}` parameters.
+    pub path: &'static str,
+    pub tag: &'static str,
+    pub summary: &'static str,
+    /// Application roles, any of which admits the call; empty for open and admin endpoints.
+    pub roles: &'static [&'static str],
+    pub input: Input,
+    pub status: u16,
+    pub answer: Answer,
+}
+
+/// The JSON body of `T`, as its extractor parses it.
+pub const fn json_body<T: RequestBody>() -> Input {
+    Input::Json(T::PROPERTIES, T::RUST_TYPES)
+}
+
+const MACHINE_READ: &[&str] = &["Machine.Read.All", "Machine.ReadWrite.All"];
+const MACHINE_WRITE: &[&str] = &["Machine.ReadWrite.All"];
+const ALERT_READ: &[&str] = &["Alert.Read.All", "Alert.ReadWrite.All"];
+const ALERT_WRITE: &[&str] = &["Alert.ReadWrite.All"];
+const ACTION_ROLES: &[&str] = &[
+    "Machine.Isolate",
+    "Machine.RestrictExecution",
+    "Machine.Scan",
+    "Machine.CollectForensics",
+    "Machine.Offboard",
+    "Machine.StopAndQuarantine",
+    "Machine.LiveResponse",
+];
+const NO_ROLES: &[&str] = &[];
+
+const MDE: &str = "Defender for Endpoint";
+const SIGN_IN: &str = "Sign-in";
+const ADMIN: &str = "Emulator control (/_palisade)";
+
+/// Shorthand for the table below.
+#[allow(clippy::too_many_arguments)]
+const fn op(
+    method: &'static str,
+    path: &'static str,
+    tag: &'static str,
+    summary: &'static str,
+    roles: &'static [&'static str],
+    input: Input,
+    status: u16,
+    answer: Answer,
+) -> Operation {
+    Operation {
+        method,
+        path,
+        tag,
+        summary,
+        roles,
+        input,
+        status,
+        answer,
+    }
+}
+
+/// Every operation the server routes. One line each: a table reads better than rustfmt's layout.
+#[rustfmt::skip]
+pub fn operations() -> Vec<Operation> {
+    use Answer as A;
+    use Input as I;
+    vec![
+        // Machines
+        op("get", "/api/machines", MDE, "List machines", MACHINE_READ, I::ListOptions(&MACHINES), 200, A::Collection(&MACHINES)),
+        op("get", "/api/machines/$count", MDE, "Count machines", MACHINE_READ, I::CountFilter, 200, A::Count),
+        op("get", "/api/machines/{id}", MDE, "Get a machine by id or computer name", MACHINE_READ, I::None, 200, A::Entity(&MACHINES)),
+        op("patch", "/api/machines/{id}", MDE, "Update a machine's tags and device value", MACHINE_WRITE, json_body::<machines::UpdateMachineRequest>(), 200, A::Entity(&MACHINES)),
+        op("get", "/api/machines/findbyip(ip='{ip}',timestamp={timestamp})", MDE, "Find machines that had an IP address around a time (±15 min)", MACHINE_READ, I::None, 200, A::Collection(&MACHINES)),
+        op("get", "/api/machines/find(timestamp={timestamp},key='{ip}')", MDE, "Find machines by IP (legacy form, ±16 min, 404 when none)", MACHINE_READ, I::None, 200, A::Collection(&MACHINES)),
+        op("get", "/api/machines/findbytag", MDE, "Find machines by tag", MACHINE_READ, I::Query(&[("tag", true, "the tag"), ("useStartsWithFilter", false, "true: prefix match")]), 200, A::Collection(&MACHINES)),
+        op("get", "/api/machines/{id}/logonusers", MDE, "Users logged on to a machine", &["User.Read.All"], I::None, 200, A::Collection(&USERS)),
+        op("get", "/api/machines/{id}/alerts", MDE, "A machine's alerts", ALERT_READ, I::ListOptions(&ALERTS), 200, A::Collection(&ALERTS)),
+        op("get", "/api/machines/{id}/alerts/$count", MDE, "Count a machine's alerts", ALERT_READ, I::CountFilter, 200, A::Count),
+        op("post", "/api/machines/{id}/tags", MDE, "Add or remove a machine tag", MACHINE_WRITE, json_body::<machines::TagRequest>(), 200, A::Entity(&MACHINES)),
+        op("post", "/api/machines/{id}/setDeviceValue", MDE, "Set a machine's device value", MACHINE_WRITE, json_body::<machines::DeviceValueRequest>(), 200, A::Entity(&MACHINES)),
+        op("post", "/api/machines/AddOrRemoveTagForMultipleMachines", MDE, "Tag up to 500 machines (all or nothing)", MACHINE_WRITE, json_body::<machines::MultiTagRequest>(), 200, A::Collection(&MACHINES)),
+        // Alerts
+        op("get", "/api/alerts", MDE, "List alerts", ALERT_READ, I::ListOptions(&ALERTS), 200, A::Collection(&ALERTS)),
+        op("get", "/api/alerts/$count", MDE, "Count alerts", ALERT_READ, I::CountFilter, 200, A::Count),
+        op("get", "/api/alerts/{id}", MDE, "Get an alert (with evidence)", ALERT_READ, I::None, 200, A::Entity(&ALERTS)),
+        op("patch", "/api/alerts/{id}", MDE, "Update an alert", ALERT_WRITE, json_body::<alerts::UpdateRequest>(), 200, A::Entity(&ALERTS)),
+        op("post", "/api/alerts/batchUpdate", MDE, "Update up to 500 alerts (all or nothing)", ALERT_WRITE, json_body::<alerts::BatchUpdateRequest>(), 200, A::Empty),
+        op("post", "/api/alerts/CreateAlertByReference", MDE, "Create an alert from an event", ALERT_WRITE, json_body::<alerts::CreateByReferenceRequest>(), 200, A::Entity(&ALERTS)),
+        op("get", "/api/alerts/{id}/domains", MDE, "Domains in an alert's evidence", &["URL.Read.All"], I::None, 200, A::Json("{value: [{host}]}")),
+        op("get", "/api/alerts/{id}/files", MDE, "Files in an alert's evidence", &["File.Read.All"], I::None, 200, A::Json("{value: [File]}")),
+        op("get", "/api/alerts/{id}/ips", MDE, "IP addresses in an alert's evidence", &["Ip.Read.All"], I::None, 200, A::Json("{value: [{id}]}")),
+        op("get", "/api/alerts/{id}/machine", MDE, "The alert's machine", MACHINE_READ, I::None, 200, A::Entity(&MACHINES)),
+        op("get", "/api/alerts/{id}/user", MDE, "The alert's user", &["User.Read.All"], I::None, 200, A::Entity(&USERS)),
+        // Users, investigations
+        op("get", "/api/users/{id}/alerts", MDE, "A user's alerts", ALERT_READ, I::ListOptions(&ALERTS), 200, A::Collection(&ALERTS)),
+        op("get", "/api/users/{id}/machines", MDE, "Machines a user logged on to", MACHINE_WRITE, I::ListOptions(&MACHINES), 200, A::Collection(&MACHINES)),
+        op("get", "/api/investigations", MDE, "List automated investigations", ALERT_READ, I::ListOptions(&INVESTIGATIONS), 200, A::Collection(&INVESTIGATIONS)),
+        op("get", "/api/investigations/$count", MDE, "Count investigations", ALERT_READ, I::CountFilter, 200, A::Count),
+        op("get", "/api/investigations/{id}", MDE, "Get an investigation (or by triggering alert id)", ALERT_READ, I::None, 200, A::Entity(&INVESTIGATIONS)),
+        op("post", "/api/machines/{id}/startInvestigation", MDE, "Start an automated investigation", ALERT_WRITE, json_body::<actions::CommentRequest>(), 201, A::Entity(&INVESTIGATIONS)),
+        // Machine actions
+        op("get", "/api/machineactions", MDE, "List machine actions", MACHINE_READ, I::ListOptions(&MACHINE_ACTIONS), 200, A::Collection(&MACHINE_ACTIONS)),
+        op("get", "/api/machineactions/$count", MDE, "Count machine actions", MACHINE_READ, I::CountFilter, 200, A::Count),
+        op("get", "/api/machineactions/{id}", MDE, "Get a machine action", MACHINE_READ, I::None, 200, A::Entity(&MACHINE_ACTIONS)),
+        op("post", "/api/machineactions/{id}/cancel", MDE, "Cancel a pending machine action", ACTION_ROLES, json_body::<actions::CommentRequest>(), 200, A::Entity(&MACHINE_ACTIONS)),
+        op("get", "/api/machineactions/{id}/getPackageUri", MDE, "Download link of a collected investigation package", MACHINE_READ, I::None, 200, A::Json("{value: url}")),
+        op("get", "/api/machineactions/{id}/GetLiveResponseResultDownloadLink(index={index})", MDE, "Download link of a live-response command's result (30 min)", MACHINE_READ, I::None, 200, A::Json("{value: url}")),
+        op("post", "/api/machines/{id}/isolate", MDE, "Isolate a machine", &["Machine.Isolate"], json_body::<actions::IsolateRequest>(), 201, A::Entity(&MACHINE_ACTIONS)),
+        op("post", "/api/machines/{id}/unisolate", MDE, "Release a machine from isolation", &["Machine.Isolate"], json_body::<actions::CommentRequest>(), 201, A::Entity(&MACHINE_ACTIONS)),
+        op("post", "/api/machines/{id}/restrictCodeExecution", MDE, "Restrict app execution", &["Machine.RestrictExecution"], json_body::<actions::CommentRequest>(), 201, A::Entity(&MACHINE_ACTIONS)),
+        op("post", "/api/machines/{id}/unrestrictCodeExecution", MDE, "Remove app restriction", &["Machine.RestrictExecution"], json_body::<actions::CommentRequest>(), 201, A::Entity(&MACHINE_ACTIONS)),
+        op("post", "/api/machines/{id}/runAntiVirusScan", MDE, "Run an antivirus scan", &["Machine.Scan"], json_body::<actions::ScanRequest>(), 201, A::Entity(&MACHINE_ACTIONS)),
+        op("post", "/api/machines/{id}/collectInvestigationPackage", MDE, "Collect an investigation package", &["Machine.CollectForensics"], json_body::<actions::CommentRequest>(), 201, A::Entity(&MACHINE_ACTIONS)),
+        op("post", "/api/machines/{id}/offboard", MDE, "Offboard a machine", &["Machine.Offboard"], json_body::<actions::CommentRequest>(), 201, A::Entity(&MACHINE_ACTIONS)),
+        op("post", "/api/machines/{id}/StopAndQuarantineFile", MDE, "Stop and quarantine a file", &["Machine.StopAndQuarantine"], json_body::<actions::QuarantineRequest>(), 201, A::Entity(&MACHINE_ACTIONS)),
+        op("post", "/api/machines/{id}/runliveresponse", MDE, "Run live-response commands", &["Machine.LiveResponse"], json_body::<actions::LiveResponseRequest>(), 201, A::Entity(&MACHINE_ACTIONS)),
+        // Sign-in
+        op("post", "/{tenant}/oauth2/token", SIGN_IN, "Token (v1: resource=)", NO_ROLES, I::Form(&[("grant_type", true), ("client_id", true), ("client_secret", true), ("resource", true)]), 200, A::Json("{token_type, expires_in, access_token, ...}")),
+        op("post", "/{tenant}/oauth2/v2.0/token", SIGN_IN, "Token (v2: scope=<resource>/.default)", NO_ROLES, I::Form(&[("grant_type", true), ("client_id", true), ("client_secret", true), ("scope", true)]), 200, A::Json("{token_type, expires_in, access_token}")),
+        op("get", "/{tenant}/.well-known/openid-configuration", SIGN_IN, "OpenID configuration (v1)", NO_ROLES, I::None, 200, A::Json("OpenID provider metadata")),
+        op("get", "/{tenant}/v2.0/.well-known/openid-configuration", SIGN_IN, "OpenID configuration (v2)", NO_ROLES, I::None, 200, A::Json("OpenID provider metadata")),
+        op("get", "/{tenant}/discovery/keys", SIGN_IN, "Signing keys (v1)", NO_ROLES, I::None, 200, A::Json("JWKS")),
+        op("get", "/{tenant}/discovery/v2.0/keys", SIGN_IN, "Signing keys (v2)", NO_ROLES, I::None, 200, A::Json("JWKS")),
+        op("get", "/{tenant}/discovery/instance", SIGN_IN, "Instance discovery (MSAL)", NO_ROLES, I::None, 200, A::Json("instance discovery metadata")),
+        // Admin
+        op("get", "/_palisade/health", ADMIN, "Readiness (open to all)", NO_ROLES, I::None, 200, A::Json("{status: ok}")),
+        op("get", "/_palisade/docs", ADMIN, "This documentation, as a page (open to all)", NO_ROLES, I::None, 200, A::Json("HTML")),
+        op("get", "/openapi.json", ADMIN, "This document (open to all)", NO_ROLES, I::None, 200, A::Json("OpenAPI 3.0")),
+        op("get", "/_palisade/errors/{target}", ADMIN, "The journal record of an error response", NO_ROLES, I::None, 200, A::Json("{target, time, tenantId, appId, method, path, status, code, message, cause}")),
+        op("post", "/_palisade/tokens", ADMIN, "Mint a token with chosen claims", NO_ROLES, json_body::<admin::MintRequest>(), 200, A::Json("{access_token, ...}")),
+        op("post", "/_palisade/tenants", ADMIN, "Create a tenant with one app", NO_ROLES, json_body::<admin::CreateTenantRequest>(), 201, A::Json("{tenantId, clientId, clientSecret}")),
+        op("get", "/_palisade/credentials", ADMIN, "The dev credentials", NO_ROLES, I::None, 200, A::Json("{tenantId, clientId, clientSecret, caBundle}")),
+        op("get", "/_palisade/clock", ADMIN, "The emulator's clock", NO_ROLES, I::None, 200, A::Json("{now, frozen, offsetSeconds}")),
+        op("post", "/_palisade/clock", ADMIN, "Reset, freeze, set or advance the clock", NO_ROLES, json_body::<admin::ClockChange>(), 200, A::Json("{now, frozen, offsetSeconds}")),
+        op("get", "/_palisade/tenants/{tenant}/features", ADMIN, "A tenant's features", NO_ROLES, I::None, 200, A::Json("{liveResponse, automatedInvestigation, customNetworkIndicators, allowOrBlockFile}")),
+        op("patch", "/_palisade/tenants/{tenant}/features", ADMIN, "Switch a tenant's features", NO_ROLES, I::FreeJson("any of the feature flags, as booleans"), 200, A::Json("the features")),
+        op("get", "/_palisade/tenants/{tenant}/machines/{id}/state", ADMIN, "A machine's derived response state", NO_ROLES, I::None, 200, A::Json("{isolation, codeExecutionRestricted, offboarded, pendingActions}")),
+        op("get", "/_palisade/whoami", ADMIN, "What the presented bearer token says", NO_ROLES, I::None, 200, A::Json("{tenantId, appId, roles}")),
+        op("post", "/_palisade/debug/panic", ADMIN, "Panic on purpose (shows the InternalServerError path)", NO_ROLES, I::None, 500, A::Empty),
+        op("get", "/_palisade/downloads/{tenant}/{action}/package", ADMIN, "Signed download of an investigation package (link from getPackageUri)", NO_ROLES, I::Query(&[("se", true, "link expiry (unix seconds)"), ("sig", true, "link signature")]), 200, A::File),
+        op("get", "/_palisade/downloads/{tenant}/{action}/results/{index}", ADMIN, "Signed download of a live-response result", NO_ROLES, I::Query(&[("se", true, "link expiry (unix seconds)"), ("sig", true, "link signature")]), 200, A::File),
+    ]
+}
+
+/// The OpenAPI document, with `origin` (the scheme, host and port the client called) as server.
+pub fn document(origin: &str) -> Value {
+    let mut paths = Map::new();
+    for operation in operations() {
+        let entry = paths.entry(operation.path.to_string()).or_insert_with(|| json!({}));
+        entry[operation.method] = describe(&operation);
+    }
+    let mut schemas = Map::new();
+    for schema in [&MACHINES, &ALERTS, &MACHINE_ACTIONS, &INVESTIGATIONS, &USERS] {
+        schemas.insert(schema.entity.to_string(), entity_schema(schema));
+    }
+    schemas.insert(
+        "Error".into(),
+        json!({
+            "type": "object",
+            "description": "The error envelope of every failure (see the error contract): look `target` up at /_palisade/errors/{target}.",
+            "properties": {"error": {"type": "object", "properties": {
+                "code": {"type": "string"}, "message": {"type": "string"}, "target": {"type": "string"}
+            }, "required": ["code", "message", "target"]}},
+            "required": ["error"]
+        }),
+    );
+    json!({
+        "openapi": "3.0.3",
+        "info": {
+            "title": "Palisade: Microsoft Defender APIs emulator",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "The emulated Defender for Endpoint API, its sign-in endpoints, and the emulator's own control plane under /_palisade/ (loopback callers or X-Palisade-Admin-Key). Every path also works under /api/v1.0/."
+        },
+        "servers": [{"url": origin}],
+        "tags": [{"name": MDE}, {"name": SIGN_IN}, {"name": ADMIN}],
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+                    "description": "A token from /{tenant}/oauth2/v2.0/token (client credentials) carrying application roles"}
+            }
+        }
+    })
+}
+
+fn describe(operation: &Operation) -> Value {
+    let mut parameters: Vec<Value> = path_parameters(operation.path)
+        .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
+        .collect();
+    let mut body = None;
+    match &operation.input {
+        Input::None => {}
+        Input::ListOptions(schema) => parameters.extend(list_parameters(schema)),
+        Input::CountFilter => parameters.push(query_parameter("$filter", "OData filter expression")),
+        Input::Query(list) => parameters.extend(list.iter().map(|(name, required, description)| {
+            json!({"name": name, "in": "query", "required": required, "description": description, "schema": {"type": "string"}})
+        })),
+        Input::Json(properties, types) => {
+            body = Some(json!({"required": true, "content": {"application/json": {"schema": body_schema(properties, types)}}}));
+        }
+        Input::Form(fields) => {
+            let properties: Map<String, Value> = fields
+                .iter()
+                .map(|(name, _)| (name.to_string(), json!({"type": "string"})))
+                .collect();
+            let required: Vec<&str> = fields.iter().filter(|(_, r)| *r).map(|(n, _)| *n).collect();
+            body = Some(json!({"required": true, "content": {"application/x-www-form-urlencoded": {"schema": {
+                "type": "object", "properties": properties, "required": required}}}}));
+        }
+        Input::FreeJson(description) => {
+            body = Some(json!({"required": true, "description": description,
+                "content": {"application/json": {"schema": {"type": "object"}}}}));
+        }
+    }
+    let success = match &operation.answer {
+        Answer::Collection(schema) => {
+            json!({"description": "a page of the collection", "content": {"application/json": {"schema": {
+            "type": "object",
+            "properties": {
+                "@odata.context": {"type": "string"},
+                "@odata.count": {"type": "integer", "description": "with $count=true"},
+                "@odata.nextLink": {"type": "string", "description": "present while more results remain"},
+                "value": {"type": "array", "items": {"$ref": format!("#/components/schemas/{}", schema.entity)}}
+            }}}}})
+        }
+        Answer::Entity(schema) => json!({"description": schema.entity, "content": {"application/json": {"schema": {
+            "$ref": format!("#/components/schemas/{}", schema.entity)}}}}),
+        Answer::Count => {
+            json!({"description": "the number of matching entities", "content": {"text/plain": {"schema": {"type": "integer"}}}})
+        }
+        Answer::Empty => json!({"description": "no body"}),
+        Answer::Json(description) => {
+            json!({"description": description, "content": {"application/json": {"schema": {"type": "object"}}}})
+        }
+        Answer::File => {
+            json!({"description": "the file", "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}})
+        }
+    };
+    let mut description = String::new();
+    if !operation.roles.is_empty() {
+        description = format!("Application roles (any of): {}.", operation.roles.join(", "));
+    }
+    let mut out = json!({
+        "tags": [operation.tag],
+        "summary": operation.summary,
+        "operationId": operation_id(operation),
+        "parameters": parameters,
+        "responses": {
+            operation.status.to_string(): success,
+            "default": {"description": "an error envelope with the contract's code and status",
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+        }
+    });
+    if !description.is_empty() {
+        out["description"] = json!(description);
+        out["x-roles"] = json!(operation.roles);
+    }
+    if operation.tag == MDE {
+        out["security"] = json!([{"bearer": []}]);
+    }
+    if let Some(body) = body {
+        out["requestBody"] = body;
+    }
+    out
+}
+
+fn operation_id(operation: &Operation) -> String {
+    let mut id = operation.method.to_string();
+    for c in operation.path.chars() {
+        if c.is_ascii_alphanumeric() {
+            id.push(c);
+        } else if !id.ends_with('_') {
+            id.push('_');
+        }
+    }
+    id.trim_end_matches('_').to_string()
+}
+
+/// The `{name}` parameters of a path.
+fn path_parameters(path: &str) -> impl Iterator<Item = &str> {
+    path.split('{')
+        .skip(1)
+        .filter_map(|rest| rest.split_once('}').map(|(name, _)| name))
+}
+
+fn query_parameter(name: &str, description: &str) -> Value {
+    json!({"name": name, "in": "query", "required": false, "description": description, "schema": {"type": "string"}})
+}
+
+fn list_parameters(schema: &EntitySchema) -> Vec<Value> {
+    let mut out = vec![
+        query_parameter("$filter", "OData filter expression over the filterable properties"),
+        query_parameter("$orderby", "sortable properties, each optionally `desc`"),
+        query_parameter("$select", "properties to keep"),
+        json!({"name": "$top", "in": "query", "required": false, "schema": {"type": "integer", "minimum": 0, "maximum": schema.max_top}}),
+        json!({"name": "$skip", "in": "query", "required": false, "schema": {"type": "integer", "minimum": 0}}),
+        json!({"name": "$count", "in": "query", "required": false, "schema": {"type": "boolean"}}),
+    ];
+    if !schema.expandable.is_empty() {
+        out.push(json!({"name": "$expand", "in": "query", "required": false, "schema": {"type": "string", "enum": schema.expandable}}));
+    }
+    out
+}
+
+/// An entity's JSON schema from its OData schema (property order kept).
+fn entity_schema(schema: &EntitySchema) -> Value {
+    let mut properties = Map::new();
+    for property in schema.properties {
+        let mut value = match property.ty {
+            PropType::String => json!({"type": "string"}),
+            PropType::Int => json!({"type": "integer"}),
+            PropType::Bool => json!({"type": "boolean"}),
+            PropType::DateTime => json!({"type": "string", "format": "date-time"}),
+            PropType::Guid => json!({"type": "string", "format": "uuid"}),
+            PropType::Enum(members) => json!({"type": "string", "enum": members}),
+            PropType::StringCollection => json!({"type": "array", "items": {"type": "string"}}),
+            PropType::Object => json!({"description": "nested value"}),
+        };
+        let mut notes = Vec::new();
+        if property.filterable && (property.column.is_some() || property.ty == PropType::StringCollection) {
+            notes.push("filterable");
+        }
+        if property.sortable && property.column.is_some() {
+            notes.push("sortable");
+        }
+        if schema.expandable.contains(&property.name) {
+            notes.push("returned in lists only with $expand");
+        }
+        if !notes.is_empty() {
+            value["description"] = json!(notes.join(", "));
+        }
+        value["nullable"] = json!(true);
+        properties.insert(property.json_key.to_string(), value);
+    }
+    json!({"type": "object", "properties": properties})
+}
+
+/// A body's JSON schema from its property table and Rust types.
+fn body_schema(properties: &[(&str, bool)], types: &[&str]) -> Value {
+    let mut out = Map::new();
+    for ((name, _), rust) in properties.iter().zip(types) {
+        out.insert(name.to_string(), json_type(rust));
+    }
+    let required: Vec<&str> = properties.iter().filter(|(_, r)| *r).map(|(n, _)| *n).collect();
+    json!({"type": "object", "properties": out, "required": required, "additionalProperties": false})
+}
+
+/// The JSON type of a body field's Rust type (as `stringify!` spells it).
+fn json_type(rust: &str) -> Value {
+    let rust: String = rust.chars().filter(|c| !c.is_whitespace()).collect();
+    let inner = |prefix: &str| {
+        rust.strip_prefix(prefix)
+            .and_then(|r| r.strip_suffix('>'))
+            .map(str::to_string)
+    };
+    if let Some(inner) = inner("Option<") {
+        return json_type(&inner);
+    }
+    if let Some(inner) = inner("Vec<") {
+        return json!({"type": "array", "items": json_type(&inner)});
+    }
+    match rust.as_str() {
+        "String" | "&str" => json!({"type": "string"}),
+        "bool" => json!({"type": "boolean"}),
+        "i32" | "i64" | "u8" | "u16" | "u32" | "u64" | "usize" => json!({"type": "integer"}),
+        "f32" | "f64" => json!({"type": "number"}),
+        _ => json!({}),
+    }
+}
+
+/// `GET /openapi.json`.
+pub async fn serve_document(origin: Origin) -> Json<Value> {
+    Json(document(&origin.0))
+}
+
+/// `GET /_palisade/docs`: the document, browsable.
+pub async fn serve_page() -> Response {
+    (
+        [(header::CACHE_CONTROL, "no-cache")],
+        Html(include_str!("openapi.html")),
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `(method, path)` of every `.route("path", method(handler)...)` in `src/routes/`.
+    fn routed() -> Vec<(String, String)> {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/routes");
+        let mut found = Vec::new();
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let source = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+            let mut rest = source.as_str();
+            while let Some(at) = rest.find(".route(") {
+                rest = &rest[at + ".route(".len()..];
+                let Some(open) = rest.trim_start().strip_prefix('"') else {
+                    continue;
+                };
+                let Some((path, after)) = open.split_once('"') else {
+                    continue;
+                };
+                // The method calls at this nesting level, up to the closing parenthesis.
+                let mut depth = 0usize;
+                let mut word = String::new();
+                for c in after.chars() {
+                    match c {
+                        '(' if depth == 0 => {
+                            if ["get", "post", "patch", "put", "delete"].contains(&word.as_str()) {
+                                found.push((word.clone(), path.to_string()));
+                            }
+                            depth += 1;
+                        }
+                        '(' => depth += 1,
+                        ')' if depth == 0 => break,
+                        ')' => depth -= 1,
+                        c if depth == 0 && (c.is_ascii_alphanumeric() || c == '_') => {
+                            word.push(c);
+                            continue;
+                        }
+                        _ => {}
+                    }
+                    word.clear();
+                }
+            }
+        }
+        found
+    }
+
+    /// Segment-wise match, where a `{parameter}` segment on either side matches any segment.
+    fn same_route(route: &str, documented: &str) -> bool {
+        let a: Vec<&str> = route.split('/').collect();
+        let b: Vec<&str> = documented.split('/').collect();
+        a.len() == b.len()
+            && a.iter().zip(&b).all(|(x, y)| {
+                x.eq_ignore_ascii_case(y)
+                    || (x.starts_with('{') && x.ends_with('}'))
+                    || (y.starts_with('{') && y.ends_with('}'))
+            })
+    }
+
+    #[test]
+    fn every_route_is_documented() {
+        let routes = routed();
+        assert!(routes.len() > 40, "the route scan found only {routes:?}");
+        let documented = operations();
+        let missing: Vec<_> = routes
+            .iter()
+            .filter(|(method, path)| {
+                !documented
+                    .iter()
+                    .any(|o| o.method == method && same_route(path, o.path))
+            })
+            .collect();
+        assert!(missing.is_empty(), "routes missing from the OpenAPI table: {missing:?}");
+    }
+
+    #[test]
+    fn bodies_and_entities_get_json_types() {
+        assert_eq!(
+            json_type("Option<Vec<String>>"),
+            json!({"type": "array", "items": {"type": "string"}})
+        );
+        assert_eq!(json_type("Option < i64 >"), json!({"type": "integer"}));
+        let doc = document("http://127.0.0.1:8080");
+        let isolate = &doc["paths"]["/api/machines/{id}/isolate"]["post"];
+        let body = &isolate["requestBody"]["content"]["application/json"]["schema"];
+        assert_eq!(body["required"], json!(["Comment"]));
+        assert_eq!(body["properties"]["IsolationType"]["type"], "string");
+        assert_eq!(isolate["x-roles"], json!(["Machine.Isolate"]));
+        let machine = &doc["components"]["schemas"]["Machine"]["properties"];
+        assert_eq!(machine["healthStatus"]["type"], "string");
+        assert!(machine["healthStatus"]["enum"]
+            .as_array()
+            .is_some_and(|e| !e.is_empty()));
+    }
+}
