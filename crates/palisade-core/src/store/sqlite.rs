@@ -172,6 +172,11 @@ CREATE TABLE links (
 
 const MAX_IDLE_READERS: usize = 8;
 
+/// Page cache of the one writer connection (SQLite's default is 2 MiB). Each alert touches ten
+/// indexes; with a small cache, bulk loads into a large store spend their time re-reading and
+/// re-writing index pages.
+const WRITER_CACHE_KIB: i64 = 64 * 1024;
+
 pub struct SqliteStore {
     path: PathBuf,
     /// `(table, column)` of every index shaped `(tenant_id, column, key)`: an equality on `column`
@@ -188,6 +193,7 @@ impl SqliteStore {
             std::fs::create_dir_all(dir)?;
         }
         let mut writer = Self::connect(path)?;
+        writer.pragma_update(None, "cache_size", -WRITER_CACHE_KIB)?;
         migrate(&mut writer)?;
         writer.execute_batch("PRAGMA optimize=0x10002;")?;
         let key_ordered_indexes = key_ordered_indexes(&writer)?;
