@@ -103,6 +103,13 @@ struct ServeArgs {
     /// Let non-loopback callers use /_palisade/ when they send this in X-Palisade-Admin-Key.
     #[arg(long, env = "PALISADE_ADMIN_KEY")]
     admin_key: Option<String>,
+    /// Networks whose callers may use /_palisade/ and /metrics without the admin key
+    /// (comma-separated CIDRs; "none" requires the key from everyone).
+    #[arg(long, env = "PALISADE_ADMIN_TRUSTED", default_value = "127.0.0.0/8,::1/128", value_parser = parse_networks)]
+    admin_trusted: Networks,
+    /// How many requests the in-memory request journal keeps (oldest dropped first).
+    #[arg(long, env = "PALISADE_REQUEST_JOURNAL_SIZE", default_value_t = 10_000)]
+    request_journal_size: usize,
     /// Seconds a new machine action stays Pending before the device picks it up.
     #[arg(long, env = "PALISADE_ACTION_PICKUP_SECONDS", default_value_t = 10)]
     action_pickup_seconds: u32,
@@ -116,6 +123,21 @@ struct ServeArgs {
 
 #[derive(Clone, Copy)]
 struct Listen(Option<SocketAddr>);
+
+#[derive(Clone)]
+struct Networks(Vec<palisade_server::IpNetwork>);
+
+fn parse_networks(value: &str) -> Result<Networks, String> {
+    if value.trim().eq_ignore_ascii_case("none") {
+        return Ok(Networks(Vec::new()));
+    }
+    value
+        .split(',')
+        .filter(|part| !part.trim().is_empty())
+        .map(str::parse)
+        .collect::<Result<Vec<_>, _>>()
+        .map(Networks)
+}
 
 fn parse_listen(value: &str) -> Result<Listen, String> {
     if value.eq_ignore_ascii_case("off") {
@@ -161,6 +183,8 @@ fn serve(args: ServeArgs) -> Result<ExitCode, String> {
         max_body_bytes: args.max_body_bytes,
         page_size: args.page_size,
         admin_key: args.admin_key,
+        admin_trusted_networks: args.admin_trusted.0,
+        request_journal_capacity: args.request_journal_size.max(1),
         core: palisade_core::Settings {
             action_pace: palisade_core::ActionPace {
                 pickup: chrono::TimeDelta::seconds(args.action_pickup_seconds.into()),
