@@ -96,7 +96,11 @@ fn canonical<T: DeserializeOwned + Serialize>(value: Value) -> Result<Value, Str
 fn unknown_property(given: &Value, stored: &Value, path: String) -> Option<String> {
     match (given, stored) {
         (Value::Object(given), Value::Object(stored)) => given.iter().find_map(|(key, value)| {
-            let here = if path.is_empty() { key.clone() } else { format!("{path}.{key}") };
+            let here = if path.is_empty() {
+                key.clone()
+            } else {
+                format!("{path}.{key}")
+            };
             match stored.get(key) {
                 None => Some(here),
                 Some(kept) => unknown_property(value, kept, here),
@@ -194,12 +198,20 @@ fn validate(document: Value) -> Result<(Vec<(&'static DataKind, Vec<Value>)>, Ve
         let logons: Vec<Logon> = serde_path_to_error::deserialize(logons).map_err(|e| {
             invalid(format!(
                 "{LOGONS}{}: {}",
-                if e.path().to_string() == "." { String::new() } else { e.path().to_string() },
+                if e.path().to_string() == "." {
+                    String::new()
+                } else {
+                    e.path().to_string()
+                },
                 e.into_inner()
             ))
         })?;
         for logon in &logons {
-            links.extend(logon_links(&logon.machine_id, &logon.user_id, account_of(&logon.user_id)));
+            links.extend(logon_links(
+                &logon.machine_id,
+                &logon.user_id,
+                account_of(&logon.user_id),
+            ));
         }
         counts.insert(LOGONS.to_string(), logons.len().into());
     }
@@ -236,7 +248,9 @@ impl Core {
         let mut document = Map::new();
         let everything = palisade_odata::Query::default();
         for kind in DATA_KINDS {
-            let docs = self.store.query_docs(kind.table, &tenant.id, &everything, 0, u64::MAX)?;
+            let docs = self
+                .store
+                .query_docs(kind.table, &tenant.id, &everything, 0, u64::MAX)?;
             let entities = docs
                 .iter()
                 .map(|doc| serde_json::from_str::<Value>(doc))

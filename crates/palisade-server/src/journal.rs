@@ -187,13 +187,16 @@ impl SeenRequest {
         self.body_bytes = bytes.len();
         self.body_sha256 = Some(hex(&Sha256::digest(bytes)));
         if bytes.len() <= BODY_TEXT_LIMIT {
-            self.body = std::str::from_utf8(bytes).ok().map(|text| {
-                if self.form {
-                    redact_form(text)
-                } else {
-                    text.to_string()
-                }
-            });
+            self.body =
+                std::str::from_utf8(bytes).ok().map(
+                    |text| {
+                        if self.form {
+                            redact_form(text)
+                        } else {
+                            text.to_string()
+                        }
+                    },
+                );
         }
     }
 }
@@ -374,16 +377,19 @@ impl RequestFilter {
             && self.path.as_ref().is_none_or(|p| *p == r.path)
             && self.path_prefix.as_ref().is_none_or(|p| r.path.starts_with(p.as_str()))
             && self.status.is_none_or(|s| s == r.status)
-            && self.code.as_ref().is_none_or(|c| r.error_code.as_deref() == Some(c.as_str()))
+            && self
+                .code
+                .as_ref()
+                .is_none_or(|c| r.error_code.as_deref() == Some(c.as_str()))
             && same(&self.client_id, &r.client_id)
             && same(&self.tenant_id, &r.tenant_id)
             && self
                 .body_contains
                 .as_ref()
                 .is_none_or(|needle| r.body.as_deref().is_some_and(|body| body.contains(needle.as_str())))
-            && self.since.is_none_or(|since| {
-                chrono::DateTime::parse_from_rfc3339(&r.time).is_ok_and(|t| t >= since)
-            })
+            && self
+                .since
+                .is_none_or(|since| chrono::DateTime::parse_from_rfc3339(&r.time).is_ok_and(|t| t >= since))
             && self.after.is_none_or(|after| r.sequence > after)
     }
 }

@@ -66,7 +66,9 @@ impl Metrics {
     pub fn render(&self) -> String {
         let registry = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         let mut out = String::with_capacity(4096);
-        out.push_str("# HELP palisade_http_requests_total HTTP requests answered, by route template, method and status.\n");
+        out.push_str(
+            "# HELP palisade_http_requests_total HTTP requests answered, by route template, method and status.\n",
+        );
         out.push_str("# TYPE palisade_http_requests_total counter\n");
         for ((route, method, status), count) in &registry.requests {
             let _ = writeln!(
@@ -129,16 +131,15 @@ mod tests {
         metrics.observe(Some("/api/machines/{id}"), "GET", 404, Some("ResourceNotFound"), 0.003);
         metrics.observe(None, "GET", 404, Some("NotFound"), 20.0);
         let text = metrics.render();
-        assert!(text.contains(
-            "palisade_http_requests_total{route=\"/api/machines/{id}\",method=\"GET\",status=\"404\"} 1"
-        ));
+        assert!(
+            text.contains("palisade_http_requests_total{route=\"/api/machines/{id}\",method=\"GET\",status=\"404\"} 1")
+        );
         assert!(text.contains("palisade_http_errors_total{code=\"ResourceNotFound\"} 1"));
-        assert!(text.contains(
-            "palisade_http_request_duration_seconds_bucket{route=\"/api/machines/{id}\",le=\"0.0005\"} 1"
-        ));
-        assert!(text.contains(
-            "palisade_http_request_duration_seconds_bucket{route=\"/api/machines/{id}\",le=\"0.005\"} 2"
-        ));
+        assert!(text
+            .contains("palisade_http_request_duration_seconds_bucket{route=\"/api/machines/{id}\",le=\"0.0005\"} 1"));
+        assert!(
+            text.contains("palisade_http_request_duration_seconds_bucket{route=\"/api/machines/{id}\",le=\"0.005\"} 2")
+        );
         assert!(text.contains("palisade_http_request_duration_seconds_bucket{route=\"unmatched\",le=\"10\"} 0"));
         assert!(text.contains("palisade_http_request_duration_seconds_count{route=\"unmatched\"} 1"));
         assert_eq!(escape("a\"b\\"), "a\\\"b\\\\");

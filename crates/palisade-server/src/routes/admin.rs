@@ -5,6 +5,7 @@
 //! orchestrators can probe it.
 
 use crate::extract::{Caller, JsonBody, PathParam};
+use crate::journal::RequestFilter;
 use crate::request_body;
 use crate::state::AppState;
 use axum::extract::{ConnectInfo, Request, State};
@@ -14,7 +15,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use palisade_auth::{Claims, ALL_APP_ROLES};
-use crate::journal::RequestFilter;
 use palisade_core::tenant::{AppRegistration, AppView, Tenant, DEMO_TENANT_ID, DEV_CLIENT_ID, DEV_CLIENT_SECRET};
 use palisade_error::{ApiError, ErrorCode};
 use serde_json::json;
@@ -178,8 +178,7 @@ async fn create_tenant(
     let tenant = Tenant::new(
         tenant_id.clone(),
         body.display_name.unwrap_or_else(|| format!("Tenant {short}")),
-        body.domain
-            .unwrap_or_else(|| format!("tenant-{short}.onmicrosoft.com")),
+        body.domain.unwrap_or_else(|| format!("tenant-{short}.onmicrosoft.com")),
     );
     let roles = match body.roles {
         Some(roles) => palisade_core::tenant::validate_roles(&roles)?,
@@ -381,10 +380,7 @@ async fn list_apps(
     Ok(Json(json!({ "value": apps })))
 }
 
-async fn get_app(
-    State(state): State<AppState>,
-    params: super::actions::PathParams,
-) -> Result<Json<AppView>, ApiError> {
+async fn get_app(State(state): State<AppState>, params: super::actions::PathParams) -> Result<Json<AppView>, ApiError> {
     let [tenant, client] = super::actions::path_params::<2>(params)?;
     let app = state.run(move |core| core.app(&tenant, &client)).await?;
     Ok(Json(AppView::from(&app)))
@@ -492,7 +488,10 @@ const REQUEST_FILTERS: &[&str] = &[
 fn parse_request_filter(query: Option<&str>) -> Result<RequestFilter, ApiError> {
     let mut filter = RequestFilter::default();
     let bad = |name: &str, value: &str, expected: &str| {
-        ApiError::invalid_input(format!("{name} '{value}'; expected {expected}"), "request journal filter")
+        ApiError::invalid_input(
+            format!("{name} '{value}'; expected {expected}"),
+            "request journal filter",
+        )
     };
     for (name, value) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
         let value = value.into_owned();
@@ -525,13 +524,7 @@ fn parse_request_filter(query: Option<&str>) -> Result<RequestFilter, ApiError> 
                         .with_timezone(&chrono::Utc),
                 )
             }
-            "after" => {
-                filter.after = Some(
-                    value
-                        .parse()
-                        .map_err(|_| bad("after", &value, "a sequence number"))?,
-                )
-            }
+            "after" => filter.after = Some(value.parse().map_err(|_| bad("after", &value, "a sequence number"))?),
             "limit" => {
                 filter.limit = Some(
                     value
@@ -602,7 +595,7 @@ async fn whoami(Caller(caller): Caller) -> Json<serde_json::Value> {
 mod tests {
     use super::admin_allowed;
     use std::net::SocketAddr;
-use std::str::FromStr;
+    use std::str::FromStr;
 
     #[test]
     fn admin_api_admits_trusted_networks_or_the_configured_key_only() {
@@ -620,8 +613,14 @@ use std::str::FromStr;
         assert!(!admin_allowed(Some(remote), &trusted, Some("s3cret"), Some(b"wrong")));
         assert!(!admin_allowed(Some(remote), &trusted, Some("s3cret"), None));
         assert!(admin_allowed(Some(remote), &trusted, Some("s3cret"), Some(b"s3cret")));
-        assert!(!admin_allowed(None, &trusted, None, None), "an unknown peer is not trusted");
-        assert!(!admin_allowed(Some(loopback), &[], None, None), "no trusted network: key only");
+        assert!(
+            !admin_allowed(None, &trusted, None, None),
+            "an unknown peer is not trusted"
+        );
+        assert!(
+            !admin_allowed(Some(loopback), &[], None, None),
+            "no trusted network: key only"
+        );
         assert!(admin_allowed(Some(loopback), &[], Some("k"), Some(b"k")));
     }
 }

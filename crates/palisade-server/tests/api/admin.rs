@@ -9,9 +9,17 @@ use serde_json::{json, Value};
 /// filled with real ids of the demo tenant) and a body that is valid for it, so that the only
 /// reason to refuse is the caller's roles. Families added later append their rows here.
 const WRITE_ENDPOINTS: &[(&str, &str, &str)] = &[
-    ("POST", "/api/machines/{machine}/tags", r#"{"Value":"t","Action":"Add"}"#),
+    (
+        "POST",
+        "/api/machines/{machine}/tags",
+        r#"{"Value":"t","Action":"Add"}"#,
+    ),
     ("PATCH", "/api/machines/{machine}", r#"{"machineTags":["t"]}"#),
-    ("POST", "/api/machines/{machine}/setDeviceValue", r#"{"DeviceValue":"High"}"#),
+    (
+        "POST",
+        "/api/machines/{machine}/setDeviceValue",
+        r#"{"DeviceValue":"High"}"#,
+    ),
     (
         "POST",
         "/api/machines/AddOrRemoveTagForMultipleMachines",
@@ -34,14 +42,26 @@ const WRITE_ENDPOINTS: &[(&str, &str, &str)] = &[
         r#"{"Comment":"c","IsolationType":"Full"}"#,
     ),
     ("POST", "/api/machines/{machine}/unisolate", r#"{"Comment":"c"}"#),
-    ("POST", "/api/machines/{machine}/restrictCodeExecution", r#"{"Comment":"c"}"#),
-    ("POST", "/api/machines/{machine}/unrestrictCodeExecution", r#"{"Comment":"c"}"#),
+    (
+        "POST",
+        "/api/machines/{machine}/restrictCodeExecution",
+        r#"{"Comment":"c"}"#,
+    ),
+    (
+        "POST",
+        "/api/machines/{machine}/unrestrictCodeExecution",
+        r#"{"Comment":"c"}"#,
+    ),
     (
         "POST",
         "/api/machines/{machine}/runAntiVirusScan",
         r#"{"Comment":"c","ScanType":"Quick"}"#,
     ),
-    ("POST", "/api/machines/{machine}/collectInvestigationPackage", r#"{"Comment":"c"}"#),
+    (
+        "POST",
+        "/api/machines/{machine}/collectInvestigationPackage",
+        r#"{"Comment":"c"}"#,
+    ),
     ("POST", "/api/machines/{machine}/offboard", r#"{"Comment":"c"}"#),
     (
         "POST",
@@ -54,7 +74,11 @@ const WRITE_ENDPOINTS: &[(&str, &str, &str)] = &[
         r#"{"Comment":"c","Commands":[{"type":"RunScript","params":[{"key":"ScriptName","value":"a.ps1"}]}]}"#,
     ),
     ("POST", "/api/machineactions/{action}/cancel", r#"{"Comment":"c"}"#),
-    ("POST", "/api/machines/{machine}/startInvestigation", r#"{"Comment":"c"}"#),
+    (
+        "POST",
+        "/api/machines/{machine}/startInvestigation",
+        r#"{"Comment":"c"}"#,
+    ),
 ];
 
 async fn admin(app: &TestApp, method: Method, path: &str, body: Option<Value>) -> reqwest::Response {
@@ -154,7 +178,14 @@ async fn a_role_less_app_is_forbidden_on_every_write_endpoint() {
         let response = app
             .call(method.clone(), &fill(path), Some(&token), Some(&fill(body)))
             .await;
-        let record = expect_error(&app, response, 403, "Forbidden", &["Missing application roles", "(none)"]).await;
+        let record = expect_error(
+            &app,
+            response,
+            403,
+            "Forbidden",
+            &["Missing application roles", "(none)"],
+        )
+        .await;
         assert_eq!(record["appId"], client.as_str(), "{method} {path}");
     }
     // Nothing was changed by any of them.
@@ -402,11 +433,15 @@ async fn export_delete_load_export_round_trips() {
     app.freeze_clock().await;
 
     let exported = admin_ok(&app, Method::GET, &format!("/_palisade/tenants/{TENANT}/export"), None).await;
-    for kind in ["machines", "users", "alerts", "investigations", "machineActions", "logons"] {
-        assert!(
-            !exported[kind].as_array().unwrap().is_empty(),
-            "{kind} exported"
-        );
+    for kind in [
+        "machines",
+        "users",
+        "alerts",
+        "investigations",
+        "machineActions",
+        "logons",
+    ] {
+        assert!(!exported[kind].as_array().unwrap().is_empty(), "{kind} exported");
     }
     assert!(!exported["alerts"][0]["evidence"].as_array().unwrap().is_empty());
 
@@ -474,15 +509,36 @@ async fn loaded_entities_are_validated_naming_kind_index_and_property() {
     let mut bad_enum = demo["machines"][1].clone();
     bad_enum["healthStatus"] = json!("Sleepy");
     let response = admin(&app, Method::POST, &path, Some(json!({"machines": [good, bad_enum]}))).await;
-    expect_error(&app, response, 400, "InvalidRequestBody", &["machines[1]", "healthStatus"]).await;
+    expect_error(
+        &app,
+        response,
+        400,
+        "InvalidRequestBody",
+        &["machines[1]", "healthStatus"],
+    )
+    .await;
 
     let mut misspelt = demo["alerts"][0].clone();
     misspelt["evidence"][0]["sha1x"] = json!("x");
     let response = admin(&app, Method::POST, &path, Some(json!({"alerts": [misspelt]}))).await;
-    expect_error(&app, response, 400, "InvalidRequestBody", &["alerts[0]", "evidence[0].sha1x"]).await;
+    expect_error(
+        &app,
+        response,
+        400,
+        "InvalidRequestBody",
+        &["alerts[0]", "evidence[0].sha1x"],
+    )
+    .await;
 
     let response = admin(&app, Method::POST, &path, Some(json!({"gadgets": []}))).await;
-    expect_error(&app, response, 400, "InvalidRequestBody", &["gadgets", "machines", "logons"]).await;
+    expect_error(
+        &app,
+        response,
+        400,
+        "InvalidRequestBody",
+        &["gadgets", "machines", "logons"],
+    )
+    .await;
     let response = admin(&app, Method::POST, &path, Some(json!({"users": {}}))).await;
     expect_error(&app, response, 400, "InvalidRequestBody", &["users", "array"]).await;
 
@@ -541,7 +597,11 @@ async fn the_journal_shows_the_client_called_isolate_exactly_once_with_its_comme
     let machine = machines["value"][0]["id"].as_str().unwrap();
     let path = format!("/api/machines/{machine}/isolate");
     let response = app
-        .post(&path, &token, r#"{"Comment":"Contain incident 42","IsolationType":"Full"}"#)
+        .post(
+            &path,
+            &token,
+            r#"{"Comment":"Contain incident 42","IsolationType":"Full"}"#,
+        )
         .await;
     assert_eq!(response.status(), 201);
     let request_id = response.headers()["x-ms-request-id"].to_str().unwrap().to_string();
@@ -555,7 +615,11 @@ async fn the_journal_shows_the_client_called_isolate_exactly_once_with_its_comme
         .await;
     assert_eq!(response.status(), 400);
 
-    let calls = journal(&app, &format!("method=POST&path={path}&bodyContains=Contain%20incident%2042")).await;
+    let calls = journal(
+        &app,
+        &format!("method=POST&path={path}&bodyContains=Contain%20incident%2042"),
+    )
+    .await;
     assert_eq!(calls.len(), 1, "exactly once: {calls:?}");
     let call = &calls[0];
     assert_eq!(call["status"], 201);
@@ -599,7 +663,12 @@ async fn journal_filters_combine_and_clearing_empties_it() {
     assert_eq!(mine[0]["query"], "$top=2");
     assert_eq!(journal(&app, &format!("{after}&tenantId={tenant}")).await.len(), 1);
     assert_eq!(journal(&app, &format!("{after}&status=404")).await.len(), 2);
-    assert_eq!(journal(&app, &format!("{after}&status=404&pathPrefix=/api/")).await.len(), 1);
+    assert_eq!(
+        journal(&app, &format!("{after}&status=404&pathPrefix=/api/"))
+            .await
+            .len(),
+        1
+    );
     assert_eq!(journal(&app, &format!("{after}&code=Forbidden")).await.len(), 1);
     let newest = journal(&app, &format!("{after}&limit=1")).await;
     assert_eq!(newest[0]["path"], "/nowhere");
@@ -609,7 +678,10 @@ async fn journal_filters_combine_and_clearing_empties_it() {
     let sign_ins = journal(&app, &format!("pathPrefix=/{tenant}/oauth2/")).await;
     assert_eq!(sign_ins.len(), 1);
     let form = sign_ins[0]["body"].as_str().unwrap();
-    assert!(form.contains("client_secret=[redacted]") && !form.contains(&secret), "{form}");
+    assert!(
+        form.contains("client_secret=[redacted]") && !form.contains(&secret),
+        "{form}"
+    );
     assert_eq!(sign_ins[0]["clientId"], client.as_str());
 
     let response = admin(&app, Method::GET, "/_palisade/requests?colour=red", None).await;
@@ -619,14 +691,18 @@ async fn journal_filters_combine_and_clearing_empties_it() {
 
     let cleared = admin_ok(&app, Method::DELETE, "/_palisade/requests", None).await;
     assert!(cleared["cleared"].as_u64().unwrap() >= 4);
-    assert!(journal(&app, "").await.is_empty(), "reading the journal is not journaled");
+    assert!(
+        journal(&app, "").await.is_empty(),
+        "reading the journal is not journaled"
+    );
 }
 
 #[tokio::test]
 async fn the_request_journal_is_bounded() {
     let app = TestApp::spawn_with(|c| c.request_journal_capacity = 3).await;
     for n in 0..5 {
-        app.call(Method::GET, &format!("/_palisade/health?n={n}"), None, None).await;
+        app.call(Method::GET, &format!("/_palisade/health?n={n}"), None, None)
+            .await;
     }
     let kept = journal(&app, "").await;
     let queries: Vec<&str> = kept.iter().map(|r| r["query"].as_str().unwrap()).collect();
@@ -677,7 +753,10 @@ async fn without_trusted_networks_the_admin_api_needs_the_key() {
         assert_eq!(response.status(), 403, "key {key:?}");
         let body: Value = response.json().await.unwrap();
         assert_eq!(body["error"]["code"], "Forbidden");
-        assert!(body["error"]["message"].as_str().unwrap().contains("X-Palisade-Admin-Key"));
+        assert!(body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("X-Palisade-Admin-Key"));
     }
     let response = app.client.get(format!("{}/metrics", app.http)).send().await.unwrap();
     assert_eq!(response.status(), 403, "metrics are behind the guard too");
@@ -691,7 +770,12 @@ async fn without_trusted_networks_the_admin_api_needs_the_key() {
     assert_eq!(response.status(), 200);
     // Health stays open; refusals are in the journal like any error (looked up with the key).
     assert_eq!(
-        app.client.get(format!("{}/_palisade/health", app.http)).send().await.unwrap().status(),
+        app.client
+            .get(format!("{}/_palisade/health", app.http))
+            .send()
+            .await
+            .unwrap()
+            .status(),
         200
     );
     let journal: Value = app
@@ -705,6 +789,10 @@ async fn without_trusted_networks_the_admin_api_needs_the_key() {
         .await
         .unwrap();
     let refused = journal["value"].as_array().unwrap();
-    assert_eq!(refused.len(), 2, "the two refused /_palisade/tenants calls (metrics are not journaled)");
+    assert_eq!(
+        refused.len(),
+        2,
+        "the two refused /_palisade/tenants calls (metrics are not journaled)"
+    );
     assert_eq!(refused[1]["headers"]["x-palisade-admin-key"], "[redacted]");
 }
