@@ -19,6 +19,7 @@ use serde_json::{Map, Value};
 pub type Link = (&'static str, String, String);
 
 /// One kind of entity a data document may hold.
+#[derive(Debug)]
 pub struct DataKind {
     /// The property of the document holding this kind (`machines`).
     pub name: &'static str,
@@ -160,7 +161,16 @@ fn invalid(what: String) -> ApiError {
 
 /// Checks a whole document before anything is written: the stored form of each entity per kind,
 /// and the relations they imply.
-fn validate(document: Value) -> Result<(Vec<(&'static DataKind, Vec<Value>)>, Vec<Link>, LoadCounts), ApiError> {
+/// A checked document: the stored form of each kind's entities, the relations they imply, and
+/// the counts to answer.
+#[derive(Debug)]
+struct Checked {
+    batches: Vec<(&'static DataKind, Vec<Value>)>,
+    links: Vec<Link>,
+    counts: LoadCounts,
+}
+
+fn validate(document: Value) -> Result<Checked, ApiError> {
     let Value::Object(mut document) = document else {
         return Err(invalid(format!(
             "expected a JSON object with arrays named {}, {LOGONS}",
@@ -215,7 +225,7 @@ fn validate(document: Value) -> Result<(Vec<(&'static DataKind, Vec<Value>)>, Ve
         }
         counts.insert(LOGONS.to_string(), logons.len().into());
     }
-    Ok((batches, links, counts))
+    Ok(Checked { batches, links, counts })
 }
 
 fn kind_names() -> String {
@@ -227,7 +237,7 @@ impl Core {
     /// when one fails), then upserted by id, with the relations the entities imply.
     pub fn load_data(&self, tenant_id: &str, document: Value) -> CoreResult<LoadCounts> {
         let tenant = self.tenant(tenant_id)?;
-        let (batches, links, counts) = validate(document)?;
+        let Checked { batches, links, counts } = validate(document)?;
         for (kind, docs) in &batches {
             self.store.upsert_docs(kind.table, &tenant.id, docs)?;
         }

@@ -297,8 +297,10 @@ async fn tenant_features(
 async fn change_features(
     State(state): State<AppState>,
     PathParam(tenant): PathParam,
-    body: axum::body::Bytes,
+    request: Request,
 ) -> Result<Json<palisade_core::tenant::TenantFeatures>, ApiError> {
+    // Our own reader, so an oversized body is the envelope's PayloadTooLarge, not axum's text.
+    let body = crate::extract::read_body(request, state.config.max_body_bytes).await?;
     let value: serde_json::Value = serde_json::from_slice(&body)
         .map_err(|e| ApiError::invalid_request_body(format!("the body is not valid JSON ({e})"), "json syntax"))?;
     let object = value.as_object().ok_or_else(|| {
@@ -428,8 +430,9 @@ async fn rotate_secret(
 async fn load_data(
     State(state): State<AppState>,
     PathParam(tenant): PathParam,
-    body: axum::body::Bytes,
+    request: Request,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    let body = crate::extract::read_body(request, state.config.max_body_bytes).await?;
     let document: serde_json::Value = serde_json::from_slice(&body)
         .map_err(|e| ApiError::invalid_request_body(format!("the body is not valid JSON ({e})"), "json syntax"))?;
     let counts = state.run(move |core| core.load_data(&tenant, document)).await?;
@@ -595,7 +598,6 @@ async fn whoami(Caller(caller): Caller) -> Json<serde_json::Value> {
 mod tests {
     use super::admin_allowed;
     use std::net::SocketAddr;
-    use std::str::FromStr;
 
     #[test]
     fn admin_api_admits_trusted_networks_or_the_configured_key_only() {
