@@ -84,7 +84,7 @@ pub async fn journal_errors(State(state): State<AppState>, request: Request, nex
     let mut seen = if keep { Some(SeenRequest::of(&parts)) } else { None };
     // Bodies are read here (up to the same limit the handlers apply) only when there is one, so a
     // GET costs no buffering; the bytes are handed on as they are, without a copy.
-    let mut response = if has_body(&parts.headers) {
+    let mut response = if has_body(&parts.headers) || !axum::body::HttpBody::is_end_stream(&body) {
         match crate::extract::read_limited(body, state.config.max_body_bytes).await {
             Ok(bytes) => {
                 if let Some(seen) = seen.as_mut() {
@@ -142,7 +142,8 @@ pub async fn journal_errors(State(state): State<AppState>, request: Request, nex
     response
 }
 
-/// Whether the request announces a body (a length above zero, or chunked transfer).
+/// Whether the request announces a body (a length above zero, or chunked transfer); HTTP/2
+/// bodies without a length are caught by the body's own end-of-stream flag.
 fn has_body(headers: &HeaderMap) -> bool {
     headers.contains_key(header::TRANSFER_ENCODING)
         || headers
