@@ -8,6 +8,7 @@
 pub mod actions;
 pub mod alerts;
 pub mod clock;
+pub mod data;
 pub mod demo;
 pub mod entities;
 pub mod faults;
@@ -89,6 +90,8 @@ pub struct Core {
     /// Serialises the check-then-write of state-changing operations (machine actions), so two
     /// concurrent isolate calls cannot both pass the "already pending" check.
     pub(crate) state_lock: Mutex<()>,
+    /// Apps recently confirmed registered (see [`Core::app_is_registered`]).
+    pub(crate) registrations: tenant::RegistrationCache,
 }
 
 const SIGNING_KEY_META: &str = "signing_key_pem";
@@ -107,6 +110,7 @@ impl Core {
             verifier,
             settings,
             state_lock: Mutex::new(()),
+            registrations: tenant::RegistrationCache::default(),
         };
         core.ensure_demo_tenant()?;
         Ok(core)
@@ -116,17 +120,8 @@ impl Core {
         if self.store.get_meta(DEMO_SEEDED_META)?.is_some() {
             return Ok(());
         }
-        self.create_tenant(
-            Tenant::new(DEMO_TENANT_ID, "Palisade Demo", "palisade-demo.onmicrosoft.com"),
-            AppRegistration {
-                client_id: DEV_CLIENT_ID.into(),
-                tenant_id: DEMO_TENANT_ID.into(),
-                display_name: "Palisade development app".into(),
-                client_secret: DEV_CLIENT_SECRET.into(),
-                roles: ALL_APP_ROLES.iter().map(|r| r.to_string()).collect(),
-            },
-            true,
-        )?;
+        let (tenant, app) = demo_registration();
+        self.create_tenant(tenant, app, true)?;
         self.store.init_meta(DEMO_SEEDED_META, "1")?;
         Ok(())
     }
@@ -146,6 +141,20 @@ impl Core {
         }
         Ok(())
     }
+}
+
+/// The demo tenant and its development app, as first start creates them.
+pub(crate) fn demo_registration() -> (Tenant, AppRegistration) {
+    (
+        Tenant::new(DEMO_TENANT_ID, "Palisade Demo", "palisade-demo.onmicrosoft.com"),
+        AppRegistration {
+            client_id: DEV_CLIENT_ID.into(),
+            tenant_id: DEMO_TENANT_ID.into(),
+            display_name: "Palisade development app".into(),
+            client_secret: DEV_CLIENT_SECRET.into(),
+            roles: ALL_APP_ROLES.iter().map(|r| r.to_string()).collect(),
+        },
+    )
 }
 
 /// Serialises entities for the store.

@@ -8,6 +8,7 @@ use axum::extract::{Request, State};
 use axum::http::header::AUTHORIZATION;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use palisade_error::ApiError;
 use std::sync::Arc;
 
 pub async fn authenticate(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
@@ -20,9 +21,35 @@ pub async fn authenticate(State(state): State<AppState>, mut request: Request, n
             if let Some(context) = request.extensions().get::<Arc<RequestContext>>() {
                 context.set_caller(principal.tenant_id.clone(), Some(principal.app_id.clone()));
             }
+            if let Err(refusal) = require_registered(&state, &principal).await {
+                return refusal.into_response();
+            }
             request.extensions_mut().insert(principal);
             next.run(request).await
         }
         Err(refusal) => from_auth(refusal).into_response(),
+    }
+}
+
+/// A well-signed token is refused once its app (or tenant) has been deleted, as Entra refuses
+/// tokens of a deleted service principal.
+async fn require_registered(state: &AppState, principal: &palisade_auth::Principal) -> Result<(), ApiError> {
+    if state
+        .core
+        .registration_confirmed(&principal.tenant_id, &principal.app_id)
+    {
+        return Ok(());
+    }
+    let (tenant, app) = (principal.tenant_id.clone(), principal.app_id.clone());
+    if state.run(move |core| core.app_is_registered(&tenant, &app)).await? {
+        Ok(())
+    } else {
+        Err(ApiError::unauthorized(
+            format!(
+                "the token's app {} is not registered in tenant {} (deleted?)",
+                principal.app_id, principal.tenant_id
+            ),
+            "app registration check",
+        ))
     }
 }

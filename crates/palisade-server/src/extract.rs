@@ -37,7 +37,12 @@ macro_rules! request_body {
 
 /// Reads the whole body, refusing more than the configured limit with `PayloadTooLarge`.
 pub async fn read_body(request: Request, limit: usize) -> Result<axum::body::Bytes, ApiError> {
-    match Limited::new(request.into_body(), limit).collect().await {
+    read_limited(request.into_body(), limit).await
+}
+
+/// [`read_body`] for a body already split from its request.
+pub async fn read_limited(body: axum::body::Body, limit: usize) -> Result<axum::body::Bytes, ApiError> {
+    match Limited::new(body, limit).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(e) if e.is::<LengthLimitError>() => Err(ApiError::new(
             palisade_error::ErrorCode::PayloadTooLarge,

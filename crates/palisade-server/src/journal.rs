@@ -1,15 +1,30 @@
-//! The error journal layer: every error response, whoever produced it, is logged with its tracking
-//! id and recorded (time, caller, request, code, message, internal cause) before it leaves.
+//! The journal layer, outermost after path normalisation. For every request it
+//! - records each error response (time, caller, request, code, message, internal cause) in the
+//!   persistent error journal before the response leaves, so its `target` can be looked up at once;
+//! - records the request itself in the bounded, in-memory request journal
+//!   (`GET /_palisade/requests`): method, path, query, headers without secrets, body digest (and
+//!   small bodies as text), status, error code, request id, latency, tenant and app;
+//! - counts it in the Prometheus metrics by route template.
+//!
+//! The request journal lives in memory: it is test instrumentation written on every request, where
+//! a database write would double the cost of a cheap GET; a restart empties it (errors stay in the
+//! persistent error journal).
 
+use crate::metrics::Metrics;
 use crate::state::AppState;
-use axum::extract::{Request, State};
-use axum::http::HeaderValue;
+use axum::body::{Body, Bytes};
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use palisade_core::journal::ErrorRecord;
 use palisade_error::JournalEntry;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
 use std::any::Any;
-use std::sync::{Arc, OnceLock};
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Instant;
 
 /// What the journal needs to know about a request beyond its response.
 #[derive(Debug)]
@@ -17,6 +32,7 @@ pub struct RequestContext {
     method: String,
     path: String,
     caller: OnceLock<(String, Option<String>)>,
+    route: OnceLock<String>,
 }
 
 impl RequestContext {
@@ -29,7 +45,29 @@ impl RequestContext {
 /// The header carrying the tracking id of the response (the error's `target` on errors).
 pub const REQUEST_ID_HEADER: &str = "x-ms-request-id";
 
-pub async fn journal_errors(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+/// Bodies up to this size are kept as text in the request journal (larger ones: digest and size).
+pub const BODY_TEXT_LIMIT: usize = 64 * 1024;
+
+/// The request journal's own endpoint and the metrics scrape are not journaled: reading the
+/// journal must not change it.
+fn journaled(path: &str) -> bool {
+    !(path == "/metrics" || path == "/_palisade/requests" || path.starts_with("/_palisade/requests/"))
+}
+
+/// Copies the matched route template (`/api/machines/{id}`) into the request's context; installed
+/// with `route_layer`, so it runs only once routing has matched.
+pub async fn record_route(request: Request, next: Next) -> Response {
+    if let (Some(matched), Some(context)) = (
+        request.extensions().get::<MatchedPath>(),
+        request.extensions().get::<Arc<RequestContext>>(),
+    ) {
+        let _ = context.route.set(matched.as_str().to_string());
+    }
+    next.run(request).await
+}
+
+pub async fn journal_errors(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
     let context = Arc::new(RequestContext {
         method: request.method().to_string(),
         path: request
@@ -38,24 +76,326 @@ pub async fn journal_errors(State(state): State<AppState>, mut request: Request,
             .map(|p| p.to_string())
             .unwrap_or_default(),
         caller: OnceLock::new(),
+        route: OnceLock::new(),
     });
-    request.extensions_mut().insert(context.clone());
-    let mut response = next.run(request).await;
-    let request_id = match response.extensions_mut().remove::<JournalEntry>() {
+    let keep = journaled(request.uri().path());
+    let (mut parts, body) = request.into_parts();
+    parts.extensions.insert(context.clone());
+    let mut seen = if keep { Some(SeenRequest::of(&parts)) } else { None };
+    // Bodies are read here (up to the same limit the handlers apply) only when there is one, so a
+    // GET costs no buffering; the bytes are handed on as they are, without a copy.
+    let mut response = if has_body(&parts.headers) || !axum::body::HttpBody::is_end_stream(&body) {
+        match crate::extract::read_limited(body, state.config.max_body_bytes).await {
+            Ok(bytes) => {
+                if let Some(seen) = seen.as_mut() {
+                    seen.body(&bytes);
+                }
+                next.run(Request::from_parts(parts, Body::from(bytes))).await
+            }
+            Err(refusal) => refusal.into_response(),
+        }
+    } else {
+        next.run(Request::from_parts(parts, body)).await
+    };
+    let status = response.status().as_u16();
+    let (request_id, code) = match response.extensions_mut().remove::<JournalEntry>() {
         Some(entry) => {
             let request_id = entry.target.clone();
-            record(&state, &context, response.status().as_u16(), entry).await;
-            request_id
+            let code = entry.code.clone();
+            record_error(&state, &context, status, entry).await;
+            (request_id, Some(code))
         }
-        None => palisade_error::new_target(),
+        None => (palisade_error::new_target(), None),
     };
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert(REQUEST_ID_HEADER, value);
     }
+    let elapsed = started.elapsed();
+    let route = context.route.get().map(String::as_str);
+    state
+        .metrics
+        .observe(route, &context.method, status, code.as_deref(), elapsed.as_secs_f64());
+    if let Some(seen) = seen {
+        let (tenant_id, client_id) = match context.caller.get() {
+            Some((tenant, app)) => (Some(tenant.clone()), app.clone()),
+            None => (None, None),
+        };
+        state.requests.push(RequestRecord {
+            sequence: 0,
+            time: palisade_core::time::format_api_time(&state.core.clock.now()),
+            method: context.method.clone(),
+            path: seen.path,
+            query: seen.query,
+            route: route.map(str::to_string),
+            headers: seen.headers,
+            body_bytes: seen.body_bytes,
+            body_sha256: seen.body_sha256,
+            body: seen.body,
+            status,
+            error_code: code,
+            request_id,
+            latency_ms: elapsed.as_secs_f64() * 1000.0,
+            tenant_id,
+            client_id,
+        });
+    }
     response
 }
 
-async fn record(state: &AppState, context: &RequestContext, status: u16, entry: JournalEntry) {
+/// Whether the request announces a body (a length above zero, or chunked transfer); HTTP/2
+/// bodies without a length are caught by the body's own end-of-stream flag.
+fn has_body(headers: &HeaderMap) -> bool {
+    headers.contains_key(header::TRANSFER_ENCODING)
+        || headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .is_some_and(|n| n > 0)
+}
+
+/// What the request journal keeps of a request before it is answered.
+struct SeenRequest {
+    path: String,
+    query: Option<String>,
+    headers: Vec<(String, String)>,
+    body_bytes: usize,
+    body_sha256: Option<String>,
+    body: Option<String>,
+    form: bool,
+}
+
+impl SeenRequest {
+    fn of(parts: &axum::http::request::Parts) -> SeenRequest {
+        let form = parts
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"))
+            // Sign-in forms are read whatever their Content-Type says.
+            || parts.uri.path().contains("/oauth2/");
+        SeenRequest {
+            path: parts.uri.path().to_string(),
+            query: parts.uri.query().map(str::to_string),
+            headers: redacted_headers(&parts.headers),
+            body_bytes: 0,
+            body_sha256: None,
+            body: None,
+            form,
+        }
+    }
+
+    fn body(&mut self, bytes: &Bytes) {
+        self.body_bytes = bytes.len();
+        self.body_sha256 = Some(hex(&Sha256::digest(bytes)));
+        if bytes.len() <= BODY_TEXT_LIMIT {
+            self.body =
+                std::str::from_utf8(bytes).ok().map(
+                    |text| {
+                        if self.form {
+                            redact_form(text)
+                        } else {
+                            text.to_string()
+                        }
+                    },
+                );
+        }
+    }
+}
+
+const REDACTED: &str = "[redacted]";
+
+/// Headers as sent, except credentials: `Authorization` keeps its scheme only; cookies and the
+/// admin key are replaced.
+fn redacted_headers(headers: &HeaderMap) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .map(|(name, value)| {
+            let text = String::from_utf8_lossy(value.as_bytes());
+            let shown = match name.as_str() {
+                "authorization" | "proxy-authorization" => match text.split_once(' ') {
+                    Some((scheme, _)) => format!("{scheme} {REDACTED}"),
+                    None => REDACTED.to_string(),
+                },
+                "cookie" | crate::routes::admin::ADMIN_KEY_HEADER => REDACTED.to_string(),
+                _ => text.into_owned(),
+            };
+            (name.as_str().to_string(), shown)
+        })
+        .collect()
+}
+
+/// A form body with the values of `client_secret` and `client_assertion` replaced.
+fn redact_form(text: &str) -> String {
+    text.split('&')
+        .map(|pair| {
+            let key = pair.split('=').next().unwrap_or("");
+            let decoded: String = form_urlencoded::parse(key.as_bytes())
+                .map(|(k, _)| k.into_owned())
+                .next()
+                .unwrap_or_default();
+            if matches!(decoded.as_str(), "client_secret" | "client_assertion") {
+                format!("{key}={REDACTED}")
+            } else {
+                pair.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// One request as the journal keeps it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RequestRecord {
+    /// Increases by one per journaled request since the server started (never reused, also
+    /// across clears), so `after=` finds the requests made since a known point.
+    pub sequence: u64,
+    /// Emulator time of arrival.
+    pub time: String,
+    pub method: String,
+    /// The path after normalisation (`/api/v1.0/Machines` is journaled as `/api/machines`).
+    pub path: String,
+    pub query: Option<String>,
+    /// The matched route template, e.g. `/api/machines/{id}/isolate`; `null` when none matched.
+    pub route: Option<String>,
+    #[serde(serialize_with = "headers_as_object")]
+    pub headers: Vec<(String, String)>,
+    pub body_bytes: usize,
+    pub body_sha256: Option<String>,
+    /// The body as text when it is UTF-8 and at most [`BODY_TEXT_LIMIT`] bytes (secrets of
+    /// sign-in forms redacted).
+    pub body: Option<String>,
+    pub status: u16,
+    pub error_code: Option<String>,
+    /// The `x-ms-request-id` answered (on errors, the envelope's `target`).
+    pub request_id: String,
+    pub latency_ms: f64,
+    pub tenant_id: Option<String>,
+    pub client_id: Option<String>,
+}
+
+/// Headers as a JSON object; repeated headers are joined with ", " as HTTP allows.
+fn headers_as_object<S: serde::Serializer>(headers: &[(String, String)], s: S) -> Result<S::Ok, S::Error> {
+    let mut object = serde_json::Map::new();
+    for (name, value) in headers {
+        match object.get_mut(name) {
+            Some(serde_json::Value::String(existing)) => {
+                existing.push_str(", ");
+                existing.push_str(value);
+            }
+            _ => {
+                object.insert(name.clone(), serde_json::Value::String(value.clone()));
+            }
+        }
+    }
+    object.serialize(s)
+}
+
+/// The bounded request journal: the newest `capacity` requests, oldest dropped first.
+pub struct RequestJournal {
+    capacity: usize,
+    inner: Mutex<JournalInner>,
+}
+
+struct JournalInner {
+    next_sequence: u64,
+    records: VecDeque<Arc<RequestRecord>>,
+}
+
+impl RequestJournal {
+    pub fn new(capacity: usize) -> Self {
+        RequestJournal {
+            capacity: capacity.max(1),
+            inner: Mutex::new(JournalInner {
+                next_sequence: 1,
+                records: VecDeque::new(),
+            }),
+        }
+    }
+
+    fn push(&self, mut record: RequestRecord) {
+        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        record.sequence = inner.next_sequence;
+        inner.next_sequence += 1;
+        if inner.records.len() >= self.capacity {
+            inner.records.pop_front();
+        }
+        inner.records.push_back(Arc::new(record));
+    }
+
+    /// The records matching `filter`, oldest first; with a limit, the newest `limit` of them.
+    pub fn matching(&self, filter: &RequestFilter) -> Vec<Arc<RequestRecord>> {
+        let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let mut found: Vec<Arc<RequestRecord>> = inner
+            .records
+            .iter()
+            .filter(|record| filter.accepts(record))
+            .cloned()
+            .collect();
+        if let Some(limit) = filter.limit {
+            let excess = found.len().saturating_sub(limit);
+            found.drain(..excess);
+        }
+        found
+    }
+
+    /// Forgets every record (sequence numbers keep counting).
+    pub fn clear(&self) -> usize {
+        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let cleared = inner.records.len();
+        inner.records.clear();
+        cleared
+    }
+}
+
+/// The query of `GET /_palisade/requests`; every given condition must hold.
+#[derive(Debug, Default, Clone)]
+pub struct RequestFilter {
+    pub method: Option<Method>,
+    pub path: Option<String>,
+    pub path_prefix: Option<String>,
+    pub status: Option<u16>,
+    pub code: Option<String>,
+    pub client_id: Option<String>,
+    pub tenant_id: Option<String>,
+    pub body_contains: Option<String>,
+    pub since: Option<chrono::DateTime<chrono::Utc>>,
+    pub after: Option<u64>,
+    pub limit: Option<usize>,
+}
+
+impl RequestFilter {
+    fn accepts(&self, r: &RequestRecord) -> bool {
+        let same = |want: &Option<String>, have: &Option<String>| match want {
+            Some(want) => have.as_deref().is_some_and(|have| have.eq_ignore_ascii_case(want)),
+            None => true,
+        };
+        self.method.as_ref().is_none_or(|m| m.as_str() == r.method)
+            && self.path.as_ref().is_none_or(|p| *p == r.path)
+            && self.path_prefix.as_ref().is_none_or(|p| r.path.starts_with(p.as_str()))
+            && self.status.is_none_or(|s| s == r.status)
+            && self
+                .code
+                .as_ref()
+                .is_none_or(|c| r.error_code.as_deref() == Some(c.as_str()))
+            && same(&self.client_id, &r.client_id)
+            && same(&self.tenant_id, &r.tenant_id)
+            && self
+                .body_contains
+                .as_ref()
+                .is_none_or(|needle| r.body.as_deref().is_some_and(|body| body.contains(needle.as_str())))
+            && self
+                .since
+                .is_none_or(|since| chrono::DateTime::parse_from_rfc3339(&r.time).is_ok_and(|t| t >= since))
+            && self.after.is_none_or(|after| r.sequence > after)
+    }
+}
+
+async fn record_error(state: &AppState, context: &RequestContext, status: u16, entry: JournalEntry) {
     let (tenant_id, app_id) = match context.caller.get() {
         Some((tenant, app)) => (Some(tenant.clone()), app.clone()),
         None => (None, None),
@@ -102,5 +442,76 @@ pub fn describe_panic(payload: &(dyn Any + Send)) -> String {
         s.clone()
     } else {
         "panic with a non-string payload".to_string()
+    }
+}
+
+/// Shared by the state: the journal and metrics a server instance keeps in memory.
+pub fn observability(config: &crate::Config) -> (Arc<RequestJournal>, Arc<Metrics>) {
+    (
+        Arc::new(RequestJournal::new(config.request_journal_capacity)),
+        Arc::new(Metrics::default()),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sign_in_secrets_are_redacted_and_the_rest_kept() {
+        assert_eq!(
+            redact_form("grant_type=client_credentials&client_secret=s3cr%26t&client_id=abc"),
+            "grant_type=client_credentials&client_secret=[redacted]&client_id=abc"
+        );
+        assert_eq!(redact_form("client%5Fsecret=x"), "client%5Fsecret=[redacted]");
+    }
+
+    #[test]
+    fn credentials_never_reach_the_journal_headers() {
+        let mut headers = HeaderMap::new();
+        headers.insert("authorization", HeaderValue::from_static("Bearer eyJ.abc.def"));
+        headers.insert("x-palisade-admin-key", HeaderValue::from_static("k"));
+        headers.insert("cookie", HeaderValue::from_static("a=b"));
+        headers.insert("accept", HeaderValue::from_static("application/json"));
+        let shown = redacted_headers(&headers);
+        let get = |n: &str| shown.iter().find(|(k, _)| k == n).map(|(_, v)| v.as_str());
+        assert_eq!(get("authorization"), Some("Bearer [redacted]"));
+        assert_eq!(get("x-palisade-admin-key"), Some(REDACTED));
+        assert_eq!(get("cookie"), Some(REDACTED));
+        assert_eq!(get("accept"), Some("application/json"));
+    }
+
+    #[test]
+    fn the_journal_keeps_the_newest_and_limits_to_the_latest_matches() {
+        let journal = RequestJournal::new(3);
+        for n in 0..5 {
+            journal.push(RequestRecord {
+                sequence: 0,
+                time: "2024-01-01T00:00:00Z".into(),
+                method: "GET".into(),
+                path: format!("/p{n}"),
+                query: None,
+                route: None,
+                headers: Vec::new(),
+                body_bytes: 0,
+                body_sha256: None,
+                body: None,
+                status: 200,
+                error_code: None,
+                request_id: String::new(),
+                latency_ms: 0.0,
+                tenant_id: None,
+                client_id: None,
+            });
+        }
+        let all = journal.matching(&RequestFilter::default());
+        let paths: Vec<&str> = all.iter().map(|r| r.path.as_str()).collect();
+        assert_eq!(paths, ["/p2", "/p3", "/p4"]);
+        assert_eq!(all[0].sequence, 3);
+        let latest = journal.matching(&RequestFilter {
+            limit: Some(1),
+            ..RequestFilter::default()
+        });
+        assert_eq!(latest[0].path, "/p4");
     }
 }

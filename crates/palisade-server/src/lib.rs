@@ -1,7 +1,7 @@
 //! Palisade's HTTP(S) server: the emulated Defender APIs, the sign-in endpoints, and the admin API,
 //! on one origin so a client sets one base URL for both.
 //!
-//! A request passes, in order: path normalisation → error journal → panic catcher → routing →
+//! A request passes, in order: path normalisation → journal (errors, requests, metrics) → panic catcher → routing →
 //! (API routes) authentication → handler → domain operation. Every error response, whichever layer
 //! made it, is an [`ApiError`](palisade_error::ApiError) envelope recorded by the journal layer.
 
@@ -18,7 +18,7 @@ pub mod routes;
 pub mod state;
 pub mod tls;
 
-pub use config::Config;
+pub use config::{Config, IpNetwork};
 
 use axum::extract::ConnectInfo;
 use axum::http::Method;
@@ -79,6 +79,7 @@ pub fn app(state: AppState) -> Router {
         .route("/openapi.json", axum::routing::get(openapi::serve_document))
         .route("/_palisade/docs", axum::routing::get(openapi::serve_page))
         .merge(routes::admin::router(state.clone()))
+        .route_layer(axum::middleware::from_fn(journal::record_route))
         .fallback(no_route)
         .method_not_allowed_fallback(wrong_method)
         .layer(CatchPanicLayer::custom(|payload: Box<dyn std::any::Any + Send>| {
@@ -130,9 +131,12 @@ impl Server {
         .await
         .map_err(|e| StartError::Store(format!("initialisation panicked: {e}")))??;
         let (tls_config, tls_files) = tls;
+        let (requests, metrics) = journal::observability(&config);
         let state = AppState {
             core: core.clone(),
             config: Arc::new(config.clone()),
+            requests,
+            metrics,
         };
         let router = app(state);
         let (shutdown, _) = watch::channel(false);

@@ -10,6 +10,10 @@ use std::sync::Arc;
 pub struct AppState {
     pub core: Arc<Core>,
     pub config: Arc<Config>,
+    /// Every request, bounded, in memory (`GET /_palisade/requests`).
+    pub requests: Arc<crate::journal::RequestJournal>,
+    /// Prometheus counters and histograms (`GET /metrics`).
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl AppState {

@@ -62,6 +62,45 @@ enum Command {
         #[arg(long, default_value = DEMO_TENANT_ID)]
         tenant: String,
     },
+    /// List, create or delete tenants.
+    Tenants {
+        #[command(subcommand)]
+        command: TenantsCommand,
+    },
+    /// List, register, rotate, re-role or delete a tenant's app registrations.
+    Apps {
+        #[command(subcommand)]
+        command: AppsCommand,
+    },
+    /// Load entities from a JSON data document (the shape `export` prints) into a tenant.
+    Load {
+        /// The document: {"machines": [...], "alerts": [...], ...}; "-" reads standard input.
+        file: PathBuf,
+        #[command(flatten)]
+        data: DataArg,
+        /// Tenant to load into (default: the demo tenant).
+        #[arg(long, default_value = DEMO_TENANT_ID)]
+        tenant: String,
+    },
+    /// Print a tenant's data as a JSON document `load` takes back.
+    Export {
+        #[command(flatten)]
+        data: DataArg,
+        /// Tenant to export (default: the demo tenant).
+        #[arg(long, default_value = DEMO_TENANT_ID)]
+        tenant: String,
+    },
+    /// Reset one tenant's data (--tenant), or everything back to a first start.
+    Reset {
+        #[command(flatten)]
+        data: DataArg,
+        /// Only this tenant: its data is emptied (apps and settings stay).
+        #[arg(long)]
+        tenant: Option<String>,
+        /// With --tenant: put the demo population back after emptying.
+        #[arg(long, requires = "tenant")]
+        demo_data: bool,
+    },
     /// Explain an error response: look up its `target` tracking id in the error journal.
     Trace {
         /// The `target` of the error envelope.
@@ -71,6 +110,81 @@ enum Command {
         /// Print the record as JSON.
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum TenantsCommand {
+    /// Every tenant (id, domain, name).
+    List {
+        #[command(flatten)]
+        data: DataArg,
+    },
+    /// A new tenant with one app holding every role; prints its ids and secret as JSON.
+    Create {
+        #[command(flatten)]
+        data: DataArg,
+        /// Display name.
+        #[arg(long)]
+        name: Option<String>,
+        /// Start empty instead of with the demo population.
+        #[arg(long)]
+        empty: bool,
+    },
+    /// Delete a tenant with its apps and data.
+    Delete {
+        tenant: String,
+        #[command(flatten)]
+        data: DataArg,
+    },
+}
+
+#[derive(Subcommand)]
+enum AppsCommand {
+    /// A tenant's apps (no secrets).
+    List {
+        #[command(flatten)]
+        data: DataArg,
+        #[arg(long, default_value = DEMO_TENANT_ID)]
+        tenant: String,
+    },
+    /// Register an app with the given roles (comma-separated; none for a role-less app); prints
+    /// its client id and secret as JSON.
+    Add {
+        #[command(flatten)]
+        data: DataArg,
+        #[arg(long, default_value = DEMO_TENANT_ID)]
+        tenant: String,
+        #[arg(long, default_value = "Palisade app")]
+        name: String,
+        #[arg(long, value_delimiter = ',')]
+        roles: Vec<String>,
+    },
+    /// Replace an app's secret (the old one stops working); prints the new one as JSON.
+    Rotate {
+        client_id: String,
+        #[command(flatten)]
+        data: DataArg,
+        #[arg(long, default_value = DEMO_TENANT_ID)]
+        tenant: String,
+    },
+    /// Replace an app's roles (comma-separated; empty for none).
+    SetRoles {
+        client_id: String,
+        #[command(flatten)]
+        data: DataArg,
+        #[arg(long, default_value = DEMO_TENANT_ID)]
+        tenant: String,
+        #[arg(long, value_delimiter = ',')]
+        roles: Vec<String>,
+    },
+    /// Delete an app registration.
+    Delete {
+        client_id: String,
+        #[command(flatten)]
+        data: DataArg,
+        #[arg(long, default_value = DEMO_TENANT_ID)]
+        tenant: String,
     },
 }
 
@@ -103,6 +217,13 @@ struct ServeArgs {
     /// Let non-loopback callers use /_palisade/ when they send this in X-Palisade-Admin-Key.
     #[arg(long, env = "PALISADE_ADMIN_KEY")]
     admin_key: Option<String>,
+    /// Networks whose callers may use /_palisade/ and /metrics without the admin key
+    /// (comma-separated CIDRs; "none" requires the key from everyone).
+    #[arg(long, env = "PALISADE_ADMIN_TRUSTED", default_value = "127.0.0.0/8,::1/128", value_parser = parse_networks)]
+    admin_trusted: Networks,
+    /// How many requests the in-memory request journal keeps (oldest dropped first).
+    #[arg(long, env = "PALISADE_REQUEST_JOURNAL_SIZE", default_value_t = 10_000)]
+    request_journal_size: usize,
     /// Seconds a new machine action stays Pending before the device picks it up.
     #[arg(long, env = "PALISADE_ACTION_PICKUP_SECONDS", default_value_t = 10)]
     action_pickup_seconds: u32,
@@ -116,6 +237,21 @@ struct ServeArgs {
 
 #[derive(Clone, Copy)]
 struct Listen(Option<SocketAddr>);
+
+#[derive(Clone)]
+struct Networks(Vec<palisade_server::IpNetwork>);
+
+fn parse_networks(value: &str) -> Result<Networks, String> {
+    if value.trim().eq_ignore_ascii_case("none") {
+        return Ok(Networks(Vec::new()));
+    }
+    value
+        .split(',')
+        .filter(|part| !part.trim().is_empty())
+        .map(str::parse)
+        .collect::<Result<Vec<_>, _>>()
+        .map(Networks)
+}
 
 fn parse_listen(value: &str) -> Result<Listen, String> {
     if value.eq_ignore_ascii_case("off") {
@@ -141,6 +277,15 @@ fn main() -> ExitCode {
             seed,
             tenant,
         } => seed_tenant(data, machines, alerts, seed, &tenant),
+        Command::Tenants { command } => tenants(command),
+        Command::Apps { command } => apps(command),
+        Command::Load { file, data, tenant } => load(data, &file, &tenant),
+        Command::Export { data, tenant } => export(data, &tenant),
+        Command::Reset {
+            data,
+            tenant,
+            demo_data,
+        } => reset(data, tenant.as_deref(), demo_data),
     };
     match result {
         Ok(code) => code,
@@ -161,6 +306,8 @@ fn serve(args: ServeArgs) -> Result<ExitCode, String> {
         max_body_bytes: args.max_body_bytes,
         page_size: args.page_size,
         admin_key: args.admin_key,
+        admin_trusted_networks: args.admin_trusted.0,
+        request_journal_capacity: args.request_journal_size.max(1),
         core: palisade_core::Settings {
             action_pace: palisade_core::ActionPace {
                 pickup: chrono::TimeDelta::seconds(args.action_pickup_seconds.into()),
@@ -366,4 +513,161 @@ fn progress(what: &str, done: u64, total: u64, started: std::time::Instant) {
         "#".repeat(filled as usize),
         "-".repeat((WIDTH - filled) as usize)
     );
+}
+
+/// A domain error as the CLI reports it (the API's message for documented failures).
+fn core_error(error: palisade_core::CoreError) -> String {
+    match error {
+        palisade_core::CoreError::Rule(api) => format!("{}: {}", api.code, api.message),
+        other => other.to_string(),
+    }
+}
+
+fn print_json(value: &impl serde::Serialize) -> Result<ExitCode, String> {
+    println!("{}", serde_json::to_string_pretty(value).map_err(|e| e.to_string())?);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn tenants(command: TenantsCommand) -> Result<ExitCode, String> {
+    match command {
+        TenantsCommand::List { data } => {
+            let core = open(&data)?;
+            for tenant in core.list_tenants().map_err(core_error)? {
+                println!("{}  {}  {}", tenant.id, tenant.domain, tenant.display_name);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        TenantsCommand::Create { data, name, empty } => {
+            let core = open(&data)?;
+            let tenant_id = uuid::Uuid::new_v4().to_string();
+            let short = tenant_id[..8].to_string();
+            let tenant = palisade_core::tenant::Tenant::new(
+                tenant_id.clone(),
+                name.unwrap_or_else(|| format!("Tenant {short}")),
+                format!("tenant-{short}.onmicrosoft.com"),
+            );
+            let app = palisade_core::tenant::AppRegistration {
+                client_id: uuid::Uuid::new_v4().to_string(),
+                tenant_id: tenant_id.clone(),
+                display_name: "Palisade app".into(),
+                client_secret: palisade_core::tenant::new_client_secret(),
+                roles: palisade_auth::ALL_APP_ROLES.iter().map(|r| r.to_string()).collect(),
+            };
+            let domain = tenant.domain.clone();
+            core.create_tenant(tenant, app.clone(), !empty).map_err(core_error)?;
+            print_json(&serde_json::json!({
+                "tenantId": tenant_id,
+                "domain": domain,
+                "clientId": app.client_id,
+                "clientSecret": app.client_secret,
+                "roles": app.roles,
+            }))
+        }
+        TenantsCommand::Delete { tenant, data } => {
+            open(&data)?.delete_tenant(&tenant).map_err(core_error)?;
+            eprintln!("deleted tenant {tenant}");
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn app_json(app: &palisade_core::tenant::AppRegistration) -> serde_json::Value {
+    serde_json::json!({
+        "clientId": app.client_id,
+        "tenantId": app.tenant_id,
+        "displayName": app.display_name,
+        "clientSecret": app.client_secret,
+        "roles": app.roles,
+    })
+}
+
+/// `--roles ""` (or a trailing comma) means no role rather than a role named "".
+fn role_list(roles: Vec<String>) -> Vec<String> {
+    roles.into_iter().filter(|r| !r.trim().is_empty()).collect()
+}
+
+fn apps(command: AppsCommand) -> Result<ExitCode, String> {
+    match command {
+        AppsCommand::List { data, tenant } => {
+            let apps = open(&data)?.list_apps(&tenant).map_err(core_error)?;
+            let views: Vec<palisade_core::tenant::AppView> = apps.iter().map(Into::into).collect();
+            print_json(&views)
+        }
+        AppsCommand::Add {
+            data,
+            tenant,
+            name,
+            roles,
+        } => {
+            let app = open(&data)?
+                .register_app(&tenant, &name, &role_list(roles))
+                .map_err(core_error)?;
+            print_json(&app_json(&app))
+        }
+        AppsCommand::Rotate {
+            client_id,
+            data,
+            tenant,
+        } => {
+            let app = open(&data)?.rotate_secret(&tenant, &client_id).map_err(core_error)?;
+            print_json(&app_json(&app))
+        }
+        AppsCommand::SetRoles {
+            client_id,
+            data,
+            tenant,
+            roles,
+        } => {
+            let app = open(&data)?
+                .update_app(&tenant, &client_id, None, Some(&role_list(roles)))
+                .map_err(core_error)?;
+            print_json(&palisade_core::tenant::AppView::from(&app))
+        }
+        AppsCommand::Delete {
+            client_id,
+            data,
+            tenant,
+        } => {
+            open(&data)?.delete_app(&tenant, &client_id).map_err(core_error)?;
+            eprintln!("deleted app {client_id}");
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn load(data: DataArg, file: &std::path::Path, tenant: &str) -> Result<ExitCode, String> {
+    let text = if file == std::path::Path::new("-") {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut text).map_err(|e| e.to_string())?;
+        text
+    } else {
+        std::fs::read_to_string(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?
+    };
+    let document: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| format!("{} is not JSON: {e}", file.display()))?;
+    let core = open(&data)?;
+    let counts = core.load_data(tenant, document).map_err(core_error)?;
+    core.store.analyze().map_err(|e| e.to_string())?;
+    print_json(&counts)
+}
+
+fn export(data: DataArg, tenant: &str) -> Result<ExitCode, String> {
+    let document = open(&data)?.export_data(tenant).map_err(core_error)?;
+    println!("{}", serde_json::to_string(&document).map_err(|e| e.to_string())?);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn reset(data: DataArg, tenant: Option<&str>, demo_data: bool) -> Result<ExitCode, String> {
+    let core = open(&data)?;
+    match tenant {
+        Some(tenant) => {
+            core.reset_tenant(tenant, demo_data).map_err(core_error)?;
+            eprintln!("reset tenant {tenant}");
+        }
+        None => {
+            core.reset_all().map_err(core_error)?;
+            eprintln!("reset {} to a first start", data.dir.display());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -27,13 +27,18 @@ fn serve(data: &std::path::Path, env: &[(&str, &str)]) -> Served {
 }
 
 fn serve_with(args: &[&str], data: &std::path::Path, env: &[(&str, &str)]) -> Served {
+    serve_logging_to(args, data, env, Stdio::null())
+}
+
+/// [`serve_with`], with the server's log (stderr) going to `stderr`.
+fn serve_logging_to(args: &[&str], data: &std::path::Path, env: &[(&str, &str)], stderr: Stdio) -> Served {
     let mut command = Command::new(BIN);
     command
         .args(args)
         .arg("--data")
         .arg(data)
         .stdout(Stdio::piped())
-        .stderr(Stdio::null());
+        .stderr(stderr);
     for (k, v) in env {
         command.env(k, v);
     }
@@ -283,4 +288,142 @@ fn seed_adds_a_deterministic_population_and_reports_its_rate() {
         "",
     );
     assert_eq!((status, body.trim()), (200, "90"));
+}
+
+/// Runs the binary and returns (exit code, stdout, stderr).
+fn run_all(args: &[&str]) -> (i32, String, String) {
+    let output = Command::new(BIN).args(args).output().expect("run palisade");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn tenants_apps_export_load_and_reset_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    let (code, out, err) = run_all(&["tenants", "create", "--data", data, "--empty", "--name", "Blue"]);
+    assert_eq!(code, 0, "{err}");
+    let created: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let tenant = created["tenantId"].as_str().unwrap();
+    let (_, listed, _) = run_all(&["tenants", "list", "--data", data]);
+    assert!(
+        listed.contains(tenant) && listed.contains("Blue") && listed.contains("palisade-demo"),
+        "{listed}"
+    );
+
+    // A role-less app, then roles, then a rotated secret.
+    let (code, out, err) = run_all(&["apps", "add", "--data", data, "--tenant", tenant, "--roles", ""]);
+    assert_eq!(code, 0, "{err}");
+    let added: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(added["roles"], serde_json::json!([]));
+    let client = added["clientId"].as_str().unwrap();
+    let (code, out, _) = run_all(&[
+        "apps",
+        "set-roles",
+        client,
+        "--data",
+        data,
+        "--tenant",
+        tenant,
+        "--roles",
+        "Machine.Read.All,Machine.Scan",
+    ]);
+    assert_eq!(code, 0);
+    assert!(out.contains("Machine.Scan") && !out.contains("clientSecret"), "{out}");
+    let (code, _, err) = run_all(&[
+        "apps",
+        "add",
+        "--data",
+        data,
+        "--tenant",
+        tenant,
+        "--roles",
+        "Machine.Fly",
+    ]);
+    assert_ne!(code, 0);
+    assert!(err.contains("InvalidInput") && err.contains("Machine.Fly"), "{err}");
+    let (code, out, _) = run_all(&["apps", "rotate", client, "--data", data, "--tenant", tenant]);
+    assert_eq!(code, 0);
+    let rotated: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_ne!(rotated["clientSecret"], added["clientSecret"]);
+
+    // The demo tenant's export loads into the new tenant and exports the same.
+    let (code, demo, _) = run_all(&["export", "--data", data]);
+    assert_eq!(code, 0);
+    let file = dir.path().join("demo.json");
+    std::fs::write(&file, &demo).unwrap();
+    let (code, out, err) = run_all(&["load", file.to_str().unwrap(), "--data", data, "--tenant", tenant]);
+    assert_eq!(code, 0, "{err}");
+    let counts: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(counts["machines"], 36);
+    let (_, copy, _) = run_all(&["export", "--data", data, "--tenant", tenant]);
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&copy).unwrap(),
+        serde_json::from_str::<serde_json::Value>(&demo).unwrap()
+    );
+
+    let (code, _, _) = run_all(&["reset", "--data", data, "--tenant", tenant]);
+    assert_eq!(code, 0);
+    let (_, emptied, _) = run_all(&["export", "--data", data, "--tenant", tenant]);
+    let emptied: serde_json::Value = serde_json::from_str(&emptied).unwrap();
+    assert_eq!(emptied["machines"], serde_json::json!([]));
+    let (code, _, _) = run_all(&["reset", "--data", data]);
+    assert_eq!(code, 0);
+    let (_, listed, _) = run_all(&["tenants", "list", "--data", data]);
+    assert!(!listed.contains(tenant) && listed.contains("palisade-demo"), "{listed}");
+    let (code, _, err) = run_all(&["tenants", "delete", tenant, "--data", data]);
+    assert_ne!(code, 0);
+    assert!(err.contains("ResourceNotFound"), "{err}");
+}
+
+#[test]
+fn json_logs_carry_the_tracking_id_of_every_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let log_path = dir.path().join("server.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let data = dir.path().join("data");
+    let served = serve_logging_to(
+        &["serve", "--log-json"],
+        &data,
+        &[("PALISADE_HTTP", "127.0.0.1:0"), ("PALISADE_HTTPS", "127.0.0.1:0")],
+        Stdio::from(log),
+    );
+    let mut targets = Vec::new();
+    for (path, auth) in [
+        ("/api/machines", "Bearer nonsense"),
+        ("/api/nowhere", "Bearer nonsense"),
+        ("/_palisade/errors/unknown", ""),
+    ] {
+        let headers: Vec<(&str, &str)> = if auth.is_empty() {
+            vec![]
+        } else {
+            vec![("Authorization", auth)]
+        };
+        let (status, body) = http(&served.http, "GET", path, &headers, "");
+        assert!(status >= 400, "{path}: {status}");
+        let envelope: serde_json::Value = serde_json::from_str(&body).unwrap();
+        targets.push(envelope["error"]["target"].as_str().unwrap().to_string());
+    }
+    drop(served);
+    let text = std::fs::read_to_string(&log_path).unwrap();
+    let events: Vec<serde_json::Value> = text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not a JSON log line ({e}): {l}")))
+        .collect();
+    let errors: Vec<&serde_json::Value> = events
+        .iter()
+        .filter(|e| matches!(e["level"].as_str(), Some("WARN" | "ERROR")))
+        .collect();
+    assert_eq!(errors.len(), targets.len(), "{text}");
+    for (event, target) in errors.iter().zip(&targets) {
+        assert_eq!(event["fields"]["target_id"], target.as_str(), "{event}");
+        assert!(
+            event["fields"]["code"].as_str().is_some_and(|c| !c.is_empty()),
+            "{event}"
+        );
+    }
 }

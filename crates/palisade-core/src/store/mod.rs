@@ -76,4 +76,20 @@ pub trait Store: Send + Sync + 'static {
     /// Appends to the error journal, dropping the oldest records beyond `capacity`.
     fn record_error(&self, record: &ErrorRecord, capacity: usize) -> Result<(), StoreError>;
     fn find_error(&self, target: &str) -> Result<Option<ErrorRecord>, StoreError>;
+
+    /// Every tenant, in id order.
+    fn list_tenants(&self) -> Result<Vec<Tenant>, StoreError>;
+    /// Deletes a tenant with everything it owns (apps, entities, links); `false` when unknown.
+    fn delete_tenant(&self, tenant_id: &str) -> Result<bool, StoreError>;
+    /// A tenant's app registrations, in client-id order.
+    fn list_apps(&self, tenant_id: &str) -> Result<Vec<AppRegistration>, StoreError>;
+    /// Deletes one app registration of a tenant; `false` when the tenant has no such app.
+    fn delete_app(&self, tenant_id: &str, client_id: &str) -> Result<bool, StoreError>;
+    /// Deletes every entity and link of a tenant, keeping the tenant, its settings and its apps.
+    fn clear_tenant_data(&self, tenant_id: &str) -> Result<(), StoreError>;
+    /// Every relation of one kind in a tenant, in key order.
+    fn all_links(&self, tenant_id: &str, kind: &str) -> Result<Vec<(String, String)>, StoreError>;
+    /// Back to an empty store (tenants, their data, the error journal); meta values (the signing
+    /// key) stay.
+    fn clear_all(&self) -> Result<(), StoreError>;
 }

@@ -576,6 +576,80 @@ impl Store for SqliteStore {
         })?;
         doc.map(decode).transpose()
     }
+
+    fn list_tenants(&self) -> Result<Vec<Tenant>, StoreError> {
+        let docs: Vec<String> = self.read(|c| {
+            let mut stmt = c.prepare_cached("SELECT doc FROM tenants ORDER BY id")?;
+            let rows = stmt.query_map([], |r| r.get(0))?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })?;
+        docs.into_iter().map(decode).collect()
+    }
+
+    fn delete_tenant(&self, tenant_id: &str) -> Result<bool, StoreError> {
+        // Every tenant-owned table references tenants(id) ON DELETE CASCADE.
+        self.write(|c| Ok(c.execute("DELETE FROM tenants WHERE id = lower(?1)", [tenant_id])? > 0))
+    }
+
+    fn list_apps(&self, tenant_id: &str) -> Result<Vec<AppRegistration>, StoreError> {
+        let docs: Vec<String> = self.read(|c| {
+            let mut stmt = c.prepare_cached("SELECT doc FROM apps WHERE tenant_id = ?1 ORDER BY client_id")?;
+            let rows = stmt.query_map([tenant_id], |r| r.get(0))?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })?;
+        docs.into_iter().map(decode).collect()
+    }
+
+    fn delete_app(&self, tenant_id: &str, client_id: &str) -> Result<bool, StoreError> {
+        self.write(|c| {
+            Ok(c.execute(
+                "DELETE FROM apps WHERE tenant_id = ?1 AND client_id = lower(?2)",
+                [tenant_id, client_id],
+            )? > 0)
+        })
+    }
+
+    fn clear_tenant_data(&self, tenant_id: &str) -> Result<(), StoreError> {
+        self.write(|c| {
+            let tx = c.transaction()?;
+            // Every table with a tenant_id column holds tenant data, whichever family added it;
+            // the registration itself (tenants, apps) stays.
+            let tables: Vec<String> = {
+                let mut stmt = tx.prepare(
+                    "SELECT m.name FROM sqlite_master m JOIN pragma_table_info(m.name) p
+                     WHERE m.type = 'table' AND p.name = 'tenant_id' AND m.name NOT IN ('tenants', 'apps')",
+                )?;
+                let names = stmt.query_map([], |r| r.get(0))?;
+                names.collect::<Result<Vec<_>, _>>()?
+            };
+            for table in tables {
+                // Table names come from the schema itself, never from a caller.
+                tx.execute(&format!("DELETE FROM \"{table}\" WHERE tenant_id = ?1"), [tenant_id])?;
+            }
+            tx.commit()?;
+            Ok(())
+        })
+    }
+
+    fn all_links(&self, tenant_id: &str, kind: &str) -> Result<Vec<(String, String)>, StoreError> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT from_key, to_key FROM links WHERE tenant_id = ?1 AND kind = ?2 ORDER BY from_key, to_key",
+            )?;
+            let rows = stmt.query_map([tenant_id, kind], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+    }
+
+    fn clear_all(&self) -> Result<(), StoreError> {
+        self.write(|c| {
+            let tx = c.transaction()?;
+            tx.execute("DELETE FROM tenants", [])?;
+            tx.execute("DELETE FROM error_journal", [])?;
+            tx.commit()?;
+            Ok(())
+        })
+    }
 }
 
 #[cfg(test)]

@@ -1,8 +1,11 @@
-//! Emulator-only endpoints under `/_palisade/`: health, error trace, token minting for tests,
-//! tenant creation, credentials. Guarded: loopback peers only, unless an admin key is configured
-//! and sent in `X-Palisade-Admin-Key`. Health stays open so orchestrators can probe it.
+//! Emulator-only endpoints under `/_palisade/` (and `/metrics`): health, error trace, token minting
+//! for tests, tenants and their app registrations, data in and out, resets, the request journal,
+//! credentials, clock and features. Guarded: peers in the trusted networks (loopback by default),
+//! or any peer sending the configured key in `X-Palisade-Admin-Key`. Health stays open so
+//! orchestrators can probe it.
 
 use crate::extract::{Caller, JsonBody, PathParam};
+use crate::journal::RequestFilter;
 use crate::request_body;
 use crate::state::AppState;
 use axum::extract::{ConnectInfo, Request, State};
@@ -12,10 +15,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use palisade_auth::{Claims, ALL_APP_ROLES};
-use palisade_core::tenant::{AppRegistration, Tenant, DEMO_TENANT_ID, DEV_CLIENT_ID, DEV_CLIENT_SECRET};
+use palisade_core::tenant::{AppRegistration, AppView, Tenant, DEMO_TENANT_ID, DEV_CLIENT_ID, DEV_CLIENT_SECRET};
 use palisade_error::{ApiError, ErrorCode};
 use serde_json::json;
 use std::net::SocketAddr;
+use std::str::FromStr;
 
 pub const ADMIN_KEY_HEADER: &str = "x-palisade-admin-key";
 
@@ -23,7 +27,20 @@ pub fn router(state: AppState) -> Router<AppState> {
     let guarded = Router::new()
         .route("/_palisade/errors/{target}", get(error_trace))
         .route("/_palisade/tokens", post(mint_token))
-        .route("/_palisade/tenants", post(create_tenant))
+        .route("/_palisade/tenants", post(create_tenant).get(list_tenants))
+        .route("/_palisade/tenants/{tenant}", get(get_tenant).delete(delete_tenant))
+        .route("/_palisade/tenants/{tenant}/apps", post(register_app).get(list_apps))
+        .route(
+            "/_palisade/tenants/{tenant}/apps/{client}",
+            get(get_app).patch(update_app).delete(delete_app),
+        )
+        .route("/_palisade/tenants/{tenant}/apps/{client}/secrets", post(rotate_secret))
+        .route("/_palisade/tenants/{tenant}/data", post(load_data))
+        .route("/_palisade/tenants/{tenant}/export", get(export_data))
+        .route("/_palisade/tenants/{tenant}/reset", post(reset_tenant))
+        .route("/_palisade/reset", post(reset_everything))
+        .route("/_palisade/requests", get(list_requests).delete(clear_requests))
+        .route("/metrics", get(metrics))
         .route("/_palisade/credentials", get(credentials))
         .route("/_palisade/clock", get(clock_state).post(change_clock))
         .route(
@@ -50,23 +67,34 @@ async fn guard(State(state): State<AppState>, request: Request, next: Next) -> R
         .get::<ConnectInfo<SocketAddr>>()
         .map(|ConnectInfo(peer)| *peer);
     let sent_key = request.headers().get(ADMIN_KEY_HEADER).map(|v| v.as_bytes());
-    if admin_allowed(peer, state.config.admin_key.as_deref(), sent_key) {
+    if admin_allowed(
+        peer,
+        &state.config.admin_trusted_networks,
+        state.config.admin_key.as_deref(),
+        sent_key,
+    ) {
         next.run(request).await
     } else {
         ApiError::new(
             ErrorCode::Forbidden,
-            "The admin API answers loopback callers only, or callers sending the configured X-Palisade-Admin-Key",
+            "The admin API answers callers from the trusted networks (loopback by default) or sending the configured X-Palisade-Admin-Key",
             "admin guard",
         )
         .into_response()
     }
 }
 
-/// Loopback peers always; others only with the configured key (no key configured admits nobody else).
-fn admin_allowed(peer: Option<SocketAddr>, configured_key: Option<&str>, sent_key: Option<&[u8]>) -> bool {
-    let loopback = peer.is_some_and(|peer| peer.ip().is_loopback());
+/// Peers of the trusted networks always; others only with the configured key (no key configured
+/// admits nobody else).
+fn admin_allowed(
+    peer: Option<SocketAddr>,
+    trusted: &[crate::IpNetwork],
+    configured_key: Option<&str>,
+    sent_key: Option<&[u8]>,
+) -> bool {
+    let trusted_peer = peer.is_some_and(|peer| trusted.iter().any(|net| net.contains(peer.ip())));
     let key_ok = matches!((configured_key, sent_key), (Some(expected), Some(sent)) if sent == expected.as_bytes());
-    loopback || key_ok
+    trusted_peer || key_ok
 }
 
 async fn health() -> Json<serde_json::Value> {
@@ -125,11 +153,14 @@ async fn mint_token(
 }
 
 request_body! {
-    /// `POST /_palisade/tenants`: a new tenant with one app registration.
+    /// `POST /_palisade/tenants`: a new tenant with one app registration. `tenantId` (a GUID) and
+    /// `domain` may be chosen, e.g. to bring a deleted tenant back under its id.
     pub struct CreateTenantRequest {
         optional "displayName" display_name: Option<String>,
         optional "roles" roles: Option<Vec<String>>,
         optional "demoData" demo_data: Option<bool>,
+        optional "tenantId" tenant_id: Option<String>,
+        optional "domain" domain: Option<String>,
     }
 }
 
@@ -137,25 +168,44 @@ async fn create_tenant(
     State(state): State<AppState>,
     JsonBody(body): JsonBody<CreateTenantRequest>,
 ) -> Result<Response, ApiError> {
-    let tenant_id = uuid::Uuid::new_v4().to_string();
+    let tenant_id = match body.tenant_id.as_deref() {
+        Some(id) => uuid::Uuid::parse_str(id)
+            .map_err(|_| ApiError::invalid_input(format!("tenantId '{id}'; expected a GUID"), "tenant id"))?
+            .to_string(),
+        None => uuid::Uuid::new_v4().to_string(),
+    };
     let short = &tenant_id[..8];
     let tenant = Tenant::new(
         tenant_id.clone(),
         body.display_name.unwrap_or_else(|| format!("Tenant {short}")),
-        format!("tenant-{short}.onmicrosoft.com"),
+        body.domain.unwrap_or_else(|| format!("tenant-{short}.onmicrosoft.com")),
     );
+    let roles = match body.roles {
+        Some(roles) => palisade_core::tenant::validate_roles(&roles)?,
+        None => ALL_APP_ROLES.iter().map(|r| r.to_string()).collect(),
+    };
     let app = AppRegistration {
         client_id: uuid::Uuid::new_v4().to_string(),
         tenant_id: tenant_id.clone(),
         display_name: "Palisade app".into(),
-        client_secret: format!("secret-{}", uuid::Uuid::new_v4().simple()),
-        roles: body
-            .roles
-            .unwrap_or_else(|| ALL_APP_ROLES.iter().map(|r| r.to_string()).collect()),
+        client_secret: palisade_core::tenant::new_client_secret(),
+        roles,
     };
+    let exists = tenant_id.clone();
+    let (domain_taken, domain) = (tenant.domain.clone(), tenant.domain.clone());
+    let conflict = state
+        .run(move |core| {
+            Ok(core.store.find_tenant(&exists)?.is_some() || core.store.find_tenant(&domain_taken)?.is_some())
+        })
+        .await?;
+    if conflict {
+        return Err(ApiError::bad_request(
+            format!("A tenant with id {tenant_id} or domain {domain} already exists"),
+            "tenant uniqueness",
+        ));
+    }
     let demo = body.demo_data.unwrap_or(true);
     let created = app.clone();
-    let domain = tenant.domain.clone();
     state.run(move |core| core.create_tenant(tenant, app, demo)).await?;
     Ok((
         StatusCode::CREATED,
@@ -247,8 +297,10 @@ async fn tenant_features(
 async fn change_features(
     State(state): State<AppState>,
     PathParam(tenant): PathParam,
-    body: axum::body::Bytes,
+    request: Request,
 ) -> Result<Json<palisade_core::tenant::TenantFeatures>, ApiError> {
+    // Our own reader, so an oversized body is the envelope's PayloadTooLarge, not axum's text.
+    let body = crate::extract::read_body(request, state.config.max_body_bytes).await?;
     let value: serde_json::Value = serde_json::from_slice(&body)
         .map_err(|e| ApiError::invalid_request_body(format!("the body is not valid JSON ({e})"), "json syntax"))?;
     let object = value.as_object().ok_or_else(|| {
@@ -272,6 +324,254 @@ async fn machine_state(
 ) -> Result<Json<palisade_core::actions::DeviceState>, ApiError> {
     let [tenant, machine] = super::actions::path_params::<2>(params)?;
     Ok(Json(state.run(move |core| core.device_state(&tenant, &machine)).await?))
+}
+
+async fn list_tenants(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+    let tenants = state.run(|core| core.list_tenants()).await?;
+    Ok(Json(json!({ "value": tenants })))
+}
+
+async fn get_tenant(State(state): State<AppState>, PathParam(tenant): PathParam) -> Result<Json<Tenant>, ApiError> {
+    Ok(Json(state.run(move |core| core.tenant(&tenant)).await?))
+}
+
+/// Deletes the tenant with its apps, entities and relations; its apps' tokens stop working at once.
+async fn delete_tenant(State(state): State<AppState>, PathParam(tenant): PathParam) -> Result<StatusCode, ApiError> {
+    state.run(move |core| core.delete_tenant(&tenant)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+request_body! {
+    /// `POST /_palisade/tenants/{tenant}/apps`: a new app registration with chosen roles (an empty
+    /// list makes a role-less app).
+    pub struct RegisterAppRequest {
+        optional "displayName" display_name: Option<String>,
+        required "roles" roles: Vec<String>,
+    }
+}
+
+/// An app with its secret: answered only when the secret is created or rotated.
+fn app_with_secret(app: &AppRegistration) -> serde_json::Value {
+    json!({
+        "clientId": app.client_id,
+        "tenantId": app.tenant_id,
+        "displayName": app.display_name,
+        "clientSecret": app.client_secret,
+        "roles": app.roles,
+    })
+}
+
+async fn register_app(
+    State(state): State<AppState>,
+    PathParam(tenant): PathParam,
+    JsonBody(body): JsonBody<RegisterAppRequest>,
+) -> Result<Response, ApiError> {
+    let name = body.display_name.unwrap_or_else(|| "Palisade app".to_string());
+    let app = state
+        .run(move |core| core.register_app(&tenant, &name, &body.roles))
+        .await?;
+    Ok((StatusCode::CREATED, Json(app_with_secret(&app))).into_response())
+}
+
+async fn list_apps(
+    State(state): State<AppState>,
+    PathParam(tenant): PathParam,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let apps = state.run(move |core| core.list_apps(&tenant)).await?;
+    let apps: Vec<AppView> = apps.iter().map(AppView::from).collect();
+    Ok(Json(json!({ "value": apps })))
+}
+
+async fn get_app(State(state): State<AppState>, params: super::actions::PathParams) -> Result<Json<AppView>, ApiError> {
+    let [tenant, client] = super::actions::path_params::<2>(params)?;
+    let app = state.run(move |core| core.app(&tenant, &client)).await?;
+    Ok(Json(AppView::from(&app)))
+}
+
+request_body! {
+    /// `PATCH /_palisade/tenants/{tenant}/apps/{clientId}`: new roles (and name). Tokens already
+    /// issued keep their roles until they expire.
+    pub struct UpdateAppRequest {
+        optional "displayName" display_name: Option<String>,
+        optional "roles" roles: Option<Vec<String>>,
+    }
+}
+
+async fn update_app(
+    State(state): State<AppState>,
+    params: super::actions::PathParams,
+    JsonBody(body): JsonBody<UpdateAppRequest>,
+) -> Result<Json<AppView>, ApiError> {
+    let [tenant, client] = super::actions::path_params::<2>(params)?;
+    let app = state
+        .run(move |core| core.update_app(&tenant, &client, body.display_name, body.roles.as_deref()))
+        .await?;
+    Ok(Json(AppView::from(&app)))
+}
+
+async fn delete_app(State(state): State<AppState>, params: super::actions::PathParams) -> Result<StatusCode, ApiError> {
+    let [tenant, client] = super::actions::path_params::<2>(params)?;
+    state.run(move |core| core.delete_app(&tenant, &client)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A new secret; the old one stops working at once (one secret per app).
+async fn rotate_secret(
+    State(state): State<AppState>,
+    params: super::actions::PathParams,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let [tenant, client] = super::actions::path_params::<2>(params)?;
+    let app = state.run(move |core| core.rotate_secret(&tenant, &client)).await?;
+    Ok(Json(app_with_secret(&app)))
+}
+
+/// `POST /_palisade/tenants/{tenant}/data`: entities in the API's shapes, validated whole, then
+/// upserted by id; answers how many of each kind were stored.
+async fn load_data(
+    State(state): State<AppState>,
+    PathParam(tenant): PathParam,
+    request: Request,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let body = crate::extract::read_body(request, state.config.max_body_bytes).await?;
+    let document: serde_json::Value = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::invalid_request_body(format!("the body is not valid JSON ({e})"), "json syntax"))?;
+    let counts = state.run(move |core| core.load_data(&tenant, document)).await?;
+    Ok(Json(serde_json::Value::Object(counts)))
+}
+
+async fn export_data(
+    State(state): State<AppState>,
+    PathParam(tenant): PathParam,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    Ok(Json(state.run(move |core| core.export_data(&tenant)).await?))
+}
+
+request_body! {
+    /// `POST /_palisade/tenants/{tenant}/reset`: empty the tenant, or put the demo data back.
+    pub struct ResetTenantRequest {
+        required "demoData" demo_data: bool,
+    }
+}
+
+async fn reset_tenant(
+    State(state): State<AppState>,
+    PathParam(tenant): PathParam,
+    JsonBody(body): JsonBody<ResetTenantRequest>,
+) -> Result<StatusCode, ApiError> {
+    state
+        .run(move |core| core.reset_tenant(&tenant, body.demo_data))
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /_palisade/reset`: back to a first start (demo tenant and dev app only, journals empty,
+/// clock reset).
+async fn reset_everything(State(state): State<AppState>) -> Result<StatusCode, ApiError> {
+    state.run(|core| core.reset_all()).await?;
+    state.core.clock.reset();
+    state.requests.clear();
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The query parameters of `GET /_palisade/requests`.
+const REQUEST_FILTERS: &[&str] = &[
+    "method",
+    "path",
+    "pathPrefix",
+    "status",
+    "code",
+    "clientId",
+    "tenantId",
+    "bodyContains",
+    "since",
+    "after",
+    "limit",
+];
+
+fn parse_request_filter(query: Option<&str>) -> Result<RequestFilter, ApiError> {
+    let mut filter = RequestFilter::default();
+    let bad = |name: &str, value: &str, expected: &str| {
+        ApiError::invalid_input(
+            format!("{name} '{value}'; expected {expected}"),
+            "request journal filter",
+        )
+    };
+    for (name, value) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
+        let value = value.into_owned();
+        match name.as_ref() {
+            "method" => {
+                filter.method = Some(
+                    axum::http::Method::from_str(&value.to_ascii_uppercase())
+                        .map_err(|_| bad("method", &value, "an HTTP method"))?,
+                )
+            }
+            "path" => filter.path = Some(value),
+            "pathPrefix" => filter.path_prefix = Some(value),
+            "status" => {
+                filter.status = Some(
+                    value
+                        .parse()
+                        .ok()
+                        .filter(|s| (100..=599).contains(s))
+                        .ok_or_else(|| bad("status", &value, "an HTTP status code"))?,
+                )
+            }
+            "code" => filter.code = Some(value),
+            "clientId" => filter.client_id = Some(value),
+            "tenantId" => filter.tenant_id = Some(value),
+            "bodyContains" => filter.body_contains = Some(value),
+            "since" => {
+                filter.since = Some(
+                    chrono::DateTime::parse_from_rfc3339(&value)
+                        .map_err(|_| bad("since", &value, "an ISO-8601 instant like 2030-01-01T00:00:00Z"))?
+                        .with_timezone(&chrono::Utc),
+                )
+            }
+            "after" => filter.after = Some(value.parse().map_err(|_| bad("after", &value, "a sequence number"))?),
+            "limit" => {
+                filter.limit = Some(
+                    value
+                        .parse()
+                        .ok()
+                        .filter(|n| *n > 0)
+                        .ok_or_else(|| bad("limit", &value, "a positive number"))?,
+                )
+            }
+            other => {
+                return Err(ApiError::invalid_input(
+                    format!(
+                        "query parameter '{other}'; the request journal filters on: {}",
+                        REQUEST_FILTERS.join(", ")
+                    ),
+                    "request journal filter",
+                ))
+            }
+        }
+    }
+    Ok(filter)
+}
+
+/// `GET /_palisade/requests`: journaled requests matching every given filter, oldest first.
+async fn list_requests(State(state): State<AppState>, uri: axum::http::Uri) -> Result<Response, ApiError> {
+    let filter = parse_request_filter(uri.query())?;
+    let records = state.requests.matching(&filter);
+    let records: Vec<&crate::journal::RequestRecord> = records.iter().map(|r| r.as_ref()).collect();
+    Ok(Json(json!({ "value": records })).into_response())
+}
+
+async fn clear_requests(State(state): State<AppState>) -> Json<serde_json::Value> {
+    let cleared = state.requests.clear();
+    Json(json!({ "cleared": cleared }))
+}
+
+/// `GET /metrics`: the Prometheus text exposition.
+async fn metrics(State(state): State<AppState>) -> Response {
+    let mut response = state.metrics.render().into_response();
+    response.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    response
 }
 
 async fn credentials(State(state): State<AppState>) -> Json<serde_json::Value> {
@@ -300,20 +600,29 @@ mod tests {
     use std::net::SocketAddr;
 
     #[test]
-    fn admin_api_admits_loopback_or_the_configured_key_only() {
+    fn admin_api_admits_trusted_networks_or_the_configured_key_only() {
         let loopback: SocketAddr = "127.0.0.1:5000".parse().unwrap();
         let loopback6: SocketAddr = "[::1]:5000".parse().unwrap();
         let remote: SocketAddr = "192.0.2.7:5000".parse().unwrap();
-        assert!(admin_allowed(Some(loopback), None, None));
-        assert!(admin_allowed(Some(loopback6), None, None));
-        assert!(!admin_allowed(Some(remote), None, None));
+        let trusted = crate::IpNetwork::loopback();
+        assert!(admin_allowed(Some(loopback), &trusted, None, None));
+        assert!(admin_allowed(Some(loopback6), &trusted, None, None));
+        assert!(!admin_allowed(Some(remote), &trusted, None, None));
         assert!(
-            !admin_allowed(Some(remote), None, Some(b"guess")),
+            !admin_allowed(Some(remote), &trusted, None, Some(b"guess")),
             "no key configured: nobody remote"
         );
-        assert!(!admin_allowed(Some(remote), Some("s3cret"), Some(b"wrong")));
-        assert!(!admin_allowed(Some(remote), Some("s3cret"), None));
-        assert!(admin_allowed(Some(remote), Some("s3cret"), Some(b"s3cret")));
-        assert!(!admin_allowed(None, None, None), "an unknown peer is not loopback");
+        assert!(!admin_allowed(Some(remote), &trusted, Some("s3cret"), Some(b"wrong")));
+        assert!(!admin_allowed(Some(remote), &trusted, Some("s3cret"), None));
+        assert!(admin_allowed(Some(remote), &trusted, Some("s3cret"), Some(b"s3cret")));
+        assert!(
+            !admin_allowed(None, &trusted, None, None),
+            "an unknown peer is not trusted"
+        );
+        assert!(
+            !admin_allowed(Some(loopback), &[], None, None),
+            "no trusted network: key only"
+        );
+        assert!(admin_allowed(Some(loopback), &[], Some("k"), Some(b"k")));
     }
 }

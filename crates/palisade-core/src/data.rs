@@ -1,0 +1,331 @@
+//! Data in and out of a tenant, in the API's own shapes: load entities from a JSON document,
+//! export a tenant as the same document, reset a tenant (empty or demo) or the whole store.
+//!
+//! The document is `{"machines": [...], "alerts": [...], ...}`: one array per kind of
+//! [`DATA_KINDS`], each entity exactly as the API serialises it (alerts with their `evidence`),
+//! plus `logons`, the machine ↔ user relation the entities do not carry (`logonusers`,
+//! `/users/{id}/machines`). Adding a family is one entry in [`DATA_KINDS`].
+
+use crate::entities::{Alert, Investigation, Machine, MachineAction, User};
+use crate::links::{user_key, MACHINE_USERS, USER_ALERTS, USER_MACHINES};
+use crate::schemas::{EntityTable, ALERT_TABLE, INVESTIGATION_TABLE, MACHINE_ACTION_TABLE, MACHINE_TABLE, USER_TABLE};
+use crate::{Core, CoreResult};
+use palisade_error::ApiError;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// A relation as `(kind, from key, to key)`; see [`crate::links`].
+pub type Link = (&'static str, String, String);
+
+/// One kind of entity a data document may hold.
+#[derive(Debug)]
+pub struct DataKind {
+    /// The property of the document holding this kind (`machines`).
+    pub name: &'static str,
+    pub table: EntityTable,
+    /// Deserialises one entity into its type and serialises it back: the stored form. The error
+    /// names the property that failed.
+    pub canonical: fn(Value) -> Result<Value, String>,
+    /// The relations an entity of this kind implies (an alert's related user, ...).
+    pub links: fn(&Value) -> Vec<Link>,
+}
+
+/// Every kind a data document may hold, in document order.
+pub const DATA_KINDS: &[DataKind] = &[
+    DataKind {
+        name: "machines",
+        table: MACHINE_TABLE,
+        canonical: canonical::<Machine>,
+        links: no_links,
+    },
+    DataKind {
+        name: "users",
+        table: USER_TABLE,
+        canonical: canonical::<User>,
+        links: user_links,
+    },
+    DataKind {
+        name: "alerts",
+        table: ALERT_TABLE,
+        canonical: canonical::<Alert>,
+        links: alert_links,
+    },
+    DataKind {
+        name: "investigations",
+        table: INVESTIGATION_TABLE,
+        canonical: canonical::<Investigation>,
+        links: no_links,
+    },
+    DataKind {
+        name: "machineActions",
+        table: MACHINE_ACTION_TABLE,
+        canonical: canonical::<MachineAction>,
+        links: no_links,
+    },
+];
+
+/// The document property holding machine ↔ user logons.
+pub const LOGONS: &str = "logons";
+
+/// A user who logged on to a machine (`userId` is the User entity's id, `domain\name`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Logon {
+    pub machine_id: String,
+    pub user_id: String,
+}
+
+fn canonical<T: DeserializeOwned + Serialize>(value: Value) -> Result<Value, String> {
+    let entity: T = serde_path_to_error::deserialize(&value).map_err(|e| {
+        let path = e.path().to_string();
+        if path == "." {
+            e.into_inner().to_string()
+        } else {
+            format!("property '{path}': {}", e.into_inner())
+        }
+    })?;
+    let stored = serde_json::to_value(&entity).map_err(|e| e.to_string())?;
+    // Serde ignores properties the type does not know; a misspelt one would vanish silently.
+    if let Some(unknown) = unknown_property(&value, &stored, String::new()) {
+        return Err(format!("unknown property '{unknown}'"));
+    }
+    Ok(stored)
+}
+
+/// The first property of `given` that `stored` (its canonical form) lacks, as a path.
+fn unknown_property(given: &Value, stored: &Value, path: String) -> Option<String> {
+    match (given, stored) {
+        (Value::Object(given), Value::Object(stored)) => given.iter().find_map(|(key, value)| {
+            let here = if path.is_empty() {
+                key.clone()
+            } else {
+                format!("{path}.{key}")
+            };
+            match stored.get(key) {
+                None => Some(here),
+                Some(kept) => unknown_property(value, kept, here),
+            }
+        }),
+        (Value::Array(given), Value::Array(stored)) => given
+            .iter()
+            .zip(stored)
+            .enumerate()
+            .find_map(|(n, (value, kept))| unknown_property(value, kept, format!("{path}[{n}]"))),
+        _ => None,
+    }
+}
+
+fn no_links(_: &Value) -> Vec<Link> {
+    Vec::new()
+}
+
+/// A user's most and least prevalent machines are machines it logged on to.
+fn user_links(user: &Value) -> Vec<Link> {
+    let (Some(id), Some(name)) = (user["id"].as_str(), user["accountName"].as_str()) else {
+        return Vec::new();
+    };
+    ["mostPrevalentMachineId", "leastPrevalentMachineId"]
+        .iter()
+        .filter_map(|key| user[*key].as_str())
+        .flat_map(|machine| logon_links(machine, id, name))
+        .collect()
+}
+
+/// An alert's related user has the alert among its alerts.
+fn alert_links(alert: &Value) -> Vec<Link> {
+    match (alert["relatedUser"]["userName"].as_str(), alert["id"].as_str()) {
+        (Some(user), Some(id)) => vec![(USER_ALERTS, user_key(user), id.to_string())],
+        _ => Vec::new(),
+    }
+}
+
+fn logon_links(machine_id: &str, user_id: &str, account_name: &str) -> [Link; 2] {
+    [
+        (MACHINE_USERS, machine_id.to_string(), user_id.to_string()),
+        (USER_MACHINES, user_key(account_name), machine_id.to_string()),
+    ]
+}
+
+/// The account name of a user id (`contoso\jdoe` → `jdoe`).
+fn account_of(user_id: &str) -> &str {
+    user_id.rsplit('\\').next().unwrap_or(user_id)
+}
+
+/// How many entities of each kind a load stored (document order, `logons` last).
+pub type LoadCounts = Map<String, Value>;
+
+fn invalid(what: String) -> ApiError {
+    ApiError::invalid_request_body(what, "data document validation")
+}
+
+/// Checks a whole document before anything is written: the stored form of each entity per kind,
+/// and the relations they imply.
+/// A checked document: the stored form of each kind's entities, the relations they imply, and
+/// the counts to answer.
+#[derive(Debug)]
+struct Checked {
+    batches: Vec<(&'static DataKind, Vec<Value>)>,
+    links: Vec<Link>,
+    counts: LoadCounts,
+}
+
+fn validate(document: Value) -> Result<Checked, ApiError> {
+    let Value::Object(mut document) = document else {
+        return Err(invalid(format!(
+            "expected a JSON object with arrays named {}, {LOGONS}",
+            kind_names()
+        )));
+    };
+    if let Some(unknown) = document
+        .keys()
+        .find(|key| *key != LOGONS && !DATA_KINDS.iter().any(|kind| kind.name == key.as_str()))
+    {
+        return Err(invalid(format!(
+            "unknown kind '{unknown}'; known kinds are: {}, {LOGONS}",
+            kind_names()
+        )));
+    }
+    let mut batches = Vec::new();
+    let mut links = Vec::new();
+    let mut counts = Map::new();
+    for kind in DATA_KINDS {
+        let entities = match document.remove(kind.name) {
+            None | Some(Value::Null) => continue,
+            Some(Value::Array(entities)) => entities,
+            Some(_) => return Err(invalid(format!("'{}' must be an array", kind.name))),
+        };
+        let mut stored = Vec::with_capacity(entities.len());
+        for (index, entity) in entities.into_iter().enumerate() {
+            let entity = (kind.canonical)(entity).map_err(|why| invalid(format!("{}[{index}]: {why}", kind.name)))?;
+            links.extend((kind.links)(&entity));
+            stored.push(entity);
+        }
+        counts.insert(kind.name.to_string(), stored.len().into());
+        batches.push((kind, stored));
+    }
+    if let Some(logons) = document.remove(LOGONS).filter(|v| !v.is_null()) {
+        let logons: Vec<Logon> = serde_path_to_error::deserialize(logons).map_err(|e| {
+            invalid(format!(
+                "{LOGONS}{}: {}",
+                if e.path().to_string() == "." {
+                    String::new()
+                } else {
+                    e.path().to_string()
+                },
+                e.into_inner()
+            ))
+        })?;
+        for logon in &logons {
+            links.extend(logon_links(
+                &logon.machine_id,
+                &logon.user_id,
+                account_of(&logon.user_id),
+            ));
+        }
+        counts.insert(LOGONS.to_string(), logons.len().into());
+    }
+    Ok(Checked { batches, links, counts })
+}
+
+fn kind_names() -> String {
+    DATA_KINDS.iter().map(|k| k.name).collect::<Vec<_>>().join(", ")
+}
+
+impl Core {
+    /// Loads a data document into a tenant: every entity is checked first (nothing is written
+    /// when one fails), then upserted by id, with the relations the entities imply.
+    pub fn load_data(&self, tenant_id: &str, document: Value) -> CoreResult<LoadCounts> {
+        let tenant = self.tenant(tenant_id)?;
+        let Checked { batches, links, counts } = validate(document)?;
+        for (kind, docs) in &batches {
+            self.store.upsert_docs(kind.table, &tenant.id, docs)?;
+        }
+        for relation in [MACHINE_USERS, USER_MACHINES, USER_ALERTS] {
+            let pairs: Vec<(String, String)> = links
+                .iter()
+                .filter(|(kind, _, _)| *kind == relation)
+                .map(|(_, from, to)| (from.clone(), to.clone()))
+                .collect();
+            self.store.add_links(&tenant.id, relation, &pairs)?;
+        }
+        Ok(counts)
+    }
+
+    /// A tenant's data as a document [`Core::load_data`] takes back: every kind in key order.
+    pub fn export_data(&self, tenant_id: &str) -> CoreResult<Value> {
+        let tenant = self.tenant(tenant_id)?;
+        let mut document = Map::new();
+        let everything = palisade_odata::Query::default();
+        for kind in DATA_KINDS {
+            let docs = self
+                .store
+                .query_docs(kind.table, &tenant.id, &everything, 0, u64::MAX)?;
+            let entities = docs
+                .iter()
+                .map(|doc| serde_json::from_str::<Value>(doc))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(crate::store::StoreError::from)?;
+            document.insert(kind.name.to_string(), Value::Array(entities));
+        }
+        let logons: Vec<Value> = self
+            .store
+            .all_links(&tenant.id, MACHINE_USERS)?
+            .into_iter()
+            .map(|(machine_id, user_id)| serde_json::json!({"machineId": machine_id, "userId": user_id}))
+            .collect();
+        document.insert(LOGONS.to_string(), Value::Array(logons));
+        Ok(Value::Object(document))
+    }
+
+    /// Empties a tenant's data (its registration, settings and apps stay), then optionally puts
+    /// the demo population back.
+    pub fn reset_tenant(&self, tenant_id: &str, demo_data: bool) -> CoreResult<()> {
+        let tenant = self.tenant(tenant_id)?;
+        self.store.clear_tenant_data(&tenant.id)?;
+        if demo_data {
+            let data = crate::demo::tenant_data(&tenant.id, self.clock.now());
+            self.store_demo_data(&tenant.id, &data)?;
+        }
+        Ok(())
+    }
+
+    /// Back to a first start: only the demo tenant (with its data) and the development app; the
+    /// error journal emptied. The signing key stays, so the CA and issued tokens of the dev app
+    /// keep working.
+    pub fn reset_all(&self) -> CoreResult<()> {
+        self.store.clear_all()?;
+        self.registrations.forget_all();
+        let (tenant, app) = crate::demo_registration();
+        self.create_tenant(tenant, app, true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn misspelt_and_mistyped_properties_are_named() {
+        let machines = crate::demo::machines("t", chrono::Utc::now());
+        let mut machine = serde_json::to_value(&machines[0]).unwrap();
+        assert_eq!(canonical::<Machine>(machine.clone()).unwrap(), machine);
+        machine["healthStatus"] = "Sleepy".into();
+        let why = canonical::<Machine>(machine.clone()).unwrap_err();
+        assert!(why.contains("healthStatus"), "{why}");
+        machine["healthStatus"] = "Active".into();
+        machine["computerDNSName"] = "x".into();
+        assert_eq!(
+            canonical::<Machine>(machine).unwrap_err(),
+            "unknown property 'computerDNSName'"
+        );
+    }
+
+    #[test]
+    fn a_document_is_checked_whole_with_kind_and_index() {
+        let e = validate(serde_json::json!({"machines": [], "widgets": []})).unwrap_err();
+        assert!(e.message.contains("'widgets'") && e.message.contains("machineActions"));
+        let e = validate(serde_json::json!({"users": [{"id": 1}]})).unwrap_err();
+        assert!(e.message.contains("users[0]: property 'id'"), "{}", e.message);
+    }
+}
