@@ -89,6 +89,10 @@ pub struct Core {
     /// Serialises the check-then-write of state-changing operations (machine actions), so two
     /// concurrent isolate calls cannot both pass the "already pending" check.
     pub(crate) state_lock: Mutex<()>,
+    /// Fault-injection rules (in memory; see [`faults`]).
+    pub faults: faults::FaultRules,
+    /// Rate-limit counters and the tenants' switches (see [`ratelimit`]).
+    pub rate_limits: ratelimit::RateLimiter,
 }
 
 const SIGNING_KEY_META: &str = "signing_key_pem";
@@ -107,6 +111,8 @@ impl Core {
             verifier,
             settings,
             state_lock: Mutex::new(()),
+            faults: faults::FaultRules::default(),
+            rate_limits: ratelimit::RateLimiter::default(),
         };
         core.ensure_demo_tenant()?;
         Ok(core)
