@@ -462,7 +462,9 @@ fn validate(spec: FaultRuleSpec, now: DateTime<Utc>) -> Result<FaultRule, ApiErr
         }
     }
     if spec.seed.is_some() && spec.probability.is_none() {
-        return Err(invalid("seed without probability; the seed drives the probability's draws"));
+        return Err(invalid(
+            "seed without probability; the seed drives the probability's draws",
+        ));
     }
     let expires_at = match spec.expires_in_seconds {
         Some(seconds) if seconds.is_finite() && seconds > 0.0 && seconds < 1e10 => {
@@ -552,7 +554,15 @@ mod tests {
         assert!(p("/**").matches("/anything/at/all"));
         assert!(glob_matches(b"a*b*c", b"aXXbYYc"));
         assert!(!glob_matches(b"a*b*c", b"aXXbYY"));
-        for bad in ["api/machines", "/api//x", "/api/x/", "/api/{id", "/api/a{id}", "/api/x?y=1", "/api/a**"] {
+        for bad in [
+            "api/machines",
+            "/api//x",
+            "/api/x/",
+            "/api/{id",
+            "/api/a{id}",
+            "/api/x?y=1",
+            "/api/a**",
+        ] {
             assert!(PathPattern::parse(bad).is_err(), "{bad}");
         }
     }
@@ -655,7 +665,10 @@ mod tests {
             tenant_id: None,
             ..call("POST", "/api/x")
         };
-        assert!(rules.evaluate(&signin, now).is_none(), "a caller rule needs a known caller");
+        assert!(
+            rules.evaluate(&signin, now).is_none(),
+            "a caller rule needs a known caller"
+        );
         let later = now + TimeDelta::seconds(30);
         assert!(rules.evaluate(&call("POST", "/api/x"), later).is_none());
         assert_eq!(rules.list(later)[0].state, RuleState::Expired);

@@ -68,7 +68,13 @@ pub const DEFAULT_LIMIT: ApiLimit = ApiLimit {
     per_hour: Some(1500),
 };
 
-const fn api(name: &'static str, method: &'static str, path: &'static str, minute: Option<u32>, hour: Option<u32>) -> ApiLimit {
+const fn api(
+    name: &'static str,
+    method: &'static str,
+    path: &'static str,
+    minute: Option<u32>,
+    hour: Option<u32>,
+) -> ApiLimit {
     ApiLimit {
         api: Some(name),
         method: Some(method),
@@ -81,17 +87,53 @@ const fn api(name: &'static str, method: &'static str, path: &'static str, minut
 /// The APIs whose pages state other limits than the default. Where a page gives only a
 /// per-minute (or only a per-hour) figure, only that one applies.
 pub const API_LIMITS: &[ApiLimit] = &[
-    api("Batch update alerts", "POST", "/api/alerts/batchUpdate", Some(10), Some(500)),
-    api("Create alert by reference", "POST", "/api/alerts/CreateAlertByReference", Some(15), None),
+    api(
+        "Batch update alerts",
+        "POST",
+        "/api/alerts/batchUpdate",
+        Some(10),
+        Some(500),
+    ),
+    api(
+        "Create alert by reference",
+        "POST",
+        "/api/alerts/CreateAlertByReference",
+        Some(15),
+        None,
+    ),
     api("Import indicators", "POST", "/api/indicators/import", Some(30), None),
-    api("Batch delete indicators", "POST", "/api/indicators/BatchDelete", Some(30), Some(1500)),
-    api("Get package SAS URI", "GET", "/api/machineactions/*/getPackageUri", Some(2), Some(120)),
-    api("Run live response", "POST", "/api/machines/*/runliveresponse", Some(10), None),
-    api("Start investigation", "POST", "/api/machines/*/startInvestigation", None, Some(50)),
+    api(
+        "Batch delete indicators",
+        "POST",
+        "/api/indicators/BatchDelete",
+        Some(30),
+        Some(1500),
+    ),
+    api(
+        "Get package SAS URI",
+        "GET",
+        "/api/machineactions/{id}/getPackageUri",
+        Some(2),
+        Some(120),
+    ),
+    api(
+        "Run live response",
+        "POST",
+        "/api/machines/{id}/runliveresponse",
+        Some(10),
+        None,
+    ),
+    api(
+        "Start investigation",
+        "POST",
+        "/api/machines/{id}/startInvestigation",
+        None,
+        Some(50),
+    ),
     // Defender XDR incidents (xdr-api-and-auth.md §2.5): the terms page says 50/minute for the
     // incidents API; the get-incident page says 100/minute (the default), kept for it.
     api("List incidents", "GET", "/api/incidents", Some(50), Some(1500)),
-    api("Update incident", "PATCH", "/api/incidents/*", Some(50), Some(1500)),
+    api("Update incident", "PATCH", "/api/incidents/{id}", Some(50), Some(1500)),
 ];
 
 /// The limits of the API a call belongs to.
@@ -127,10 +169,9 @@ impl Throttle {
                 self.window.as_period()
             ),
         );
-        error.message.push_str(&format!(
-            " for {api}. Try again in {} seconds.",
-            self.retry_after
-        ));
+        error
+            .message
+            .push_str(&format!(" for {api}. Try again in {} seconds.", self.retry_after));
         error
     }
 }
@@ -179,28 +220,39 @@ impl RateLimiter {
         self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Counts a call of `limit`'s API (`route` keys default-limited calls: method and route
-    /// template) or refuses it. `now_ms`: the emulator's clock, Unix milliseconds.
+    /// Counts a call of `limit`'s API or refuses it. Calls under the default limit are keyed by
+    /// `method` and `route` (the route template, e.g. `/api/machines/{id}`). `now_ms`: the
+    /// emulator's clock, Unix milliseconds.
     pub fn admit(
         &self,
         tenant_id: &str,
         app_id: &str,
         limit: &ApiLimit,
+        method: &str,
         route: &str,
         now_ms: i64,
     ) -> Result<(), Throttle> {
         let mut inner = self.lock();
         let Inner { scratch, counters, .. } = &mut *inner;
         scratch.clear();
-        for part in [tenant_id, "\u{0}", app_id, "\u{0}", limit.api.unwrap_or(route)] {
+        for part in [tenant_id, "\u{0}", app_id, "\u{0}"] {
             scratch.push_str(part);
+        }
+        match limit.api {
+            Some(api) => scratch.push_str(api),
+            None => {
+                scratch.push_str(method);
+                scratch.push(' ');
+                scratch.push_str(route);
+            }
         }
         let entry = match counters.get_mut(scratch.as_str()) {
             Some(entry) => entry,
             None => {
                 if counters.len() >= PRUNE_ABOVE {
                     counters.retain(|_, c| {
-                        c.minute.open_at(now_ms, Window::Minute.millis()) || c.hour.open_at(now_ms, Window::Hour.millis())
+                        c.minute.open_at(now_ms, Window::Minute.millis())
+                            || c.hour.open_at(now_ms, Window::Hour.millis())
                     });
                 }
                 counters.entry(scratch.clone()).or_default()
@@ -318,23 +370,29 @@ impl Core {
 mod tests {
     use super::*;
 
-    const ROUTE: &str = "GET /api/machines/{id}";
+    const ROUTE: &str = "/api/machines/{id}";
 
     #[test]
     fn the_101st_call_waits_exactly_until_the_window_closes() {
         let limiter = RateLimiter::default();
         let start = 1_700_000_000_123;
         for n in 0..100 {
-            assert!(limiter.admit("t", "a", &DEFAULT_LIMIT, ROUTE, start + n * 10).is_ok());
+            assert!(limiter
+                .admit("t", "a", &DEFAULT_LIMIT, "GET", ROUTE, start + n * 10)
+                .is_ok());
         }
         let now = start + 12_345;
-        let refused = limiter.admit("t", "a", &DEFAULT_LIMIT, ROUTE, now).unwrap_err();
+        let refused = limiter.admit("t", "a", &DEFAULT_LIMIT, "GET", ROUTE, now).unwrap_err();
         assert_eq!(refused.limit, 100);
         assert_eq!(refused.window, Window::Minute);
         // 60,000 - 12,345 ms = 47.655 s, rounded up.
         assert_eq!(refused.retry_after, 48);
-        assert!(limiter.admit("t", "a", &DEFAULT_LIMIT, ROUTE, now + 47_000).is_err());
-        assert!(limiter.admit("t", "a", &DEFAULT_LIMIT, ROUTE, now + 48_000).is_ok());
+        assert!(limiter
+            .admit("t", "a", &DEFAULT_LIMIT, "GET", ROUTE, now + 47_000)
+            .is_err());
+        assert!(limiter
+            .admit("t", "a", &DEFAULT_LIMIT, "GET", ROUTE, now + 48_000)
+            .is_ok());
     }
 
     #[test]
@@ -343,14 +401,14 @@ mod tests {
         let limit = limit_for("POST", "/api/alerts/batchUpdate");
         assert_eq!(limit.per_minute, Some(10));
         for _ in 0..10 {
-            limiter.admit("t", "a", limit, "x", 0).unwrap();
+            limiter.admit("t", "a", limit, "GET", "x", 0).unwrap();
         }
-        assert!(limiter.admit("t", "a", limit, "x", 0).is_err());
-        assert!(limiter.admit("t", "b", limit, "x", 0).is_ok());
-        assert!(limiter.admit("u", "a", limit, "x", 0).is_ok());
-        assert!(limiter.admit("t", "a", &DEFAULT_LIMIT, ROUTE, 0).is_ok());
+        assert!(limiter.admit("t", "a", limit, "GET", "x", 0).is_err());
+        assert!(limiter.admit("t", "b", limit, "GET", "x", 0).is_ok());
+        assert!(limiter.admit("u", "a", limit, "GET", "x", 0).is_ok());
+        assert!(limiter.admit("t", "a", &DEFAULT_LIMIT, "GET", ROUTE, 0).is_ok());
         limiter.reset();
-        assert!(limiter.admit("t", "a", limit, "x", 0).is_ok());
+        assert!(limiter.admit("t", "a", limit, "GET", "x", 0).is_ok());
     }
 
     #[test]
@@ -359,20 +417,22 @@ mod tests {
         let mut now = 0;
         for minute in 0..15 {
             for _ in 0..100 {
-                limiter.admit("t", "a", &DEFAULT_LIMIT, ROUTE, now).unwrap();
+                limiter.admit("t", "a", &DEFAULT_LIMIT, "GET", ROUTE, now).unwrap();
             }
-            let refused = limiter.admit("t", "a", &DEFAULT_LIMIT, ROUTE, now).unwrap_err();
+            let refused = limiter.admit("t", "a", &DEFAULT_LIMIT, "GET", ROUTE, now).unwrap_err();
             // Both block in the 15th minute: the wait is the longer one, the hour's.
             let expected = if minute < 14 { Window::Minute } else { Window::Hour };
             assert_eq!(refused.window, expected);
             now += 60_000;
         }
         // 1,500 calls in the hour opened at 0, and no minute window open.
-        let refused = limiter.admit("t", "a", &DEFAULT_LIMIT, ROUTE, now).unwrap_err();
+        let refused = limiter.admit("t", "a", &DEFAULT_LIMIT, "GET", ROUTE, now).unwrap_err();
         assert_eq!(refused.limit, 1500);
         assert_eq!((refused.window, refused.retry_after), (Window::Hour, 2700));
-        assert!(limiter.admit("t", "a", &DEFAULT_LIMIT, ROUTE, 3_599_999).is_err());
-        assert!(limiter.admit("t", "a", &DEFAULT_LIMIT, ROUTE, 3_600_000).is_ok());
+        assert!(limiter
+            .admit("t", "a", &DEFAULT_LIMIT, "GET", ROUTE, 3_599_999)
+            .is_err());
+        assert!(limiter.admit("t", "a", &DEFAULT_LIMIT, "GET", ROUTE, 3_600_000).is_ok());
     }
 
     #[test]
@@ -380,7 +440,10 @@ mod tests {
         // Its 120/hour can never bind with fixed windows: 60 minute windows fill the hour.
         let limit = limit_for("GET", "/api/machineactions/abc/getPackageUri");
         assert_eq!((limit.per_minute, limit.per_hour), (Some(2), Some(120)));
-        let other = limit_for("GET", "/api/machineactions/abc/GetLiveResponseResultDownloadLink(index=0)");
+        let other = limit_for(
+            "GET",
+            "/api/machineactions/abc/GetLiveResponseResultDownloadLink(index=0)",
+        );
         assert_eq!(other, &DEFAULT_LIMIT);
     }
 
@@ -389,9 +452,9 @@ mod tests {
         let limiter = RateLimiter::default();
         let limit = limit_for("post", "/api/machines/m/startInvestigation");
         for _ in 0..50 {
-            limiter.admit("t", "a", limit, "", 0).unwrap();
+            limiter.admit("t", "a", limit, "GET", "", 0).unwrap();
         }
-        let refused = limiter.admit("t", "a", limit, "", 0).unwrap_err();
+        let refused = limiter.admit("t", "a", limit, "GET", "", 0).unwrap_err();
         assert_eq!((refused.limit, refused.retry_after), (50, 3600));
     }
 
@@ -400,10 +463,10 @@ mod tests {
         let limiter = RateLimiter::default();
         let limit = limit_for("POST", "/api/alerts/batchUpdate");
         for _ in 0..10 {
-            limiter.admit("t", "a", limit, "", 1_000_000).unwrap();
+            limiter.admit("t", "a", limit, "GET", "", 1_000_000).unwrap();
         }
-        assert!(limiter.admit("t", "a", limit, "", 1_000_000).is_err());
-        assert!(limiter.admit("t", "a", limit, "", 0).is_ok());
+        assert!(limiter.admit("t", "a", limit, "GET", "", 1_000_000).is_err());
+        assert!(limiter.admit("t", "a", limit, "GET", "", 0).is_ok());
     }
 
     #[test]
@@ -415,7 +478,9 @@ mod tests {
         };
         let error = throttle.to_error("GET /api/alerts", "t", "a");
         assert_eq!(error.retry_after, Some(42));
-        assert!(error.message.starts_with("API calls quota exceeded! maximum allowed 100 per 00:01:00"));
+        assert!(error
+            .message
+            .starts_with("API calls quota exceeded! maximum allowed 100 per 00:01:00"));
         assert!(error.message.contains("42 seconds"));
     }
 }

@@ -23,6 +23,9 @@ pub struct Config {
     pub admin_key: Option<String>,
     /// The domain's settings (machine-action pace, ...).
     pub core: palisade_core::Settings,
+    /// Whether the documented rate limits apply at all (each tenant can also switch them off).
+    /// On for fidelity; `--no-rate-limits` turns them off, e.g. for benchmarks.
+    pub rate_limits: bool,
 }
 
 impl Config {
@@ -37,6 +40,7 @@ impl Config {
             page_size: palisade_core::schemas::MDE_MAX_PAGE,
             admin_key: None,
             core: palisade_core::Settings::default(),
+            rate_limits: true,
         }
     }
 

@@ -71,10 +71,11 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::indicators::router())
         .merge(routes::lookups::router())
         .merge(routes::library::router())
+        .route_layer(from_fn_with_state(state.clone(), injection::api_calls))
         .route_layer(from_fn_with_state(state.clone(), auth::authenticate));
     Router::new()
         .merge(api)
-        .merge(routes::signin::router())
+        .merge(routes::signin::router().route_layer(from_fn_with_state(state.clone(), injection::signin_calls)))
         .merge(routes::admin::router(state.clone()))
         .fallback(no_route)
         .method_not_allowed_fallback(wrong_method)

@@ -112,6 +112,9 @@ struct ServeArgs {
     /// Log as JSON lines instead of text.
     #[arg(long, env = "PALISADE_LOG_JSON")]
     log_json: bool,
+    /// Switch the documented rate limits off for every tenant (e.g. for benchmarks).
+    #[arg(long, env = "PALISADE_NO_RATE_LIMITS")]
+    no_rate_limits: bool,
 }
 
 #[derive(Clone, Copy)]
@@ -168,6 +171,7 @@ fn serve(args: ServeArgs) -> Result<ExitCode, String> {
                 ..palisade_core::ActionPace::default()
             },
         },
+        rate_limits: !args.no_rate_limits,
     };
     let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
     runtime.block_on(async move {
