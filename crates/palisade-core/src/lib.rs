@@ -55,6 +55,9 @@ pub type CoreResult<T> = Result<T, CoreError>;
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Settings {
     pub action_pace: ActionPace,
+    /// Most live-response sessions running at once in a tenant (`None`: the documented 25); lower
+    /// it to reach the limit with a small population.
+    pub max_live_response_sessions: Option<usize>,
 }
 
 /// How fast machine actions progress on the emulator's clock.

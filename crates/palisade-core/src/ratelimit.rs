@@ -366,6 +366,80 @@ impl Core {
     }
 }
 
+/// "Max 25 concurrently running sessions" (Run live response page), counted per tenant
+/// (`Settings::max_live_response_sessions` may lower it).
+pub const MAX_LIVE_RESPONSE_SESSIONS: usize = 25;
+
+impl Core {
+    /// Refuses a new live-response session with `TooManyRequests` while the tenant already has
+    /// [`MAX_LIVE_RESPONSE_SESSIONS`] (or the configured number) running (a live-response action `Pending` or `InProgress`);
+    /// `Retry-After` is the time until the first of them is scheduled to end. Called by
+    /// `request_action` with the tenant's actions settled and the state lock held.
+    pub(crate) fn check_live_response_sessions(&self, tenant_id: &str) -> CoreResult<()> {
+        use crate::entities::{ActionStatus, ActionType, HealthStatus, Machine, MachineAction};
+        use crate::listing::{narrowed, text_eq, text_in};
+        use crate::schemas::{MACHINE_ACTIONS, MACHINE_ACTION_TABLE, MACHINE_TABLE};
+        let running = narrowed(
+            &narrowed(
+                &palisade_odata::Query::default(),
+                text_in(
+                    &MACHINE_ACTIONS,
+                    "status",
+                    vec![ActionStatus::Pending.to_string(), ActionStatus::InProgress.to_string()],
+                ),
+            ),
+            text_eq(&MACHINE_ACTIONS, "type", ActionType::LiveResponse.as_str()),
+        );
+        let docs = self
+            .store
+            .query_docs(MACHINE_ACTION_TABLE, tenant_id, &running, 0, u64::MAX)?;
+        let max = self
+            .settings
+            .max_live_response_sessions
+            .unwrap_or(MAX_LIVE_RESPONSE_SESSIONS);
+        if docs.len() < max {
+            return Ok(());
+        }
+        let pace = self.settings.action_pace;
+        let mut first_end = None;
+        for doc in &docs {
+            let action: MachineAction = serde_json::from_str(doc).map_err(crate::store::StoreError::from)?;
+            let health = self
+                .store
+                .find_doc(MACHINE_TABLE, tenant_id, "id", &action.machine_id, false)?
+                .map(|doc| serde_json::from_str::<Machine>(&doc).map(|m| m.health_status))
+                .transpose()
+                .map_err(crate::store::StoreError::from)?
+                .unwrap_or(HealthStatus::Inactive);
+            // The schedule of `actions::advance`: devices that do not report time out, others finish.
+            let created = action.creation_date_time_utc.0;
+            let end = match health {
+                HealthStatus::Inactive
+                | HealthStatus::NoSensorData
+                | HealthStatus::NoSensorDataImpairedCommunication => created + pace.offline_timeout,
+                _ => created + pace.pickup + pace.run,
+            };
+            first_end = Some(first_end.map_or(end, |first: chrono::DateTime<chrono::Utc>| first.min(end)));
+        }
+        let wait_ms = first_end.map_or(0, |end| (end - self.clock.now()).num_milliseconds().max(0));
+        let retry_after = (wait_ms as u64).div_ceil(1000).max(1);
+        let mut error = ApiError::new(
+            palisade_error::ErrorCode::TooManyRequests,
+            format!(
+                "Too many concurrently running live response sessions: maximum allowed {max}, \
+                 running {}. Try again in {retry_after} seconds.",
+                docs.len()
+            ),
+            format!(
+                "live response session limit: {} running in tenant {tenant_id}",
+                docs.len()
+            ),
+        );
+        error.retry_after = Some(retry_after);
+        Err(error.into())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

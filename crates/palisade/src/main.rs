@@ -170,6 +170,7 @@ fn serve(args: ServeArgs) -> Result<ExitCode, String> {
                 run: chrono::TimeDelta::seconds(args.action_run_seconds.into()),
                 ..palisade_core::ActionPace::default()
             },
+            ..palisade_core::Settings::default()
         },
         rate_limits: !args.no_rate_limits,
     };

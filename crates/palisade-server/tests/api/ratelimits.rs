@@ -270,3 +270,69 @@ async fn counters_reset_and_the_global_switch() {
         .await;
     assert_eq!(table["enabled"], false);
 }
+
+#[tokio::test]
+async fn live_response_sessions_beyond_the_limit_wait_for_the_first_to_end() {
+    // The documented 25 is more than the demo tenant's machines able to run live response (25
+    // exactly, so its 26th session cannot be started): the limit is lowered to 12 here.
+    let app = TestApp::spawn_with(|config| config.core.max_live_response_sessions = Some(12)).await;
+    let token = app.token().await;
+    app.freeze_clock().await;
+    let machines = app.get_ok("/api/machines", &token).await;
+    // Several apps of the tenant, so the per-app 10 calls a minute do not get in the way: the
+    // session limit is the tenant's.
+    let mut apps = Vec::new();
+    for n in 0..5 {
+        apps.push(
+            app.mint(json!({"clientId": format!("0e0e0e0e-0000-4000-8000-00000000a1{n:02}")}))
+                .await,
+        );
+    }
+    let body = json!({
+        "Comment": "collect",
+        "Commands": [{"type": "GetFile", "params": [{"key": "Path", "value": "C:\\windows\\temp\\a.txt"}]}]
+    })
+    .to_string();
+    let mut started = 0;
+    let mut refused = None;
+    for (n, machine) in machines["value"].as_array().unwrap().iter().enumerate() {
+        let path = format!("/api/machines/{}/runliveresponse", machine["id"].as_str().unwrap());
+        let response = app.post(&path, &apps[n % apps.len()], &body).await;
+        match response.status().as_u16() {
+            201 => started += 1,
+            429 => {
+                refused = Some((path, response));
+                break;
+            }
+            // Platforms and sensor versions that cannot run live response.
+            400 => {}
+            other => panic!("{path}: {other} {}", response.text().await.unwrap()),
+        }
+    }
+    assert_eq!(started, 12);
+    let (path, response) = refused.expect("the 26th session is refused");
+    let wait = retry_after(&response);
+    expect_error(
+        &app,
+        response,
+        429,
+        "TooManyRequests",
+        &["maximum allowed 12", "running 12"],
+    )
+    .await;
+    // All started at the same (frozen) instant; the first to end is on a reporting device, which
+    // completes after pickup + run (10 s + 50 s by default).
+    assert_eq!(wait, 60);
+    app.advance_clock((wait - 1) as f64).await;
+    let response = app.post(&path, &apps[0], &body).await;
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(retry_after(&response), 1);
+    app.advance_clock(1.0).await;
+    let response = app.post(&path, &apps[1], &body).await;
+    assert_eq!(
+        response.status(),
+        StatusCode::CREATED,
+        "{}",
+        response.text().await.unwrap()
+    );
+}
