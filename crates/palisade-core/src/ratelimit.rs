@@ -310,7 +310,10 @@ impl RateLimiter {
         self.lock().tenants.insert(tenant_id.to_string(), enabled);
     }
 
-    fn forget_tenants(&self) {
+    /// Drops the cached tenant switches, so each is read from the store again. Anything that
+    /// rewrites, deletes or recreates tenants other than [`Core::set_tenant_rate_limits`] (a tenant
+    /// reset, a data load) must call it.
+    pub fn forget_tenants(&self) {
         self.lock().tenants.clear();
     }
 }
