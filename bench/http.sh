@@ -30,7 +30,7 @@ if [ ! -f "$DATA/seeded" ]; then
 fi
 
 LOG=$(mktemp)
-"$BIN" serve --data "$DATA" --http 127.0.0.1:0 --https off >"$LOG" 2>/dev/null &
+"$BIN" serve --data "$DATA" --http 127.0.0.1:0 --https off --no-rate-limits >"$LOG" 2>/dev/null &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null || true; rm -f "$LOG"' EXIT
 for _ in $(seq 100); do grep -q 'HTTP ' "$LOG" && break; sleep 0.05; done

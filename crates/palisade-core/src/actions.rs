@@ -488,6 +488,9 @@ impl Core {
         };
         support::check(capability, kind.as_str(), &machine)?;
         check_conflicts(kind, &machine, &actions, &state)?;
+        if kind == ActionType::LiveResponse {
+            self.check_live_response_sessions(tenant)?;
+        }
         let now = Timestamp(self.clock.now());
         let action = MachineAction {
             id: uuid::Uuid::new_v4().hyphenated().to_string(),

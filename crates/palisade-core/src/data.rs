@@ -291,11 +291,14 @@ impl Core {
     }
 
     /// Back to a first start: only the demo tenant (with its data) and the development app; the
-    /// error journal emptied. The signing key stays, so the CA and issued tokens of the dev app
-    /// keep working.
+    /// error journal, fault rules and rate-limit counters emptied. The signing key stays, so the CA
+    /// and issued tokens of the dev app keep working.
     pub fn reset_all(&self) -> CoreResult<()> {
         self.store.clear_all()?;
         self.registrations.forget_all();
+        self.faults.clear();
+        self.rate_limits.reset();
+        self.rate_limits.forget_tenants();
         let (tenant, app) = crate::demo_registration();
         self.create_tenant(tenant, app, true)
     }

@@ -56,6 +56,9 @@ pub type CoreResult<T> = Result<T, CoreError>;
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Settings {
     pub action_pace: ActionPace,
+    /// Most live-response sessions running at once in a tenant (`None`: the documented 25); lower
+    /// it to reach the limit with a small population.
+    pub max_live_response_sessions: Option<usize>,
 }
 
 /// How fast machine actions progress on the emulator's clock.
@@ -92,6 +95,10 @@ pub struct Core {
     pub(crate) state_lock: Mutex<()>,
     /// Apps recently confirmed registered (see [`Core::app_is_registered`]).
     pub(crate) registrations: tenant::RegistrationCache,
+    /// Fault-injection rules (in memory; see [`faults`]).
+    pub faults: faults::FaultRules,
+    /// Rate-limit counters and the tenants' switches (see [`ratelimit`]).
+    pub rate_limits: ratelimit::RateLimiter,
 }
 
 const SIGNING_KEY_META: &str = "signing_key_pem";
@@ -111,6 +118,8 @@ impl Core {
             settings,
             state_lock: Mutex::new(()),
             registrations: tenant::RegistrationCache::default(),
+            faults: faults::FaultRules::default(),
+            rate_limits: ratelimit::RateLimiter::default(),
         };
         core.ensure_demo_tenant()?;
         Ok(core)

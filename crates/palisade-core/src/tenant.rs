@@ -18,6 +18,9 @@ pub struct Tenant {
     /// Settings that gate operations (`DisabledFeature` when off).
     #[serde(default)]
     pub features: TenantFeatures,
+    /// Whether the documented rate limits apply to the tenant's calls (on unless switched off).
+    #[serde(default)]
+    pub rate_limits: crate::ratelimit::RateLimitSettings,
 }
 
 impl Tenant {
@@ -28,6 +31,7 @@ impl Tenant {
             display_name: display_name.into(),
             domain: domain.into(),
             features: TenantFeatures::default(),
+            rate_limits: crate::ratelimit::RateLimitSettings::default(),
         }
     }
 }
@@ -217,6 +221,8 @@ impl Core {
         let tenant = self.tenant(id)?;
         self.store.delete_tenant(&tenant.id)?;
         self.registrations.forget_all();
+        // A tenant recreated under this id must not inherit the deleted one's cached switch.
+        self.rate_limits.forget_tenants();
         Ok(())
     }
 

@@ -28,6 +28,9 @@ pub struct Config {
     pub request_journal_capacity: usize,
     /// The domain's settings (machine-action pace, ...).
     pub core: palisade_core::Settings,
+    /// Whether the documented rate limits apply at all (each tenant can also switch them off).
+    /// On for fidelity; `--no-rate-limits` turns them off, e.g. for benchmarks.
+    pub rate_limits: bool,
 }
 
 impl Config {
@@ -44,6 +47,7 @@ impl Config {
             admin_trusted_networks: IpNetwork::loopback(),
             request_journal_capacity: 10_000,
             core: palisade_core::Settings::default(),
+            rate_limits: true,
         }
     }
 

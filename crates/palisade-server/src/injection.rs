@@ -1,1 +1,104 @@
-//! Fault injection and rate-limit middleware (being built).
+//! The rate-limit and fault-injection layer.
+//!
+//! - API routes: [`api_calls`] sits inside the authentication layer (so the caller's tenant and
+//!   app are known) and outside the handler: first the documented rate limits
+//!   ([`palisade_core::ratelimit`]), as the service's gateway would, then the fault rules
+//!   ([`palisade_core::faults`]). A call refused with 429 never reaches a fault rule; a call
+//!   refused by authentication is neither counted nor faulted.
+//! - Sign-in routes: [`signin_calls`] applies fault rules by path and method only (the caller is
+//!   not known before the token is issued), so a client's token retry logic can be tested. Injected
+//!   errors there use the contract envelope too: MSAL and azure-identity act on the status (and
+//!   `Retry-After`), not on the body.
+//! - Admin routes (`/_palisade/`) have neither layer: they are never limited nor faulted.
+
+use crate::state::AppState;
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use palisade_auth::Principal;
+use palisade_core::faults::Call;
+use palisade_core::ratelimit;
+use palisade_error::ApiError;
+
+/// Rate limits, then fault rules, for an authenticated API call.
+pub async fn api_calls(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let Some(caller) = request.extensions().get::<Principal>() else {
+        return ApiError::internal("API route served without the authentication layer").into_response();
+    };
+    let path = request.uri().path();
+    if state.config.rate_limits {
+        let route = request
+            .extensions()
+            .get::<MatchedPath>()
+            .map_or(path, MatchedPath::as_str);
+        if let Err(refusal) = admit(&state, caller, request.method().as_str(), route, path).await {
+            return refusal.into_response();
+        }
+    }
+    let call = Call {
+        method: request.method().as_str(),
+        path,
+        tenant_id: Some(&caller.tenant_id),
+        client_id: Some(&caller.app_id),
+    };
+    if let Some(refusal) = apply_faults(&state, &call).await {
+        return refusal.into_response();
+    }
+    next.run(request).await
+}
+
+/// Fault rules, by method and path only, for a sign-in call.
+pub async fn signin_calls(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let call = Call {
+        method: request.method().as_str(),
+        path: request.uri().path(),
+        tenant_id: None,
+        client_id: None,
+    };
+    if let Some(refusal) = apply_faults(&state, &call).await {
+        return refusal.into_response();
+    }
+    next.run(request).await
+}
+
+/// Counts the call against its API's limits, or says why not (`TooManyRequests`).
+async fn admit(state: &AppState, caller: &Principal, method: &str, route: &str, path: &str) -> Result<(), ApiError> {
+    let core = &state.core;
+    let enabled = match core.rate_limits.cached_tenant(&caller.tenant_id) {
+        Some(enabled) => enabled,
+        // First call of the tenant since start: read its switch from the store, once.
+        None => {
+            let tenant = caller.tenant_id.clone();
+            state.run(move |core| core.rate_limits_enabled(&tenant)).await?
+        }
+    };
+    if !enabled {
+        return Ok(());
+    }
+    let limit = ratelimit::limit_for(method, path);
+    let now_ms = core.clock.now().timestamp_millis();
+    core.rate_limits
+        .admit(&caller.tenant_id, &caller.app_id, limit, method, route, now_ms)
+        .map_err(|throttle| {
+            let api = match (limit.api, limit.path) {
+                (Some(name), Some(pattern)) => format!("{name} ({method} {pattern})"),
+                _ => format!("{method} {route}"),
+            };
+            throttle.to_error(&api, &caller.tenant_id, &caller.app_id)
+        })
+}
+
+/// Waits and/or fails as the firing fault rules say; `Some` is the injected error.
+async fn apply_faults(state: &AppState, call: &Call<'_>) -> Option<ApiError> {
+    let verdict = state.core.faults.evaluate(call, state.core.clock.now())?;
+    if !verdict.delay.is_zero() {
+        tracing::info!(
+            method = call.method,
+            path = call.path,
+            delay_ms = verdict.delay.as_millis() as u64,
+            "fault injection: delaying"
+        );
+        tokio::time::sleep(verdict.delay).await;
+    }
+    verdict.error
+}

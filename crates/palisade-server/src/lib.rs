@@ -72,10 +72,11 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::indicators::router())
         .merge(routes::lookups::router())
         .merge(routes::library::router())
+        .route_layer(from_fn_with_state(state.clone(), injection::api_calls))
         .route_layer(from_fn_with_state(state.clone(), auth::authenticate));
     Router::new()
         .merge(api)
-        .merge(routes::signin::router())
+        .merge(routes::signin::router().route_layer(from_fn_with_state(state.clone(), injection::signin_calls)))
         .route("/openapi.json", axum::routing::get(openapi::serve_document))
         .route("/_palisade/docs", axum::routing::get(openapi::serve_page))
         .merge(routes::admin::router(state.clone()))

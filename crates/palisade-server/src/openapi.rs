@@ -8,7 +8,7 @@
 //! and fails if one is not routed.
 
 use crate::extract::{Origin, RequestBody};
-use crate::routes::{actions, admin, alerts, machines};
+use crate::routes::{actions, admin, alerts, faults, machines};
 use axum::http::header;
 use axum::response::{Html, IntoResponse, Response};
 use axum::Json;
@@ -197,6 +197,15 @@ pub fn operations() -> Vec<Operation> {
         op("get", "/_palisade/requests", ADMIN, "The request journal, filtered (oldest first)", NO_ROLES, I::Query(&[("method", false, "HTTP method"), ("path", false, "normalised path, exact"), ("pathPrefix", false, "path prefix"), ("status", false, "HTTP status"), ("code", false, "error code"), ("clientId", false, "app"), ("tenantId", false, "tenant"), ("bodyContains", false, "text in the request body"), ("since", false, "ISO time"), ("after", false, "sequence number"), ("limit", false, "newest N")]), 200, A::Json("{value: [request]}")),
         op("delete", "/_palisade/requests", ADMIN, "Empty the request journal", NO_ROLES, I::None, 200, A::Json("{cleared: N}")),
         op("get", "/metrics", ADMIN, "Prometheus metrics: requests by route and status, errors by code, latency histograms", NO_ROLES, I::None, 200, A::Json("Prometheus text format")),
+        op("post", "/_palisade/faults", ADMIN, "Create a fault-injection rule", NO_ROLES, json_body::<faults::FaultRuleBody>(), 201, A::Json("the rule")),
+        op("get", "/_palisade/faults", ADMIN, "List fault rules with their counters and state", NO_ROLES, I::None, 200, A::Json("{value: [rule]}")),
+        op("delete", "/_palisade/faults", ADMIN, "Remove every fault rule", NO_ROLES, I::None, 204, A::Empty),
+        op("get", "/_palisade/faults/{id}", ADMIN, "Get a fault rule", NO_ROLES, I::None, 200, A::Json("the rule")),
+        op("delete", "/_palisade/faults/{id}", ADMIN, "Remove a fault rule", NO_ROLES, I::None, 204, A::Empty),
+        op("get", "/_palisade/ratelimits", ADMIN, "The rate-limit table and whether limits are on", NO_ROLES, I::None, 200, A::Json("the limits")),
+        op("delete", "/_palisade/ratelimits", ADMIN, "Reset every rate-limit counter", NO_ROLES, I::None, 204, A::Empty),
+        op("get", "/_palisade/tenants/{tenant}/ratelimits", ADMIN, "A tenant's rate-limit switch", NO_ROLES, I::None, 200, A::Json("{enabled}")),
+        op("patch", "/_palisade/tenants/{tenant}/ratelimits", ADMIN, "Switch a tenant's rate limits on or off", NO_ROLES, json_body::<faults::TenantRateLimitsBody>(), 200, A::Json("{enabled}")),
         op("get", "/_palisade/tenants/{tenant}/features", ADMIN, "A tenant's features", NO_ROLES, I::None, 200, A::Json("{liveResponse, automatedInvestigation, customNetworkIndicators, allowOrBlockFile}")),
         op("patch", "/_palisade/tenants/{tenant}/features", ADMIN, "Switch a tenant's features", NO_ROLES, I::FreeJson("any of the feature flags, as booleans"), 200, A::Json("the features")),
         op("get", "/_palisade/tenants/{tenant}/machines/{id}/state", ADMIN, "A machine's derived response state", NO_ROLES, I::None, 200, A::Json("{isolation, codeExecutionRestricted, offboarded, pendingActions}")),

@@ -233,6 +233,9 @@ struct ServeArgs {
     /// Log as JSON lines instead of text.
     #[arg(long, env = "PALISADE_LOG_JSON")]
     log_json: bool,
+    /// Switch the documented rate limits off for every tenant (e.g. for benchmarks).
+    #[arg(long, env = "PALISADE_NO_RATE_LIMITS")]
+    no_rate_limits: bool,
 }
 
 #[derive(Clone, Copy)]
@@ -314,7 +317,9 @@ fn serve(args: ServeArgs) -> Result<ExitCode, String> {
                 run: chrono::TimeDelta::seconds(args.action_run_seconds.into()),
                 ..palisade_core::ActionPace::default()
             },
+            ..palisade_core::Settings::default()
         },
+        rate_limits: !args.no_rate_limits,
     };
     let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
     runtime.block_on(async move {

@@ -900,6 +900,8 @@ async fn investigation_package_uri_and_download() {
         .await;
     expect_error(&app, response, 404, "NotFound", &["somethingElse"]).await;
 
+    // getPackageUri allows 2 calls a minute per app (rate limits): the two above used this minute's.
+    app.advance_clock(60.0).await;
     let read_only = app.mint(json!({"roles": ["Machine.Read.All"]})).await;
     let body = app.get_ok(&uri_path, &read_only).await;
     assert_eq!(body["@odata.context"], format!("{}/api/$metadata#Edm.String", app.http));

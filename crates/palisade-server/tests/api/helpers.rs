@@ -113,6 +113,20 @@ impl TestApp {
         body["accessToken"].as_str().unwrap().to_string()
     }
 
+    /// A token of a second app, registered in the demo tenant with every role.
+    pub async fn second_app_token(&self) -> String {
+        let response = self
+            .admin_post(
+                &format!("/_palisade/tenants/{TENANT}/apps"),
+                json!({"displayName": "second app", "roles": palisade_auth::ALL_APP_ROLES}),
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+        let registered: Value = response.json().await.unwrap();
+        let client_id = registered["clientId"].as_str().unwrap();
+        self.mint(json!({"clientId": client_id})).await
+    }
+
     /// Creates a tenant with one app holding `roles`; returns (tenant id, client id, secret).
     pub async fn create_tenant(&self, roles: Option<&[&str]>, demo_data: bool) -> (String, String, String) {
         let mut body = json!({"demoData": demo_data});
