@@ -160,9 +160,7 @@ fn validate(request: ActionRequest) -> Result<Validated, ApiError> {
             out.scope = Some(ScanType::parse_input("ScanType", &scan_type)?.as_str().to_string());
         }
         ActionRequest::StopAndQuarantineFile { sha1 } => {
-            if sha1.len() != 40 || !sha1.bytes().all(|b| b.is_ascii_hexdigit()) {
-                return Err(ApiError::invalid_hash(&sha1));
-            }
+            crate::validate::sha1(&sha1)?;
             out.related_file_info = Some(RelatedFileInfo {
                 file_identifier: sha1,
                 file_identifier_type: "Sha1".into(),

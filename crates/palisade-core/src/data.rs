@@ -6,9 +6,11 @@
 //! plus `logons`, the machine ↔ user relation the entities do not carry (`logonusers`,
 //! `/users/{id}/machines`). Adding a family is one entry in [`DATA_KINDS`].
 
-use crate::entities::{Alert, Investigation, Machine, MachineAction, User};
+use crate::entities::{Alert, Indicator, Investigation, Machine, MachineAction, User};
 use crate::links::{user_key, MACHINE_USERS, USER_ALERTS, USER_MACHINES};
-use crate::schemas::{EntityTable, ALERT_TABLE, INVESTIGATION_TABLE, MACHINE_ACTION_TABLE, MACHINE_TABLE, USER_TABLE};
+use crate::schemas::{
+    EntityTable, ALERT_TABLE, INDICATOR_TABLE, INVESTIGATION_TABLE, MACHINE_ACTION_TABLE, MACHINE_TABLE, USER_TABLE,
+};
 use crate::{Core, CoreResult};
 use palisade_error::ApiError;
 use serde::de::DeserializeOwned;
@@ -61,6 +63,12 @@ pub const DATA_KINDS: &[DataKind] = &[
         name: "machineActions",
         table: MACHINE_ACTION_TABLE,
         canonical: canonical::<MachineAction>,
+        links: no_links,
+    },
+    DataKind {
+        name: "indicators",
+        table: INDICATOR_TABLE,
+        canonical: canonical::<Indicator>,
         links: no_links,
     },
 ];
@@ -240,6 +248,13 @@ impl Core {
         let Checked { batches, links, counts } = validate(document)?;
         for (kind, docs) in &batches {
             self.store.upsert_docs(kind.table, &tenant.id, docs)?;
+            if kind.table.table == INDICATOR_TABLE.table {
+                // Loaded ids must never be handed out again by a later submit.
+                let highest = docs.iter().filter_map(|d| d["id"].as_str()?.parse::<u64>().ok()).max();
+                if let Some(highest) = highest {
+                    self.reserve_indicator_ids_through(highest)?;
+                }
+            }
         }
         for relation in [MACHINE_USERS, USER_MACHINES, USER_ALERTS] {
             let pairs: Vec<(String, String)> = links

@@ -243,7 +243,8 @@ impl Core {
         form: FindByIp,
     ) -> CoreResult<Vec<Machine>> {
         caller.require_any(READ_ROLES)?;
-        let parsed: IpAddr = ip.trim().parse().map_err(|_| ApiError::invalid_ip(ip))?;
+        // Devices report internal addresses, so any well-formed address may be looked up.
+        let parsed: IpAddr = crate::validate::ip_address(ip)?;
         let timestamp = palisade_odata::parse_datetime(timestamp_text)
             .ok()
             .and_then(DateTime::<Utc>::from_timestamp_micros)

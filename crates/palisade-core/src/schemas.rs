@@ -4,7 +4,8 @@
 
 use crate::entities::{
     ActionStatus, ActionType, AlertSeverity, AlertStatus, Classification, Determination, DeviceValue, ExposureLevel,
-    HealthStatus, InvestigationState, OnboardingStatus, RiskScore,
+    HealthStatus, IndicatorAction, IndicatorSeverity, IndicatorSourceType, IndicatorType, InvestigationState,
+    OnboardingStatus, RiskScore,
 };
 use palisade_odata::{EntitySchema, PropType, Property};
 
@@ -224,6 +225,41 @@ pub static USERS: EntitySchema = EntitySchema {
     key_column: "id",
 };
 
+/// Indicators; the documented filter list (§1.5) plus the external id, source and update time.
+pub static INDICATOR_PROPERTIES: &[Property] = &[
+    column("id", PropType::String, "id"),
+    column("indicatorValue", PropType::String, "indicator_value"),
+    column("indicatorType", PropType::Enum(IndicatorType::VALUES), "indicator_type"),
+    column("application", PropType::String, "application"),
+    column("action", PropType::Enum(IndicatorAction::VALUES), "action"),
+    column("externalID", PropType::String, "external_id"),
+    column("sourceType", PropType::Enum(IndicatorSourceType::VALUES), "source_type"),
+    column("createdBySource", PropType::String, "created_by_source"),
+    column("createdBy", PropType::String, "created_by"),
+    column("createdByDisplayName", PropType::String, "created_by_display_name"),
+    column("lastUpdatedBy", PropType::String, "last_updated_by"),
+    column("creationTimeDateTimeUtc", PropType::DateTime, "creation_time"),
+    column("expirationTime", PropType::DateTime, "expiration_time"),
+    column("lastUpdateTime", PropType::DateTime, "last_update_time"),
+    column("severity", PropType::Enum(IndicatorSeverity::VALUES), "severity"),
+    column("title", PropType::String, "title"),
+    plain("description", PropType::String),
+    plain("recommendedActions", PropType::String),
+    collection("rbacGroupNames"),
+    collection("rbacGroupIds"),
+    column("generateAlert", PropType::Bool, "generate_alert"),
+    plain("educateUrl", PropType::String),
+];
+
+pub static INDICATORS: EntitySchema = EntitySchema {
+    entity: "Indicator",
+    set: "Indicators",
+    properties: INDICATOR_PROPERTIES,
+    expandable: &[],
+    max_top: MDE_MAX_PAGE,
+    key_column: "id",
+};
+
 /// An entity set as the store keeps it: its table and its schema.
 #[derive(Debug, Clone, Copy)]
 pub struct EntityTable {
@@ -256,6 +292,11 @@ pub const USER_TABLE: EntityTable = EntityTable {
     schema: &USERS,
 };
 
+pub const INDICATOR_TABLE: EntityTable = EntityTable {
+    table: "indicators",
+    schema: &INDICATORS,
+};
+
 /// Every entity table of the store.
 pub const ENTITY_TABLES: &[EntityTable] = &[
     MACHINE_TABLE,
@@ -263,6 +304,7 @@ pub const ENTITY_TABLES: &[EntityTable] = &[
     MACHINE_ACTION_TABLE,
     INVESTIGATION_TABLE,
     USER_TABLE,
+    INDICATOR_TABLE,
 ];
 
 #[cfg(test)]

@@ -44,6 +44,8 @@ const API_WORDS: &[&str] = &[
     "getPackageUri",
     "GetLiveResponseResultDownloadLink",
     "$count",
+    "import",
+    "BatchDelete",
 ];
 
 pub fn normalize_request<B>(mut request: Request<B>) -> Request<B> {

@@ -8,11 +8,11 @@
 //! and fails if one is not routed.
 
 use crate::extract::{Origin, RequestBody};
-use crate::routes::{actions, admin, alerts, faults, machines};
+use crate::routes::{actions, admin, alerts, faults, indicators, machines};
 use axum::http::header;
 use axum::response::{Html, IntoResponse, Response};
 use axum::Json;
-use palisade_core::schemas::{ALERTS, INVESTIGATIONS, MACHINES, MACHINE_ACTIONS, USERS};
+use palisade_core::schemas::{ALERTS, INDICATORS, INVESTIGATIONS, MACHINES, MACHINE_ACTIONS, USERS};
 use palisade_odata::{EntitySchema, PropType};
 use serde_json::{json, Map, Value};
 
@@ -78,6 +78,7 @@ const ACTION_ROLES: &[&str] = &[
     "Machine.StopAndQuarantine",
     "Machine.LiveResponse",
 ];
+const TI: &[&str] = &["Ti.ReadWrite", "Ti.ReadWrite.All"];
 const NO_ROLES: &[&str] = &[];
 
 const MDE: &str = "Defender for Endpoint";
@@ -163,6 +164,13 @@ pub fn operations() -> Vec<Operation> {
         op("post", "/api/machines/{id}/offboard", MDE, "Offboard a machine", &["Machine.Offboard"], json_body::<actions::CommentRequest>(), 201, A::Entity(&MACHINE_ACTIONS)),
         op("post", "/api/machines/{id}/StopAndQuarantineFile", MDE, "Stop and quarantine a file", &["Machine.StopAndQuarantine"], json_body::<actions::QuarantineRequest>(), 201, A::Entity(&MACHINE_ACTIONS)),
         op("post", "/api/machines/{id}/runliveresponse", MDE, "Run live-response commands", &["Machine.LiveResponse"], json_body::<actions::LiveResponseRequest>(), 201, A::Entity(&MACHINE_ACTIONS)),
+        // Indicators
+        op("get", "/api/indicators", MDE, "List active indicators (Ti.ReadWrite: its own app's)", TI, I::ListOptions(&INDICATORS), 200, A::Collection(&INDICATORS)),
+        op("get", "/api/indicators/$count", MDE, "Count active indicators", TI, I::CountFilter, 200, A::Count),
+        op("post", "/api/indicators", MDE, "Submit or update an indicator", TI, json_body::<indicators::SubmitRequest>(), 200, A::Entity(&INDICATORS)),
+        op("post", "/api/indicators/import", MDE, "Import up to 500 indicators (per-element results)", TI, json_body::<indicators::ImportRequest>(), 200, A::Json("{value: [{id, indicator, isFailed, failureReason}]}")),
+        op("delete", "/api/indicators/{id}", MDE, "Delete an indicator", TI, I::None, 204, A::Empty),
+        op("post", "/api/indicators/BatchDelete", MDE, "Delete up to 500 indicators (all or nothing)", TI, json_body::<indicators::BatchDeleteRequest>(), 204, A::Empty),
         // Sign-in
         op("post", "/{tenant}/oauth2/token", SIGN_IN, "Token (v1: resource=)", NO_ROLES, I::Form(&[("grant_type", true), ("client_id", true), ("client_secret", true), ("resource", true)]), 200, A::Json("{token_type, expires_in, access_token, ...}")),
         op("post", "/{tenant}/oauth2/v2.0/token", SIGN_IN, "Token (v2: scope=<resource>/.default)", NO_ROLES, I::Form(&[("grant_type", true), ("client_id", true), ("client_secret", true), ("scope", true)]), 200, A::Json("{token_type, expires_in, access_token}")),
@@ -224,7 +232,14 @@ pub fn document(origin: &str) -> Value {
         entry[operation.method] = describe(&operation);
     }
     let mut schemas = Map::new();
-    for schema in [&MACHINES, &ALERTS, &MACHINE_ACTIONS, &INVESTIGATIONS, &USERS] {
+    for schema in [
+        &MACHINES,
+        &ALERTS,
+        &MACHINE_ACTIONS,
+        &INVESTIGATIONS,
+        &USERS,
+        &INDICATORS,
+    ] {
         schemas.insert(schema.entity.to_string(), entity_schema(schema));
     }
     schemas.insert(

@@ -2,6 +2,7 @@
 
 pub mod action;
 pub mod alert;
+pub mod indicator;
 pub mod investigation;
 pub mod machine;
 
@@ -12,6 +13,7 @@ pub use alert::{
     Alert, AlertCategory, AlertComment, AlertSeverity, AlertStatus, Classification, Determination, Evidence,
     InvestigationState, RelatedUser,
 };
+pub use indicator::{Indicator, IndicatorAction, IndicatorSeverity, IndicatorSourceType, IndicatorType};
 pub use investigation::{Investigation, User};
 pub use machine::{DeviceValue, ExposureLevel, HealthStatus, IpAddress, Machine, OnboardingStatus, RiskScore};
 

@@ -70,6 +70,12 @@ pub trait Store: Send + Sync + 'static {
     /// The `to_key`s related to `from_key`, in key order, at most `limit`.
     fn linked(&self, tenant_id: &str, kind: &str, from_key: &str, limit: u64) -> Result<Vec<String>, StoreError>;
 
+    /// Deletes the entities with these keys; answers how many existed.
+    fn delete_docs(&self, table: EntityTable, tenant_id: &str, keys: &[String]) -> Result<u64, StoreError>;
+    /// Reserves `count` consecutive numbers of the named sequence (starting at 1) and answers the
+    /// first: numeric ids such as indicator ids, unique even across processes.
+    fn next_sequence(&self, name: &str, count: u64) -> Result<u64, StoreError>;
+
     /// Refreshes the query planner's statistics, after bulk loads.
     fn analyze(&self) -> Result<(), StoreError>;
 

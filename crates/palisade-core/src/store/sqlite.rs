@@ -168,6 +168,35 @@ CREATE TABLE links (
     PRIMARY KEY (tenant_id, kind, from_key, to_key)
 ) WITHOUT ROWID;
 "#,
+    r#"
+CREATE TABLE indicators (
+    tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+    id TEXT NOT NULL,
+    indicator_value TEXT,
+    indicator_type TEXT,
+    application TEXT,
+    action TEXT,
+    external_id TEXT,
+    source_type TEXT,
+    created_by_source TEXT,
+    created_by TEXT,
+    created_by_display_name TEXT,
+    last_updated_by TEXT,
+    creation_time INTEGER,
+    expiration_time INTEGER,
+    last_update_time INTEGER,
+    severity TEXT,
+    title TEXT,
+    generate_alert INTEGER,
+    doc TEXT NOT NULL
+);
+CREATE UNIQUE INDEX indicators_key ON indicators (tenant_id, id);
+-- Submit-or-update finds an indicator by its value and type.
+CREATE INDEX indicators_by_value ON indicators (tenant_id, indicator_value, indicator_type, id);
+CREATE INDEX indicators_by_creator ON indicators (tenant_id, created_by, id);
+CREATE INDEX indicators_by_expiration ON indicators (tenant_id, expiration_time, id);
+CREATE INDEX indicators_by_update ON indicators (tenant_id, last_update_time, id);
+"#,
 ];
 
 const MAX_IDLE_READERS: usize = 8;
@@ -551,6 +580,37 @@ impl Store for SqliteStore {
 
     fn analyze(&self) -> Result<(), StoreError> {
         self.write(|c| Ok(c.execute_batch("ANALYZE;")?))
+    }
+
+    fn delete_docs(&self, table: EntityTable, tenant_id: &str, keys: &[String]) -> Result<u64, StoreError> {
+        let sql = format!(
+            "DELETE FROM {} WHERE tenant_id = ?1 AND {} = ?2",
+            table.table, table.schema.key_column
+        );
+        self.write(|c| {
+            let tx = c.transaction()?;
+            let mut deleted = 0u64;
+            {
+                let mut stmt = tx.prepare_cached(&sql)?;
+                for key in keys {
+                    deleted += stmt.execute([tenant_id, key])? as u64;
+                }
+            }
+            tx.commit()?;
+            Ok(deleted)
+        })
+    }
+
+    fn next_sequence(&self, name: &str, count: u64) -> Result<u64, StoreError> {
+        let count = i64::try_from(count).unwrap_or(i64::MAX);
+        let last: i64 = self.write(|c| {
+            Ok(c.prepare_cached(
+                "INSERT INTO meta (key, value) VALUES (?1, ?2) \
+                 ON CONFLICT (key) DO UPDATE SET value = CAST(value AS INTEGER) + ?2 RETURNING CAST(value AS INTEGER)",
+            )?
+            .query_row(params![format!("sequence:{name}"), count], |r| r.get(0))?)
+        })?;
+        Ok((last - count + 1).max(1) as u64)
     }
 
     fn record_error(&self, record: &ErrorRecord, capacity: usize) -> Result<(), StoreError> {

@@ -1,8 +1,157 @@
-//! `/api/indicators` (`shared/reference/mde-api.md` §8): list, submit, import, delete, batch delete.
+//! `/api/indicators` (`shared/reference/mde-api.md` §5): list, submit-or-update, import, delete and
+//! batch delete. Thin: extract, call the domain, shape the answer.
 
+use super::{count_response, entity_response, list_response, odata_query, odata_response};
+use crate::extract::{parse_body, Caller, JsonBody, Origin, PathParam};
+use crate::request_body;
 use crate::state::AppState;
+use axum::extract::State;
+use axum::http::{StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
 use axum::Router;
+use palisade_core::indicators::IndicatorSubmission;
+use palisade_core::schemas::INDICATORS;
+use palisade_error::ApiError;
+use serde_json::json;
 
 pub fn router() -> Router<AppState> {
     Router::new()
+        .route("/api/indicators", get(list).post(submit))
+        .route("/api/indicators/$count", get(count))
+        .route("/api/indicators/import", post(import))
+        .route("/api/indicators/BatchDelete", post(batch_delete))
+        .route("/api/indicators/{id}", delete(delete_one))
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    origin: Origin,
+    uri: Uri,
+) -> Result<Response, ApiError> {
+    list_response(&state, &origin, &uri, &INDICATORS, move |core, query, page_size| {
+        core.list_indicators(&caller, query, page_size)
+    })
+    .await
+}
+
+pub async fn count(State(state): State<AppState>, Caller(caller): Caller, uri: Uri) -> Result<Response, ApiError> {
+    let query = odata_query(&uri, &INDICATORS)?;
+    let count = state.run(move |core| core.count_indicators(&caller, &query)).await?;
+    Ok(count_response(count))
+}
+
+request_body! {
+    /// An indicator as submitted: the body of `POST /api/indicators` and each element of an
+    /// import's `Indicators` (camelCase, as the pages' examples write it).
+    pub struct SubmitRequest {
+        required "indicatorValue" indicator_value: String,
+        required "indicatorType" indicator_type: String,
+        required "action" action: String,
+        optional "application" application: Option<String>,
+        required "title" title: String,
+        required "description" description: String,
+        optional "expirationTime" expiration_time: Option<String>,
+        optional "severity" severity: Option<String>,
+        optional "recommendedActions" recommended_actions: Option<String>,
+        optional "rbacGroupNames" rbac_group_names: Option<serde_json::Value>,
+        optional "educateUrl" educate_url: Option<String>,
+        optional "generateAlert" generate_alert: Option<serde_json::Value>,
+        optional "externalID" external_id: Option<String>,
+    }
+}
+
+impl From<SubmitRequest> for IndicatorSubmission {
+    fn from(body: SubmitRequest) -> Self {
+        IndicatorSubmission {
+            indicator_value: body.indicator_value,
+            indicator_type: body.indicator_type,
+            action: body.action,
+            application: body.application,
+            title: body.title,
+            description: body.description,
+            expiration_time: body.expiration_time,
+            severity: body.severity,
+            recommended_actions: body.recommended_actions,
+            rbac_group_names: body.rbac_group_names,
+            educate_url: body.educate_url,
+            generate_alert: body.generate_alert,
+            external_id: body.external_id,
+        }
+    }
+}
+
+/// Answers 200 (not 201) with the created or updated indicator, as documented.
+pub async fn submit(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    origin: Origin,
+    JsonBody(body): JsonBody<SubmitRequest>,
+) -> Result<Response, ApiError> {
+    let submission = IndicatorSubmission::from(body);
+    let indicator = state
+        .run(move |core| core.submit_indicator(&caller, &submission))
+        .await?;
+    Ok(entity_response(
+        StatusCode::OK,
+        &origin,
+        "Indicators/$entity",
+        &indicator,
+    ))
+}
+
+request_body! {
+    /// Body of `POST /api/indicators/import`; elements are checked one by one, so one bad element
+    /// is reported in its result instead of failing the call.
+    pub struct ImportRequest {
+        required "Indicators" indicators: Vec<serde_json::Value>,
+    }
+}
+
+pub async fn import(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    JsonBody(body): JsonBody<ImportRequest>,
+) -> Result<Response, ApiError> {
+    let items: Vec<Result<IndicatorSubmission, ApiError>> = body
+        .indicators
+        .iter()
+        .map(|item| {
+            let bytes = serde_json::to_vec(item).map_err(|e| ApiError::internal(e.to_string()))?;
+            parse_body::<SubmitRequest>(&bytes).map(IndicatorSubmission::from)
+        })
+        .collect();
+    let results = state.run(move |core| core.import_indicators(&caller, items)).await?;
+    Ok(odata_response(StatusCode::OK, &json!({ "value": results })))
+}
+
+/// Answers 204, as documented.
+pub async fn delete_one(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    PathParam(id): PathParam,
+) -> Result<Response, ApiError> {
+    state.run(move |core| core.delete_indicator(&caller, &id)).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+request_body! {
+    /// Body of `POST /api/indicators/BatchDelete`.
+    pub struct BatchDeleteRequest {
+        required "IndicatorIds" indicator_ids: Vec<String>,
+    }
+}
+
+/// Answers 204, as documented.
+pub async fn batch_delete(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    JsonBody(body): JsonBody<BatchDeleteRequest>,
+) -> Result<Response, ApiError> {
+    let ids = body.indicator_ids;
+    state
+        .run(move |core| core.batch_delete_indicators(&caller, &ids))
+        .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }

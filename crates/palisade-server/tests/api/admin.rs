@@ -79,6 +79,18 @@ const WRITE_ENDPOINTS: &[(&str, &str, &str)] = &[
         "/api/machines/{machine}/startInvestigation",
         r#"{"Comment":"c"}"#,
     ),
+    (
+        "POST",
+        "/api/indicators",
+        r#"{"indicatorValue":"w.example.com","indicatorType":"DomainName","action":"Block","title":"t","description":"d","severity":"High"}"#,
+    ),
+    (
+        "POST",
+        "/api/indicators/import",
+        r#"{"Indicators":[{"indicatorValue":"w.example.com","indicatorType":"DomainName","action":"Block","title":"t","description":"d","severity":"High"}]}"#,
+    ),
+    ("DELETE", "/api/indicators/1", ""),
+    ("POST", "/api/indicators/BatchDelete", r#"{"IndicatorIds":["1"]}"#),
 ];
 
 async fn admin(app: &TestApp, method: Method, path: &str, body: Option<Value>) -> reqwest::Response {
@@ -795,4 +807,47 @@ async fn without_trusted_networks_the_admin_api_needs_the_key() {
         "the two refused /_palisade/tenants calls (metrics are not journaled)"
     );
     assert_eq!(refused[1]["headers"]["x-palisade-admin-key"], "[redacted]");
+}
+
+#[tokio::test]
+async fn loaded_indicators_keep_their_ids_and_new_ones_never_reuse_them() {
+    let source = TestApp::spawn().await;
+    let token = source.token().await;
+    let body = r#"{"indicatorValue":"loaded.example.com","indicatorType":"DomainName","action":"Block","title":"t","description":"d","severity":"High"}"#;
+    let response = source.post("/api/indicators", &token, body).await;
+    assert_eq!(response.status(), 200);
+    let exported = admin_ok(
+        &source,
+        Method::GET,
+        &format!("/_palisade/tenants/{TENANT}/export"),
+        None,
+    )
+    .await;
+    let loaded_id = exported["indicators"][0]["id"].as_str().unwrap().to_string();
+
+    // A fresh server has handed out no indicator id yet.
+    let target = TestApp::spawn().await;
+    let token = target.token().await;
+    let document = json!({"indicators": exported["indicators"].clone()});
+    let counts = admin_ok(
+        &target,
+        Method::POST,
+        &format!("/_palisade/tenants/{TENANT}/data"),
+        Some(document),
+    )
+    .await;
+    assert_eq!(counts["indicators"], 1);
+    let body = r#"{"indicatorValue":"new.example.com","indicatorType":"DomainName","action":"Block","title":"t","description":"d","severity":"High"}"#;
+    let response = target.post("/api/indicators", &token, body).await;
+    assert_eq!(response.status(), 200);
+    let created: Value = response.json().await.unwrap();
+    assert_ne!(created["id"].as_str().unwrap(), loaded_id);
+    let listed = target.get_ok("/api/indicators", &token).await;
+    let values: Vec<&str> = listed["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["indicatorValue"].as_str().unwrap())
+        .collect();
+    assert_eq!(values, ["loaded.example.com", "new.example.com"]);
 }

@@ -113,18 +113,30 @@ impl TestApp {
         body["accessToken"].as_str().unwrap().to_string()
     }
 
-    /// A token of a second app, registered in the demo tenant with every role.
-    pub async fn second_app_token(&self) -> String {
+    /// Registers an app in the demo tenant with `roles`; returns its client id.
+    pub async fn register_app(&self, roles: &[&str]) -> String {
         let response = self
             .admin_post(
                 &format!("/_palisade/tenants/{TENANT}/apps"),
-                json!({"displayName": "second app", "roles": palisade_auth::ALL_APP_ROLES}),
+                json!({"displayName": "test app", "roles": roles}),
             )
             .await;
         assert_eq!(response.status(), StatusCode::CREATED);
         let registered: Value = response.json().await.unwrap();
-        let client_id = registered["clientId"].as_str().unwrap();
+        registered["clientId"].as_str().unwrap().to_string()
+    }
+
+    /// A token of a second app, registered in the demo tenant with every role.
+    pub async fn second_app_token(&self) -> String {
+        let client_id = self.register_app(palisade_auth::ALL_APP_ROLES).await;
         self.mint(json!({"clientId": client_id})).await
+    }
+
+    /// A token of a newly registered app of the demo tenant holding `roles`, with its client id.
+    pub async fn app_with_roles(&self, roles: &[&str]) -> (String, String) {
+        let client_id = self.register_app(roles).await;
+        let token = self.mint(json!({"clientId": client_id, "roles": roles})).await;
+        (client_id, token)
     }
 
     /// Creates a tenant with one app holding `roles`; returns (tenant id, client id, secret).
