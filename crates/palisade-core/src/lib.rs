@@ -55,6 +55,9 @@ pub type CoreResult<T> = Result<T, CoreError>;
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Settings {
     pub action_pace: ActionPace,
+    /// Where the live-response library keeps its files (`<data dir>/library`); `None` leaves
+    /// uploads and deletes unavailable (`InternalServerError`), as in store-only uses.
+    pub library_dir: Option<std::path::PathBuf>,
 }
 
 /// How fast machine actions progress on the emulator's clock.
@@ -89,6 +92,8 @@ pub struct Core {
     /// Serialises the check-then-write of state-changing operations (machine actions), so two
     /// concurrent isolate calls cannot both pass the "already pending" check.
     pub(crate) state_lock: Mutex<()>,
+    /// Serialises library uploads and deletes (exists-check, file write, metadata write).
+    pub(crate) library_lock: Mutex<()>,
 }
 
 const SIGNING_KEY_META: &str = "signing_key_pem";
@@ -107,6 +112,7 @@ impl Core {
             verifier,
             settings,
             state_lock: Mutex::new(()),
+            library_lock: Mutex::new(()),
         };
         core.ensure_demo_tenant()?;
         Ok(core)

@@ -167,6 +167,7 @@ fn serve(args: ServeArgs) -> Result<ExitCode, String> {
                 run: chrono::TimeDelta::seconds(args.action_run_seconds.into()),
                 ..palisade_core::ActionPace::default()
             },
+            ..palisade_core::Settings::default()
         },
     };
     let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;

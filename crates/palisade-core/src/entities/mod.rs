@@ -3,6 +3,7 @@
 pub mod action;
 pub mod alert;
 pub mod investigation;
+pub mod library;
 pub mod machine;
 
 pub use action::{
@@ -13,6 +14,7 @@ pub use alert::{
     InvestigationState, RelatedUser,
 };
 pub use investigation::{Investigation, User};
+pub use library::LibraryFile;
 pub use machine::{DeviceValue, ExposureLevel, HealthStatus, IpAddress, Machine, OnboardingStatus, RiskScore};
 
 /// Declares a string enum with its wire spelling, a case-insensitive parser (the service is lenient

@@ -65,6 +65,10 @@ pub trait Store: Send + Sync + 'static {
         ignore_case: bool,
     ) -> Result<Option<String>, StoreError>;
 
+    /// Deletes the document whose key column equals `key` (with the column's own collation);
+    /// whether one was there.
+    fn delete_doc(&self, table: EntityTable, tenant_id: &str, key: &str) -> Result<bool, StoreError>;
+
     /// Records relations of one kind (`from_key` → `to_key`); existing ones are kept.
     fn add_links(&self, tenant_id: &str, kind: &str, pairs: &[(String, String)]) -> Result<(), StoreError>;
     /// The `to_key`s related to `from_key`, in key order, at most `limit`.

@@ -167,6 +167,23 @@ CREATE TABLE links (
     PRIMARY KEY (tenant_id, kind, from_key, to_key)
 ) WITHOUT ROWID;
 "#,
+    r#"
+-- The live-response library's metadata (the files themselves live in the data directory).
+-- Names are unique per tenant case-insensitively, as file names are on the Windows devices the
+-- library serves.
+CREATE TABLE library_files (
+    tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+    file_name TEXT NOT NULL COLLATE NOCASE,
+    sha256 TEXT,
+    description TEXT,
+    creation_time INTEGER,
+    last_updated_time INTEGER,
+    created_by TEXT,
+    has_parameters INTEGER,
+    doc TEXT NOT NULL
+);
+CREATE UNIQUE INDEX library_files_key ON library_files (tenant_id, file_name);
+"#,
 ];
 
 const MAX_IDLE_READERS: usize = 8;
@@ -475,6 +492,14 @@ impl Store for SqliteStore {
             let rows = stmt.query_map(params![tenant_id, kind, from_key, limit], |r| r.get::<_, String>(0))?;
             Ok(rows.collect::<Result<Vec<_>, _>>()?)
         })
+    }
+
+    fn delete_doc(&self, table: EntityTable, tenant_id: &str, key: &str) -> Result<bool, StoreError> {
+        let sql = format!(
+            "DELETE FROM {} WHERE tenant_id = ?1 AND {} = ?2",
+            table.table, table.schema.key_column
+        );
+        self.write(|c| Ok(c.prepare_cached(&sql)?.execute([tenant_id, key])? > 0))
     }
 
     fn analyze(&self) -> Result<(), StoreError> {
