@@ -248,6 +248,13 @@ impl ApiError {
         }
     }
 
+    /// Appends why the value was refused to the message ("Hash value x is invalid: <reason>"), so a
+    /// person sees what to fix without reading the docs.
+    pub fn because(mut self, reason: impl fmt::Display) -> Self {
+        self.message = format!("{}: {reason}", self.message);
+        self
+    }
+
     /// Renders the wire body for the given tracking id.
     pub fn envelope(&self, target: &str) -> Envelope {
         Envelope {
