@@ -114,6 +114,7 @@ impl Core {
             state_lock: Mutex::new(()),
             library_lock: Mutex::new(()),
         };
+        core.backfill_observations()?;
         core.ensure_demo_tenant()?;
         Ok(core)
     }
@@ -172,6 +173,7 @@ impl Core {
             .upsert_docs(schemas::USER_TABLE, tenant_id, &to_docs(&data.users)?)?;
         self.store
             .upsert_docs(schemas::ALERT_TABLE, tenant_id, &to_docs(&data.alerts)?)?;
+        self.index_alerts(tenant_id, &data.alerts)?;
         self.store
             .upsert_docs(schemas::INVESTIGATION_TABLE, tenant_id, &to_docs(&data.investigations)?)?;
         for (kind, pairs) in &data.links {
@@ -220,6 +222,7 @@ impl Core {
             .collect();
         self.store
             .upsert_docs(schemas::ALERT_TABLE, tenant_id, &to_docs(&alerts)?)?;
+        self.index_alerts(tenant_id, &alerts)?;
         Ok(self.store.add_links(tenant_id, links::USER_ALERTS, &links)?)
     }
 }

@@ -44,6 +44,7 @@ const API_WORDS: &[&str] = &[
     "getPackageUri",
     "GetLiveResponseResultDownloadLink",
     "$count",
+    "stats",
 ];
 
 pub fn normalize_request<B>(mut request: Request<B>) -> Request<B> {

@@ -2,6 +2,7 @@
 
 pub mod action;
 pub mod alert;
+pub mod file;
 pub mod investigation;
 pub mod library;
 pub mod machine;
@@ -13,6 +14,7 @@ pub use alert::{
     Alert, AlertCategory, AlertComment, AlertSeverity, AlertStatus, Classification, Determination, Evidence,
     InvestigationState, RelatedUser,
 };
+pub use file::{DomainStats, File, FileStats, IpStats};
 pub use investigation::{Investigation, User};
 pub use library::LibraryFile;
 pub use machine::{DeviceValue, ExposureLevel, HealthStatus, IpAddress, Machine, OnboardingStatus, RiskScore};
