@@ -216,6 +216,16 @@ async fn file_alerts_and_machines_come_from_evidence_and_take_only_sha1() {
         assert!(high["@odata.nextLink"].is_string(), "paging within the relation");
     }
 
+    // Unfiltered pages come in id order and page with $skip, like any collection.
+    let sorted: Vec<String> = expected_alerts.iter().cloned().collect();
+    for skip in 0..sorted.len().min(3) {
+        let page = app
+            .get_ok(&format!("/api/files/{sha1}/alerts?$top=1&$skip={skip}"), &token)
+            .await;
+        assert_eq!(ids(&values(&page), "id"), BTreeSet::from([sorted[skip].clone()]));
+        assert_eq!(page["@odata.nextLink"].is_string(), skip + 1 < sorted.len());
+    }
+
     let machines = app.get_ok(&format!("/api/files/{sha1}/machines"), &token).await;
     assert!(machines["@odata.context"].as_str().unwrap().ends_with("#Machines"));
     assert_eq!(ids(&values(&machines), "id"), expected_machines);
