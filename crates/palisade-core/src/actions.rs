@@ -1,7 +1,8 @@
 //! Machine actions (`shared/reference/mde-api.md` §4) and starting an automated investigation (§10).
 //!
 //! Every verb applies its rules in one order: role → body (in the server) → enum values → machine
-//! exists → machine offboarded → tenant feature → OS platform → client version → state conflicts.
+//! exists → machine offboarded → tenant feature → OS platform → client version → (live response)
+//! library files → state conflicts.
 //!
 //! A machine's isolation, code-execution restriction and offboarding are *derived* from its
 //! succeeded actions (the latest succeeded action of a group decides), never stored beside them, so
@@ -180,8 +181,8 @@ const COMMAND_TYPES: &[(&str, &[(&str, bool)])] = &[
 ];
 
 /// Checks each command's shape, type and parameters, naming the command's index in every refusal.
-/// The live-response library is not emulated yet, so `FileName`/`ScriptName` are not checked
-/// against it: any name is accepted.
+/// Whether `FileName`/`ScriptName` are in the tenant's library is checked later, once the machine
+/// is known to be able to run live response (see [`Core::require_library_files`]).
 fn validate_commands(commands: &[Value]) -> Result<Vec<CommandStatus>, ApiError> {
     if commands.is_empty() {
         return Err(ApiError::invalid_input(
@@ -485,6 +486,9 @@ impl Core {
             ActionType::LiveResponse => Capability::LiveResponse,
         };
         support::check(capability, kind.as_str(), &machine)?;
+        if kind == ActionType::LiveResponse {
+            self.require_library_files(tenant, &valid.commands)?;
+        }
         check_conflicts(kind, &machine, &actions, &state)?;
         if kind == ActionType::LiveResponse {
             self.check_live_response_sessions(tenant)?;

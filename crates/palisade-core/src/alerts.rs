@@ -5,7 +5,7 @@
 //! SIEM polling `$filter=lastUpdateTime ge <last poll>` sees every change.
 
 use crate::entities::{
-    Alert, AlertCategory, AlertComment, AlertSeverity, AlertStatus, Classification, Determination, Evidence,
+    Alert, AlertCategory, AlertComment, AlertSeverity, AlertStatus, Classification, Determination, Evidence, File,
     InvestigationState, Machine, User,
 };
 use crate::listing::{narrowed, text_eq, text_in, Page};
@@ -17,7 +17,6 @@ use chrono::{DateTime, TimeDelta, Utc};
 use palisade_auth::Principal;
 use palisade_error::{ApiError, ErrorCode};
 use palisade_odata::Query;
-use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 pub(crate) const READ_ROLES: &[&str] = &["Alert.Read.All", "Alert.ReadWrite.All"];
@@ -139,30 +138,6 @@ pub struct AlertReference {
     pub description: String,
     pub recommended_action: String,
     pub category: String,
-}
-
-/// A file an alert relates to (`GET /api/alerts/{id}/files`): the File entity's properties in the
-/// documented order (§6), filled from what the alert's evidence knows; the rest is null.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct RelatedFile {
-    pub sha1: Option<String>,
-    pub sha256: Option<String>,
-    pub md5: Option<String>,
-    pub global_prevalence: Option<i64>,
-    pub global_first_observed: Option<Timestamp>,
-    pub global_last_observed: Option<Timestamp>,
-    pub size: Option<i64>,
-    pub file_type: Option<String>,
-    pub is_pe_file: Option<bool>,
-    pub file_publisher: Option<String>,
-    pub file_product_name: Option<String>,
-    pub signer: Option<String>,
-    pub issuer: Option<String>,
-    pub signer_hash: Option<String>,
-    pub is_valid_certificate: Option<bool>,
-    pub determination_type: Option<String>,
-    pub determination_value: Option<String>,
 }
 
 impl Core {
@@ -369,6 +344,8 @@ impl Core {
             evidence: Vec::new(),
         };
         self.save_alerts(caller, std::slice::from_ref(&alert))?;
+        // No evidence yet (there is no event store), but a new alert is indexed like any other.
+        self.index_alerts(&caller.tenant_id, std::slice::from_ref(&alert))?;
         Ok(alert)
     }
 
@@ -442,25 +419,28 @@ impl Core {
         Ok(ips)
     }
 
-    /// `GET /api/alerts/{id}/files`: one File per distinct hash among File and Process evidence.
-    pub fn alert_files(&self, caller: &Principal, id: &str) -> CoreResult<Vec<RelatedFile>> {
+    /// `GET /api/alerts/{id}/files`: one File per distinct hash among File and Process evidence,
+    /// the same entity `GET /api/files/{id}` answers.
+    pub fn alert_files(&self, caller: &Principal, id: &str) -> CoreResult<Vec<File>> {
         caller.require_any(&["File.Read.All"])?;
         let alert = self.find_alert(caller, id)?;
-        let mut files: Vec<RelatedFile> = Vec::new();
+        let mut seen: Vec<&Evidence> = Vec::new();
         for evidence in alert
             .evidence
             .iter()
             .filter(|e| matches!(e.entity_type.as_str(), "File" | "Process"))
             .filter(|e| e.sha1.is_some() || e.sha256.is_some())
         {
-            let known = files.iter().any(|f| {
+            let known = seen.iter().any(|f| {
                 (f.sha1.is_some() && f.sha1 == evidence.sha1) || (f.sha256.is_some() && f.sha256 == evidence.sha256)
             });
             if !known {
-                files.push(related_file(evidence));
+                seen.push(evidence);
             }
         }
-        Ok(files)
+        seen.iter()
+            .map(|evidence| self.file_of_evidence(&caller.tenant_id, evidence, &alert))
+            .collect()
     }
 
     /// `GET /api/alerts/{id}/machine`: 404 when the alert or its machine is gone.
@@ -513,36 +493,9 @@ impl Core {
     }
 }
 
-fn related_file(evidence: &Evidence) -> RelatedFile {
-    const PE_EXTENSIONS: &[&str] = &["exe", "dll", "sys", "scr", "cpl", "ocx", "com", "drv", "efi"];
-    let is_pe_file = evidence.file_name.as_deref().and_then(|name| {
-        let (_, ext) = name.rsplit_once('.')?;
-        Some(PE_EXTENSIONS.iter().any(|pe| ext.eq_ignore_ascii_case(pe)))
-    });
-    RelatedFile {
-        sha1: evidence.sha1.clone(),
-        sha256: evidence.sha256.clone(),
-        md5: None,
-        global_prevalence: None,
-        global_first_observed: None,
-        global_last_observed: None,
-        size: None,
-        file_type: None,
-        is_pe_file,
-        file_publisher: None,
-        file_product_name: None,
-        signer: None,
-        issuer: None,
-        signer_hash: None,
-        is_valid_certificate: None,
-        determination_type: None,
-        determination_value: None,
-    }
-}
-
 /// The host of a URL (`https://user@Host.example:8443/x?y` → `host.example`); a bare host is its
 /// own host. `None` when nothing host-like remains.
-fn url_host(url: &str) -> Option<String> {
+pub(crate) fn url_host(url: &str) -> Option<String> {
     let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
     let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
     let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);

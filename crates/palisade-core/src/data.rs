@@ -248,6 +248,15 @@ impl Core {
         let Checked { batches, links, counts } = validate(document)?;
         for (kind, docs) in &batches {
             self.store.upsert_docs(kind.table, &tenant.id, docs)?;
+            if kind.table.table == ALERT_TABLE.table {
+                // File, IP and domain lookups read what alerts' evidence observed.
+                let alerts = docs
+                    .iter()
+                    .map(|d| serde_json::from_value::<Alert>(d.clone()))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(crate::store::StoreError::from)?;
+                self.index_alerts(&tenant.id, &alerts)?;
+            }
             if kind.table.table == INDICATOR_TABLE.table {
                 // Loaded ids must never be handed out again by a later submit.
                 let highest = docs.iter().filter_map(|d| d["id"].as_str()?.parse::<u64>().ok()).max();
@@ -298,6 +307,7 @@ impl Core {
     pub fn reset_tenant(&self, tenant_id: &str, demo_data: bool) -> CoreResult<()> {
         let tenant = self.tenant(tenant_id)?;
         self.store.clear_tenant_data(&tenant.id)?;
+        self.remove_library_files(Some(&tenant.id))?;
         if demo_data {
             let data = crate::demo::tenant_data(&tenant.id, self.clock.now());
             self.store_demo_data(&tenant.id, &data)?;
@@ -310,6 +320,7 @@ impl Core {
     /// and issued tokens of the dev app keep working.
     pub fn reset_all(&self) -> CoreResult<()> {
         self.store.clear_all()?;
+        self.remove_library_files(None)?;
         self.registrations.forget_all();
         self.faults.clear();
         self.rate_limits.reset();

@@ -59,6 +59,9 @@ pub struct Settings {
     /// Most live-response sessions running at once in a tenant (`None`: the documented 25); lower
     /// it to reach the limit with a small population.
     pub max_live_response_sessions: Option<usize>,
+    /// Where the live-response library keeps its files (`<data dir>/library`); `None` leaves
+    /// uploads and deletes unavailable (`InternalServerError`), as in store-only uses.
+    pub library_dir: Option<std::path::PathBuf>,
 }
 
 /// How fast machine actions progress on the emulator's clock.
@@ -99,6 +102,8 @@ pub struct Core {
     pub faults: faults::FaultRules,
     /// Rate-limit counters and the tenants' switches (see [`ratelimit`]).
     pub rate_limits: ratelimit::RateLimiter,
+    /// Serialises library uploads and deletes (exists-check, file write, metadata write).
+    pub(crate) library_lock: Mutex<()>,
 }
 
 const SIGNING_KEY_META: &str = "signing_key_pem";
@@ -120,7 +125,9 @@ impl Core {
             registrations: tenant::RegistrationCache::default(),
             faults: faults::FaultRules::default(),
             rate_limits: ratelimit::RateLimiter::default(),
+            library_lock: Mutex::new(()),
         };
+        core.backfill_observations()?;
         core.ensure_demo_tenant()?;
         Ok(core)
     }
@@ -184,6 +191,7 @@ impl Core {
             .upsert_docs(schemas::USER_TABLE, tenant_id, &to_docs(&data.users)?)?;
         self.store
             .upsert_docs(schemas::ALERT_TABLE, tenant_id, &to_docs(&data.alerts)?)?;
+        self.index_alerts(tenant_id, &data.alerts)?;
         self.store
             .upsert_docs(schemas::INVESTIGATION_TABLE, tenant_id, &to_docs(&data.investigations)?)?;
         for (kind, pairs) in &data.links {
@@ -232,6 +240,7 @@ impl Core {
             .collect();
         self.store
             .upsert_docs(schemas::ALERT_TABLE, tenant_id, &to_docs(&alerts)?)?;
+        self.index_alerts(tenant_id, &alerts)?;
         Ok(self.store.add_links(tenant_id, links::USER_ALERTS, &links)?)
     }
 }

@@ -260,6 +260,27 @@ pub static INDICATORS: EntitySchema = EntitySchema {
     key_column: "id",
 };
 
+/// Live-response library files; keyed by name, which the store compares case-insensitively.
+pub static LIBRARY_FILE_PROPERTIES: &[Property] = &[
+    column("fileName", PropType::String, "file_name"),
+    column("sha256", PropType::String, "sha256"),
+    column("description", PropType::String, "description"),
+    column("creationTime", PropType::DateTime, "creation_time"),
+    column("lastUpdatedTime", PropType::DateTime, "last_updated_time"),
+    column("createdBy", PropType::String, "created_by"),
+    column("hasParameters", PropType::Bool, "has_parameters"),
+    plain("parametersDescription", PropType::String),
+];
+
+pub static LIBRARY_FILES: EntitySchema = EntitySchema {
+    entity: "LibraryFile",
+    set: "LibraryFiles",
+    properties: LIBRARY_FILE_PROPERTIES,
+    expandable: &[],
+    max_top: MDE_MAX_PAGE,
+    key_column: "file_name",
+};
+
 /// An entity set as the store keeps it: its table and its schema.
 #[derive(Debug, Clone, Copy)]
 pub struct EntityTable {
@@ -297,6 +318,11 @@ pub const INDICATOR_TABLE: EntityTable = EntityTable {
     schema: &INDICATORS,
 };
 
+pub const LIBRARY_FILE_TABLE: EntityTable = EntityTable {
+    table: "library_files",
+    schema: &LIBRARY_FILES,
+};
+
 /// Every entity table of the store.
 pub const ENTITY_TABLES: &[EntityTable] = &[
     MACHINE_TABLE,
@@ -305,6 +331,7 @@ pub const ENTITY_TABLES: &[EntityTable] = &[
     INVESTIGATION_TABLE,
     USER_TABLE,
     INDICATOR_TABLE,
+    LIBRARY_FILE_TABLE,
 ];
 
 #[cfg(test)]

@@ -66,6 +66,15 @@ pub async fn record_route(request: Request, next: Next) -> Response {
     next.run(request).await
 }
 
+/// The server-wide body limit, or a route's own larger one (the library upload takes 20 MB files).
+fn body_limit(method: &axum::http::Method, path: &str, server_wide: usize) -> usize {
+    if method == axum::http::Method::POST && path.eq_ignore_ascii_case("/api/libraryfiles") {
+        server_wide.max(crate::routes::library::UPLOAD_BODY_LIMIT)
+    } else {
+        server_wide
+    }
+}
+
 pub async fn journal_errors(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let started = Instant::now();
     let context = Arc::new(RequestContext {
@@ -85,7 +94,8 @@ pub async fn journal_errors(State(state): State<AppState>, request: Request, nex
     // Bodies are read here (up to the same limit the handlers apply) only when there is one, so a
     // GET costs no buffering; the bytes are handed on as they are, without a copy.
     let mut response = if has_body(&parts.headers) || !axum::body::HttpBody::is_end_stream(&body) {
-        match crate::extract::read_limited(body, state.config.max_body_bytes).await {
+        let limit = body_limit(&parts.method, parts.uri.path(), state.config.max_body_bytes);
+        match crate::extract::read_limited(body, limit).await {
             Ok(bytes) => {
                 if let Some(seen) = seen.as_mut() {
                     seen.body(&bytes);

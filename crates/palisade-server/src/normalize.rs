@@ -46,6 +46,7 @@ const API_WORDS: &[&str] = &[
     "$count",
     "import",
     "BatchDelete",
+    "stats",
 ];
 
 pub fn normalize_request<B>(mut request: Request<B>) -> Request<B> {

@@ -12,7 +12,7 @@ use crate::routes::{actions, admin, alerts, faults, indicators, machines};
 use axum::http::header;
 use axum::response::{Html, IntoResponse, Response};
 use axum::Json;
-use palisade_core::schemas::{ALERTS, INDICATORS, INVESTIGATIONS, MACHINES, MACHINE_ACTIONS, USERS};
+use palisade_core::schemas::{ALERTS, INDICATORS, INVESTIGATIONS, LIBRARY_FILES, MACHINES, MACHINE_ACTIONS, USERS};
 use palisade_odata::{EntitySchema, PropType};
 use serde_json::{json, Map, Value};
 
@@ -29,6 +29,8 @@ pub enum Input {
     Json(&'static [(&'static str, bool)], &'static [&'static str]),
     /// A form body (sign-in): `(name, required)`.
     Form(&'static [(&'static str, bool)]),
+    /// A `multipart/form-data` body: `(name, required)`; a field named `File` is the file.
+    Multipart(&'static [(&'static str, bool)]),
     /// A JSON body described in words (admin endpoints with free-form bodies).
     FreeJson(&'static str),
 }
@@ -80,6 +82,7 @@ const ACTION_ROLES: &[&str] = &[
 ];
 const TI: &[&str] = &["Ti.ReadWrite", "Ti.ReadWrite.All"];
 const NO_ROLES: &[&str] = &[];
+const LOOK_BACK: Input = Input::Query(&[("lookBackHours", false, "1–720, default 720 (30 days)")]);
 
 const MDE: &str = "Defender for Endpoint";
 const SIGN_IN: &str = "Sign-in";
@@ -171,6 +174,19 @@ pub fn operations() -> Vec<Operation> {
         op("post", "/api/indicators/import", MDE, "Import up to 500 indicators (per-element results)", TI, json_body::<indicators::ImportRequest>(), 200, A::Json("{value: [{id, indicator, isFailed, failureReason}]}")),
         op("delete", "/api/indicators/{id}", MDE, "Delete an indicator", TI, I::None, 204, A::Empty),
         op("post", "/api/indicators/BatchDelete", MDE, "Delete up to 500 indicators (all or nothing)", TI, json_body::<indicators::BatchDeleteRequest>(), 204, A::Empty),
+        // Files, IPs, domains, live-response library
+        op("get", "/api/files/{id}", MDE, "Get a file by SHA-1 or SHA-256", &["File.Read.All"], I::None, 200, A::Json("File")),
+        op("get", "/api/files/{id}/stats", MDE, "A file's statistics in the organisation", &["File.Read.All"], LOOK_BACK, 200, A::Json("InOrgFileStats")),
+        op("get", "/api/files/{id}/alerts", MDE, "Alerts related to a file (SHA-1)", ALERT_READ, I::ListOptions(&ALERTS), 200, A::Collection(&ALERTS)),
+        op("get", "/api/files/{id}/machines", MDE, "Machines related to a file (SHA-1)", MACHINE_READ, I::ListOptions(&MACHINES), 200, A::Collection(&MACHINES)),
+        op("get", "/api/ips/{ip}/stats", MDE, "An IP address's statistics in the organisation", &["Ip.Read.All"], LOOK_BACK, 200, A::Json("InOrgIPStats")),
+        op("get", "/api/ips/{ip}/alerts", MDE, "Alerts related to an IP address", ALERT_READ, I::ListOptions(&ALERTS), 200, A::Collection(&ALERTS)),
+        op("get", "/api/domains/{domain}/stats", MDE, "A domain's statistics in the organisation", &["URL.Read.All"], LOOK_BACK, 200, A::Json("InOrgDomainStats")),
+        op("get", "/api/domains/{domain}/alerts", MDE, "Alerts related to a domain", ALERT_WRITE, I::ListOptions(&ALERTS), 200, A::Collection(&ALERTS)),
+        op("get", "/api/domains/{domain}/machines", MDE, "Machines related to a domain (at most 500)", MACHINE_READ, I::ListOptions(&MACHINES), 200, A::Collection(&MACHINES)),
+        op("get", "/api/libraryfiles", MDE, "List the live-response library", &["Library.Manage"], I::ListOptions(&LIBRARY_FILES), 200, A::Collection(&LIBRARY_FILES)),
+        op("post", "/api/libraryfiles", MDE, "Upload a file to the library (≤ 20 MB)", &["Library.Manage"], I::Multipart(&[("File", true), ("Description", false), ("ParametersDescription", false), ("HasParameters", false), ("OverrideIfExists", false)]), 200, A::Entity(&LIBRARY_FILES)),
+        op("delete", "/api/libraryfiles/{name}", MDE, "Delete a library file", &["Library.Manage"], I::None, 204, A::Empty),
         // Sign-in
         op("post", "/{tenant}/oauth2/token", SIGN_IN, "Token (v1: resource=)", NO_ROLES, I::Form(&[("grant_type", true), ("client_id", true), ("client_secret", true), ("resource", true)]), 200, A::Json("{token_type, expires_in, access_token, ...}")),
         op("post", "/{tenant}/oauth2/v2.0/token", SIGN_IN, "Token (v2: scope=<resource>/.default)", NO_ROLES, I::Form(&[("grant_type", true), ("client_id", true), ("client_secret", true), ("scope", true)]), 200, A::Json("{token_type, expires_in, access_token}")),
@@ -295,6 +311,22 @@ fn describe(operation: &Operation) -> Value {
                 .collect();
             let required: Vec<&str> = fields.iter().filter(|(_, r)| *r).map(|(n, _)| *n).collect();
             body = Some(json!({"required": true, "content": {"application/x-www-form-urlencoded": {"schema": {
+                "type": "object", "properties": properties, "required": required}}}}));
+        }
+        Input::Multipart(fields) => {
+            let properties: Map<String, Value> = fields
+                .iter()
+                .map(|(name, _)| {
+                    let schema = if *name == "File" {
+                        json!({"type": "string", "format": "binary"})
+                    } else {
+                        json!({"type": "string"})
+                    };
+                    (name.to_string(), schema)
+                })
+                .collect();
+            let required: Vec<&str> = fields.iter().filter(|(_, r)| *r).map(|(n, _)| *n).collect();
+            body = Some(json!({"required": true, "content": {"multipart/form-data": {"schema": {
                 "type": "object", "properties": properties, "required": required}}}}));
         }
         Input::FreeJson(description) => {

@@ -2,8 +2,10 @@
 
 pub mod action;
 pub mod alert;
+pub mod file;
 pub mod indicator;
 pub mod investigation;
+pub mod library;
 pub mod machine;
 
 pub use action::{
@@ -13,8 +15,10 @@ pub use alert::{
     Alert, AlertCategory, AlertComment, AlertSeverity, AlertStatus, Classification, Determination, Evidence,
     InvestigationState, RelatedUser,
 };
+pub use file::{DomainStats, File, FileStats, IpStats};
 pub use indicator::{Indicator, IndicatorAction, IndicatorSeverity, IndicatorSourceType, IndicatorType};
 pub use investigation::{Investigation, User};
+pub use library::LibraryFile;
 pub use machine::{DeviceValue, ExposureLevel, HealthStatus, IpAddress, Machine, OnboardingStatus, RiskScore};
 
 /// Declares a string enum with its wire spelling, a case-insensitive parser (the service is lenient

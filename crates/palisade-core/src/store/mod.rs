@@ -26,6 +26,50 @@ pub enum StoreError {
     UnknownColumn(String),
 }
 
+/// What one alert's evidence observed about one file hash, IP address or domain (see
+/// [`crate::lookups`]): the rows behind the lookups and their statistics.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Observation {
+    /// `sha1`, `sha256`, `ip` or `domain`.
+    pub kind: String,
+    /// The canonical value: lower-case hash, IP address as `std::net::IpAddr` prints it, lower-case
+    /// ASCII host.
+    pub key: String,
+    pub alert_id: String,
+    pub machine_id: String,
+    /// When it was observed, Unix microseconds.
+    pub seen: i64,
+    /// Files: the name and both hashes as the evidence gave them, and the alert's threat name.
+    pub file_name: Option<String>,
+    pub sha1: Option<String>,
+    pub sha256: Option<String>,
+    pub threat_name: Option<String>,
+}
+
+/// Entities restricted to those an observation relates to a key: the alerts (`alert_id`) or the
+/// machines (`machine_id`) that observed it; `cap` keeps only the first so many in key order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Observed<'a> {
+    pub kind: &'a str,
+    pub key: &'a str,
+    pub via: ObservedVia,
+    pub cap: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ObservedVia {
+    Alert,
+    Machine,
+}
+
+/// Prevalence of a key: distinct devices, first and last observation (Unix microseconds).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ObservedStats {
+    pub devices: u64,
+    pub first: Option<i64>,
+    pub last: Option<i64>,
+}
+
 pub trait Store: Send + Sync + 'static {
     /// Small named values: the signing key, first-start markers.
     fn get_meta(&self, key: &str) -> Result<Option<String>, StoreError>;
@@ -65,6 +109,10 @@ pub trait Store: Send + Sync + 'static {
         ignore_case: bool,
     ) -> Result<Option<String>, StoreError>;
 
+    /// Deletes the document whose key column equals `key` (with the column's own collation);
+    /// whether one was there.
+    fn delete_doc(&self, table: EntityTable, tenant_id: &str, key: &str) -> Result<bool, StoreError>;
+
     /// Records relations of one kind (`from_key` → `to_key`); existing ones are kept.
     fn add_links(&self, tenant_id: &str, kind: &str, pairs: &[(String, String)]) -> Result<(), StoreError>;
     /// The `to_key`s related to `from_key`, in key order, at most `limit`.
@@ -75,6 +123,52 @@ pub trait Store: Send + Sync + 'static {
     /// Reserves `count` consecutive numbers of the named sequence (starting at 1) and answers the
     /// first: numeric ids such as indicator ids, unique even across processes.
     fn next_sequence(&self, name: &str, count: u64) -> Result<u64, StoreError>;
+    /// Ids of every tenant.
+    fn tenant_ids(&self) -> Result<Vec<String>, StoreError>;
+
+    /// Records observations; one per (kind, key, alert) is kept.
+    fn add_observations(&self, tenant_id: &str, rows: &[Observation]) -> Result<(), StoreError>;
+    /// The most recent observation of a key, if any.
+    fn latest_observation(&self, tenant_id: &str, kind: &str, key: &str) -> Result<Option<Observation>, StoreError>;
+    /// Prevalence of a key since `since` (all time when `None`), in one tenant or, when `tenant_id`
+    /// is `None`, across all of them. With `machine_addresses`, machines whose `lastIpAddress` or
+    /// `lastExternalIpAddress` is the key and that were seen since `since` count too, from their
+    /// first sighting (not before `since`) to their last.
+    fn observed_stats(
+        &self,
+        tenant_id: Option<&str>,
+        kind: &str,
+        key: &str,
+        since: Option<i64>,
+        machine_addresses: bool,
+    ) -> Result<ObservedStats, StoreError>;
+    /// The most frequent file names observed for a key since `since`, most frequent first.
+    fn top_observed_names(
+        &self,
+        tenant_id: &str,
+        kind: &str,
+        key: &str,
+        since: i64,
+        limit: u64,
+    ) -> Result<Vec<String>, StoreError>;
+    /// [`Store::query_docs`] restricted to the entities an observation relates to a key.
+    fn query_observed_docs(
+        &self,
+        table: EntityTable,
+        tenant_id: &str,
+        observed: &Observed<'_>,
+        query: &Query,
+        offset: u64,
+        limit: u64,
+    ) -> Result<Vec<String>, StoreError>;
+    /// [`Store::count_docs`] restricted the same way.
+    fn count_observed_docs(
+        &self,
+        table: EntityTable,
+        tenant_id: &str,
+        observed: &Observed<'_>,
+        query: &Query,
+    ) -> Result<u64, StoreError>;
 
     /// Refreshes the query planner's statistics, after bulk loads.
     fn analyze(&self) -> Result<(), StoreError>;

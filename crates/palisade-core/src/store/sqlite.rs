@@ -1,6 +1,6 @@
 //! The embedded store: one SQLite file in WAL mode, one writer connection and a few readers.
 
-use super::{Store, StoreError};
+use super::{Observation, Observed, ObservedStats, ObservedVia, Store, StoreError};
 use crate::journal::ErrorRecord;
 use crate::schemas::EntityTable;
 use crate::tenant::{AppRegistration, Tenant};
@@ -197,6 +197,44 @@ CREATE INDEX indicators_by_creator ON indicators (tenant_id, created_by, id);
 CREATE INDEX indicators_by_expiration ON indicators (tenant_id, expiration_time, id);
 CREATE INDEX indicators_by_update ON indicators (tenant_id, last_update_time, id);
 "#,
+    r#"
+-- The live-response library's metadata (the files themselves live in the data directory).
+-- Names are unique per tenant case-insensitively, as file names are on the Windows devices the
+-- library serves.
+CREATE TABLE library_files (
+    tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+    file_name TEXT NOT NULL COLLATE NOCASE,
+    sha256 TEXT,
+    description TEXT,
+    creation_time INTEGER,
+    last_updated_time INTEGER,
+    created_by TEXT,
+    has_parameters INTEGER,
+    doc TEXT NOT NULL
+);
+CREATE UNIQUE INDEX library_files_key ON library_files (tenant_id, file_name);
+"#,
+    r#"
+-- What alerts' evidence observed: one row per (kind, key, alert), with when and on which machine,
+-- so file, IP and domain lookups and their statistics read index ranges, never alert documents.
+CREATE TABLE observations (
+    tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+    kind TEXT NOT NULL,
+    key TEXT NOT NULL,
+    alert_id TEXT NOT NULL,
+    machine_id TEXT NOT NULL,
+    seen INTEGER NOT NULL,
+    file_name TEXT,
+    sha1 TEXT,
+    sha256 TEXT,
+    threat_name TEXT,
+    PRIMARY KEY (tenant_id, kind, key, alert_id)
+) WITHOUT ROWID;
+CREATE INDEX observations_by_time ON observations (tenant_id, kind, key, seen, machine_id);
+CREATE INDEX observations_by_machine ON observations (tenant_id, kind, key, machine_id);
+-- IP statistics also count the machines that report an address as their own.
+CREATE INDEX machines_by_external_ip ON machines (tenant_id, last_external_ip_address, id);
+"#,
 ];
 
 const MAX_IDLE_READERS: usize = 8;
@@ -253,10 +291,11 @@ impl SqliteStore {
         table: EntityTable,
         tenant_id: &str,
         query: &Query,
+        observed: Option<&Observed<'_>>,
         offset: u64,
         limit: u64,
     ) -> (String, Vec<SqliteValue>) {
-        let (filter, mut values) = filter_clause(table, tenant_id, query);
+        let (filter, mut values) = filter_clause(table, tenant_id, query, observed);
         let n = values.len();
         let order = query.order_by_sql(table.schema, Dialect::Sqlite);
         // Without statistics on value ranges SQLite likes to walk the key index (already in
@@ -269,7 +308,7 @@ impl SqliteStore {
             .filter
             .as_ref()
             .is_some_and(|f| has_key_ordered_equality(f, table.table, &self.key_ordered_indexes));
-        let inner_order = if query.filter.is_some() && query.orderby.is_empty() && !sort_free {
+        let inner_order = if (query.filter.is_some() || observed.is_some()) && query.orderby.is_empty() && !sort_free {
             format!("+{} ASC", table.schema.key_column)
         } else {
             order.clone()
@@ -318,7 +357,6 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// ` AND (<filter>)` and the values to bind (tenant first), for a query's `$filter`.
 /// Every index whose columns are `(tenant_id, column, third)`, as `(table, column)` when `third`
 /// is the key column of the entity table it belongs to.
 fn key_ordered_indexes(conn: &Connection) -> Result<HashSet<(String, String)>, StoreError> {
@@ -359,14 +397,124 @@ fn has_key_ordered_equality(expr: &Expr, table: &str, indexes: &HashSet<(String,
     }
 }
 
-fn filter_clause(table: EntityTable, tenant_id: &str, query: &Query) -> (String, Vec<SqliteValue>) {
+/// ` AND (<filter>)` and the values to bind (tenant first), for a query's `$filter`, plus the
+/// restriction to observed entities when there is one.
+fn filter_clause(
+    table: EntityTable,
+    tenant_id: &str,
+    query: &Query,
+    observed: Option<&Observed<'_>>,
+) -> (String, Vec<SqliteValue>) {
     let mut values = vec![SqliteValue::Text(tenant_id.to_string())];
-    match query.where_sql(table.schema, Dialect::Sqlite, 2) {
+    let mut sql = match query.where_sql(table.schema, Dialect::Sqlite, 2) {
         Some(fragment) => {
             values.extend(fragment.params.into_iter().map(bind));
-            (format!(" AND {}", fragment.sql), values)
+            format!(" AND {}", fragment.sql)
         }
-        None => (String::new(), values),
+        None => String::new(),
+    };
+    if let Some(observed) = observed {
+        let n = values.len();
+        let key = table.schema.key_column;
+        let related = match observed.via {
+            ObservedVia::Alert => format!(
+                " AND {key} IN (SELECT alert_id FROM observations WHERE tenant_id = ?1 AND kind = ?{} AND key = ?{})",
+                n + 1,
+                n + 2
+            ),
+            ObservedVia::Machine => format!(
+                " AND {key} IN (SELECT DISTINCT machine_id FROM observations WHERE tenant_id = ?1 AND kind = ?{} AND key = ?{} ORDER BY machine_id LIMIT ?{})",
+                n + 1,
+                n + 2,
+                n + 3
+            ),
+        };
+        sql.push_str(&related);
+        values.push(SqliteValue::Text(observed.kind.to_string()));
+        values.push(SqliteValue::Text(observed.key.to_string()));
+        if observed.via == ObservedVia::Machine {
+            let cap = observed.cap.map_or(i64::MAX, |c| i64::try_from(c).unwrap_or(i64::MAX));
+            values.push(SqliteValue::Integer(cap));
+        }
+    }
+    (sql, values)
+}
+
+const OBSERVATION_COLUMNS: &str = "kind, key, alert_id, machine_id, seen, file_name, sha1, sha256, threat_name";
+
+fn observation_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Observation> {
+    Ok(Observation {
+        kind: r.get(0)?,
+        key: r.get(1)?,
+        alert_id: r.get(2)?,
+        machine_id: r.get(3)?,
+        seen: r.get(4)?,
+        file_name: r.get(5)?,
+        sha1: r.get(6)?,
+        sha256: r.get(7)?,
+        threat_name: r.get(8)?,
+    })
+}
+
+impl SqliteStore {
+    fn query_docs_where(
+        &self,
+        table: EntityTable,
+        tenant_id: &str,
+        query: &Query,
+        observed: Option<&Observed<'_>>,
+        offset: u64,
+        limit: u64,
+    ) -> Result<Vec<String>, StoreError> {
+        if let Some(observed) =
+            observed.filter(|o| o.via == ObservedVia::Alert && query.filter.is_none() && query.orderby.is_empty())
+        {
+            // The common case (a key's alerts in key order): walk the observations' primary key,
+            // already in alert-id order, and stop after the page, instead of collecting and
+            // sorting every related alert (measured on 1M alerts, 125k of them sharing one file:
+            // 0.3-9 ms instead of 225 ms). Filters and orders take the general path below,
+            // whose column names the join would make ambiguous.
+            let sql = format!(
+                "SELECT doc FROM {t} WHERE rowid IN (SELECT a.rowid FROM observations o JOIN {t} a ON a.tenant_id = o.tenant_id AND a.{key} = o.alert_id WHERE o.tenant_id = ?1 AND o.kind = ?2 AND o.key = ?3 ORDER BY o.alert_id LIMIT ?4 OFFSET ?5) ORDER BY {key}",
+                t = table.table,
+                key = table.schema.key_column,
+            );
+            let values = params![
+                tenant_id,
+                observed.kind,
+                observed.key,
+                i64::try_from(limit).unwrap_or(i64::MAX),
+                i64::try_from(offset).unwrap_or(i64::MAX)
+            ];
+            return self.read(|c| {
+                let mut stmt = c.prepare_cached(&sql)?;
+                let rows = stmt.query_map(values, |r| r.get::<_, String>(0))?;
+                Ok(rows.collect::<Result<Vec<_>, _>>()?)
+            });
+        }
+        let (sql, values) = self.page_sql(table, tenant_id, query, observed, offset, limit);
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(&sql)?;
+            let rows = stmt.query_map(params_from_iter(values.iter()), |r| r.get::<_, String>(0))?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+    }
+
+    fn count_docs_where(
+        &self,
+        table: EntityTable,
+        tenant_id: &str,
+        query: &Query,
+        observed: Option<&Observed<'_>>,
+    ) -> Result<u64, StoreError> {
+        let (filter, values) = filter_clause(table, tenant_id, query, observed);
+        let sql = format!("SELECT count(*) FROM {} WHERE tenant_id = ?1{filter}", table.table);
+        self.read(|c| {
+            let count: i64 = c
+                .prepare_cached(&sql)?
+                .query_row(params_from_iter(values.iter()), |r| r.get(0))?;
+            Ok(count.max(0) as u64)
+        })
     }
 }
 
@@ -508,23 +656,11 @@ impl Store for SqliteStore {
         offset: u64,
         limit: u64,
     ) -> Result<Vec<String>, StoreError> {
-        let (sql, values) = self.page_sql(table, tenant_id, query, offset, limit);
-        self.read(|c| {
-            let mut stmt = c.prepare_cached(&sql)?;
-            let rows = stmt.query_map(params_from_iter(values.iter()), |r| r.get::<_, String>(0))?;
-            Ok(rows.collect::<Result<Vec<_>, _>>()?)
-        })
+        self.query_docs_where(table, tenant_id, query, None, offset, limit)
     }
 
     fn count_docs(&self, table: EntityTable, tenant_id: &str, query: &Query) -> Result<u64, StoreError> {
-        let (filter, values) = filter_clause(table, tenant_id, query);
-        let sql = format!("SELECT count(*) FROM {} WHERE tenant_id = ?1{filter}", table.table);
-        self.read(|c| {
-            let count: i64 = c
-                .prepare_cached(&sql)?
-                .query_row(params_from_iter(values.iter()), |r| r.get(0))?;
-            Ok(count.max(0) as u64)
-        })
+        self.count_docs_where(table, tenant_id, query, None)
     }
 
     fn find_doc(
@@ -576,6 +712,141 @@ impl Store for SqliteStore {
             let rows = stmt.query_map(params![tenant_id, kind, from_key, limit], |r| r.get::<_, String>(0))?;
             Ok(rows.collect::<Result<Vec<_>, _>>()?)
         })
+    }
+
+    fn delete_doc(&self, table: EntityTable, tenant_id: &str, key: &str) -> Result<bool, StoreError> {
+        let sql = format!(
+            "DELETE FROM {} WHERE tenant_id = ?1 AND {} = ?2",
+            table.table, table.schema.key_column
+        );
+        self.write(|c| Ok(c.prepare_cached(&sql)?.execute([tenant_id, key])? > 0))
+    }
+
+    fn tenant_ids(&self) -> Result<Vec<String>, StoreError> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached("SELECT id FROM tenants ORDER BY id")?;
+            let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+    }
+
+    fn add_observations(&self, tenant_id: &str, rows: &[Observation]) -> Result<(), StoreError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        self.write(|c| {
+            let tx = c.transaction()?;
+            {
+                let mut stmt = tx.prepare_cached(&format!(
+                    "INSERT OR IGNORE INTO observations (tenant_id, {OBSERVATION_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+                ))?;
+                for row in rows {
+                    stmt.execute(params![
+                        tenant_id,
+                        row.kind,
+                        row.key,
+                        row.alert_id,
+                        row.machine_id,
+                        row.seen,
+                        row.file_name,
+                        row.sha1,
+                        row.sha256,
+                        row.threat_name
+                    ])?;
+                }
+            }
+            tx.commit()?;
+            Ok(())
+        })
+    }
+
+    fn latest_observation(&self, tenant_id: &str, kind: &str, key: &str) -> Result<Option<Observation>, StoreError> {
+        self.read(|c| {
+            Ok(c.prepare_cached(&format!(
+                "SELECT {OBSERVATION_COLUMNS} FROM observations WHERE tenant_id = ?1 AND kind = ?2 AND key = ?3 ORDER BY seen DESC LIMIT 1"
+            ))?
+            .query_row([tenant_id, kind, key], observation_row)
+            .optional()?)
+        })
+    }
+
+    fn observed_stats(
+        &self,
+        tenant_id: Option<&str>,
+        kind: &str,
+        key: &str,
+        since: Option<i64>,
+        machine_addresses: bool,
+    ) -> Result<ObservedStats, StoreError> {
+        // All tenants through the leading index column, one probe per tenant.
+        let scope = if tenant_id.is_some() {
+            "tenant_id = ?1"
+        } else {
+            "tenant_id IN (SELECT id FROM tenants) AND ?1 IS NULL"
+        };
+        let addresses = if machine_addresses {
+            format!(
+                " UNION ALL SELECT tenant_id, id, max(first_seen, ?4), last_seen FROM machines WHERE {scope} AND (last_ip_address = ?3 OR last_external_ip_address = ?3) AND last_seen >= ?4"
+            )
+        } else {
+            String::new()
+        };
+        // Machine ids are unique within a tenant only.
+        let sql = format!(
+            "SELECT count(DISTINCT t || '/' || m), min(f), max(l) FROM (SELECT tenant_id AS t, machine_id AS m, seen AS f, seen AS l FROM observations WHERE {scope} AND kind = ?2 AND key = ?3 AND seen >= ?4{addresses})"
+        );
+        self.read(|c| {
+            let (devices, first, last): (i64, Option<i64>, Option<i64>) = c
+                .prepare_cached(&sql)?
+                .query_row(params![tenant_id, kind, key, since.unwrap_or(i64::MIN)], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                })?;
+            Ok(ObservedStats {
+                devices: devices.max(0) as u64,
+                first,
+                last,
+            })
+        })
+    }
+
+    fn top_observed_names(
+        &self,
+        tenant_id: &str,
+        kind: &str,
+        key: &str,
+        since: i64,
+        limit: u64,
+    ) -> Result<Vec<String>, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT file_name FROM observations WHERE tenant_id = ?1 AND kind = ?2 AND key = ?3 AND seen >= ?4 AND file_name IS NOT NULL GROUP BY file_name ORDER BY count(*) DESC, file_name LIMIT ?5",
+            )?;
+            let rows = stmt.query_map(params![tenant_id, kind, key, since, limit], |r| r.get::<_, String>(0))?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+    }
+
+    fn query_observed_docs(
+        &self,
+        table: EntityTable,
+        tenant_id: &str,
+        observed: &Observed<'_>,
+        query: &Query,
+        offset: u64,
+        limit: u64,
+    ) -> Result<Vec<String>, StoreError> {
+        self.query_docs_where(table, tenant_id, query, Some(observed), offset, limit)
+    }
+
+    fn count_observed_docs(
+        &self,
+        table: EntityTable,
+        tenant_id: &str,
+        observed: &Observed<'_>,
+        query: &Query,
+    ) -> Result<u64, StoreError> {
+        self.count_docs_where(table, tenant_id, query, Some(observed))
     }
 
     fn analyze(&self) -> Result<(), StoreError> {
@@ -803,7 +1074,7 @@ mod plan_tests {
     /// The plan of the inner query that picks the page (the outer one only sorts that page).
     fn inner_plan(store: &SqliteStore, raw: &str) -> String {
         let query = palisade_odata::parse_query(raw, ALERT_TABLE.schema).unwrap();
-        let (sql, values) = store.page_sql(ALERT_TABLE, "t", &query, 0, 101);
+        let (sql, values) = store.page_sql(ALERT_TABLE, "t", &query, None, 0, 101);
         store
             .read(|c| {
                 let mut stmt = c.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;

@@ -761,6 +761,8 @@ async fn live_response_feature_results_and_links() {
     let token = app.token().await;
     app.freeze_clock().await;
     let id = machine_id(&app, &token, WIN11).await;
+    app.upload_library_file(&token, "collect.ps1", b"Get-Process | Out-File output.txt")
+        .await;
     let body = json!({"Comment": "collect", "Commands": [
         {"type": "PutFile", "params": [{"key": "FileName", "value": "collect.ps1"}]},
         {"type": "RunScript", "params": [{"key": "ScriptName", "value": "collect.ps1"}, {"key": "Args", "value": "-Verbose"}]},

@@ -508,6 +508,18 @@ async fn export_delete_load_export_round_trips() {
         .unwrap()
         .iter()
         .any(|u| u["id"] == logon["userId"]));
+    // Lookups see the loaded alerts' evidence: a file of the first alert with a SHA-1 lists it.
+    let (alert, sha1) = exported["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find_map(|a| {
+            let sha1 = a["evidence"].as_array()?.iter().find_map(|e| e["sha1"].as_str())?;
+            Some((a["id"].as_str()?, sha1))
+        })
+        .unwrap();
+    let related = app.get_ok(&format!("/api/files/{sha1}/alerts"), &token).await;
+    assert!(related["value"].as_array().unwrap().iter().any(|a| a["id"] == alert));
 }
 
 #[tokio::test]

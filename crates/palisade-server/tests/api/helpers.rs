@@ -302,3 +302,64 @@ pub fn uuid_like(s: &str) -> bool {
             _ => c.is_ascii_digit() || ('a'..='f').contains(&c),
         })
 }
+
+/// One part of a `multipart/form-data` body: a text field, or a file with its file name.
+pub enum FormPart<'a> {
+    Text(&'a str, &'a str),
+    File(&'a str, &'a str, &'a [u8]),
+}
+
+const FORM_BOUNDARY: &str = "palisade-test-boundary-7d1f3c";
+
+/// Builds a `multipart/form-data` body by hand (so tests can also send malformed forms); returns
+/// the content type and the bytes.
+pub fn multipart_form(parts: &[FormPart<'_>]) -> (String, Vec<u8>) {
+    let mut body = Vec::new();
+    for part in parts {
+        body.extend_from_slice(format!("--{FORM_BOUNDARY}\r\n").as_bytes());
+        match part {
+            FormPart::Text(name, value) => {
+                body.extend_from_slice(format!("Content-Disposition: form-data; name=\"{name}\"\r\n\r\n").as_bytes());
+                body.extend_from_slice(value.as_bytes());
+            }
+            FormPart::File(name, file_name, content) => {
+                body.extend_from_slice(
+                    format!(
+                        "Content-Disposition: form-data; name=\"{name}\"; filename=\"{file_name}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+                    )
+                    .as_bytes(),
+                );
+                body.extend_from_slice(content);
+            }
+        }
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{FORM_BOUNDARY}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={FORM_BOUNDARY}"), body)
+}
+
+impl TestApp {
+    /// `POST /api/libraryfiles` with the given form parts.
+    pub async fn upload_form(&self, token: &str, parts: &[FormPart<'_>]) -> Response {
+        let (content_type, body) = multipart_form(parts);
+        self.client
+            .post(format!("{}/api/libraryfiles", self.http))
+            .bearer_auth(token)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .expect("upload request")
+    }
+
+    /// Uploads a file to the live-response library; it must succeed. Returns the library entity.
+    pub async fn upload_library_file(&self, token: &str, file_name: &str, content: &[u8]) -> Value {
+        let response = self
+            .upload_form(token, &[FormPart::File("File", file_name, content)])
+            .await;
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        assert_eq!(status, StatusCode::OK, "upload {file_name}: {text}");
+        serde_json::from_str(&text).unwrap()
+    }
+}
