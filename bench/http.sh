@@ -33,8 +33,10 @@ LOG=$(mktemp)
 "$BIN" serve --data "$DATA" --http 127.0.0.1:0 --https off --no-rate-limits >"$LOG" 2>/dev/null &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null || true; rm -f "$LOG"' EXIT
-for _ in $(seq 100); do grep -q 'HTTP ' "$LOG" && break; sleep 0.05; done
+# The first start on a store written by an older version migrates it (minutes at 1M alerts).
+for _ in $(seq 6000); do grep -q 'HTTP ' "$LOG" && break; sleep 0.1; done
 BASE=$(grep -o 'http://[0-9.:]*' "$LOG" | head -1)
+[ -n "$BASE" ] || { echo "the server did not start within 10 minutes" >&2; exit 1; }
 TOKEN=$("$BIN" token --data "$DATA")
 
 # A recent lastSeen bound that a few percent of machines pass, and one machine's name.

@@ -239,6 +239,9 @@ CREATE INDEX machines_by_external_ip ON machines (tenant_id, last_external_ip_ad
 
 const MAX_IDLE_READERS: usize = 8;
 
+/// Prepared statements kept per connection.
+const STATEMENT_CACHE_CAPACITY: usize = 256;
+
 /// Page cache of the one writer connection (SQLite's default is 2 MiB). Each alert touches ten
 /// indexes; with a small cache, bulk loads into a large store spend their time re-reading and
 /// re-writing index pages.
@@ -278,6 +281,9 @@ impl SqliteStore {
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        // rusqlite keeps 16 prepared statements per connection by default; the API issues more
+        // distinct ones than that, and planning a statement again costs more than running it.
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE_CAPACITY);
         // WAL lets readers run beside the writer; NORMAL sync is durable across process crashes.
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
@@ -535,10 +541,9 @@ fn decode<T: serde::de::DeserializeOwned>(doc: String) -> Result<T, StoreError> 
 impl Store for SqliteStore {
     fn get_meta(&self, key: &str) -> Result<Option<String>, StoreError> {
         self.read(|c| {
-            Ok(
-                c.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
-                    .optional()?,
-            )
+            Ok(c.prepare_cached("SELECT value FROM meta WHERE key = ?1")?
+                .query_row([key], |r| r.get(0))
+                .optional()?)
         })
     }
 
@@ -576,12 +581,11 @@ impl Store for SqliteStore {
 
     fn find_tenant(&self, id_or_domain: &str) -> Result<Option<Tenant>, StoreError> {
         let doc: Option<String> = self.read(|c| {
-            Ok(c.query_row(
-                "SELECT doc FROM tenants WHERE id = lower(?1) OR domain = ?1",
-                [id_or_domain],
-                |r| r.get(0),
+            Ok(
+                c.prepare_cached("SELECT doc FROM tenants WHERE id = lower(?1) OR domain = ?1")?
+                    .query_row([id_or_domain], |r| r.get(0))
+                    .optional()?,
             )
-            .optional()?)
         })?;
         doc.map(decode).transpose()
     }
@@ -600,12 +604,9 @@ impl Store for SqliteStore {
 
     fn find_app(&self, client_id: &str) -> Result<Option<AppRegistration>, StoreError> {
         let doc: Option<String> = self.read(|c| {
-            Ok(
-                c.query_row("SELECT doc FROM apps WHERE client_id = lower(?1)", [client_id], |r| {
-                    r.get(0)
-                })
-                .optional()?,
-            )
+            Ok(c.prepare_cached("SELECT doc FROM apps WHERE client_id = lower(?1)")?
+                .query_row([client_id], |r| r.get(0))
+                .optional()?)
         })?;
         doc.map(decode).transpose()
     }
