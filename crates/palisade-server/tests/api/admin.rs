@@ -91,6 +91,8 @@ const WRITE_ENDPOINTS: &[(&str, &str, &str)] = &[
     ),
     ("DELETE", "/api/indicators/1", ""),
     ("POST", "/api/indicators/BatchDelete", r#"{"IndicatorIds":["1"]}"#),
+    ("POST", "/api/libraryfiles", ""),
+    ("DELETE", "/api/libraryfiles/collect.ps1", ""),
 ];
 
 async fn admin(app: &TestApp, method: Method, path: &str, body: Option<Value>) -> reqwest::Response {
