@@ -305,24 +305,41 @@ fn headers_as_object<S: serde::Serializer>(headers: &[(String, String)], s: S) -
     object.serialize(s)
 }
 
-/// The bounded request journal: the newest `capacity` requests, oldest dropped first.
+/// The body text all journaled records may hold together. Without it, 10,000 records of 64 KiB
+/// bodies (indicator imports, say) would hold 640 MiB; beyond it the oldest records go first.
+pub const BODY_TEXT_BUDGET: usize = 64 * 1024 * 1024;
+
+/// The bounded request journal: the newest `capacity` requests (and at most
+/// [`BODY_TEXT_BUDGET`] of body text), oldest dropped first.
 pub struct RequestJournal {
     capacity: usize,
+    body_budget: usize,
     inner: Mutex<JournalInner>,
 }
 
 struct JournalInner {
     next_sequence: u64,
     records: VecDeque<Arc<RequestRecord>>,
+    body_text_bytes: usize,
+}
+
+fn body_text_len(record: &RequestRecord) -> usize {
+    record.body.as_ref().map_or(0, String::len)
 }
 
 impl RequestJournal {
     pub fn new(capacity: usize) -> Self {
+        Self::with_body_budget(capacity, BODY_TEXT_BUDGET)
+    }
+
+    fn with_body_budget(capacity: usize, body_budget: usize) -> Self {
         RequestJournal {
             capacity: capacity.max(1),
+            body_budget,
             inner: Mutex::new(JournalInner {
                 next_sequence: 1,
                 records: VecDeque::new(),
+                body_text_bytes: 0,
             }),
         }
     }
@@ -331,10 +348,15 @@ impl RequestJournal {
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         record.sequence = inner.next_sequence;
         inner.next_sequence += 1;
-        if inner.records.len() >= self.capacity {
-            inner.records.pop_front();
-        }
+        inner.body_text_bytes += body_text_len(&record);
         inner.records.push_back(Arc::new(record));
+        while inner.records.len() > self.capacity
+            || (inner.body_text_bytes > self.body_budget && inner.records.len() > 1)
+        {
+            if let Some(dropped) = inner.records.pop_front() {
+                inner.body_text_bytes -= body_text_len(&dropped);
+            }
+        }
     }
 
     /// The records matching `filter`, oldest first; with a limit, the newest `limit` of them.
@@ -358,6 +380,7 @@ impl RequestJournal {
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         let cleared = inner.records.len();
         inner.records.clear();
+        inner.body_text_bytes = 0;
         cleared
     }
 }
@@ -491,28 +514,32 @@ mod tests {
         assert_eq!(get("accept"), Some("application/json"));
     }
 
+    fn record(path: String, body: Option<String>) -> RequestRecord {
+        RequestRecord {
+            sequence: 0,
+            time: "2024-01-01T00:00:00Z".into(),
+            method: "GET".into(),
+            path,
+            query: None,
+            route: None,
+            headers: Vec::new(),
+            body_bytes: body.as_ref().map_or(0, String::len),
+            body_sha256: None,
+            body,
+            status: 200,
+            error_code: None,
+            request_id: String::new(),
+            latency_ms: 0.0,
+            tenant_id: None,
+            client_id: None,
+        }
+    }
+
     #[test]
     fn the_journal_keeps_the_newest_and_limits_to_the_latest_matches() {
         let journal = RequestJournal::new(3);
         for n in 0..5 {
-            journal.push(RequestRecord {
-                sequence: 0,
-                time: "2024-01-01T00:00:00Z".into(),
-                method: "GET".into(),
-                path: format!("/p{n}"),
-                query: None,
-                route: None,
-                headers: Vec::new(),
-                body_bytes: 0,
-                body_sha256: None,
-                body: None,
-                status: 200,
-                error_code: None,
-                request_id: String::new(),
-                latency_ms: 0.0,
-                tenant_id: None,
-                client_id: None,
-            });
+            journal.push(record(format!("/p{n}"), None));
         }
         let all = journal.matching(&RequestFilter::default());
         let paths: Vec<&str> = all.iter().map(|r| r.path.as_str()).collect();
@@ -523,5 +550,25 @@ mod tests {
             ..RequestFilter::default()
         });
         assert_eq!(latest[0].path, "/p4");
+    }
+
+    #[test]
+    fn body_text_is_bounded_across_records() {
+        let journal = RequestJournal::with_body_budget(100, 25);
+        for n in 0..4 {
+            journal.push(record(format!("/p{n}"), Some("x".repeat(10))));
+        }
+        let kept: Vec<String> = journal
+            .matching(&RequestFilter::default())
+            .iter()
+            .map(|r| r.path.clone())
+            .collect();
+        assert_eq!(kept, ["/p2", "/p3"]);
+        // One record larger than the whole budget is still kept, alone.
+        journal.push(record("/big".into(), Some("y".repeat(40))));
+        assert_eq!(journal.matching(&RequestFilter::default()).len(), 1);
+        journal.clear();
+        journal.push(record("/after".into(), Some("z".repeat(20))));
+        assert_eq!(journal.matching(&RequestFilter::default()).len(), 1);
     }
 }
