@@ -1,9 +1,11 @@
-//! Palisade's HTTP(S) server: the emulated Defender APIs, the sign-in endpoints, and the admin API,
-//! on one origin so a client sets one base URL for both.
+//! Palisade's HTTP(S) server: the emulated Defender APIs, the sign-in endpoints, the admin API and
+//! the OpenAPI document, on one origin so a client sets one base URL for all of them.
 //!
-//! A request passes, in order: path normalisation → journal (errors, requests, metrics) → panic catcher → routing →
-//! (API routes) authentication → handler → domain operation. Every error response, whichever layer
-//! made it, is an [`ApiError`](palisade_error::ApiError) envelope recorded by the journal layer.
+//! A request passes, in order: path normalisation → journal (errors, requests, metrics; bodies are
+//! read here, within the body limit) → panic catcher → routing → for API routes, authentication →
+//! rate limits and fault rules (`injection`) → handler → domain operation; sign-in routes meet the
+//! fault rules too. Every error response, whichever layer made it, is an
+//! [`ApiError`](palisade_error::ApiError) envelope recorded by the journal layer.
 
 pub mod auth;
 pub mod config;
