@@ -397,6 +397,49 @@ mod tests {
     }
 
     #[test]
+    fn generated_evidence_spreads_over_many_files_addresses_and_hosts() {
+        let g = Generation {
+            namespace: "t",
+            seed: 42,
+            name_prefix: "seed42",
+        };
+        let population = AlertPopulation {
+            alerts: 8_000,
+            machines: 500,
+        };
+        let alerts = generate_alerts(&g, "t", Utc::now(), population, 0, 8_000);
+        let mut files: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+        let (mut ips, mut hosts) = (std::collections::HashSet::new(), std::collections::HashSet::new());
+        for alert in &alerts {
+            for e in &alert.evidence {
+                if e.entity_type == "File" {
+                    *files.entry(e.sha1.as_deref().unwrap()).or_default() += 1;
+                }
+                if let Some(ip) = &e.ip_address {
+                    assert!(ip.parse::<std::net::IpAddr>().is_ok(), "{ip}");
+                    ips.insert(ip.clone());
+                }
+                if let Some(url) = &e.url {
+                    hosts.insert(url.split('/').nth(2).unwrap().to_string());
+                }
+            }
+        }
+        // 8 templates alone would give 8 files, 2 addresses and 3 hosts.
+        assert!(files.len() > 200, "{} files", files.len());
+        assert!(
+            ips.len() > 50 && hosts.len() > 50,
+            "{} ips, {} hosts",
+            ips.len(),
+            hosts.len()
+        );
+        // Skewed, not uniform: the commonest file is far above the average, yet no single file
+        // stands in most alerts.
+        let commonest = files.values().max().copied().unwrap();
+        assert!(commonest > 3 * alerts.len() / files.len(), "{commonest}");
+        assert!(commonest < alerts.len() / 4, "{commonest}");
+    }
+
+    #[test]
     fn batches_compose_into_the_same_population() {
         let now = Utc::now();
         let g = Generation {
@@ -631,7 +674,7 @@ pub fn tenant_data(namespace: &str, now: DateTime<Utc>) -> DemoData {
             _ => (AlertStatus::New, None),
         };
         let id = alert_id(created, rng.next_u64());
-        let evidence = evidence(template, user, machine, created, &mut rng);
+        let evidence = evidence(template, user, machine, created, 0, &mut rng);
         let investigated = template.severity == AlertSeverity::High;
         let (investigation_id, investigation_state) = if investigated {
             let inv_id = 5000 + investigations.len() as i64;
@@ -728,13 +771,41 @@ fn fake_hash(text: &str, chars: usize) -> String {
     hex[..chars].to_string()
 }
 
+/// About how many generated alerts share one evidence variant on average.
+const EVIDENCE_VARIANT_SPREAD: u64 = 40;
+
+/// A template's IP address, or for `variant` > 0 another public address derived from both.
+fn variant_ip(ip: &str, variant: u64) -> String {
+    if variant == 0 {
+        return ip.to_string();
+    }
+    let h = Sha256::digest(format!("ip:{ip}:{variant}").as_bytes());
+    format!("20.{}.{}.{}", h[0], h[1], h[2].max(1))
+}
+
+/// A template's URL, or for `variant` > 0 the same path on a numbered sub-domain of its host.
+fn variant_url(url: &str, variant: u64) -> String {
+    match (variant, url.split_once("://")) {
+        (0, _) | (_, None) => url.to_string(),
+        (_, Some((scheme, rest))) => format!("{scheme}://v{variant}.{rest}"),
+    }
+}
+
+/// The evidence of an alert made from `template`; `variant` picks the file build (its hashes),
+/// the address and the host (0: the template's own).
 fn evidence(
     template: &AlertTemplate,
     user: Option<&User>,
     machine: &Machine,
     created: DateTime<Utc>,
+    variant: u64,
     rng: &mut Rng,
 ) -> Vec<Evidence> {
+    let build = if variant == 0 {
+        String::new()
+    } else {
+        format!(":{variant}")
+    };
     let at = Some(Timestamp(created + TimeDelta::seconds(1)));
     let mut out = Vec::new();
     if let Some(user) = user {
@@ -754,8 +825,8 @@ fn evidence(
     out.push(Evidence {
         entity_type: "Process".into(),
         evidence_creation_time: at,
-        sha1: Some(fake_hash(&format!("sha1:{file_name}"), 40)),
-        sha256: Some(fake_hash(&format!("sha256:{file_name}"), 64)),
+        sha1: Some(fake_hash(&format!("sha1:{file_name}{build}"), 40)),
+        sha256: Some(fake_hash(&format!("sha256:{file_name}{build}"), 64)),
         file_name: Some(file_name.into()),
         file_path: Some(file_path.into()),
         process_id: Some(1000 + rng.below(9000) as i64),
@@ -771,8 +842,8 @@ fn evidence(
     out.push(Evidence {
         entity_type: "File".into(),
         evidence_creation_time: at,
-        sha1: Some(fake_hash(&format!("sha1:{file_name}"), 40)),
-        sha256: Some(fake_hash(&format!("sha256:{file_name}"), 64)),
+        sha1: Some(fake_hash(&format!("sha1:{file_name}{build}"), 40)),
+        sha256: Some(fake_hash(&format!("sha256:{file_name}{build}"), 64)),
         file_name: Some(file_name.into()),
         file_path: Some(file_path.into()),
         detection_status: Some(if rng.below(3) == 0 { "Prevented" } else { "Detected" }.into()),
@@ -782,7 +853,7 @@ fn evidence(
         out.push(Evidence {
             entity_type: "Ip".into(),
             evidence_creation_time: at,
-            ip_address: Some(ip.into()),
+            ip_address: Some(variant_ip(ip, variant)),
             ..Evidence::default()
         });
     }
@@ -790,7 +861,7 @@ fn evidence(
         out.push(Evidence {
             entity_type: "Url".into(),
             evidence_creation_time: at,
-            url: Some(url.into()),
+            url: Some(variant_url(url, variant)),
             ..Evidence::default()
         });
     }
@@ -853,7 +924,12 @@ pub fn generate_alerts(
             is_domain_admin: false,
             is_only_network_user: false,
         };
-        let evidence = evidence(template, Some(&user), &machine, created, &mut rng);
+        // Generated populations draw each alert's file build, address and host from pools that
+        // grow with the population (skewed: low variants are common), so lookups see many keys
+        // of realistic fan-out rather than a few keys shared by every alert.
+        let pool = (population.alerts / EVIDENCE_VARIANT_SPREAD).max(1);
+        let variant = rng.below(pool) * rng.below(pool) / pool;
+        let evidence = evidence(template, Some(&user), &machine, created, variant, &mut rng);
         // The id depends on the generation and the index only (not on the time of seeding), so
         // seeding again replaces rather than duplicates.
         let id_salt = u64::from_str_radix(&hex_id(generation.namespace, index)[..15], 16).unwrap_or(index);
