@@ -31,6 +31,8 @@ pub struct DataKind {
     pub canonical: fn(Value) -> Result<Value, String>,
     /// The relations an entity of this kind implies (an alert's related user, ...).
     pub links: fn(&Value) -> Vec<Link>,
+    /// What else storing entities of this kind entails (indexing alerts' evidence, ...).
+    pub after_store: fn(&Core, &str, &[Value]) -> CoreResult<()>,
 }
 
 /// Every kind a data document may hold, in document order.
@@ -40,36 +42,42 @@ pub const DATA_KINDS: &[DataKind] = &[
         table: MACHINE_TABLE,
         canonical: canonical::<Machine>,
         links: no_links,
+        after_store: nothing_after,
     },
     DataKind {
         name: "users",
         table: USER_TABLE,
         canonical: canonical::<User>,
         links: user_links,
+        after_store: nothing_after,
     },
     DataKind {
         name: "alerts",
         table: ALERT_TABLE,
         canonical: canonical::<Alert>,
         links: alert_links,
+        after_store: index_loaded_alerts,
     },
     DataKind {
         name: "investigations",
         table: INVESTIGATION_TABLE,
         canonical: canonical::<Investigation>,
         links: no_links,
+        after_store: nothing_after,
     },
     DataKind {
         name: "machineActions",
         table: MACHINE_ACTION_TABLE,
         canonical: canonical::<MachineAction>,
         links: no_links,
+        after_store: nothing_after,
     },
     DataKind {
         name: "indicators",
         table: INDICATOR_TABLE,
         canonical: canonical::<Indicator>,
         links: no_links,
+        after_store: reserve_loaded_indicator_ids,
     },
 ];
 
@@ -236,6 +244,28 @@ fn validate(document: Value) -> Result<Checked, ApiError> {
     Ok(Checked { batches, links, counts })
 }
 
+fn nothing_after(_: &Core, _: &str, _: &[Value]) -> CoreResult<()> {
+    Ok(())
+}
+
+/// File, IP and domain lookups read what alerts' evidence observed.
+fn index_loaded_alerts(core: &Core, tenant_id: &str, docs: &[Value]) -> CoreResult<()> {
+    let alerts = docs
+        .iter()
+        .map(|d| serde_json::from_value::<Alert>(d.clone()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(crate::store::StoreError::from)?;
+    core.index_alerts(tenant_id, &alerts)
+}
+
+/// Loaded indicator ids must never be handed out again by a later submit.
+fn reserve_loaded_indicator_ids(core: &Core, _: &str, docs: &[Value]) -> CoreResult<()> {
+    match docs.iter().filter_map(|d| d["id"].as_str()?.parse::<u64>().ok()).max() {
+        Some(highest) => core.reserve_indicator_ids_through(highest),
+        None => Ok(()),
+    }
+}
+
 fn kind_names() -> String {
     DATA_KINDS.iter().map(|k| k.name).collect::<Vec<_>>().join(", ")
 }
@@ -248,22 +278,7 @@ impl Core {
         let Checked { batches, links, counts } = validate(document)?;
         for (kind, docs) in &batches {
             self.store.upsert_docs(kind.table, &tenant.id, docs)?;
-            if kind.table.table == ALERT_TABLE.table {
-                // File, IP and domain lookups read what alerts' evidence observed.
-                let alerts = docs
-                    .iter()
-                    .map(|d| serde_json::from_value::<Alert>(d.clone()))
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(crate::store::StoreError::from)?;
-                self.index_alerts(&tenant.id, &alerts)?;
-            }
-            if kind.table.table == INDICATOR_TABLE.table {
-                // Loaded ids must never be handed out again by a later submit.
-                let highest = docs.iter().filter_map(|d| d["id"].as_str()?.parse::<u64>().ok()).max();
-                if let Some(highest) = highest {
-                    self.reserve_indicator_ids_through(highest)?;
-                }
-            }
+            (kind.after_store)(self, &tenant.id, docs)?;
         }
         for relation in [MACHINE_USERS, USER_MACHINES, USER_ALERTS] {
             let pairs: Vec<(String, String)> = links

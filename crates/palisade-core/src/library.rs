@@ -221,13 +221,10 @@ impl Core {
     /// Removes the library files of one tenant (or of every tenant) from the data directory: the
     /// tenant's data was just emptied or deleted, and its library metadata with it.
     pub(crate) fn remove_library_files(&self, tenant_id: Option<&str>) -> CoreResult<()> {
-        let Some(root) = self.settings.library_dir.as_ref() else {
-            return Ok(());
-        };
-        let dir = match tenant_id {
-            Some(tenant_id) if tenant_id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') => root.join(tenant_id),
-            Some(_) => return Ok(()),
-            None => root.clone(),
+        let dir = match (tenant_id, self.settings.library_dir.as_ref()) {
+            (_, None) => return Ok(()),
+            (Some(tenant_id), Some(_)) => self.tenant_library_dir(tenant_id)?,
+            (None, Some(root)) => root.clone(),
         };
         match std::fs::remove_dir_all(&dir) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(StoreError::Io(e).into()),
@@ -237,6 +234,11 @@ impl Core {
 
     /// Where the bytes of `name` live; `name` must have passed [`validate_file_name`].
     fn library_path(&self, tenant_id: &str, name: &str) -> CoreResult<PathBuf> {
+        Ok(self.tenant_library_dir(tenant_id)?.join(name.to_ascii_lowercase()))
+    }
+
+    /// The directory of a tenant's library files.
+    fn tenant_library_dir(&self, tenant_id: &str) -> CoreResult<PathBuf> {
         let root = self
             .settings
             .library_dir
@@ -246,7 +248,7 @@ impl Core {
         if !tenant_id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
             return Err(ApiError::internal(format!("tenant id {tenant_id:?} is not a safe directory name")).into());
         }
-        Ok(root.join(tenant_id).join(name.to_ascii_lowercase()))
+        Ok(root.join(tenant_id))
     }
 }
 
