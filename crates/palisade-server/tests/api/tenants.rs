@@ -61,3 +61,23 @@ async fn an_app_cannot_sign_in_to_another_tenant() {
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["error"], "unauthorized_client");
 }
+
+#[tokio::test]
+async fn creating_a_tenant_refuses_a_malformed_id_and_an_existing_id_or_domain() {
+    let app = TestApp::spawn().await;
+    let response = app
+        .admin_post("/_palisade/tenants", serde_json::json!({"tenantId": "not-a-guid"}))
+        .await;
+    expect_error(&app, response, 400, "InvalidInput", &["not-a-guid", "GUID"]).await;
+    let response = app
+        .admin_post("/_palisade/tenants", serde_json::json!({"tenantId": TENANT}))
+        .await;
+    expect_error(&app, response, 400, "BadRequest", &[TENANT, "already exists"]).await;
+    let response = app
+        .admin_post(
+            "/_palisade/tenants",
+            serde_json::json!({"domain": "palisade-demo.onmicrosoft.com"}),
+        )
+        .await;
+    expect_error(&app, response, 400, "BadRequest", &["palisade-demo.onmicrosoft.com"]).await;
+}
