@@ -1,0 +1,48 @@
+//! Small named values, sequences (kept in `meta` as `sequence:<name>`), and upkeep.
+
+use crate::SqliteStore;
+use palisade_store::{Execution, MetaStore, SequenceStore, StoreError};
+use rusqlite::{params, OptionalExtension};
+
+impl MetaStore for SqliteStore {
+    /// Every call runs on the blocking pool for now. The hot-path work gives each async worker its
+    /// own reader connection and answers `Inline` for point reads.
+    fn execution(&self) -> Execution {
+        Execution::Blocking
+    }
+
+    fn get_meta(&self, key: &str) -> Result<Option<String>, StoreError> {
+        self.read(|c| {
+            Ok(c.prepare_cached("SELECT value FROM meta WHERE key = ?1")?
+                .query_row([key], |r| r.get(0))
+                .optional()?)
+        })
+    }
+
+    fn init_meta(&self, key: &str, value: &str) -> Result<String, StoreError> {
+        self.write(|c| {
+            c.execute("INSERT OR IGNORE INTO meta (key, value) VALUES (?1, ?2)", [key, value])?;
+            Ok(c.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))?)
+        })
+    }
+
+    fn analyze(&self) -> Result<(), StoreError> {
+        self.write(|c| Ok(c.execute_batch("ANALYZE;")?))
+    }
+
+}
+
+impl SequenceStore for SqliteStore {
+    fn next_sequence(&self, name: &str, count: u64) -> Result<u64, StoreError> {
+        let count = i64::try_from(count).unwrap_or(i64::MAX);
+        let last: i64 = self.write(|c| {
+            Ok(c.prepare_cached(
+                "INSERT INTO meta (key, value) VALUES (?1, ?2) \
+                 ON CONFLICT (key) DO UPDATE SET value = CAST(value AS INTEGER) + ?2 RETURNING CAST(value AS INTEGER)",
+            )?
+            .query_row(params![format!("sequence:{name}"), count], |r| r.get(0))?)
+        })?;
+        Ok((last - count + 1).max(1) as u64)
+    }
+
+}

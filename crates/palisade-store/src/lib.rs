@@ -1,0 +1,246 @@
+//! Palisade's store interface: what the domain may ask of persistence, and nothing about how a
+//! backend answers. Only backends (`palisade-store-sqlite`, later `palisade-store-postgres`) write
+//! SQL; everything above this crate sees the traits, [`StoreError`] and the model's types.
+//!
+//! Tour: the narrow traits ([`MetaStore`], [`TenantStore`], [`DocStore`], [`LinkStore`],
+//! [`ObservationStore`], [`JournalStore`], [`SequenceStore`]) and their sum [`Store`];
+//! [`StoreError`], the neutral error; [`Execution`], where a backend's calls should run;
+//! [`conformance`], the behaviour every backend must show, as public test functions.
+//!
+//! # Design
+//!
+//! The seam serves four jobs at once: the layout (one room per job), the hot path (a point read
+//! must not cost a thread hop), PostgreSQL (many processes, an asynchronous driver) and bounded
+//! resources (a fixed set of connections, a queue and a timeout). The decisions:
+//!
+//! 1. **Synchronous, narrow traits.** Every method takes `&self` and every trait is
+//!    `Send + Sync`. [`Store`] is the sum of the narrow traits with a blanket impl, so an
+//!    `Arc<dyn Store>` still works while a domain module can take only the trait it needs. The
+//!    domain stays synchronous and free of async.
+//! 2. **Where the thread hop goes.** A store reports its [`Execution`]: `Inline` when a call may
+//!    run on the calling async worker (SQLite point reads on a per-thread reader connection cost
+//!    no hop), `Blocking` when it waits on a network and must run on the server's bounded blocking
+//!    pool. SQLite answers `Blocking` today, and the server still runs every domain operation on
+//!    the blocking pool; the hot-path work will give SQLite per-thread readers, answer `Inline` for
+//!    point reads and let the server dispatch on this answer.
+//! 3. **Bounded connections.** A backend owns a fixed-size set of connections; when none is free
+//!    within its timeout it answers [`StoreError::Unavailable`], which the server turns into a
+//!    traceable `InternalServerError` (the journal keeps the cause).
+//! 4. **Shared state through constraints.** State that must be correct across processes is
+//!    expressed as atomic store operations backed by constraints (unique indexes,
+//!    `INSERT .. ON CONFLICT .. RETURNING`), never as process locks. Done: tenant creation
+//!    ([`TenantStore::insert_tenant`] answers [`StoreError::Conflict`] from the unique id and
+//!    domain), numeric sequences ([`SequenceStore::next_sequence`]), first-start values
+//!    ([`MetaStore::init_meta`]). Next, still process-local in the domain: the rate-limit windows
+//!    (an atomic "count this call in its window" operation), the machine-action check-then-write
+//!    (today a process `Mutex`; to become a conditional insert on a partial unique index of pending
+//!    actions per machine and type), and the live-response library's file contents (today files in
+//!    the data directory; to become store blobs written with their metadata in one transaction).
+
+pub mod conformance;
+
+pub use palisade_model::journal::ErrorRecord;
+pub use palisade_model::observation::{Observation, Observed, ObservedStats, ObservedVia};
+use palisade_model::schemas::EntityTable;
+use palisade_model::tenant::{AppRegistration, Tenant};
+use palisade_odata::Query;
+
+/// Why a store call failed, whatever the backend: backends map their own errors onto these.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The backend failed (its own message, for the journal; the client sees
+    /// `InternalServerError`).
+    #[error("backend: {0}")]
+    Backend(String),
+    /// No connection became free within the backend's timeout.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// A stored document does not decode (or an entity does not encode).
+    #[error("stored document does not decode: {0}")]
+    Corrupt(#[from] serde_json::Error),
+    /// Files the store keeps beside its data (the live-response library today).
+    #[error("store file system: {0}")]
+    Io(#[from] std::io::Error),
+    /// A uniqueness constraint refused the write.
+    #[error("{0}")]
+    Conflict(String),
+    /// A column named by the caller is not one of the table's schema columns.
+    #[error("column {0} is not part of the table's schema")]
+    UnknownColumn(String),
+}
+
+/// Where a store's calls should run (see the crate docs, decision 2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Execution {
+    /// Calls are cheap and local: they may run on the calling async worker thread.
+    Inline,
+    /// Calls may wait (on a network, a lock, a full connection set): run them on the bounded
+    /// blocking pool.
+    Blocking,
+}
+
+/// Small named values (the signing key, first-start markers) and the backend's own upkeep.
+pub trait MetaStore: Send + Sync {
+    /// Where this backend's calls should run.
+    fn execution(&self) -> Execution;
+    fn get_meta(&self, key: &str) -> Result<Option<String>, StoreError>;
+    /// Stores `value` under `key` unless one is already there; returns the value now stored, so
+    /// that two processes initialising one data directory agree on it.
+    fn init_meta(&self, key: &str, value: &str) -> Result<String, StoreError>;
+    /// Refreshes the query planner's statistics, after bulk loads.
+    fn analyze(&self) -> Result<(), StoreError>;
+}
+
+/// Tenants and their app registrations.
+pub trait TenantStore: Send + Sync {
+    /// Inserts a new tenant; [`StoreError::Conflict`] when its id or its domain (compared
+    /// case-insensitively) is taken, decided by the store's constraints, not by a prior read.
+    fn insert_tenant(&self, tenant: &Tenant) -> Result<(), StoreError>;
+    /// Replaces a tenant's settings (its id and domain stay).
+    fn update_tenant(&self, tenant: &Tenant) -> Result<(), StoreError>;
+    /// Looks a tenant up by id or by domain (case-insensitive), as sign-in URLs accept both.
+    fn find_tenant(&self, id_or_domain: &str) -> Result<Option<Tenant>, StoreError>;
+    /// Every tenant, in id order.
+    fn list_tenants(&self) -> Result<Vec<Tenant>, StoreError>;
+    /// Ids of every tenant.
+    fn tenant_ids(&self) -> Result<Vec<String>, StoreError>;
+    /// Deletes a tenant with everything it owns (apps, entities, links); `false` when unknown.
+    fn delete_tenant(&self, tenant_id: &str) -> Result<bool, StoreError>;
+    /// Deletes every entity and link of a tenant, keeping the tenant, its settings and its apps.
+    fn clear_tenant_data(&self, tenant_id: &str) -> Result<(), StoreError>;
+    /// Back to an empty store (tenants, their data, the error journal); meta values (the signing
+    /// key) stay.
+    fn clear_all(&self) -> Result<(), StoreError>;
+
+    fn upsert_app(&self, app: &AppRegistration) -> Result<(), StoreError>;
+    fn find_app(&self, client_id: &str) -> Result<Option<AppRegistration>, StoreError>;
+    /// A tenant's app registrations, in client-id order.
+    fn list_apps(&self, tenant_id: &str) -> Result<Vec<AppRegistration>, StoreError>;
+    /// Deletes one app registration of a tenant; `false` when the tenant has no such app.
+    fn delete_app(&self, tenant_id: &str, client_id: &str) -> Result<bool, StoreError>;
+}
+
+/// Entity tables: documents as the API serialises them, queried with OData. Every method is scoped
+/// by tenant id.
+pub trait DocStore: Send + Sync {
+    /// Inserts or replaces entities (as the API serialises them) and their query columns.
+    fn upsert_docs(&self, table: EntityTable, tenant_id: &str, docs: &[serde_json::Value]) -> Result<(), StoreError>;
+    /// The documents matching the query's filter, in its order, from `offset`, at most `limit`.
+    fn query_docs(
+        &self,
+        table: EntityTable,
+        tenant_id: &str,
+        query: &Query,
+        offset: u64,
+        limit: u64,
+    ) -> Result<Vec<String>, StoreError>;
+    /// How many documents match the query's filter.
+    fn count_docs(&self, table: EntityTable, tenant_id: &str, query: &Query) -> Result<u64, StoreError>;
+    /// The first document (in key order) whose `column` equals `value`; case-insensitively when
+    /// `ignore_case`. `column` must be one of the table's schema columns.
+    fn find_doc(
+        &self,
+        table: EntityTable,
+        tenant_id: &str,
+        column: &str,
+        value: &str,
+        ignore_case: bool,
+    ) -> Result<Option<String>, StoreError>;
+    /// Deletes the document whose key column equals `key` (with the column's own collation);
+    /// whether one was there.
+    fn delete_doc(&self, table: EntityTable, tenant_id: &str, key: &str) -> Result<bool, StoreError>;
+    /// Deletes the entities with these keys; answers how many existed.
+    fn delete_docs(&self, table: EntityTable, tenant_id: &str, keys: &[String]) -> Result<u64, StoreError>;
+}
+
+/// Relations the entities do not carry as queryable properties (see `palisade_model::links`).
+pub trait LinkStore: Send + Sync {
+    /// Records relations of one kind (`from_key` → `to_key`); existing ones are kept.
+    fn add_links(&self, tenant_id: &str, kind: &str, pairs: &[(String, String)]) -> Result<(), StoreError>;
+    /// The `to_key`s related to `from_key`, in key order, at most `limit`.
+    fn linked(&self, tenant_id: &str, kind: &str, from_key: &str, limit: u64) -> Result<Vec<String>, StoreError>;
+    /// Every relation of one kind in a tenant, in key order.
+    fn all_links(&self, tenant_id: &str, kind: &str) -> Result<Vec<(String, String)>, StoreError>;
+}
+
+/// What alerts' evidence observed (file hashes, IP addresses, domains): the rows behind the
+/// lookups and their statistics.
+pub trait ObservationStore: Send + Sync {
+    /// Records observations; one per (kind, key, alert) is kept.
+    fn add_observations(&self, tenant_id: &str, rows: &[Observation]) -> Result<(), StoreError>;
+    /// The most recent observation of a key, if any.
+    fn latest_observation(&self, tenant_id: &str, kind: &str, key: &str) -> Result<Option<Observation>, StoreError>;
+    /// Prevalence of a key since `since` (all time when `None`), in one tenant or, when `tenant_id`
+    /// is `None`, across all of them. With `machine_addresses`, machines whose `lastIpAddress` or
+    /// `lastExternalIpAddress` is the key and that were seen since `since` count too, from their
+    /// first sighting (not before `since`) to their last.
+    fn observed_stats(
+        &self,
+        tenant_id: Option<&str>,
+        kind: &str,
+        key: &str,
+        since: Option<i64>,
+        machine_addresses: bool,
+    ) -> Result<ObservedStats, StoreError>;
+    /// The most frequent file names observed for a key since `since`, most frequent first.
+    fn top_observed_names(
+        &self,
+        tenant_id: &str,
+        kind: &str,
+        key: &str,
+        since: i64,
+        limit: u64,
+    ) -> Result<Vec<String>, StoreError>;
+    /// [`DocStore::query_docs`] restricted to the entities an observation relates to a key.
+    fn query_observed_docs(
+        &self,
+        table: EntityTable,
+        tenant_id: &str,
+        observed: &Observed<'_>,
+        query: &Query,
+        offset: u64,
+        limit: u64,
+    ) -> Result<Vec<String>, StoreError>;
+    /// [`DocStore::count_docs`] restricted the same way.
+    fn count_observed_docs(
+        &self,
+        table: EntityTable,
+        tenant_id: &str,
+        observed: &Observed<'_>,
+        query: &Query,
+    ) -> Result<u64, StoreError>;
+}
+
+/// The persistent error journal: what each error response's `target` really was.
+pub trait JournalStore: Send + Sync {
+    /// Appends to the error journal, dropping the oldest records beyond `capacity`.
+    fn record_error(&self, record: &ErrorRecord, capacity: usize) -> Result<(), StoreError>;
+    /// The record of one target (case-insensitively), if it is still kept.
+    fn find_error(&self, target: &str) -> Result<Option<ErrorRecord>, StoreError>;
+}
+
+/// Named counters shared by every process on the store.
+pub trait SequenceStore: Send + Sync {
+    /// Reserves `count` consecutive numbers of the named sequence (starting at 1) and answers the
+    /// first: numeric ids such as indicator ids, unique even across processes.
+    fn next_sequence(&self, name: &str, count: u64) -> Result<u64, StoreError>;
+}
+
+/// A whole store: every narrow trait. Implemented for every type that implements them all, so a
+/// backend implements the narrow traits only.
+pub trait Store:
+    MetaStore + TenantStore + DocStore + LinkStore + ObservationStore + JournalStore + SequenceStore + 'static
+{
+}
+
+impl<T> Store for T where
+    T: MetaStore + TenantStore + DocStore + LinkStore + ObservationStore + JournalStore + SequenceStore + 'static
+{
+}
+
+/// Every trait, for `use palisade_store::prelude::*` where store methods are called.
+pub mod prelude {
+    pub use super::{
+        DocStore, JournalStore, LinkStore, MetaStore, ObservationStore, SequenceStore, Store, StoreError, TenantStore,
+    };
+}
