@@ -2,13 +2,13 @@
 //! tenant. `MACHINES` and `ALERTS` (environment) size the population; the store is built once in
 //! `target/bench-core-<machines>-<alerts>` and reused. Prints p50/p99 per query and the store size.
 
-use palisade_core::clock::Clock;
-use palisade_core::demo::{AlertPopulation, Generation};
-use palisade_core::schemas::{EntityTable, ALERT_TABLE, MACHINE_TABLE};
-use palisade_core::store::sqlite::SqliteStore;
-use palisade_core::store::Store;
-use palisade_core::tenant::DEMO_TENANT_ID;
-use palisade_core::{Core, Settings};
+use palisade_domain::control::clock::Clock;
+use palisade_domain::control::demo::{AlertPopulation, Generation};
+use palisade_model::schemas::{EntityTable, ALERT_TABLE, MACHINE_TABLE};
+use palisade_store_sqlite::SqliteStore;
+use palisade_store::prelude::*;
+use palisade_model::tenant::DEMO_TENANT_ID;
+use palisade_domain::{Core, Settings};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 

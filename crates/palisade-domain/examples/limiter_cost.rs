@@ -1,9 +1,9 @@
 //! What the rate limiter and the fault rules cost per API call, in CPU time (not wall time, so a
-//! busy machine does not inflate it): `cargo run --release -p palisade-core --example limiter_cost`.
+//! busy machine does not inflate it): `cargo run --release -p palisade-domain --example limiter_cost`.
 //! Linux only (reads `/proc/thread-self/schedstat`).
 
-use palisade_core::faults::{Call, FaultRuleSpec, FaultRules};
-use palisade_core::ratelimit::{limit_for, RateLimiter};
+use palisade_domain::control::faults::{Call, FaultRuleSpec, FaultRules};
+use palisade_domain::control::ratelimit::{limit_for, RateLimiter};
 /// CPU time of this thread (ns), so other processes on a busy machine do not inflate the figures.
 struct Instant(u64);
 impl Instant {

@@ -1,8 +1,8 @@
 //! Server-driven paging shared by every list endpoint: one page of documents as stored, whether
 //! more remain, and the total when `$count=true`.
 
-use crate::schemas::EntityTable;
-use crate::{Core, CoreResult};
+use palisade_model::schemas::EntityTable;
+use crate::{Core, DomainResult};
 use palisade_odata::{CmpOp, EntitySchema, Expr, Literal, Operand, Property, Query};
 
 /// One page of a collection.
@@ -19,7 +19,7 @@ pub struct Page {
 impl Core {
     /// Runs `query` for the caller's tenant. The page holds `$top` entities at most, and never
     /// more than `page_size`; when more remain, `next_skip` says where the next page starts.
-    pub fn list_page(&self, table: EntityTable, tenant_id: &str, query: &Query, page_size: u32) -> CoreResult<Page> {
+    pub fn list_page(&self, table: EntityTable, tenant_id: &str, query: &Query, page_size: u32) -> DomainResult<Page> {
         let limit = u64::from(query.top.unwrap_or(u32::MAX).min(page_size));
         let offset = u64::from(query.skip);
         // One extra row tells whether another page exists without a second query.
@@ -39,7 +39,7 @@ impl Core {
     }
 
     /// `/$count`: how many entities match the filter.
-    pub fn count(&self, table: EntityTable, tenant_id: &str, query: &Query) -> CoreResult<u64> {
+    pub fn count(&self, table: EntityTable, tenant_id: &str, query: &Query) -> DomainResult<u64> {
         Ok(self.store.count_docs(table, tenant_id, query)?)
     }
 }

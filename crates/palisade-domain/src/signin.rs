@@ -1,7 +1,7 @@
 //! The client-credentials grant as Entra performs it (`shared/reference/xdr-api-and-auth.md` §2.3,
 //! §3.4–3.6), with Entra's error codes (`AADSTSnnnn`) for every refusal.
 
-use crate::{Core, CoreError};
+use crate::{Core, DomainError};
 use palisade_auth::{audience_for_resource, Claims, TOKEN_LIFETIME_SECS};
 
 /// Which token endpoint was called.
@@ -192,7 +192,7 @@ impl Core {
         let access_token = self
             .signing_key
             .mint(&claims)
-            .map_err(|e| CoreError::Rule(palisade_error::ApiError::internal(e.to_string())))?;
+            .map_err(|e| DomainError::Rule(palisade_error::ApiError::internal(e.to_string())))?;
         Ok(IssuedToken {
             access_token,
             expires_in: TOKEN_LIFETIME_SECS,
@@ -232,7 +232,7 @@ fn resource_of_scope(scope: &str) -> Result<String, SignInError> {
 #[derive(Debug)]
 pub enum TokenFailure {
     Refused(SignInError),
-    Failed(CoreError),
+    Failed(DomainError),
 }
 
 impl From<SignInError> for TokenFailure {
@@ -241,14 +241,14 @@ impl From<SignInError> for TokenFailure {
     }
 }
 
-impl From<crate::store::StoreError> for TokenFailure {
-    fn from(e: crate::store::StoreError) -> Self {
+impl From<palisade_store::StoreError> for TokenFailure {
+    fn from(e: palisade_store::StoreError) -> Self {
         TokenFailure::Failed(e.into())
     }
 }
 
-impl From<CoreError> for TokenFailure {
-    fn from(e: CoreError) -> Self {
+impl From<DomainError> for TokenFailure {
+    fn from(e: DomainError) -> Self {
         TokenFailure::Failed(e)
     }
 }

@@ -57,14 +57,14 @@ impl SqliteStore {
 
 /// Every index whose columns are `(tenant_id, column, third)`, as `(table, column)` when `third`
 /// is the key column of the entity table it belongs to.
-fn key_ordered_indexes(conn: &Connection) -> Result<HashSet<(String, String)>, StoreError> {
+pub(crate) fn key_ordered_indexes(conn: &Connection) -> Result<HashSet<(String, String)>> {
     let mut found = HashSet::new();
     let indexes: Vec<(String, String)> = conn
         .prepare("SELECT name, tbl_name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL")?
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<Result<_, _>>()?;
     for (index, table) in indexes {
-        let Some(entity) = crate::schemas::ENTITY_TABLES.iter().find(|t| t.table == table) else {
+        let Some(entity) = palisade_model::schemas::ENTITY_TABLES.iter().find(|t| t.table == table) else {
             continue;
         };
         let columns: Vec<String> = conn
@@ -139,7 +139,7 @@ fn filter_clause(
 }
 
 impl SqliteStore {
-    fn query_docs_where(
+    pub(crate) fn query_docs_where(
         &self,
         table: EntityTable,
         tenant_id: &str,
@@ -182,7 +182,7 @@ impl SqliteStore {
         })
     }
 
-    fn count_docs_where(
+    pub(crate) fn count_docs_where(
         &self,
         table: EntityTable,
         tenant_id: &str,
@@ -320,7 +320,7 @@ impl DocStore for SqliteStore {
 #[cfg(test)]
 mod plan_tests {
     use super::*;
-    use crate::schemas::ALERT_TABLE;
+    use palisade_model::schemas::ALERT_TABLE;
 
     /// The plan of the inner query that picks the page (the outer one only sorts that page).
     fn inner_plan(store: &SqliteStore, raw: &str) -> String {

@@ -18,7 +18,8 @@ impl TenantStore for SqliteStore {
                 return Err(StoreError::Conflict(format!(
                     "tenant {} or domain {} exists",
                     tenant.id, tenant.domain
-                )));
+                ))
+                .into());
             }
             Ok(())
         })

@@ -6,18 +6,20 @@
 //! plus `logons`, the machine ↔ user relation the entities do not carry (`logonusers`,
 //! `/users/{id}/machines`). Adding a family is one entry in [`DATA_KINDS`].
 
-use crate::entities::{Alert, Indicator, Investigation, Machine, MachineAction, User};
-use crate::links::{user_key, MACHINE_USERS, USER_ALERTS, USER_MACHINES};
-use crate::schemas::{
+use palisade_model::entities::{Alert, Indicator, Investigation, Machine, MachineAction, User};
+use palisade_model::links::{user_key, MACHINE_USERS, USER_ALERTS, USER_MACHINES};
+use palisade_model::schemas::{
     EntityTable, ALERT_TABLE, INDICATOR_TABLE, INVESTIGATION_TABLE, MACHINE_ACTION_TABLE, MACHINE_TABLE, USER_TABLE,
 };
-use crate::{Core, CoreResult};
+use crate::control::demo;
+use crate::{to_docs, Core, DomainResult};
+use palisade_model::{links, schemas};
 use palisade_error::ApiError;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-/// A relation as `(kind, from key, to key)`; see [`crate::links`].
+/// A relation as `(kind, from key, to key)`; see [`palisade_model::links`].
 pub type Link = (&'static str, String, String);
 
 /// One kind of entity a data document may hold.
@@ -32,7 +34,7 @@ pub struct DataKind {
     /// The relations an entity of this kind implies (an alert's related user, ...).
     pub links: fn(&Value) -> Vec<Link>,
     /// What else storing entities of this kind entails (indexing alerts' evidence, ...).
-    pub after_store: fn(&Core, &str, &[Value]) -> CoreResult<()>,
+    pub after_store: fn(&Core, &str, &[Value]) -> DomainResult<()>,
 }
 
 /// Every kind a data document may hold, in document order.
@@ -244,22 +246,22 @@ fn validate(document: Value) -> Result<Checked, ApiError> {
     Ok(Checked { batches, links, counts })
 }
 
-fn nothing_after(_: &Core, _: &str, _: &[Value]) -> CoreResult<()> {
+fn nothing_after(_: &Core, _: &str, _: &[Value]) -> DomainResult<()> {
     Ok(())
 }
 
 /// File, IP and domain lookups read what alerts' evidence observed.
-fn index_loaded_alerts(core: &Core, tenant_id: &str, docs: &[Value]) -> CoreResult<()> {
+fn index_loaded_alerts(core: &Core, tenant_id: &str, docs: &[Value]) -> DomainResult<()> {
     let alerts = docs
         .iter()
         .map(|d| serde_json::from_value::<Alert>(d.clone()))
         .collect::<Result<Vec<_>, _>>()
-        .map_err(crate::store::StoreError::from)?;
+        .map_err(palisade_store::StoreError::from)?;
     core.index_alerts(tenant_id, &alerts)
 }
 
 /// Loaded indicator ids must never be handed out again by a later submit.
-fn reserve_loaded_indicator_ids(core: &Core, _: &str, docs: &[Value]) -> CoreResult<()> {
+fn reserve_loaded_indicator_ids(core: &Core, _: &str, docs: &[Value]) -> DomainResult<()> {
     match docs.iter().filter_map(|d| d["id"].as_str()?.parse::<u64>().ok()).max() {
         Some(highest) => core.reserve_indicator_ids_through(highest),
         None => Ok(()),
@@ -273,7 +275,7 @@ fn kind_names() -> String {
 impl Core {
     /// Loads a data document into a tenant: every entity is checked first (nothing is written
     /// when one fails), then upserted by id, with the relations the entities imply.
-    pub fn load_data(&self, tenant_id: &str, document: Value) -> CoreResult<LoadCounts> {
+    pub fn load_data(&self, tenant_id: &str, document: Value) -> DomainResult<LoadCounts> {
         let tenant = self.tenant(tenant_id)?;
         let Checked { batches, links, counts } = validate(document)?;
         for (kind, docs) in &batches {
@@ -292,7 +294,7 @@ impl Core {
     }
 
     /// A tenant's data as a document [`Core::load_data`] takes back: every kind in key order.
-    pub fn export_data(&self, tenant_id: &str) -> CoreResult<Value> {
+    pub fn export_data(&self, tenant_id: &str) -> DomainResult<Value> {
         let tenant = self.tenant(tenant_id)?;
         let mut document = Map::new();
         let everything = palisade_odata::Query::default();
@@ -304,7 +306,7 @@ impl Core {
                 .iter()
                 .map(|doc| serde_json::from_str::<Value>(doc))
                 .collect::<Result<Vec<_>, _>>()
-                .map_err(crate::store::StoreError::from)?;
+                .map_err(palisade_store::StoreError::from)?;
             document.insert(kind.name.to_string(), Value::Array(entities));
         }
         let logons: Vec<Value> = self
@@ -319,12 +321,12 @@ impl Core {
 
     /// Empties a tenant's data (its registration, settings and apps stay), then optionally puts
     /// the demo population back.
-    pub fn reset_tenant(&self, tenant_id: &str, demo_data: bool) -> CoreResult<()> {
+    pub fn reset_tenant(&self, tenant_id: &str, demo_data: bool) -> DomainResult<()> {
         let tenant = self.tenant(tenant_id)?;
         self.store.clear_tenant_data(&tenant.id)?;
         self.remove_library_files(Some(&tenant.id))?;
         if demo_data {
-            let data = crate::demo::tenant_data(&tenant.id, self.clock.now());
+            let data = crate::control::demo::tenant_data(&tenant.id, self.clock.now());
             self.store_demo_data(&tenant.id, &data)?;
         }
         Ok(())
@@ -333,15 +335,82 @@ impl Core {
     /// Back to a first start: only the demo tenant (with its data) and the development app; the
     /// error journal, fault rules and rate-limit counters emptied. The signing key stays, so the CA
     /// and issued tokens of the dev app keep working.
-    pub fn reset_all(&self) -> CoreResult<()> {
+    pub fn reset_all(&self) -> DomainResult<()> {
         self.store.clear_all()?;
         self.remove_library_files(None)?;
         self.registrations.forget_all();
         self.faults.clear();
         self.rate_limits.reset();
         self.rate_limits.forget_tenants();
-        let (tenant, app) = crate::demo_registration();
-        self.create_tenant(tenant, app, true)
+        self.install_demo_tenant()
+    }
+
+    /// Refreshes the store's query statistics, after bulk loads (`palisade load`, `palisade seed`).
+    pub fn analyze(&self) -> DomainResult<()> {
+        Ok(self.store.analyze()?)
+    }
+}
+
+impl Core {
+    /// Stores generated data: every entity family and the relations between them.
+    pub fn store_demo_data(&self, tenant_id: &str, data: &demo::DemoData) -> DomainResult<()> {
+        self.store
+            .upsert_docs(schemas::MACHINE_TABLE, tenant_id, &to_docs(&data.machines)?)?;
+        self.store
+            .upsert_docs(schemas::USER_TABLE, tenant_id, &to_docs(&data.users)?)?;
+        self.store
+            .upsert_docs(schemas::ALERT_TABLE, tenant_id, &to_docs(&data.alerts)?)?;
+        self.index_alerts(tenant_id, &data.alerts)?;
+        self.store
+            .upsert_docs(schemas::INVESTIGATION_TABLE, tenant_id, &to_docs(&data.investigations)?)?;
+        for (kind, pairs) in &data.links {
+            self.store.add_links(tenant_id, kind, pairs)?;
+        }
+        Ok(())
+    }
+
+    /// Adds machines `first..first+count` of a generated population to a tenant (`palisade seed`).
+    pub fn seed_machines(
+        &self,
+        tenant_id: &str,
+        generation: &demo::Generation<'_>,
+        first: u64,
+        count: u64,
+    ) -> DomainResult<()> {
+        if self.store.find_tenant(tenant_id)?.is_none() {
+            return Err(ApiError::resource_not_found("Tenant", tenant_id).into());
+        }
+        let machines = demo::generate_machines(generation, self.clock.now(), first, count);
+        Ok(self
+            .store
+            .upsert_docs(schemas::MACHINE_TABLE, tenant_id, &to_docs(&machines)?)?)
+    }
+
+    /// Adds alerts `first..first+count` of a generated population (`palisade seed --alerts`).
+    pub fn seed_alerts(
+        &self,
+        tenant_id: &str,
+        generation: &demo::Generation<'_>,
+        population: demo::AlertPopulation,
+        first: u64,
+        count: u64,
+    ) -> DomainResult<()> {
+        if self.store.find_tenant(tenant_id)?.is_none() {
+            return Err(ApiError::resource_not_found("Tenant", tenant_id).into());
+        }
+        let alerts = demo::generate_alerts(generation, tenant_id, self.clock.now(), population, first, count);
+        let links: Vec<(String, String)> = alerts
+            .iter()
+            .filter_map(|a| {
+                a.related_user
+                    .as_ref()
+                    .map(|u| (links::user_key(&u.user_name), a.id.clone()))
+            })
+            .collect();
+        self.store
+            .upsert_docs(schemas::ALERT_TABLE, tenant_id, &to_docs(&alerts)?)?;
+        self.index_alerts(tenant_id, &alerts)?;
+        Ok(self.store.add_links(tenant_id, links::USER_ALERTS, &links)?)
     }
 }
 
@@ -351,7 +420,7 @@ mod tests {
 
     #[test]
     fn misspelt_and_mistyped_properties_are_named() {
-        let machines = crate::demo::machines("t", chrono::Utc::now());
+        let machines = crate::control::demo::machines("t", chrono::Utc::now());
         let mut machine = serde_json::to_value(&machines[0]).unwrap();
         assert_eq!(canonical::<Machine>(machine.clone()).unwrap(), machine);
         machine["healthStatus"] = "Sleepy".into();

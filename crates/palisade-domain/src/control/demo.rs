@@ -2,8 +2,8 @@
 //! versions. The same seed always yields the same ids, names and properties; times are laid out
 //! backwards from the moment of seeding so the data looks fresh.
 
-use crate::entities::*;
-use crate::time::Timestamp;
+use palisade_model::entities::*;
+use palisade_model::time::Timestamp;
 use chrono::{DateTime, TimeDelta, Utc};
 use sha2::{Digest, Sha256};
 
@@ -463,7 +463,7 @@ pub struct DemoData {
     pub users: Vec<User>,
     pub alerts: Vec<Alert>,
     pub investigations: Vec<Investigation>,
-    /// `(relation kind, pairs)`; see [`crate::links`].
+    /// `(relation kind, pairs)`; see [`palisade_model::links`].
     pub links: Vec<(&'static str, Vec<(String, String)>)>,
 }
 
@@ -635,7 +635,7 @@ pub fn tenant_data(namespace: &str, now: DateTime<Utc>) -> DemoData {
         }
         for u in accounts {
             machine_users.push((machine.id.clone(), users[u].id.clone()));
-            user_machines.push((crate::links::user_key(&users[u].account_name), machine.id.clone()));
+            user_machines.push((palisade_model::links::user_key(&users[u].account_name), machine.id.clone()));
             seen_on[u].push(machine.id.clone());
         }
     }
@@ -704,7 +704,7 @@ pub fn tenant_data(namespace: &str, now: DateTime<Utc>) -> DemoData {
             (None, Some(InvestigationState::Queued))
         };
         if let Some(user) = user {
-            user_alerts.push((crate::links::user_key(&user.account_name), id.clone()));
+            user_alerts.push((palisade_model::links::user_key(&user.account_name), id.clone()));
         }
         alerts.push(Alert {
             id,
@@ -750,9 +750,9 @@ pub fn tenant_data(namespace: &str, now: DateTime<Utc>) -> DemoData {
         alerts,
         investigations,
         links: vec![
-            (crate::links::MACHINE_USERS, machine_users),
-            (crate::links::USER_MACHINES, user_machines),
-            (crate::links::USER_ALERTS, user_alerts),
+            (palisade_model::links::MACHINE_USERS, machine_users),
+            (palisade_model::links::USER_MACHINES, user_machines),
+            (palisade_model::links::USER_ALERTS, user_alerts),
         ],
     }
 }

@@ -1,12 +1,12 @@
 //! Tenant features: reading them for the rules that depend on them, and switching them.
 
-use crate::tenant::TenantFeatures;
-use crate::{Core, CoreResult};
+use palisade_model::tenant::TenantFeatures;
+use crate::{Core, DomainResult};
 use palisade_error::{ApiError, ErrorCode};
 
 impl Core {
     /// The tenant's features (`ResourceNotFound` for an unknown tenant).
-    pub fn features(&self, tenant_id: &str) -> CoreResult<TenantFeatures> {
+    pub fn features(&self, tenant_id: &str) -> DomainResult<TenantFeatures> {
         let tenant = self
             .store
             .find_tenant(tenant_id)?
@@ -15,7 +15,7 @@ impl Core {
     }
 
     /// `DisabledFeature` naming the feature when the tenant has it switched off.
-    pub fn require_feature(&self, tenant_id: &str, wire_name: &str) -> CoreResult<()> {
+    pub fn require_feature(&self, tenant_id: &str, wire_name: &str) -> DomainResult<()> {
         let features = self.features(tenant_id)?;
         let (_, portal_name, on) = features
             .describe()
@@ -34,7 +34,7 @@ impl Core {
     }
 
     /// Switches features by wire name; unknown names are `InvalidInput` listing the known ones.
-    pub fn set_features(&self, tenant_id: &str, changes: &[(String, bool)]) -> CoreResult<TenantFeatures> {
+    pub fn set_features(&self, tenant_id: &str, changes: &[(String, bool)]) -> DomainResult<TenantFeatures> {
         let mut tenant = self
             .store
             .find_tenant(tenant_id)?

@@ -13,10 +13,11 @@
 //! **What counts**: every authenticated API call the limit applies to, whatever its outcome (a 400
 //! or 404 answer is still a call). Unauthenticated calls are refused before they are counted.
 
-use crate::faults::pattern_matches;
-use crate::{Core, CoreResult};
+use crate::control::faults::pattern_matches;
+pub use palisade_model::tenant::RateLimitSettings;
+use crate::{Core, DomainResult};
 use palisade_error::ApiError;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::Mutex;
 
@@ -53,7 +54,7 @@ pub struct ApiLimit {
     /// The API's name on its documentation page (`None`: the default, keyed by route).
     pub api: Option<&'static str>,
     pub method: Option<&'static str>,
-    /// A [`PathPattern`](crate::faults::PathPattern) over the normalised path.
+    /// A [`PathPattern`](crate::control::faults::PathPattern) over the normalised path.
     pub path: Option<&'static str>,
     pub per_minute: Option<u32>,
     pub per_hour: Option<u32>,
@@ -318,23 +319,9 @@ impl RateLimiter {
     }
 }
 
-/// A tenant's rate-limit setting, kept with the tenant.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-pub struct RateLimitSettings {
-    /// On by default, for fidelity.
-    pub enabled: bool,
-}
-
-impl Default for RateLimitSettings {
-    fn default() -> Self {
-        RateLimitSettings { enabled: true }
-    }
-}
-
 impl Core {
     /// Whether the tenant's calls are rate limited (an unknown tenant, e.g. of a minted token: yes).
-    pub fn rate_limits_enabled(&self, tenant_id: &str) -> CoreResult<bool> {
+    pub fn rate_limits_enabled(&self, tenant_id: &str) -> DomainResult<bool> {
         if let Some(enabled) = self.rate_limits.cached_tenant(tenant_id) {
             return Ok(enabled);
         }
@@ -347,7 +334,7 @@ impl Core {
     }
 
     /// `GET /_palisade/tenants/{tenant}/ratelimits`.
-    pub fn tenant_rate_limits(&self, tenant_id: &str) -> CoreResult<RateLimitSettings> {
+    pub fn tenant_rate_limits(&self, tenant_id: &str) -> DomainResult<RateLimitSettings> {
         let tenant = self
             .store
             .find_tenant(tenant_id)?
@@ -356,7 +343,7 @@ impl Core {
     }
 
     /// `PATCH /_palisade/tenants/{tenant}/ratelimits`: persisted with the tenant.
-    pub fn set_tenant_rate_limits(&self, tenant_id: &str, enabled: bool) -> CoreResult<RateLimitSettings> {
+    pub fn set_tenant_rate_limits(&self, tenant_id: &str, enabled: bool) -> DomainResult<RateLimitSettings> {
         let mut tenant = self
             .store
             .find_tenant(tenant_id)?
@@ -378,10 +365,10 @@ impl Core {
     /// [`MAX_LIVE_RESPONSE_SESSIONS`] (or the configured number) running (a live-response action `Pending` or `InProgress`);
     /// `Retry-After` is the time until the first of them is scheduled to end. Called by
     /// `request_action` with the tenant's actions settled and the state lock held.
-    pub(crate) fn check_live_response_sessions(&self, tenant_id: &str) -> CoreResult<()> {
-        use crate::entities::{ActionStatus, ActionType, HealthStatus, Machine, MachineAction};
+    pub(crate) fn check_live_response_sessions(&self, tenant_id: &str) -> DomainResult<()> {
+        use palisade_model::entities::{ActionStatus, ActionType, HealthStatus, Machine, MachineAction};
         use crate::listing::{narrowed, text_eq, text_in};
-        use crate::schemas::{MACHINE_ACTIONS, MACHINE_ACTION_TABLE, MACHINE_TABLE};
+        use palisade_model::schemas::{MACHINE_ACTIONS, MACHINE_ACTION_TABLE, MACHINE_TABLE};
         let running = narrowed(
             &narrowed(
                 &palisade_odata::Query::default(),
@@ -406,13 +393,13 @@ impl Core {
         let pace = self.settings.action_pace;
         let mut first_end = None;
         for doc in &docs {
-            let action: MachineAction = serde_json::from_str(doc).map_err(crate::store::StoreError::from)?;
+            let action: MachineAction = serde_json::from_str(doc).map_err(palisade_store::StoreError::from)?;
             let health = self
                 .store
                 .find_doc(MACHINE_TABLE, tenant_id, "id", &action.machine_id, false)?
                 .map(|doc| serde_json::from_str::<Machine>(&doc).map(|m| m.health_status))
                 .transpose()
-                .map_err(crate::store::StoreError::from)?
+                .map_err(palisade_store::StoreError::from)?
                 .unwrap_or(HealthStatus::Inactive);
             // The schedule of `actions::advance`: devices that do not report time out, others finish.
             let created = action.creation_date_time_utc.0;

@@ -21,16 +21,17 @@
 //! - the device's health is read when settling, so a device going offline stalls its actions;
 //! - a succeeded `Offboard` turns the machine's `healthStatus` to `Inactive`.
 
-use crate::entities::{
+use palisade_model::entities::{
     ActionStatus, ActionType, CommandParam, CommandStatus, HealthStatus, Investigation, InvestigationState,
     LiveResponseCommand, Machine, MachineAction, RelatedFileInfo,
 };
 use crate::listing::{narrowed, text_eq, text_in, Page};
-use crate::schemas::{INVESTIGATION_TABLE, MACHINE_ACTIONS, MACHINE_ACTION_TABLE, MACHINE_TABLE};
-use crate::store::StoreError;
-use crate::support::{self, Capability};
-use crate::time::{format_api_time, Timestamp};
-use crate::{api_enum, Core, CoreResult};
+use palisade_model::schemas::{INVESTIGATION_TABLE, MACHINE_ACTIONS, MACHINE_ACTION_TABLE, MACHINE_TABLE};
+use palisade_store::StoreError;
+use crate::mde::support::{self, Capability};
+use palisade_model::time::{format_api_time, Timestamp};
+use crate::{Core, DomainResult};
+use palisade_model::api_enum;
 use chrono::{DateTime, TimeDelta, Utc};
 use palisade_auth::Principal;
 use palisade_error::{ApiError, ErrorCode};
@@ -161,7 +162,7 @@ fn validate(request: ActionRequest) -> Result<Validated, ApiError> {
             out.scope = Some(ScanType::parse_input("ScanType", &scan_type)?.as_str().to_string());
         }
         ActionRequest::StopAndQuarantineFile { sha1 } => {
-            crate::validate::sha1(&sha1)?;
+            crate::mde::validate::sha1(&sha1)?;
             out.related_file_info = Some(RelatedFileInfo {
                 file_identifier: sha1,
                 file_identifier_type: "Sha1".into(),
@@ -346,7 +347,7 @@ impl Core {
 
     /// Brings the tenant's unfinished actions up to `clock.now()` (see the module doc). The
     /// machines routes may call it too, so a machine's health reflects a finished offboarding.
-    pub fn settle_actions(&self, tenant_id: &str) -> CoreResult<()> {
+    pub fn settle_actions(&self, tenant_id: &str) -> DomainResult<()> {
         // Most reads find nothing to settle: look without the lock first, so reads of tenants
         // without open actions never wait on another tenant's writes.
         if self
@@ -360,7 +361,7 @@ impl Core {
         self.settle_locked(tenant_id)
     }
 
-    fn settle_locked(&self, tenant_id: &str) -> CoreResult<()> {
+    fn settle_locked(&self, tenant_id: &str) -> DomainResult<()> {
         let open = open_actions();
         let docs = self
             .store
@@ -407,7 +408,7 @@ impl Core {
     }
 
     /// Every action of one machine, settled.
-    fn actions_of(&self, tenant_id: &str, machine_id: &str) -> CoreResult<Vec<MachineAction>> {
+    fn actions_of(&self, tenant_id: &str, machine_id: &str) -> DomainResult<Vec<MachineAction>> {
         let query = narrowed(&Query::default(), text_eq(&MACHINE_ACTIONS, "machineId", machine_id));
         self.store
             .query_docs(MACHINE_ACTION_TABLE, tenant_id, &query, 0, u64::MAX)?
@@ -416,7 +417,7 @@ impl Core {
             .collect()
     }
 
-    fn find_action(&self, tenant_id: &str, id: &str) -> CoreResult<MachineAction> {
+    fn find_action(&self, tenant_id: &str, id: &str) -> DomainResult<MachineAction> {
         let doc = self
             .store
             .find_doc(MACHINE_ACTION_TABLE, tenant_id, "id", &id.to_ascii_lowercase(), false)?
@@ -424,28 +425,28 @@ impl Core {
         Ok(decode(&doc)?)
     }
 
-    fn save_action(&self, tenant_id: &str, action: &MachineAction) -> CoreResult<()> {
+    fn save_action(&self, tenant_id: &str, action: &MachineAction) -> DomainResult<()> {
         Ok(self
             .store
             .upsert_docs(MACHINE_ACTION_TABLE, tenant_id, &[encode(action)?])?)
     }
 
     /// `GET /api/machineactions` with OData options.
-    pub fn list_actions(&self, caller: &Principal, query: &Query, page_size: u32) -> CoreResult<Page> {
+    pub fn list_actions(&self, caller: &Principal, query: &Query, page_size: u32) -> DomainResult<Page> {
         caller.require_any(READ_ROLES)?;
         self.settle_actions(&caller.tenant_id)?;
         self.list_page(MACHINE_ACTION_TABLE, &caller.tenant_id, query, page_size)
     }
 
     /// `GET /api/machineactions/$count`.
-    pub fn count_actions(&self, caller: &Principal, query: &Query) -> CoreResult<u64> {
+    pub fn count_actions(&self, caller: &Principal, query: &Query) -> DomainResult<u64> {
         caller.require_any(READ_ROLES)?;
         self.settle_actions(&caller.tenant_id)?;
         self.count(MACHINE_ACTION_TABLE, &caller.tenant_id, query)
     }
 
     /// `GET /api/machineactions/{id}`.
-    pub fn get_action(&self, caller: &Principal, id: &str) -> CoreResult<MachineAction> {
+    pub fn get_action(&self, caller: &Principal, id: &str) -> DomainResult<MachineAction> {
         caller.require_any(READ_ROLES)?;
         self.settle_actions(&caller.tenant_id)?;
         self.find_action(&caller.tenant_id, id)
@@ -459,7 +460,7 @@ impl Core {
         machine_ref: &str,
         comment: &str,
         request: ActionRequest,
-    ) -> CoreResult<MachineAction> {
+    ) -> DomainResult<MachineAction> {
         let kind = request.kind();
         caller.require_any(action_roles(kind))?;
         let valid = validate(request)?;
@@ -521,7 +522,7 @@ impl Core {
     }
 
     /// `POST /api/machineactions/{id}/cancel`: only while the action is Pending or InProgress.
-    pub fn cancel_action(&self, caller: &Principal, id: &str, comment: &str) -> CoreResult<MachineAction> {
+    pub fn cancel_action(&self, caller: &Principal, id: &str, comment: &str) -> DomainResult<MachineAction> {
         caller.require_any(CANCEL_ROLES)?;
         let _guard = self.lock_state();
         self.settle_locked(&caller.tenant_id)?;
@@ -547,7 +548,7 @@ impl Core {
     }
 
     /// `GET /api/machineactions/{id}/getPackageUri`: the path (and query) of a download link.
-    pub fn package_link(&self, caller: &Principal, id: &str) -> CoreResult<String> {
+    pub fn package_link(&self, caller: &Principal, id: &str) -> DomainResult<String> {
         caller.require_any(READ_ROLES)?;
         let action = self.get_finished(caller, id, ActionType::CollectInvestigationPackage)?;
         Ok(self.sign_link(&caller.tenant_id, &action.id, DownloadKind::Package))
@@ -555,7 +556,7 @@ impl Core {
 
     /// `GET /api/machineactions/{id}/GetLiveResponseResultDownloadLink(index=N)`; `index` is the
     /// text between `index=` and `)` as sent.
-    pub fn live_response_result_link(&self, caller: &Principal, id: &str, index: &str) -> CoreResult<String> {
+    pub fn live_response_result_link(&self, caller: &Principal, id: &str, index: &str) -> DomainResult<String> {
         caller.require_any(READ_ROLES)?;
         let parsed: u32 = index.trim().parse().map_err(|_| {
             ApiError::invalid_input(
@@ -589,7 +590,7 @@ impl Core {
     }
 
     /// The action, which must be a Succeeded action of `kind`; otherwise `ResourceNotFound` saying why.
-    fn get_finished(&self, caller: &Principal, id: &str, kind: ActionType) -> CoreResult<MachineAction> {
+    fn get_finished(&self, caller: &Principal, id: &str, kind: ActionType) -> DomainResult<MachineAction> {
         let action = self.get_action_unchecked(caller, id)?;
         let why = if action.kind != kind {
             format!("it is a {} action, not {kind}", action.kind)
@@ -606,7 +607,7 @@ impl Core {
         .into())
     }
 
-    fn get_action_unchecked(&self, caller: &Principal, id: &str) -> CoreResult<MachineAction> {
+    fn get_action_unchecked(&self, caller: &Principal, id: &str) -> DomainResult<MachineAction> {
         self.settle_actions(&caller.tenant_id)?;
         self.find_action(&caller.tenant_id, id)
     }
@@ -638,7 +639,7 @@ impl Core {
         what: DownloadKind,
         expires: &str,
         signature: &str,
-    ) -> CoreResult<Download> {
+    ) -> DomainResult<Download> {
         let not_found = |why: String| ApiError::new(ErrorCode::ResourceNotFound, why, "download link check");
         let expiry: i64 = expires
             .parse()
@@ -676,7 +677,7 @@ impl Core {
     }
 
     /// The admin view of a machine's derived state.
-    pub fn device_state(&self, tenant_id: &str, machine_ref: &str) -> CoreResult<DeviceState> {
+    pub fn device_state(&self, tenant_id: &str, machine_ref: &str) -> DomainResult<DeviceState> {
         self.features(tenant_id)?; // ResourceNotFound for an unknown tenant
         let admin = Principal {
             tenant_id: tenant_id.to_string(),
@@ -691,7 +692,7 @@ impl Core {
     }
 
     /// `POST /api/machines/{id}/startInvestigation`: a Running automated investigation.
-    pub fn start_investigation(&self, caller: &Principal, machine_ref: &str) -> CoreResult<Investigation> {
+    pub fn start_investigation(&self, caller: &Principal, machine_ref: &str) -> DomainResult<Investigation> {
         caller.require_any(INVESTIGATE_ROLES)?;
         let tenant = &caller.tenant_id;
         let _guard = self.lock_state();
@@ -915,7 +916,8 @@ fn live_response_result(action: &MachineAction, command: &CommandStatus) -> Down
 
 /// A minimal investigation package: a ZIP archive of stored (uncompressed) text files.
 mod package {
-    use crate::entities::MachineAction;
+    use crate::zip::zip;
+    use palisade_model::entities::MachineAction;
 
     pub fn investigation_package(action: &MachineAction) -> Vec<u8> {
         let summary = format!(
@@ -933,102 +935,6 @@ mod package {
                 b"Proto  Local Address          Foreign Address        State\r\n",
             ),
         ])
-    }
-
-    /// The ZIP format's CRC-32 (IEEE, reflected), bit by bit: the archives are tiny.
-    pub fn crc32(data: &[u8]) -> u32 {
-        let mut crc = 0xFFFF_FFFFu32;
-        for &byte in data {
-            crc ^= u32::from(byte);
-            for _ in 0..8 {
-                crc = if crc & 1 != 0 {
-                    (crc >> 1) ^ 0xEDB8_8320
-                } else {
-                    crc >> 1
-                };
-            }
-        }
-        !crc
-    }
-
-    /// Local headers and data, then the central directory, then its end record. Dates are
-    /// 1980-01-01 00:00 so the bytes are deterministic.
-    pub fn zip(files: &[(&str, &[u8])]) -> Vec<u8> {
-        const DOS_DATE: u16 = 0x21;
-        let mut out = Vec::new();
-        let mut central = Vec::new();
-        for (name, data) in files {
-            let offset = out.len() as u32;
-            let crc = crc32(data);
-            let size = data.len() as u32;
-            let name = name.as_bytes();
-            out.extend_from_slice(&0x0403_4b50u32.to_le_bytes());
-            for v in [20u16, 0, 0, 0, DOS_DATE] {
-                out.extend_from_slice(&v.to_le_bytes());
-            }
-            for v in [crc, size, size] {
-                out.extend_from_slice(&v.to_le_bytes());
-            }
-            out.extend_from_slice(&(name.len() as u16).to_le_bytes());
-            out.extend_from_slice(&0u16.to_le_bytes());
-            out.extend_from_slice(name);
-            out.extend_from_slice(data);
-
-            central.extend_from_slice(&0x0201_4b50u32.to_le_bytes());
-            for v in [20u16, 20, 0, 0, 0, DOS_DATE] {
-                central.extend_from_slice(&v.to_le_bytes());
-            }
-            for v in [crc, size, size] {
-                central.extend_from_slice(&v.to_le_bytes());
-            }
-            for v in [name.len() as u16, 0, 0, 0, 0] {
-                central.extend_from_slice(&v.to_le_bytes());
-            }
-            central.extend_from_slice(&0u32.to_le_bytes());
-            central.extend_from_slice(&offset.to_le_bytes());
-            central.extend_from_slice(name);
-        }
-        let central_offset = out.len() as u32;
-        out.extend_from_slice(&central);
-        out.extend_from_slice(&0x0605_4b50u32.to_le_bytes());
-        let count = files.len() as u16;
-        for v in [0u16, 0, count, count] {
-            out.extend_from_slice(&v.to_le_bytes());
-        }
-        out.extend_from_slice(&(central.len() as u32).to_le_bytes());
-        out.extend_from_slice(&central_offset.to_le_bytes());
-        out.extend_from_slice(&0u16.to_le_bytes());
-        out
-    }
-
-    #[cfg(test)]
-    mod tests {
-        use super::*;
-
-        #[test]
-        fn crc_matches_the_check_value() {
-            assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
-        }
-
-        #[test]
-        fn archive_structure() {
-            assert_eq!(zip(&[]), {
-                let mut eocd = vec![0x50, 0x4b, 0x05, 0x06];
-                eocd.extend_from_slice(&[0; 18]);
-                eocd
-            });
-            let z = zip(&[("a.txt", b"hello")]);
-            assert_eq!(&z[..4], b"PK\x03\x04");
-            assert_eq!(&z[14..18], &crc32(b"hello").to_le_bytes());
-            assert_eq!(&z[30..35], b"a.txt");
-            assert_eq!(&z[35..40], b"hello");
-            let eocd = &z[z.len() - 22..];
-            assert_eq!(&eocd[..4], b"PK\x05\x06");
-            assert_eq!(u16::from_le_bytes([eocd[10], eocd[11]]), 1);
-            let cd_offset = u32::from_le_bytes([eocd[16], eocd[17], eocd[18], eocd[19]]) as usize;
-            assert_eq!(cd_offset, 40);
-            assert_eq!(&z[cd_offset..cd_offset + 4], b"PK\x01\x02");
-        }
     }
 }
 

@@ -4,15 +4,15 @@
 //! Every write moves `lastUpdateTime` to the emulator's clock and stores it as a query column, so a
 //! SIEM polling `$filter=lastUpdateTime ge <last poll>` sees every change.
 
-use crate::entities::{
+use palisade_model::entities::{
     Alert, AlertCategory, AlertComment, AlertSeverity, AlertStatus, Classification, Determination, Evidence, File,
     InvestigationState, Machine, User,
 };
 use crate::listing::{narrowed, text_eq, text_in, Page};
-use crate::schemas::{ALERTS, ALERT_TABLE, USER_TABLE};
-use crate::store::StoreError;
-use crate::time::Timestamp;
-use crate::{Core, CoreResult};
+use palisade_model::schemas::{ALERTS, ALERT_TABLE, USER_TABLE};
+use palisade_store::StoreError;
+use palisade_model::time::Timestamp;
+use crate::{Core, DomainResult};
 use chrono::{DateTime, TimeDelta, Utc};
 use palisade_auth::Principal;
 use palisade_error::{ApiError, ErrorCode};
@@ -142,24 +142,24 @@ pub struct AlertReference {
 
 impl Core {
     /// `GET /api/alerts` with OData options (`$expand=evidence` is applied when the page is shaped).
-    pub fn list_alerts(&self, caller: &Principal, query: &Query, page_size: u32) -> CoreResult<Page> {
+    pub fn list_alerts(&self, caller: &Principal, query: &Query, page_size: u32) -> DomainResult<Page> {
         caller.require_any(READ_ROLES)?;
         self.list_page(ALERT_TABLE, &caller.tenant_id, query, page_size)
     }
 
     /// `GET /api/alerts/$count`.
-    pub fn count_alerts(&self, caller: &Principal, query: &Query) -> CoreResult<u64> {
+    pub fn count_alerts(&self, caller: &Principal, query: &Query) -> DomainResult<u64> {
         caller.require_any(READ_ROLES)?;
         self.count(ALERT_TABLE, &caller.tenant_id, query)
     }
 
     /// `GET /api/alerts/{id}`, evidence included.
-    pub fn get_alert(&self, caller: &Principal, id: &str) -> CoreResult<Alert> {
+    pub fn get_alert(&self, caller: &Principal, id: &str) -> DomainResult<Alert> {
         caller.require_any(READ_ROLES)?;
         self.find_alert(caller, id)
     }
 
-    pub(crate) fn find_alert(&self, caller: &Principal, id: &str) -> CoreResult<Alert> {
+    pub(crate) fn find_alert(&self, caller: &Principal, id: &str) -> DomainResult<Alert> {
         let doc = self
             .store
             .find_doc(ALERT_TABLE, &caller.tenant_id, "id", id, false)?
@@ -167,7 +167,7 @@ impl Core {
         Ok(serde_json::from_str(&doc).map_err(StoreError::from)?)
     }
 
-    fn save_alerts(&self, caller: &Principal, alerts: &[Alert]) -> CoreResult<()> {
+    fn save_alerts(&self, caller: &Principal, alerts: &[Alert]) -> DomainResult<()> {
         Ok(self
             .store
             .upsert_docs(ALERT_TABLE, &caller.tenant_id, &crate::to_docs(alerts)?)?)
@@ -180,7 +180,7 @@ impl Core {
 
     /// `PATCH /api/alerts/{id}`. An update with no property changes nothing (not even
     /// `lastUpdateTime`) and answers the alert as it is.
-    pub fn update_alert(&self, caller: &Principal, id: &str, update: &AlertUpdate) -> CoreResult<Alert> {
+    pub fn update_alert(&self, caller: &Principal, id: &str, update: &AlertUpdate) -> DomainResult<Alert> {
         caller.require_any(WRITE_ROLES)?;
         let valid = update.validate()?;
         let _guard = self.write_lock();
@@ -195,7 +195,7 @@ impl Core {
 
     /// `POST /api/alerts/batchUpdate`: all or nothing. Every id must exist (the first unknown one is
     /// named) before any alert changes; repeated ids count once; the whole batch is one store write.
-    pub fn batch_update_alerts(&self, caller: &Principal, ids: &[String], update: &AlertUpdate) -> CoreResult<()> {
+    pub fn batch_update_alerts(&self, caller: &Principal, ids: &[String], update: &AlertUpdate) -> DomainResult<()> {
         caller.require_any(WRITE_ROLES)?;
         if ids.is_empty() {
             return Err(ApiError::invalid_input(
@@ -248,7 +248,7 @@ impl Core {
     /// within the last [`EVENT_RETENTION_DAYS`] days and not in the future; otherwise the documented
     /// 404 names the reportId, time and machine. An open alert with the same title on the same
     /// machine absorbs the event (its event and update times move); otherwise a new alert is made.
-    pub fn create_alert_by_reference(&self, caller: &Principal, reference: &AlertReference) -> CoreResult<Alert> {
+    pub fn create_alert_by_reference(&self, caller: &Principal, reference: &AlertReference) -> DomainResult<Alert> {
         caller.require_any(WRITE_ROLES)?;
         let severity = AlertSeverity::parse(&reference.severity)
             .filter(|s| REFERENCE_SEVERITIES.contains(s))
@@ -350,7 +350,7 @@ impl Core {
     }
 
     /// The first alert on `machine_id` titled exactly `title` that is not Resolved.
-    fn open_alert_titled(&self, caller: &Principal, machine_id: &str, title: &str) -> CoreResult<Option<Alert>> {
+    fn open_alert_titled(&self, caller: &Principal, machine_id: &str, title: &str) -> DomainResult<Option<Alert>> {
         let query = narrowed(
             &narrowed(&Query::default(), text_eq(&ALERTS, "machineId", machine_id)),
             text_eq(&ALERTS, "title", title),
@@ -369,7 +369,7 @@ impl Core {
 
     /// A new alert id in the service's shape; the salt comes from the reference, bumped past any
     /// id already taken (a frozen clock gives every call the same timestamp).
-    fn fresh_alert_id(&self, caller: &Principal, now: DateTime<Utc>, reference: &AlertReference) -> CoreResult<String> {
+    fn fresh_alert_id(&self, caller: &Principal, now: DateTime<Utc>, reference: &AlertReference) -> DomainResult<String> {
         let digest = Sha256::digest(
             format!(
                 "{}\n{}\n{}\n{}",
@@ -379,7 +379,7 @@ impl Core {
         );
         let mut salt = u64::from_be_bytes(digest[..8].try_into().unwrap_or([0; 8]));
         loop {
-            let id = crate::demo::alert_id(now, salt);
+            let id = crate::control::demo::alert_id(now, salt);
             if self
                 .store
                 .find_doc(ALERT_TABLE, &caller.tenant_id, "id", &id, false)?
@@ -392,7 +392,7 @@ impl Core {
     }
 
     /// `GET /api/alerts/{id}/domains`: the hosts of the alert's Url evidence, first seen first.
-    pub fn alert_domains(&self, caller: &Principal, id: &str) -> CoreResult<Vec<String>> {
+    pub fn alert_domains(&self, caller: &Principal, id: &str) -> DomainResult<Vec<String>> {
         caller.require_any(&["URL.Read.All"])?;
         let alert = self.find_alert(caller, id)?;
         let mut hosts: Vec<String> = Vec::new();
@@ -407,7 +407,7 @@ impl Core {
     }
 
     /// `GET /api/alerts/{id}/ips`: the addresses of the alert's Ip evidence.
-    pub fn alert_ips(&self, caller: &Principal, id: &str) -> CoreResult<Vec<String>> {
+    pub fn alert_ips(&self, caller: &Principal, id: &str) -> DomainResult<Vec<String>> {
         caller.require_any(&["Ip.Read.All"])?;
         let alert = self.find_alert(caller, id)?;
         let mut ips: Vec<String> = Vec::new();
@@ -421,7 +421,7 @@ impl Core {
 
     /// `GET /api/alerts/{id}/files`: one File per distinct hash among File and Process evidence,
     /// the same entity `GET /api/files/{id}` answers.
-    pub fn alert_files(&self, caller: &Principal, id: &str) -> CoreResult<Vec<File>> {
+    pub fn alert_files(&self, caller: &Principal, id: &str) -> DomainResult<Vec<File>> {
         caller.require_any(&["File.Read.All"])?;
         let alert = self.find_alert(caller, id)?;
         let mut seen: Vec<&Evidence> = Vec::new();
@@ -444,14 +444,14 @@ impl Core {
     }
 
     /// `GET /api/alerts/{id}/machine`: 404 when the alert or its machine is gone.
-    pub fn alert_machine(&self, caller: &Principal, id: &str) -> CoreResult<Machine> {
+    pub fn alert_machine(&self, caller: &Principal, id: &str) -> DomainResult<Machine> {
         caller.require_any(MACHINE_READ_ROLES)?;
         let alert = self.find_alert(caller, id)?;
         self.find_machine(caller, &alert.machine_id)
     }
 
     /// `GET /api/alerts/{id}/user`: 404 when the alert has no related user or the account is unknown.
-    pub fn alert_user(&self, caller: &Principal, id: &str) -> CoreResult<User> {
+    pub fn alert_user(&self, caller: &Principal, id: &str) -> DomainResult<User> {
         caller.require_any(&["User.Read.All"])?;
         let alert = self.find_alert(caller, id)?;
         let related = alert.related_user.ok_or_else(|| {
@@ -477,7 +477,7 @@ impl Core {
         machine: &str,
         query: &Query,
         page_size: u32,
-    ) -> CoreResult<Page> {
+    ) -> DomainResult<Page> {
         caller.require_any(READ_ROLES)?;
         let machine = self.find_machine(caller, machine)?;
         let query = narrowed(query, text_eq(&ALERTS, "machineId", &machine.id));
@@ -485,7 +485,7 @@ impl Core {
     }
 
     /// `GET /api/machines/{id}/alerts/$count`.
-    pub fn count_machine_alerts(&self, caller: &Principal, machine: &str, query: &Query) -> CoreResult<u64> {
+    pub fn count_machine_alerts(&self, caller: &Principal, machine: &str, query: &Query) -> DomainResult<u64> {
         caller.require_any(READ_ROLES)?;
         let machine = self.find_machine(caller, machine)?;
         let query = narrowed(query, text_eq(&ALERTS, "machineId", &machine.id));

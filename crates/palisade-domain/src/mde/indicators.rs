@@ -1,5 +1,5 @@
 //! Custom indicators (`shared/reference/mde-api.md` §5): list, submit-or-update, import, delete and
-//! batch delete, with the value rules of [`crate::validate`].
+//! batch delete, with the value rules of [`crate::mde::validate`].
 //!
 //! Rules (and choices where the docs are silent, also in the README):
 //! - Roles: `Ti.ReadWrite` sees and changes only the indicators its own app created;
@@ -14,14 +14,14 @@
 //! - Check order: role → body → enum values → action allowed for the type → value → other
 //!   properties → tenant feature → ownership → the 15,000 cap.
 
-use crate::entities::{Indicator, IndicatorAction, IndicatorSeverity, IndicatorSourceType, IndicatorType, Machine};
+use palisade_model::entities::{Indicator, IndicatorAction, IndicatorSeverity, IndicatorSourceType, IndicatorType, Machine};
 use crate::listing::{narrowed, text_eq, text_in, Page};
-use crate::schemas::{INDICATORS, INDICATOR_TABLE, MACHINE_TABLE};
-use crate::store::StoreError;
-use crate::tenant::TenantFeatures;
-use crate::time::Timestamp;
-use crate::validate;
-use crate::{Core, CoreResult};
+use palisade_model::schemas::{INDICATORS, INDICATOR_TABLE, MACHINE_TABLE};
+use palisade_store::StoreError;
+use palisade_model::tenant::TenantFeatures;
+use palisade_model::time::Timestamp;
+use crate::mde::validate;
+use crate::{Core, DomainResult};
 use chrono::{DateTime, Utc};
 use palisade_auth::Principal;
 use palisade_error::{ApiError, ErrorCode};
@@ -223,7 +223,7 @@ impl IndicatorSubmission {
                     return Err(ApiError::invalid_input(
                         format!(
                             "expirationTime '{text}'; it is not in the future (now is {})",
-                            crate::time::format_api_time(&now)
+                            palisade_model::time::format_api_time(&now)
                         ),
                         "expirationTime in the past",
                     ));
@@ -355,7 +355,7 @@ const INDICATOR_SEQUENCE_META: &str = "sequence:indicator";
 impl Core {
     /// Moves the indicator id sequence past `highest`, so ids loaded from a data document are
     /// never handed out again.
-    pub(crate) fn reserve_indicator_ids_through(&self, highest: u64) -> CoreResult<()> {
+    pub(crate) fn reserve_indicator_ids_through(&self, highest: u64) -> DomainResult<()> {
         let current = self
             .store
             .get_meta(INDICATOR_SEQUENCE_META)?
@@ -378,7 +378,7 @@ impl Core {
     }
 
     /// `GET /api/indicators`.
-    pub fn list_indicators(&self, caller: &Principal, query: &Query, page_size: u32) -> CoreResult<Page> {
+    pub fn list_indicators(&self, caller: &Principal, query: &Query, page_size: u32) -> DomainResult<Page> {
         caller.require_any(ROLES)?;
         self.list_page(
             INDICATOR_TABLE,
@@ -389,13 +389,13 @@ impl Core {
     }
 
     /// `GET /api/indicators/$count`.
-    pub fn count_indicators(&self, caller: &Principal, query: &Query) -> CoreResult<u64> {
+    pub fn count_indicators(&self, caller: &Principal, query: &Query) -> DomainResult<u64> {
         caller.require_any(ROLES)?;
         self.count(INDICATOR_TABLE, &caller.tenant_id, &self.visible(caller, query))
     }
 
     /// `POST /api/indicators`: creates the indicator, or updates the one with the same type and value.
-    pub fn submit_indicator(&self, caller: &Principal, submission: &IndicatorSubmission) -> CoreResult<Indicator> {
+    pub fn submit_indicator(&self, caller: &Principal, submission: &IndicatorSubmission) -> DomainResult<Indicator> {
         caller.require_any(ROLES)?;
         let mut results = self.submit_many(caller, vec![Ok(submission.clone())])?;
         match results.pop() {
@@ -411,7 +411,7 @@ impl Core {
         &self,
         caller: &Principal,
         items: Vec<Result<IndicatorSubmission, ApiError>>,
-    ) -> CoreResult<Vec<ImportResult>> {
+    ) -> DomainResult<Vec<ImportResult>> {
         caller.require_any(ROLES)?;
         if items.is_empty() {
             return Err(ApiError::invalid_input(
@@ -443,9 +443,9 @@ impl Core {
                     indicator: value,
                     is_failed: true,
                     failure_reason: Some(match e {
-                        crate::CoreError::Rule(api) => format!("{}: {}", api.code, api.message),
+                        crate::DomainError::Rule(api) => format!("{}: {}", api.code, api.message),
                         // Store failures end the whole call (below); this arm is not reached.
-                        crate::CoreError::Store(s) => s.to_string(),
+                        crate::DomainError::Store(s) => s.to_string(),
                     }),
                 },
             })
@@ -458,7 +458,7 @@ impl Core {
         &self,
         caller: &Principal,
         items: Vec<Result<IndicatorSubmission, ApiError>>,
-    ) -> CoreResult<Vec<CoreResult<Indicator>>> {
+    ) -> DomainResult<Vec<DomainResult<Indicator>>> {
         let now = self.clock.now();
         let features = self.features(&caller.tenant_id)?;
         let app_name = self
@@ -645,7 +645,7 @@ impl Core {
         }
     }
 
-    fn find_by_value(&self, tenant_id: &str, kind: IndicatorType, value: &str) -> CoreResult<Option<Indicator>> {
+    fn find_by_value(&self, tenant_id: &str, kind: IndicatorType, value: &str) -> DomainResult<Option<Indicator>> {
         let query = narrowed(
             &narrowed(&Query::default(), text_eq(&INDICATORS, "indicatorValue", value)),
             text_eq(&INDICATORS, "indicatorType", kind.as_str()),
@@ -660,7 +660,7 @@ impl Core {
     }
 
     /// The stored indicators with these ids that the caller may see (others are left out).
-    fn visible_by_ids(&self, caller: &Principal, ids: &[String]) -> CoreResult<Vec<Indicator>> {
+    fn visible_by_ids(&self, caller: &Principal, ids: &[String]) -> DomainResult<Vec<Indicator>> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
@@ -679,7 +679,7 @@ impl Core {
     }
 
     /// `DELETE /api/indicators/{id}`. Another app's indicator is not found for a `Ti.ReadWrite` caller.
-    pub fn delete_indicator(&self, caller: &Principal, id: &str) -> CoreResult<()> {
+    pub fn delete_indicator(&self, caller: &Principal, id: &str) -> DomainResult<()> {
         caller.require_any(ROLES)?;
         let _guard = self.state_lock.lock().unwrap_or_else(|e| e.into_inner());
         if self.visible_by_ids(caller, &[id.to_string()])?.is_empty() {
@@ -692,7 +692,7 @@ impl Core {
 
     /// `POST /api/indicators/BatchDelete`: 1–500 numeric ids, all or nothing (every id must exist
     /// and be visible to the caller before any is deleted); repeated ids count once.
-    pub fn batch_delete_indicators(&self, caller: &Principal, ids: &[String]) -> CoreResult<()> {
+    pub fn batch_delete_indicators(&self, caller: &Principal, ids: &[String]) -> DomainResult<()> {
         caller.require_any(ROLES)?;
         if ids.is_empty() {
             return Err(ApiError::bad_request(
@@ -769,7 +769,7 @@ struct GroupResolver {
 }
 
 impl GroupResolver {
-    fn ids(&mut self, core: &Core, tenant_id: &str, names: &[String]) -> CoreResult<Result<Vec<String>, ApiError>> {
+    fn ids(&mut self, core: &Core, tenant_id: &str, names: &[String]) -> DomainResult<Result<Vec<String>, ApiError>> {
         let mut ids = Vec::with_capacity(names.len());
         for name in names {
             let key = name.to_lowercase();

@@ -8,12 +8,12 @@
 //! name anything but one file in that directory: path separators, `..`, control characters, the
 //! characters Windows forbids, leading or trailing spaces, a trailing dot.
 
-use crate::entities::{CommandStatus, LibraryFile};
+use palisade_model::entities::{CommandStatus, LibraryFile};
 use crate::listing::Page;
-use crate::schemas::LIBRARY_FILE_TABLE;
-use crate::store::StoreError;
-use crate::time::Timestamp;
-use crate::{Core, CoreResult};
+use palisade_model::schemas::LIBRARY_FILE_TABLE;
+use palisade_store::StoreError;
+use palisade_model::time::Timestamp;
+use crate::{Core, DomainResult};
 use palisade_auth::Principal;
 use palisade_error::{ApiError, ErrorCode};
 use palisade_odata::Query;
@@ -102,7 +102,7 @@ fn parse_flag(field: &str, value: Option<&str>) -> Result<Option<bool>, ApiError
 
 impl Core {
     /// `GET /api/libraryfiles` with OData options, in file-name order.
-    pub fn list_library_files(&self, caller: &Principal, query: &Query, page_size: u32) -> CoreResult<Page> {
+    pub fn list_library_files(&self, caller: &Principal, query: &Query, page_size: u32) -> DomainResult<Page> {
         caller.require_any(LIBRARY_ROLES)?;
         self.list_page(LIBRARY_FILE_TABLE, &caller.tenant_id, query, page_size)
     }
@@ -110,7 +110,7 @@ impl Core {
     /// `POST /api/libraryfiles`. A name already in the library (in any case) is refused unless
     /// `OverrideIfExists` is true; an override keeps the original `creationTime` and `createdBy`
     /// and takes the new name's spelling.
-    pub fn upload_library_file(&self, caller: &Principal, upload: LibraryUpload) -> CoreResult<LibraryFile> {
+    pub fn upload_library_file(&self, caller: &Principal, upload: LibraryUpload) -> DomainResult<LibraryFile> {
         caller.require_any(LIBRARY_ROLES)?;
         validate_file_name(&upload.file_name)?;
         if upload.content.len() > MAX_FILE_BYTES {
@@ -157,7 +157,7 @@ impl Core {
     }
 
     /// `DELETE /api/libraryfiles/{fileName}`: 404 when the library has no such file.
-    pub fn delete_library_file(&self, caller: &Principal, name: &str) -> CoreResult<()> {
+    pub fn delete_library_file(&self, caller: &Principal, name: &str) -> DomainResult<()> {
         caller.require_any(LIBRARY_ROLES)?;
         validate_file_name(name)?;
         let path = self.library_path(&caller.tenant_id, name)?;
@@ -180,7 +180,7 @@ impl Core {
     }
 
     /// The tenant's library entry named `name` (in any case).
-    pub(crate) fn find_library_file(&self, tenant_id: &str, name: &str) -> CoreResult<Option<LibraryFile>> {
+    pub(crate) fn find_library_file(&self, tenant_id: &str, name: &str) -> DomainResult<Option<LibraryFile>> {
         let doc = self
             .store
             .find_doc(LIBRARY_FILE_TABLE, tenant_id, "file_name", name, true)?;
@@ -193,7 +193,7 @@ impl Core {
     /// Live response: every `PutFile`/`RunScript` must name a file of the tenant's library. The
     /// run-live-response page says they come "from the library" without naming the failure; an
     /// unknown file is `ResourceNotFound`, naming the file and the command.
-    pub(crate) fn require_library_files(&self, tenant_id: &str, commands: &[CommandStatus]) -> CoreResult<()> {
+    pub(crate) fn require_library_files(&self, tenant_id: &str, commands: &[CommandStatus]) -> DomainResult<()> {
         for command in commands {
             let key = match command.command.kind.as_str() {
                 "PutFile" => "FileName",
@@ -220,7 +220,7 @@ impl Core {
 
     /// Removes the library files of one tenant (or of every tenant) from the data directory: the
     /// tenant's data was just emptied or deleted, and its library metadata with it.
-    pub(crate) fn remove_library_files(&self, tenant_id: Option<&str>) -> CoreResult<()> {
+    pub(crate) fn remove_library_files(&self, tenant_id: Option<&str>) -> DomainResult<()> {
         let dir = match (tenant_id, self.settings.library_dir.as_ref()) {
             (_, None) => return Ok(()),
             (Some(tenant_id), Some(_)) => self.tenant_library_dir(tenant_id)?,
@@ -233,12 +233,12 @@ impl Core {
     }
 
     /// Where the bytes of `name` live; `name` must have passed [`validate_file_name`].
-    fn library_path(&self, tenant_id: &str, name: &str) -> CoreResult<PathBuf> {
+    fn library_path(&self, tenant_id: &str, name: &str) -> DomainResult<PathBuf> {
         Ok(self.tenant_library_dir(tenant_id)?.join(name.to_ascii_lowercase()))
     }
 
     /// The directory of a tenant's library files.
-    fn tenant_library_dir(&self, tenant_id: &str) -> CoreResult<PathBuf> {
+    fn tenant_library_dir(&self, tenant_id: &str) -> DomainResult<PathBuf> {
         let root = self
             .settings
             .library_dir

@@ -14,13 +14,13 @@
 //! `ResourceNotFound` for the file and its statistics but an empty collection for its alerts and
 //! machines; unknown IPs and domains have empty collections and zero statistics.
 
-use crate::entities::{Alert, DomainStats, Evidence, File, FileStats, IpStats};
+use palisade_model::entities::{Alert, DomainStats, Evidence, File, FileStats, IpStats};
 use crate::listing::Page;
-use crate::schemas::{EntityTable, ALERTS, ALERT_TABLE, MACHINE_TABLE};
-use crate::store::{Observation, Observed, ObservedStats, ObservedVia, StoreError};
-use crate::time::Timestamp;
-use crate::validate::{self, HashKind};
-use crate::{Core, CoreResult};
+use palisade_model::schemas::{EntityTable, ALERTS, ALERT_TABLE, MACHINE_TABLE};
+use palisade_store::{Observation, Observed, ObservedStats, ObservedVia, StoreError};
+use palisade_model::time::Timestamp;
+use crate::mde::validate::{self, HashKind};
+use crate::{Core, DomainResult};
 use chrono::{DateTime, TimeDelta, Utc};
 use palisade_auth::Principal;
 use palisade_error::{ApiError, ErrorCode};
@@ -117,7 +117,7 @@ pub fn observations_of(alert: &Alert) -> Vec<Observation> {
                 }
             }
             "Url" => {
-                let host = evidence.url.as_deref().and_then(crate::alerts::url_host);
+                let host = evidence.url.as_deref().and_then(crate::mde::alerts::url_host);
                 if let Some(host) = host.and_then(|h| validate::domain_name(&h).ok()) {
                     push(DOMAIN, host, evidence, false);
                 }
@@ -177,13 +177,13 @@ fn file_key(observation: &Observation) -> (&'static str, String) {
 
 impl Core {
     /// Records the observations of newly stored alerts.
-    pub(crate) fn index_alerts(&self, tenant_id: &str, alerts: &[Alert]) -> CoreResult<()> {
+    pub(crate) fn index_alerts(&self, tenant_id: &str, alerts: &[Alert]) -> DomainResult<()> {
         let rows: Vec<Observation> = alerts.iter().flat_map(observations_of).collect();
         Ok(self.store.add_observations(tenant_id, &rows)?)
     }
 
     /// Indexes the alerts of a data directory created before observations existed (once).
-    pub(crate) fn backfill_observations(&self) -> CoreResult<()> {
+    pub(crate) fn backfill_observations(&self) -> DomainResult<()> {
         if self.store.get_meta(BACKFILL_META)?.is_some() {
             return Ok(());
         }
@@ -221,7 +221,7 @@ impl Core {
 
     /// A hash's latest observation in the tenant: `None` when unknown (always for MD5, which no
     /// evidence carries).
-    fn observed_file(&self, tenant_id: &str, hash: &str) -> CoreResult<Option<Observation>> {
+    fn observed_file(&self, tenant_id: &str, hash: &str) -> DomainResult<Option<Observation>> {
         let kind = match validate::file_hash(hash)? {
             HashKind::Sha1 => SHA1,
             HashKind::Sha256 => SHA256,
@@ -240,13 +240,13 @@ impl Core {
         )
     }
 
-    fn global_file_stats(&self, observation: &Observation) -> CoreResult<ObservedStats> {
+    fn global_file_stats(&self, observation: &Observation) -> DomainResult<ObservedStats> {
         let (kind, key) = file_key(observation);
         Ok(self.store.observed_stats(None, kind, &key, None, false)?)
     }
 
     /// `GET /api/files/{id}`: by SHA-1 or SHA-256 (an MD5 is well-formed but never known).
-    pub fn get_file(&self, caller: &Principal, hash: &str) -> CoreResult<File> {
+    pub fn get_file(&self, caller: &Principal, hash: &str) -> DomainResult<File> {
         caller.require_any(FILE_ROLES)?;
         let observation = self
             .observed_file(&caller.tenant_id, hash)?
@@ -256,7 +256,7 @@ impl Core {
 
     /// `GET /api/alerts/{id}/files` answers with the same File entity; a hash the index does not
     /// know (it always should) is described from the evidence alone.
-    pub(crate) fn file_of_evidence(&self, tenant_id: &str, evidence: &Evidence, alert: &Alert) -> CoreResult<File> {
+    pub(crate) fn file_of_evidence(&self, tenant_id: &str, evidence: &Evidence, alert: &Alert) -> DomainResult<File> {
         let known = match (&evidence.sha1, &evidence.sha256) {
             (Some(sha1), _) if validate::sha1(sha1).is_ok() => self.observed_file(tenant_id, sha1)?,
             (_, Some(sha256)) if validate::sha256(sha256).is_ok() => self.observed_file(tenant_id, sha256)?,
@@ -288,7 +288,7 @@ impl Core {
     }
 
     /// `GET /api/files/{id}/stats?lookBackHours=N`: 404 for a file the tenant never saw.
-    pub fn file_stats(&self, caller: &Principal, hash: &str, lookback: Option<&str>) -> CoreResult<FileStats> {
+    pub fn file_stats(&self, caller: &Principal, hash: &str, lookback: Option<&str>) -> DomainResult<FileStats> {
         caller.require_any(FILE_ROLES)?;
         validate::file_hash(hash)?;
         let since = self.window_start(lookback)?;
@@ -334,7 +334,7 @@ impl Core {
         observed: &Observed<'_>,
         query: &Query,
         page_size: u32,
-    ) -> CoreResult<Page> {
+    ) -> DomainResult<Page> {
         let limit = u64::from(query.top.unwrap_or(u32::MAX).min(page_size));
         let offset = u64::from(query.skip);
         let mut docs = self
@@ -361,7 +361,7 @@ impl Core {
         key: &str,
         query: &Query,
         page_size: u32,
-    ) -> CoreResult<Page> {
+    ) -> DomainResult<Page> {
         let observed = Observed {
             kind,
             key,
@@ -377,15 +377,15 @@ impl Core {
         observed: Observed<'_>,
         query: &Query,
         page_size: u32,
-    ) -> CoreResult<Page> {
+    ) -> DomainResult<Page> {
         // Offboarding changes a machine's health when it completes on the emulator clock.
         self.settle_actions(&caller.tenant_id)?;
         self.list_observed(MACHINE_TABLE, &caller.tenant_id, &observed, query, page_size)
     }
 
     /// `GET /api/files/{sha1}/alerts`: alerts whose File or Process evidence has the hash.
-    pub fn list_file_alerts(&self, caller: &Principal, hash: &str, query: &Query, page_size: u32) -> CoreResult<Page> {
-        caller.require_any(crate::alerts::READ_ROLES)?;
+    pub fn list_file_alerts(&self, caller: &Principal, hash: &str, query: &Query, page_size: u32) -> DomainResult<Page> {
+        caller.require_any(crate::mde::alerts::READ_ROLES)?;
         let key = Self::sha1_only(hash)?;
         self.observed_alerts(caller, SHA1, &key, query, page_size)
     }
@@ -397,7 +397,7 @@ impl Core {
         hash: &str,
         query: &Query,
         page_size: u32,
-    ) -> CoreResult<Page> {
+    ) -> DomainResult<Page> {
         caller.require_any(MACHINE_READ_ROLES)?;
         let key = Self::sha1_only(hash)?;
         let observed = Observed {
@@ -412,7 +412,7 @@ impl Core {
     /// `GET /api/ips/{ip}/stats`: devices that connected to the address (Ip evidence of their
     /// alerts) or report it as their own (`lastIpAddress`, `lastExternalIpAddress`) within the
     /// window; an address nobody saw has prevalence 0, as documented.
-    pub fn ip_stats(&self, caller: &Principal, ip: &str, lookback: Option<&str>) -> CoreResult<IpStats> {
+    pub fn ip_stats(&self, caller: &Principal, ip: &str, lookback: Option<&str>) -> DomainResult<IpStats> {
         caller.require_any(IP_ROLES)?;
         let address = validate::ip_address(ip)?.to_string();
         let since = self.window_start(lookback)?;
@@ -428,14 +428,14 @@ impl Core {
     }
 
     /// `GET /api/ips/{ip}/alerts`: alerts with Ip evidence of the address.
-    pub fn list_ip_alerts(&self, caller: &Principal, ip: &str, query: &Query, page_size: u32) -> CoreResult<Page> {
-        caller.require_any(crate::alerts::READ_ROLES)?;
+    pub fn list_ip_alerts(&self, caller: &Principal, ip: &str, query: &Query, page_size: u32) -> DomainResult<Page> {
+        caller.require_any(crate::mde::alerts::READ_ROLES)?;
         let address = validate::ip_address(ip)?.to_string();
         self.observed_alerts(caller, IP, &address, query, page_size)
     }
 
     /// `GET /api/domains/{domain}/stats`: devices whose alerts' Url evidence points at the host.
-    pub fn domain_stats(&self, caller: &Principal, domain: &str, lookback: Option<&str>) -> CoreResult<DomainStats> {
+    pub fn domain_stats(&self, caller: &Principal, domain: &str, lookback: Option<&str>) -> DomainResult<DomainStats> {
         caller.require_any(URL_ROLES)?;
         let host = validate::domain_name(domain)?;
         let since = self.window_start(lookback)?;
@@ -457,7 +457,7 @@ impl Core {
         domain: &str,
         query: &Query,
         page_size: u32,
-    ) -> CoreResult<Page> {
+    ) -> DomainResult<Page> {
         caller.require_any(DOMAIN_ALERT_ROLES)?;
         let host = validate::domain_name(domain)?;
         self.observed_alerts(caller, DOMAIN, &host, query, page_size)
@@ -471,7 +471,7 @@ impl Core {
         domain: &str,
         query: &Query,
         page_size: u32,
-    ) -> CoreResult<Page> {
+    ) -> DomainResult<Page> {
         caller.require_any(MACHINE_READ_ROLES)?;
         let host = validate::domain_name(domain)?;
         let observed = Observed {
@@ -490,15 +490,16 @@ mod tests {
 
     #[test]
     fn alerts_stored_before_observations_existed_are_indexed_when_the_core_opens() {
-        use crate::clock::Clock;
-        use crate::store::{sqlite::SqliteStore, Store};
+        use crate::control::clock::Clock;
+        use palisade_store::prelude::*;
+        use palisade_store_sqlite::SqliteStore;
         use std::sync::Arc;
         let dir = tempfile::tempdir().unwrap();
         let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.path().join("p.db")).unwrap());
         // A tenant whose alerts were written without observations, as an older version did.
-        let tenant = crate::tenant::Tenant::new("t-old", "Old", "old.example");
+        let tenant = palisade_model::tenant::Tenant::new("t-old", "Old", "old.example");
         store.insert_tenant(&tenant).unwrap();
-        let data = crate::demo::tenant_data("t-old", Utc::now());
+        let data = crate::control::demo::tenant_data("t-old", Utc::now());
         store
             .upsert_docs(ALERT_TABLE, "t-old", &crate::to_docs(&data.alerts).unwrap())
             .unwrap();

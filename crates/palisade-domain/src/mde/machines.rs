@@ -1,10 +1,10 @@
 //! Machines (`shared/reference/mde-api.md` §2): read operations and the simple updates.
 
-use crate::entities::{DeviceValue, HealthStatus, Machine};
+use palisade_model::entities::{DeviceValue, HealthStatus, Machine};
 use crate::listing::{narrowed, text_eq, text_in, Page};
-use crate::schemas::{MACHINES, MACHINE_TABLE, USERS, USER_TABLE};
-use crate::store::StoreError;
-use crate::{Core, CoreResult};
+use palisade_model::schemas::{MACHINES, MACHINE_TABLE, USERS, USER_TABLE};
+use palisade_store::StoreError;
+use crate::{Core, DomainResult};
 use chrono::{DateTime, TimeDelta, Utc};
 use palisade_auth::Principal;
 use palisade_error::ApiError;
@@ -63,7 +63,7 @@ pub const MAX_TAG_LENGTH: usize = 200;
 impl Core {
     /// `GET /api/machines` with OData options. The List machines page documents a 404 when the
     /// tenant has no machines at all; a filter that matches nothing is an empty page.
-    pub fn list_machines(&self, caller: &Principal, query: &Query, page_size: u32) -> CoreResult<Page> {
+    pub fn list_machines(&self, caller: &Principal, query: &Query, page_size: u32) -> DomainResult<Page> {
         caller.require_any(READ_ROLES)?;
         // Offboarding changes a machine's health when it completes on the emulator clock.
         self.settle_actions(&caller.tenant_id)?;
@@ -80,7 +80,7 @@ impl Core {
     }
 
     /// `GET /api/machines/$count`.
-    pub fn count_machines(&self, caller: &Principal, query: &Query) -> CoreResult<u64> {
+    pub fn count_machines(&self, caller: &Principal, query: &Query) -> DomainResult<u64> {
         caller.require_any(READ_ROLES)?;
         // Offboarding changes a machine's health when it completes on the emulator clock.
         self.settle_actions(&caller.tenant_id)?;
@@ -88,7 +88,7 @@ impl Core {
     }
 
     /// `GET /api/machines/{id}`: by id or computer name.
-    pub fn get_machine(&self, caller: &Principal, id: &str) -> CoreResult<Machine> {
+    pub fn get_machine(&self, caller: &Principal, id: &str) -> DomainResult<Machine> {
         caller.require_any(READ_ROLES)?;
         // Offboarding changes a machine's health when it completes on the emulator clock.
         self.settle_actions(&caller.tenant_id)?;
@@ -96,7 +96,7 @@ impl Core {
     }
 
     /// By machine id, or by computer DNS name (case-insensitive), as the Get machine page allows.
-    pub(crate) fn find_machine(&self, caller: &Principal, id: &str) -> CoreResult<Machine> {
+    pub(crate) fn find_machine(&self, caller: &Principal, id: &str) -> DomainResult<Machine> {
         let tenant = &caller.tenant_id;
         let doc = match self
             .store
@@ -111,13 +111,13 @@ impl Core {
         Ok(serde_json::from_str(&doc).map_err(StoreError::from)?)
     }
 
-    pub(crate) fn save_machine(&self, caller: &Principal, machine: &Machine) -> CoreResult<()> {
+    pub(crate) fn save_machine(&self, caller: &Principal, machine: &Machine) -> DomainResult<()> {
         let doc = serde_json::to_value(machine).map_err(StoreError::from)?;
         Ok(self.store.upsert_docs(MACHINE_TABLE, &caller.tenant_id, &[doc])?)
     }
 
     /// `POST /api/machines/{id}/tags` with `Value` and `Action` (`Add` | `Remove`).
-    pub fn tag_machine(&self, caller: &Principal, id: &str, value: &str, action: &str) -> CoreResult<Machine> {
+    pub fn tag_machine(&self, caller: &Principal, id: &str, value: &str, action: &str) -> DomainResult<Machine> {
         caller.require_any(WRITE_ROLES)?;
         let add = parse_tag_action(action)?;
         validate_tag(value)?;
@@ -135,7 +135,7 @@ impl Core {
         ids: &[String],
         value: &str,
         action: &str,
-    ) -> CoreResult<Vec<Machine>> {
+    ) -> DomainResult<Vec<Machine>> {
         caller.require_any(WRITE_ROLES)?;
         let add = parse_tag_action(action)?;
         validate_tag(value)?;
@@ -169,7 +169,7 @@ impl Core {
         id: &str,
         tags: Option<Vec<String>>,
         device_value: Option<&str>,
-    ) -> CoreResult<Machine> {
+    ) -> DomainResult<Machine> {
         caller.require_any(WRITE_ROLES)?;
         let device_value = device_value
             .map(|v| DeviceValue::parse_input("deviceValue", v))
@@ -204,7 +204,7 @@ impl Core {
         tag: &str,
         starts_with: bool,
         page_size: u32,
-    ) -> CoreResult<Page> {
+    ) -> DomainResult<Page> {
         caller.require_any(READ_ROLES)?;
         let tags = MACHINES
             .property("machineTags")
@@ -241,10 +241,10 @@ impl Core {
         ip: &str,
         timestamp_text: &str,
         form: FindByIp,
-    ) -> CoreResult<Vec<Machine>> {
+    ) -> DomainResult<Vec<Machine>> {
         caller.require_any(READ_ROLES)?;
         // Devices report internal addresses, so any well-formed address may be looked up.
-        let parsed: IpAddr = crate::validate::ip_address(ip)?;
+        let parsed: IpAddr = crate::mde::validate::ip_address(ip)?;
         let timestamp = palisade_odata::parse_datetime(timestamp_text)
             .ok()
             .and_then(DateTime::<Utc>::from_timestamp_micros)
@@ -268,7 +268,7 @@ impl Core {
             &Query::default(),
             text_eq(&MACHINES, "lastIpAddress", &parsed.to_string()),
         );
-        let page = self.list_page(MACHINE_TABLE, &caller.tenant_id, &query, crate::schemas::MDE_MAX_PAGE)?;
+        let page = self.list_page(MACHINE_TABLE, &caller.tenant_id, &query, palisade_model::schemas::MDE_MAX_PAGE)?;
         let mut found = Vec::new();
         for doc in page.docs {
             let machine: Machine = serde_json::from_str(&doc).map_err(StoreError::from)?;
@@ -288,12 +288,12 @@ impl Core {
     }
 
     /// `GET /api/machines/{id}/logonusers`: the accounts that logged on to the machine.
-    pub fn logon_users(&self, caller: &Principal, id: &str, query: &Query, page_size: u32) -> CoreResult<Page> {
+    pub fn logon_users(&self, caller: &Principal, id: &str, query: &Query, page_size: u32) -> DomainResult<Page> {
         caller.require_any(LOGON_USER_ROLES)?;
         let machine = self.find_machine(caller, id)?;
         let user_ids = self.store.linked(
             &caller.tenant_id,
-            crate::links::MACHINE_USERS,
+            palisade_model::links::MACHINE_USERS,
             &machine.id,
             u64::from(page_size),
         )?;
@@ -305,7 +305,7 @@ impl Core {
     }
 
     /// `POST /api/machines/{id}/setDeviceValue` with `DeviceValue` (`Normal` | `Low` | `High`).
-    pub fn set_device_value(&self, caller: &Principal, id: &str, value: &str) -> CoreResult<Machine> {
+    pub fn set_device_value(&self, caller: &Principal, id: &str, value: &str) -> DomainResult<Machine> {
         caller.require_any(WRITE_ROLES)?;
         let parsed = DeviceValue::parse(value).ok_or_else(|| {
             ApiError::invalid_input(

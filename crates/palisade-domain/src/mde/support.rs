@@ -5,7 +5,7 @@
 //! editions, builds are not); macOS and Linux minima compare `agentVersion` numerically, part by
 //! part (`101.23082.0011` is above `101.98.84`). iOS and Android support nothing.
 
-use crate::entities::Machine;
+use palisade_model::entities::Machine;
 use palisade_error::{ApiError, ErrorCode};
 use std::cmp::Ordering;
 
@@ -207,7 +207,7 @@ mod tests {
     use super::*;
 
     fn machine(platform: &str, build: Option<i64>, agent: &str) -> Machine {
-        let mut m = crate::demo::machines("support-test", chrono::Utc::now()).remove(0);
+        let mut m = crate::control::demo::machines("support-test", chrono::Utc::now()).remove(0);
         m.os_platform = platform.into();
         m.os_build = build;
         m.agent_version = Some(agent.into());

@@ -2,10 +2,10 @@
 //! is the bare account name (not the UPN, not `domain\name`), matched case-insensitively; an
 //! unknown account is an empty collection, as documented.
 
-use crate::links::{user_key, USER_ALERTS, USER_MACHINES};
+use palisade_model::links::{user_key, USER_ALERTS, USER_MACHINES};
 use crate::listing::{narrowed, text_in, Page};
-use crate::schemas::{ALERTS, ALERT_TABLE, MACHINES, MACHINE_TABLE};
-use crate::{Core, CoreResult};
+use palisade_model::schemas::{ALERTS, ALERT_TABLE, MACHINES, MACHINE_TABLE};
+use crate::{Core, DomainResult};
 use palisade_auth::Principal;
 use palisade_odata::Query;
 
@@ -24,8 +24,8 @@ impl Core {
         account: &str,
         query: &Query,
         page_size: u32,
-    ) -> CoreResult<Page> {
-        caller.require_any(crate::alerts::READ_ROLES)?;
+    ) -> DomainResult<Page> {
+        caller.require_any(crate::mde::alerts::READ_ROLES)?;
         let ids = self
             .store
             .linked(&caller.tenant_id, USER_ALERTS, &user_key(account), MAX_RELATED)?;
@@ -43,7 +43,7 @@ impl Core {
         account: &str,
         query: &Query,
         page_size: u32,
-    ) -> CoreResult<Page> {
+    ) -> DomainResult<Page> {
         caller.require_any(USER_MACHINES_ROLES)?;
         let ids = self
             .store

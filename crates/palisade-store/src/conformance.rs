@@ -1,0 +1,1 @@
+//! The behaviour every backend must show (filled in below).
