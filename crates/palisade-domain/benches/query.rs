@@ -4,11 +4,11 @@
 
 use palisade_domain::control::clock::Clock;
 use palisade_domain::control::demo::{AlertPopulation, Generation};
-use palisade_model::schemas::{EntityTable, ALERT_TABLE, MACHINE_TABLE};
-use palisade_store_sqlite::SqliteStore;
-use palisade_store::prelude::*;
-use palisade_model::tenant::DEMO_TENANT_ID;
 use palisade_domain::{Core, Settings};
+use palisade_model::schemas::{EntityTable, ALERT_TABLE, MACHINE_TABLE};
+use palisade_model::tenant::DEMO_TENANT_ID;
+use palisade_store::prelude::*;
+use palisade_store_sqlite::SqliteStore;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 

@@ -1,8 +1,8 @@
 //! Server-driven paging shared by every list endpoint: one page of documents as stored, whether
 //! more remain, and the total when `$count=true`.
 
-use palisade_model::schemas::EntityTable;
 use crate::{Core, DomainResult};
+use palisade_model::schemas::EntityTable;
 use palisade_odata::{CmpOp, EntitySchema, Expr, Literal, Operand, Property, Query};
 
 /// One page of a collection.

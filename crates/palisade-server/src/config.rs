@@ -1,6 +1,13 @@
 //! The server's configuration, in one struct. The CLI fills it from flags and environment.
 
 use std::net::{IpAddr, SocketAddr};
+
+/// The header carrying the admin key (`/_palisade/` from peers outside the trusted networks).
+pub const ADMIN_KEY_HEADER: &str = "x-palisade-admin-key";
+
+/// The library upload's own body limit: the documented 20 MB file plus room for the form's other
+/// fields and framing. The server-wide `max_body_bytes` (4 MiB by default) would refuse most files.
+pub const UPLOAD_BODY_LIMIT: usize = palisade_domain::mde::library::MAX_FILE_BYTES + 1024 * 1024;
 use std::path::PathBuf;
 
 #[derive(Debug, Clone)]
@@ -27,7 +34,7 @@ pub struct Config {
     /// How many requests the in-memory request journal keeps before dropping the oldest.
     pub request_journal_capacity: usize,
     /// The domain's settings (machine-action pace, ...).
-    pub core: palisade_core::Settings,
+    pub core: palisade_domain::Settings,
     /// Whether the documented rate limits apply at all (each tenant can also switch them off).
     /// On for fidelity; `--no-rate-limits` turns them off, e.g. for benchmarks.
     pub rate_limits: bool,
@@ -42,11 +49,11 @@ impl Config {
             data_dir: data_dir.into(),
             journal_capacity: 10_000,
             max_body_bytes: 4 * 1024 * 1024,
-            page_size: palisade_core::schemas::MDE_MAX_PAGE,
+            page_size: palisade_model::schemas::MDE_MAX_PAGE,
             admin_key: None,
             admin_trusted_networks: IpNetwork::loopback(),
             request_journal_capacity: 10_000,
-            core: palisade_core::Settings::default(),
+            core: palisade_domain::Settings::default(),
             rate_limits: true,
         }
     }

@@ -1,15 +1,19 @@
 //! The one place where errors of the layers below become the contract's [`ApiError`].
 
 use palisade_auth::AuthError;
-use palisade_core::CoreError;
+use palisade_domain::DomainError;
 use palisade_error::ApiError;
+use palisade_store::StoreError;
 
-/// Domain errors: documented failures pass through; store failures become `InternalServerError`
-/// whose cause (kept in the journal) is the underlying error.
-pub fn from_core(error: CoreError) -> ApiError {
+/// Domain errors: documented failures pass through; store failures (a backend error, a corrupt
+/// document, no free connection within the backend's timeout: `StoreError::Unavailable`) become
+/// `InternalServerError` whose cause, kept in the journal under its target, is the underlying
+/// error.
+pub fn from_domain(error: DomainError) -> ApiError {
     match error {
-        CoreError::Rule(api) => api,
-        CoreError::Store(store) => ApiError::internal(format!("store: {store}")),
+        DomainError::Rule(api) => api,
+        DomainError::Store(StoreError::Unavailable(why)) => ApiError::internal(format!("store unavailable: {why}")),
+        DomainError::Store(store) => ApiError::internal(format!("store: {store}")),
     }
 }
 
@@ -24,4 +28,15 @@ pub fn from_auth(error: AuthError) -> ApiError {
 /// Query-option errors: `ODataError`, the engine's message already pinpointing the problem.
 pub fn from_odata(error: palisade_odata::ODataError) -> ApiError {
     ApiError::odata(error.to_string())
+}
+
+/// The message of a panic payload (a `&str` or `String` in practice).
+pub fn describe_panic(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        s.to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "panic with a non-string payload".to_string()
+    }
 }

@@ -1,5 +1,13 @@
 //! Palisade's HTTP(S) server: the emulated Defender APIs, the sign-in endpoints, the admin API and
-//! the OpenAPI document, on one origin so a client sets one base URL for all of them.
+//! the OpenAPI document, on one origin so a client sets one base URL for all of them. Handlers are
+//! thin: they extract, call one `palisade-domain` operation and shape the answer; none touches the
+//! store.
+//!
+//! Tour: [`api`] the emulated APIs by product ([`api::mde`], [`api::xdr`]); [`signin`] the
+//! Entra-style token and discovery endpoints; [`admin`] the emulator's `/_palisade/` API (tenants,
+//! apps, data, clock, faults, journals); [`layers`] the middleware (auth, injection, journal,
+//! metrics, normalize); [`openapi`] the document; [`extract`] our extractors; [`error`] the one
+//! conversion of lower errors into the contract; [`state`], [`config`], [`tls`].
 //!
 //! A request passes, in order: path normalisation → journal (errors, requests, metrics; bodies are
 //! read here, within the body limit) → panic catcher → routing → for API routes, authentication →
@@ -7,16 +15,14 @@
 //! fault rules too. Every error response, whichever layer made it, is an
 //! [`ApiError`](palisade_error::ApiError) envelope recorded by the journal layer.
 
-pub mod auth;
+pub mod admin;
+pub mod api;
 pub mod config;
 pub mod error;
 pub mod extract;
-pub mod injection;
-pub mod journal;
-pub mod metrics;
-pub mod normalize;
+pub mod layers;
 pub mod openapi;
-pub mod routes;
+pub mod signin;
 pub mod state;
 pub mod tls;
 
@@ -31,10 +37,11 @@ use extract::Scheme;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto::Builder as ConnectionBuilder;
 use hyper_util::service::TowerToHyperService;
-use palisade_core::clock::Clock;
-use palisade_core::store::sqlite::SqliteStore;
-use palisade_core::Core;
+use layers::{auth, injection, journal, normalize};
+use palisade_domain::control::clock::Clock;
+use palisade_domain::Core;
 use palisade_error::ApiError;
+use palisade_store_sqlite::SqliteStore;
 use state::AppState;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -71,31 +78,21 @@ pub fn open_core(config: &Config) -> Result<Arc<Core>, StartError> {
 /// The whole application as one router.
 pub fn app(state: AppState) -> Router {
     let api = Router::new()
-        .merge(routes::machines::router())
-        .merge(routes::alerts::router())
-        .merge(routes::actions::router())
-        .merge(routes::investigations::router())
-        .merge(routes::users::router())
-        .merge(routes::indicators::router())
-        .merge(routes::lookups::router())
-        .merge(routes::library::router())
+        .merge(api::mde::router())
+        .merge(api::xdr::router())
         .route_layer(from_fn_with_state(state.clone(), injection::api_calls))
         .route_layer(from_fn_with_state(state.clone(), auth::authenticate));
     Router::new()
         .merge(api)
-        .merge(routes::signin::router().route_layer(from_fn_with_state(state.clone(), injection::signin_calls)))
+        .merge(signin::router().route_layer(from_fn_with_state(state.clone(), injection::signin_calls)))
         .route("/openapi.json", axum::routing::get(openapi::serve_document))
         .route("/_palisade/docs", axum::routing::get(openapi::serve_page))
-        .merge(routes::admin::router(state.clone()))
+        .merge(admin::router(state.clone()))
         .route_layer(axum::middleware::from_fn(journal::record_route))
         .fallback(no_route)
         .method_not_allowed_fallback(wrong_method)
         .layer(CatchPanicLayer::custom(|payload: Box<dyn std::any::Any + Send>| {
-            ApiError::internal(format!(
-                "handler panicked: {}",
-                journal::describe_panic(payload.as_ref())
-            ))
-            .into_response()
+            ApiError::internal(format!("handler panicked: {}", error::describe_panic(payload.as_ref()))).into_response()
         }))
         .layer(from_fn_with_state(state.clone(), journal::journal_errors))
         .with_state(state)

@@ -4,15 +4,16 @@
 //! The document is built from one table of operations. Entity shapes come from the OData schemas
 //! the list endpoints execute, and request bodies from the `request_body!` declarations the
 //! extractors parse, so neither can drift from the code. A unit test reads every `.route(...)` in
-//! `src/routes/` and fails if one is missing here; an API test calls every operation listed here
+//! the route modules (`src/api/`, `src/admin/`, `src/signin.rs`) and fails if one is missing here; an API test calls every operation listed here
 //! and fails if one is not routed.
 
+use crate::admin::{self, faults};
+use crate::api::mde::{actions, alerts, indicators, machines};
 use crate::extract::{Origin, RequestBody};
-use crate::routes::{actions, admin, alerts, faults, indicators, machines};
 use axum::http::header;
 use axum::response::{Html, IntoResponse, Response};
 use axum::Json;
-use palisade_core::schemas::{ALERTS, INDICATORS, INVESTIGATIONS, LIBRARY_FILES, MACHINES, MACHINE_ACTIONS, USERS};
+use palisade_model::schemas::{ALERTS, INDICATORS, INVESTIGATIONS, LIBRARY_FILES, MACHINES, MACHINE_ACTIONS, USERS};
 use palisade_odata::{EntitySchema, PropType};
 use serde_json::{json, Map, Value};
 
@@ -508,12 +509,30 @@ pub async fn serve_page() -> Response {
 mod tests {
     use super::*;
 
-    /// `(method, path)` of every `.route("path", method(handler)...)` in `src/routes/`.
+    /// Every route module's source: `src/api/` and `src/admin/` (recursively) and `src/signin.rs`.
+    fn route_sources() -> Vec<std::path::PathBuf> {
+        fn walk(dir: &std::path::Path, found: &mut Vec<std::path::PathBuf>) {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    walk(&path, found);
+                } else if path.extension().is_some_and(|e| e == "rs") {
+                    found.push(path);
+                }
+            }
+        }
+        let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut found = vec![src.join("signin.rs")];
+        walk(&src.join("api"), &mut found);
+        walk(&src.join("admin"), &mut found);
+        found
+    }
+
+    /// `(method, path)` of every `.route("path", method(handler)...)` in the route modules.
     fn routed() -> Vec<(String, String)> {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/routes");
         let mut found = Vec::new();
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let source = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        for path in route_sources() {
+            let source = std::fs::read_to_string(path).unwrap();
             let mut rest = source.as_str();
             while let Some(at) = rest.find(".route(") {
                 rest = &rest[at + ".route(".len()..];

@@ -3,7 +3,7 @@
 //! in Entra's OAuth2 error format, not the Defender envelope, and are journaled under their trace id.
 
 use crate::extract::{read_body, Origin};
-use crate::journal::RequestContext;
+use crate::layers::journal::RequestContext;
 use crate::state::AppState;
 use axum::extract::{Path, Query, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Router};
 use base64::Engine;
-use palisade_core::signin::{Endpoint, SignInError, TokenFailure, TokenRequest};
+use palisade_domain::signin::{Endpoint, SignInError, TokenFailure, TokenRequest};
 use palisade_error::JournalEntry;
 use serde_json::json;
 use std::collections::HashMap;
@@ -110,7 +110,7 @@ async fn token(
             }
             oauth_error(&state, refusal)
         }
-        Ok(Err(TokenFailure::Failed(failure))) => crate::error::from_core(failure).into_response(),
+        Ok(Err(TokenFailure::Failed(failure))) => crate::error::from_domain(failure).into_response(),
         Err(api) => api.into_response(),
     }
 }
@@ -186,7 +186,7 @@ async fn resolve_tenant(state: &AppState, tenant: String) -> Result<Option<Strin
         return Ok(None);
     }
     let lookup = tenant.clone();
-    match state.run(move |core| Ok(core.store.find_tenant(&lookup)?)).await {
+    match state.run(move |core| core.find_tenant(&lookup)).await {
         Ok(Some(found)) => Ok(Some(found.id)),
         Ok(None) => {
             // Discovery names the same failure `invalid_tenant`.

@@ -1,8 +1,8 @@
 //! Shared state of every handler, and running domain operations off the async threads.
 
 use crate::config::Config;
-use crate::error::from_core;
-use palisade_core::{Core, CoreResult};
+use crate::error::from_domain;
+use palisade_domain::{Core, DomainResult};
 use palisade_error::ApiError;
 use std::sync::Arc;
 
@@ -11,9 +11,9 @@ pub struct AppState {
     pub core: Arc<Core>,
     pub config: Arc<Config>,
     /// Every request, bounded, in memory (`GET /_palisade/requests`).
-    pub requests: Arc<crate::journal::RequestJournal>,
+    pub requests: Arc<crate::layers::journal::RequestJournal>,
     /// Prometheus counters and histograms (`GET /metrics`).
-    pub metrics: Arc<crate::metrics::Metrics>,
+    pub metrics: Arc<crate::layers::metrics::Metrics>,
 }
 
 impl AppState {
@@ -22,11 +22,11 @@ impl AppState {
     pub async fn run<T, F>(&self, operation: F) -> Result<T, ApiError>
     where
         T: Send + 'static,
-        F: FnOnce(&Core) -> CoreResult<T> + Send + 'static,
+        F: FnOnce(&Core) -> DomainResult<T> + Send + 'static,
     {
         let core = self.core.clone();
         match tokio::task::spawn_blocking(move || operation(&core)).await {
-            Ok(result) => result.map_err(from_core),
+            Ok(result) => result.map_err(from_domain),
             Err(join) => Err(ApiError::internal(format!(
                 "operation panicked: {}",
                 panic_message(join)
@@ -37,7 +37,7 @@ impl AppState {
 
 fn panic_message(join: tokio::task::JoinError) -> String {
     match join.try_into_panic() {
-        Ok(payload) => crate::journal::describe_panic(payload.as_ref()),
+        Ok(payload) => crate::error::describe_panic(payload.as_ref()),
         Err(join) => join.to_string(),
     }
 }

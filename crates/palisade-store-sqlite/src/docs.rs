@@ -52,7 +52,6 @@ impl SqliteStore {
         values.push(SqliteValue::Integer(i64::try_from(offset).unwrap_or(i64::MAX)));
         (sql, values)
     }
-
 }
 
 /// Every index whose columns are `(tenant_id, column, third)`, as `(table, column)` when `third`
@@ -314,7 +313,6 @@ impl DocStore for SqliteStore {
             Ok(deleted)
         })
     }
-
 }
 
 #[cfg(test)]

@@ -42,7 +42,10 @@ impl From<Error> for StoreError {
             Error::Sqlite(e) => match &e {
                 // The busy timeout ran out: another writer (maybe another process) holds the file.
                 rusqlite::Error::SqliteFailure(f, _)
-                    if matches!(f.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) =>
+                    if matches!(
+                        f.code,
+                        rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                    ) =>
                 {
                     StoreError::Unavailable(format!("sqlite: {e}"))
                 }

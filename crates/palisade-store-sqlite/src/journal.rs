@@ -29,7 +29,6 @@ impl JournalStore for SqliteStore {
         })?;
         doc.map(decode).transpose()
     }
-
 }
 
 #[cfg(test)]
@@ -51,7 +50,6 @@ mod tests {
             cause: "c".into(),
         }
     }
-
 
     #[test]
     fn journal_keeps_only_the_newest_records() {

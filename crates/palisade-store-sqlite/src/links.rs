@@ -41,5 +41,4 @@ impl LinkStore for SqliteStore {
             Ok(rows.collect::<Result<Vec<_>, _>>()?)
         })
     }
-
 }

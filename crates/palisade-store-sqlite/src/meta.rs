@@ -29,7 +29,6 @@ impl MetaStore for SqliteStore {
     fn analyze(&self) -> Result<(), StoreError> {
         self.write(|c| Ok(c.execute_batch("ANALYZE;")?))
     }
-
 }
 
 impl SequenceStore for SqliteStore {
@@ -44,5 +43,4 @@ impl SequenceStore for SqliteStore {
         })?;
         Ok((last - count + 1).max(1) as u64)
     }
-
 }

@@ -239,4 +239,3 @@ pub(crate) fn migrate(conn: &mut Connection) -> Result<()> {
     tx.commit()?;
     Ok(())
 }
-

@@ -143,5 +143,4 @@ impl ObservationStore for SqliteStore {
     ) -> Result<u64, StoreError> {
         self.count_docs_where(table, tenant_id, query, Some(observed))
     }
-
 }

@@ -15,11 +15,9 @@ impl TenantStore for SqliteStore {
                 params![tenant.id, tenant.domain, doc],
             )?;
             if inserted == 0 {
-                return Err(StoreError::Conflict(format!(
-                    "tenant {} or domain {} exists",
-                    tenant.id, tenant.domain
-                ))
-                .into());
+                return Err(
+                    StoreError::Conflict(format!("tenant {} or domain {} exists", tenant.id, tenant.domain)).into(),
+                );
             }
             Ok(())
         })

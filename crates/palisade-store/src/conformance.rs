@@ -1,1 +1,552 @@
-//! The behaviour every backend must show (filled in below).
+//! The behaviour every backend must show, as public functions a backend's tests call: one per
+//! behaviour, each taking a factory that answers a fresh, empty store, and [`run_all`]. The
+//! [`conformance_tests!`](crate::conformance_tests) macro writes one `#[test]` per behaviour:
+//!
+//! ```ignore
+//! palisade_store::conformance_tests!(|| std::sync::Arc::new(MyStore::open_temporary()));
+//! ```
+//!
+//! The functions panic (assert) on the first difference, naming it.
+
+use crate::{ErrorRecord, Observation, Observed, ObservedVia, Store, StoreError};
+use palisade_model::schemas::{EntityTable, ALERT_TABLE, MACHINE_TABLE};
+use palisade_model::tenant::{AppRegistration, Tenant};
+use palisade_model::time::Timestamp;
+use serde_json::{json, Value};
+use std::sync::Arc;
+
+/// Answers a fresh, empty store (a new temporary database each call).
+pub type MakeStore<'a> = &'a dyn Fn() -> Arc<dyn Store>;
+
+/// Every behaviour below, in order.
+pub fn run_all(make: MakeStore<'_>) {
+    for (name, check) in ALL {
+        eprintln!("store conformance: {name}");
+        check(make);
+    }
+}
+
+/// `(name, check)` of every behaviour.
+pub const ALL: &[(&str, fn(MakeStore<'_>))] = &[
+    (
+        "tenants_are_found_by_id_or_domain_in_any_case",
+        tenants_are_found_by_id_or_domain_in_any_case,
+    ),
+    ("tenant_ids_and_domains_are_unique", tenant_ids_and_domains_are_unique),
+    ("apps_belong_to_their_tenant", apps_belong_to_their_tenant),
+    (
+        "deleting_a_tenant_deletes_what_it_owns",
+        deleting_a_tenant_deletes_what_it_owns,
+    ),
+    (
+        "docs_upsert_query_count_find_and_delete",
+        docs_upsert_query_count_find_and_delete,
+    ),
+    ("docs_are_scoped_by_tenant", docs_are_scoped_by_tenant),
+    (
+        "links_are_kept_once_and_listed_in_key_order",
+        links_are_kept_once_and_listed_in_key_order,
+    ),
+    ("sequences_are_unique_across_calls", sequences_are_unique_across_calls),
+    (
+        "observations_answer_lookups_and_stats",
+        observations_answer_lookups_and_stats,
+    ),
+    (
+        "error_journal_keeps_the_newest_records",
+        error_journal_keeps_the_newest_records,
+    ),
+    ("clearing_keeps_what_it_promises", clearing_keeps_what_it_promises),
+    ("meta_init_is_first_writer_wins", meta_init_is_first_writer_wins),
+];
+
+/// One `#[test]` per behaviour of [`conformance`](crate::conformance), for a backend's test file:
+/// `palisade_store::conformance_tests!(|| Arc::new(...) as Arc<dyn Store>);`.
+#[macro_export]
+macro_rules! conformance_tests {
+    ($make:expr) => {
+        $crate::conformance_tests!(@each $make;
+            tenants_are_found_by_id_or_domain_in_any_case,
+            tenant_ids_and_domains_are_unique,
+            apps_belong_to_their_tenant,
+            deleting_a_tenant_deletes_what_it_owns,
+            docs_upsert_query_count_find_and_delete,
+            docs_are_scoped_by_tenant,
+            links_are_kept_once_and_listed_in_key_order,
+            sequences_are_unique_across_calls,
+            observations_answer_lookups_and_stats,
+            error_journal_keeps_the_newest_records,
+            clearing_keeps_what_it_promises,
+            meta_init_is_first_writer_wins,
+        );
+    };
+    (@each $make:expr; $($name:ident),+ $(,)?) => {
+        $(
+            #[test]
+            fn $name() {
+                let make = $make;
+                $crate::conformance::$name(&make);
+            }
+        )+
+    };
+}
+
+const T1: &str = "11111111-1111-4111-8111-111111111111";
+const T2: &str = "22222222-2222-4222-8222-222222222222";
+
+fn with_tenants(make: MakeStore<'_>) -> Arc<dyn Store> {
+    let store = make();
+    store
+        .insert_tenant(&Tenant::new(T1, "One", "one.example.com"))
+        .expect("insert tenant one");
+    store
+        .insert_tenant(&Tenant::new(T2, "Two", "two.example.com"))
+        .expect("insert tenant two");
+    store
+}
+
+fn app(tenant_id: &str, client_id: &str) -> AppRegistration {
+    AppRegistration {
+        client_id: client_id.into(),
+        tenant_id: tenant_id.into(),
+        display_name: format!("app {client_id}"),
+        client_secret: "secret".into(),
+        roles: vec!["Machine.Read.All".into()],
+    }
+}
+
+fn machine(id: &str, name: &str, health: &str) -> Value {
+    json!({
+        "id": id,
+        "computerDnsName": name,
+        "healthStatus": health,
+        "lastIpAddress": "10.0.0.1",
+        "firstSeen": "2024-01-01T00:00:00Z",
+        "lastSeen": "2024-01-02T00:00:00Z",
+    })
+}
+
+fn query(table: EntityTable, raw: &str) -> palisade_odata::Query {
+    palisade_odata::parse_query(raw, table.schema).expect("test query parses")
+}
+
+fn ids(docs: &[String]) -> Vec<String> {
+    docs.iter()
+        .map(|d| {
+            let v: Value = serde_json::from_str(d).expect("stored document is JSON");
+            v["id"].as_str().expect("id").to_string()
+        })
+        .collect()
+}
+
+/// Tenants are found by id or by domain, whatever the case; listed in id order; updated in place.
+pub fn tenants_are_found_by_id_or_domain_in_any_case(make: MakeStore<'_>) {
+    let store = with_tenants(make);
+    assert_eq!(store.find_tenant(T1).unwrap().unwrap().display_name, "One");
+    assert_eq!(store.find_tenant(&T1.to_uppercase()).unwrap().unwrap().id, T1);
+    assert_eq!(store.find_tenant("TWO.example.COM").unwrap().unwrap().id, T2);
+    assert!(store.find_tenant("three.example.com").unwrap().is_none());
+    let listed: Vec<String> = store.list_tenants().unwrap().into_iter().map(|t| t.id).collect();
+    assert_eq!(listed, [T1, T2]);
+    assert_eq!(store.tenant_ids().unwrap(), [T1, T2]);
+    let mut one = store.find_tenant(T1).unwrap().unwrap();
+    one.features.live_response = false;
+    one.rate_limits.enabled = false;
+    store.update_tenant(&one).unwrap();
+    assert_eq!(store.find_tenant(T1).unwrap().unwrap(), one);
+}
+
+/// A second tenant with a taken id, or a taken domain in another case, is a `Conflict` (decided
+/// by the store's constraints) and changes nothing.
+pub fn tenant_ids_and_domains_are_unique(make: MakeStore<'_>) {
+    let store = with_tenants(make);
+    let same_id = Tenant::new(T1, "Again", "again.example.com");
+    assert!(matches!(store.insert_tenant(&same_id), Err(StoreError::Conflict(_))));
+    let same_domain = Tenant::new("33333333-3333-4333-8333-333333333333", "Three", "ONE.example.com");
+    assert!(matches!(
+        store.insert_tenant(&same_domain),
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(store.list_tenants().unwrap().len(), 2);
+    assert_eq!(store.find_tenant(T1).unwrap().unwrap().display_name, "One");
+    // Concurrent creations of one tenant: exactly one wins.
+    let fresh = Tenant::new("44444444-4444-4444-8444-444444444444", "Four", "four.example.com");
+    let wins: usize = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..4)
+            .map(|_| scope.spawn(|| store.insert_tenant(&fresh).is_ok()))
+            .collect();
+        handles.into_iter().map(|h| usize::from(h.join().unwrap())).sum()
+    });
+    assert_eq!(wins, 1, "exactly one concurrent insert of a tenant succeeds");
+}
+
+/// Apps are upserted, found by client id (any case), listed per tenant in client-id order and
+/// deleted only through their own tenant.
+pub fn apps_belong_to_their_tenant(make: MakeStore<'_>) {
+    let store = with_tenants(make);
+    store.upsert_app(&app(T1, "bbbb")).unwrap();
+    store.upsert_app(&app(T1, "aaaa")).unwrap();
+    store.upsert_app(&app(T2, "cccc")).unwrap();
+    assert_eq!(store.find_app("AAAA").unwrap().unwrap().tenant_id, T1);
+    let listed: Vec<String> = store.list_apps(T1).unwrap().into_iter().map(|a| a.client_id).collect();
+    assert_eq!(listed, ["aaaa", "bbbb"]);
+    let mut changed = app(T1, "aaaa");
+    changed.roles = vec![];
+    store.upsert_app(&changed).unwrap();
+    assert_eq!(store.find_app("aaaa").unwrap().unwrap(), changed);
+    assert!(!store.delete_app(T2, "aaaa").unwrap(), "another tenant's app");
+    assert!(store.delete_app(T1, "aaaa").unwrap());
+    assert!(store.find_app("aaaa").unwrap().is_none());
+    assert!(!store.delete_app(T1, "aaaa").unwrap());
+}
+
+/// Deleting a tenant deletes its apps, entities and links; an unknown tenant answers `false`.
+pub fn deleting_a_tenant_deletes_what_it_owns(make: MakeStore<'_>) {
+    let store = with_tenants(make);
+    store.upsert_app(&app(T1, "aaaa")).unwrap();
+    store
+        .upsert_docs(MACHINE_TABLE, T1, &[machine("m1", "alpha", "Active")])
+        .unwrap();
+    store
+        .add_links(T1, "machine-users", &[("m1".into(), "u1".into())])
+        .unwrap();
+    assert!(store.delete_tenant(T1).unwrap());
+    assert!(store.find_tenant(T1).unwrap().is_none());
+    assert!(store.find_app("aaaa").unwrap().is_none());
+    let everything = palisade_odata::Query::default();
+    assert_eq!(store.count_docs(MACHINE_TABLE, T1, &everything).unwrap(), 0);
+    assert!(store.all_links(T1, "machine-users").unwrap().is_empty());
+    assert!(!store.delete_tenant(T1).unwrap());
+    assert!(store.find_tenant(T2).unwrap().is_some());
+}
+
+/// Documents: upserts replace by key, OData filters and orders select pages, counts match,
+/// `find_doc` compares exactly or case-insensitively on schema columns only, deletes answer what
+/// they removed.
+pub fn docs_upsert_query_count_find_and_delete(make: MakeStore<'_>) {
+    let store = with_tenants(make);
+    let docs = [
+        machine("m3", "gamma.contoso.com", "Active"),
+        machine("m1", "alpha.contoso.com", "Inactive"),
+        machine("m2", "beta.contoso.com", "Active"),
+        machine("m4", "delta.contoso.com", "Active"),
+    ];
+    store.upsert_docs(MACHINE_TABLE, T1, &docs).unwrap();
+    let all = palisade_odata::Query::default();
+    assert_eq!(
+        ids(&store.query_docs(MACHINE_TABLE, T1, &all, 0, 10).unwrap()),
+        ["m1", "m2", "m3", "m4"],
+        "key order without $orderby"
+    );
+    assert_eq!(
+        ids(&store.query_docs(MACHINE_TABLE, T1, &all, 1, 2).unwrap()),
+        ["m2", "m3"],
+        "offset and limit"
+    );
+    let active = query(MACHINE_TABLE, "$filter=healthStatus eq 'Active'");
+    assert_eq!(
+        ids(&store.query_docs(MACHINE_TABLE, T1, &active, 0, 10).unwrap()),
+        ["m2", "m3", "m4"]
+    );
+    assert_eq!(store.count_docs(MACHINE_TABLE, T1, &active).unwrap(), 3);
+    assert_eq!(store.count_docs(MACHINE_TABLE, T1, &all).unwrap(), 4);
+    let ordered = query(MACHINE_TABLE, "$orderby=computerDnsName desc");
+    assert_eq!(
+        ids(&store.query_docs(MACHINE_TABLE, T1, &ordered, 0, 2).unwrap()),
+        ["m3", "m4"]
+    );
+    // An upsert replaces the document and its query columns.
+    store
+        .upsert_docs(MACHINE_TABLE, T1, &[machine("m1", "alpha.contoso.com", "Active")])
+        .unwrap();
+    assert_eq!(store.count_docs(MACHINE_TABLE, T1, &active).unwrap(), 4);
+    assert_eq!(store.count_docs(MACHINE_TABLE, T1, &all).unwrap(), 4);
+
+    let found = store
+        .find_doc(MACHINE_TABLE, T1, "computer_dns_name", "BETA.contoso.com", true)
+        .unwrap();
+    assert_eq!(ids(&found.into_iter().collect::<Vec<_>>()), ["m2"]);
+    assert!(store
+        .find_doc(MACHINE_TABLE, T1, "computer_dns_name", "BETA.contoso.com", false)
+        .unwrap()
+        .is_none());
+    assert!(matches!(
+        store.find_doc(MACHINE_TABLE, T1, "doc; DROP TABLE machines", "x", false),
+        Err(StoreError::UnknownColumn(_))
+    ));
+
+    assert!(store.delete_doc(MACHINE_TABLE, T1, "m1").unwrap());
+    assert!(!store.delete_doc(MACHINE_TABLE, T1, "m1").unwrap());
+    let deleted = store
+        .delete_docs(MACHINE_TABLE, T1, &["m2".into(), "m3".into(), "nope".into()])
+        .unwrap();
+    assert_eq!(deleted, 2);
+    assert_eq!(ids(&store.query_docs(MACHINE_TABLE, T1, &all, 0, 10).unwrap()), ["m4"]);
+}
+
+/// One tenant never sees another's documents, even under the same key.
+pub fn docs_are_scoped_by_tenant(make: MakeStore<'_>) {
+    let store = with_tenants(make);
+    store
+        .upsert_docs(MACHINE_TABLE, T1, &[machine("m1", "one", "Active")])
+        .unwrap();
+    store
+        .upsert_docs(MACHINE_TABLE, T2, &[machine("m1", "two", "Inactive")])
+        .unwrap();
+    let all = palisade_odata::Query::default();
+    assert_eq!(store.count_docs(MACHINE_TABLE, T1, &all).unwrap(), 1);
+    let doc = store.find_doc(MACHINE_TABLE, T2, "id", "m1", false).unwrap().unwrap();
+    assert_eq!(serde_json::from_str::<Value>(&doc).unwrap()["computerDnsName"], "two");
+    assert!(store.delete_doc(MACHINE_TABLE, T1, "m1").unwrap());
+    assert_eq!(store.count_docs(MACHINE_TABLE, T2, &all).unwrap(), 1);
+}
+
+/// Relations are kept once, listed in key order up to a limit, per tenant and kind.
+pub fn links_are_kept_once_and_listed_in_key_order(make: MakeStore<'_>) {
+    let store = with_tenants(make);
+    let pairs: Vec<(String, String)> = [("m1", "u2"), ("m1", "u1"), ("m2", "u1"), ("m1", "u2")]
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
+    store.add_links(T1, "machine-users", &pairs).unwrap();
+    store.add_links(T1, "machine-users", &pairs[..1]).unwrap();
+    store
+        .add_links(T1, "user-alerts", &[("m1".into(), "a1".into())])
+        .unwrap();
+    assert_eq!(store.linked(T1, "machine-users", "m1", 10).unwrap(), ["u1", "u2"]);
+    assert_eq!(store.linked(T1, "machine-users", "m1", 1).unwrap(), ["u1"]);
+    assert!(store.linked(T2, "machine-users", "m1", 10).unwrap().is_empty());
+    assert_eq!(
+        store.all_links(T1, "machine-users").unwrap(),
+        [
+            ("m1".to_string(), "u1".to_string()),
+            ("m1".to_string(), "u2".to_string()),
+            ("m2".to_string(), "u1".to_string())
+        ]
+    );
+}
+
+/// Sequences start at 1, reserve consecutive blocks, never hand a number out twice (even to
+/// concurrent callers), and are independent by name.
+pub fn sequences_are_unique_across_calls(make: MakeStore<'_>) {
+    let store = make();
+    assert_eq!(store.next_sequence("a", 1).unwrap(), 1);
+    assert_eq!(store.next_sequence("a", 5).unwrap(), 2);
+    assert_eq!(store.next_sequence("a", 1).unwrap(), 7);
+    assert_eq!(store.next_sequence("b", 1).unwrap(), 1);
+    let mut taken: Vec<u64> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..4)
+            .map(|_| {
+                let store = &store;
+                scope.spawn(move || {
+                    (0..25)
+                        .flat_map(|_| {
+                            let first = store.next_sequence("c", 2).unwrap();
+                            [first, first + 1]
+                        })
+                        .collect::<Vec<u64>>()
+                })
+            })
+            .collect();
+        handles.into_iter().flat_map(|h| h.join().unwrap()).collect()
+    });
+    taken.sort_unstable();
+    assert_eq!(taken, (1..=200).collect::<Vec<u64>>());
+}
+
+fn observation(kind: &str, key: &str, alert: &str, machine: &str, seen: i64, name: Option<&str>) -> Observation {
+    Observation {
+        kind: kind.into(),
+        key: key.into(),
+        alert_id: alert.into(),
+        machine_id: machine.into(),
+        seen,
+        file_name: name.map(str::to_string),
+        sha1: None,
+        sha256: None,
+        threat_name: None,
+    }
+}
+
+/// Observations: one per (kind, key, alert); the latest, prevalence per tenant and across tenants,
+/// the commonest names, and the related alerts and machines as document pages.
+pub fn observations_answer_lookups_and_stats(make: MakeStore<'_>) {
+    let store = with_tenants(make);
+    let rows = [
+        observation("sha1", "k", "a1", "m1", 100, Some("x.exe")),
+        observation("sha1", "k", "a2", "m2", 300, Some("y.exe")),
+        observation("sha1", "k", "a3", "m1", 200, Some("y.exe")),
+        observation("sha1", "other", "a4", "m3", 400, None),
+    ];
+    store.add_observations(T1, &rows).unwrap();
+    // The same (kind, key, alert) again is ignored.
+    store
+        .add_observations(T1, &[observation("sha1", "k", "a1", "m9", 900, Some("z.exe"))])
+        .unwrap();
+    store
+        .add_observations(T2, &[observation("sha1", "k", "b1", "m1", 50, None)])
+        .unwrap();
+
+    let latest = store.latest_observation(T1, "sha1", "k").unwrap().unwrap();
+    assert_eq!((latest.alert_id.as_str(), latest.seen), ("a2", 300));
+    assert!(store.latest_observation(T1, "sha1", "none").unwrap().is_none());
+
+    let stats = store.observed_stats(Some(T1), "sha1", "k", None, false).unwrap();
+    assert_eq!((stats.devices, stats.first, stats.last), (2, Some(100), Some(300)));
+    let since = store.observed_stats(Some(T1), "sha1", "k", Some(150), false).unwrap();
+    assert_eq!((since.devices, since.first, since.last), (2, Some(200), Some(300)));
+    let everywhere = store.observed_stats(None, "sha1", "k", None, false).unwrap();
+    assert_eq!(
+        (everywhere.devices, everywhere.first),
+        (3, Some(50)),
+        "machine ids count per tenant"
+    );
+
+    assert_eq!(
+        store.top_observed_names(T1, "sha1", "k", 0, 10).unwrap(),
+        ["y.exe", "x.exe"]
+    );
+    assert_eq!(store.top_observed_names(T1, "sha1", "k", 0, 1).unwrap(), ["y.exe"]);
+
+    let alerts: Vec<Value> = ["a1", "a2", "a3", "a4"].iter().map(|id| json!({"id": id})).collect();
+    store.upsert_docs(ALERT_TABLE, T1, &alerts).unwrap();
+    let machines = [
+        machine("m1", "one", "Active"),
+        machine("m2", "two", "Active"),
+        machine("m3", "three", "Active"),
+    ];
+    store.upsert_docs(MACHINE_TABLE, T1, &machines).unwrap();
+    let all = palisade_odata::Query::default();
+    let via_alert = Observed {
+        kind: "sha1",
+        key: "k",
+        via: ObservedVia::Alert,
+        cap: None,
+    };
+    assert_eq!(
+        ids(&store
+            .query_observed_docs(ALERT_TABLE, T1, &via_alert, &all, 0, 10)
+            .unwrap()),
+        ["a1", "a2", "a3"]
+    );
+    assert_eq!(
+        ids(&store
+            .query_observed_docs(ALERT_TABLE, T1, &via_alert, &all, 1, 1)
+            .unwrap()),
+        ["a2"]
+    );
+    assert_eq!(store.count_observed_docs(ALERT_TABLE, T1, &via_alert, &all).unwrap(), 3);
+    let via_machine = Observed {
+        kind: "sha1",
+        key: "k",
+        via: ObservedVia::Machine,
+        cap: None,
+    };
+    assert_eq!(
+        ids(&store
+            .query_observed_docs(MACHINE_TABLE, T1, &via_machine, &all, 0, 10)
+            .unwrap()),
+        ["m1", "m2"]
+    );
+    let capped = Observed {
+        cap: Some(1),
+        ..via_machine
+    };
+    assert_eq!(store.count_observed_docs(MACHINE_TABLE, T1, &capped, &all).unwrap(), 1);
+}
+
+fn record(target: &str) -> ErrorRecord {
+    ErrorRecord {
+        target: target.into(),
+        time: Timestamp(chrono::DateTime::from_timestamp(1_700_000_000, 0).expect("time")),
+        tenant_id: Some(T1.into()),
+        app_id: None,
+        method: "GET".into(),
+        path: "/api/machines/x".into(),
+        status: 404,
+        code: "ResourceNotFound".into(),
+        message: "Machine x was not found".into(),
+        cause: "no such machine".into(),
+    }
+}
+
+/// The error journal keeps exactly the newest `capacity` records, found by target in any case.
+pub fn error_journal_keeps_the_newest_records(make: MakeStore<'_>) {
+    let store = make();
+    for n in 0..10 {
+        store.record_error(&record(&format!("target-{n}")), 4).unwrap();
+    }
+    for n in 0..6 {
+        assert!(
+            store.find_error(&format!("target-{n}")).unwrap().is_none(),
+            "target-{n} should have been dropped"
+        );
+    }
+    for n in 6..10 {
+        let found = store.find_error(&format!("TARGET-{n}")).unwrap().unwrap();
+        assert_eq!(found, record(&format!("target-{n}")));
+    }
+}
+
+/// `clear_tenant_data` empties a tenant's entities, links and observations but keeps the tenant,
+/// its settings and apps (and other tenants); `clear_all` empties tenants and the error journal
+/// but keeps meta values.
+pub fn clearing_keeps_what_it_promises(make: MakeStore<'_>) {
+    let store = with_tenants(make);
+    store.upsert_app(&app(T1, "aaaa")).unwrap();
+    for tenant in [T1, T2] {
+        store
+            .upsert_docs(MACHINE_TABLE, tenant, &[machine("m1", "one", "Active")])
+            .unwrap();
+        store
+            .add_links(tenant, "machine-users", &[("m1".into(), "u1".into())])
+            .unwrap();
+        store
+            .add_observations(tenant, &[observation("ip", "10.0.0.1", "a1", "m1", 1, None)])
+            .unwrap();
+    }
+    store.record_error(&record("kept-until-clear-all"), 10).unwrap();
+    store.init_meta("signing", "key").unwrap();
+
+    store.clear_tenant_data(T1).unwrap();
+    let all = palisade_odata::Query::default();
+    assert_eq!(store.count_docs(MACHINE_TABLE, T1, &all).unwrap(), 0);
+    assert!(store.all_links(T1, "machine-users").unwrap().is_empty());
+    assert!(store.latest_observation(T1, "ip", "10.0.0.1").unwrap().is_none());
+    assert!(store.find_tenant(T1).unwrap().is_some());
+    assert!(store.find_app("aaaa").unwrap().is_some());
+    assert_eq!(store.count_docs(MACHINE_TABLE, T2, &all).unwrap(), 1);
+    assert!(store.latest_observation(T2, "ip", "10.0.0.1").unwrap().is_some());
+
+    store.clear_all().unwrap();
+    assert!(store.list_tenants().unwrap().is_empty());
+    assert!(store.find_app("aaaa").unwrap().is_none());
+    assert!(store.find_error("kept-until-clear-all").unwrap().is_none());
+    assert_eq!(store.count_docs(MACHINE_TABLE, T2, &all).unwrap(), 0);
+    assert_eq!(store.get_meta("signing").unwrap().as_deref(), Some("key"));
+}
+
+/// `init_meta` keeps the first value ever stored and answers it to every caller, so concurrent
+/// first starts agree (on the signing key, say).
+pub fn meta_init_is_first_writer_wins(make: MakeStore<'_>) {
+    let store = make();
+    let _ = store.execution();
+    assert!(store.get_meta("k").unwrap().is_none());
+    assert_eq!(store.init_meta("k", "first").unwrap(), "first");
+    assert_eq!(store.init_meta("k", "second").unwrap(), "first");
+    assert_eq!(store.get_meta("k").unwrap().as_deref(), Some("first"));
+    let answers: Vec<String> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..4)
+            .map(|n| {
+                let store = &store;
+                scope.spawn(move || store.init_meta("race", &format!("value-{n}")).unwrap())
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert!(
+        answers.iter().all(|a| *a == answers[0]),
+        "every racer sees one value: {answers:?}"
+    );
+    assert_eq!(store.get_meta("race").unwrap().as_ref(), Some(&answers[0]));
+}

@@ -2,7 +2,7 @@
 //! read the same data directory directly, so they work whether or not a server is running.
 
 use clap::{Args, Parser, Subcommand};
-use palisade_core::tenant::{DEMO_TENANT_ID, DEV_CLIENT_ID, DEV_CLIENT_SECRET};
+use palisade_model::tenant::{DEMO_TENANT_ID, DEV_CLIENT_ID, DEV_CLIENT_SECRET};
 use palisade_server::tls::TlsFiles;
 use palisade_server::{Config, Server};
 use std::net::SocketAddr;
@@ -311,13 +311,13 @@ fn serve(args: ServeArgs) -> Result<ExitCode, String> {
         admin_key: args.admin_key,
         admin_trusted_networks: args.admin_trusted.0,
         request_journal_capacity: args.request_journal_size.max(1),
-        core: palisade_core::Settings {
-            action_pace: palisade_core::ActionPace {
+        core: palisade_domain::Settings {
+            action_pace: palisade_domain::ActionPace {
                 pickup: chrono::TimeDelta::seconds(args.action_pickup_seconds.into()),
                 run: chrono::TimeDelta::seconds(args.action_run_seconds.into()),
-                ..palisade_core::ActionPace::default()
+                ..palisade_domain::ActionPace::default()
             },
-            ..palisade_core::Settings::default()
+            ..palisade_domain::Settings::default()
         },
         rate_limits: !args.no_rate_limits,
     };
@@ -394,7 +394,7 @@ fn init_logging(json: bool) {
 }
 
 /// Opens (initialising on first use) the data directory without serving.
-fn open(data: &DataArg) -> Result<std::sync::Arc<palisade_core::Core>, String> {
+fn open(data: &DataArg) -> Result<std::sync::Arc<palisade_domain::Core>, String> {
     let config = Config::new(&data.dir);
     let core = palisade_server::open_core(&config).map_err(|e| e.to_string())?;
     palisade_server::tls::ensure(&config.data_dir).map_err(|e| e.to_string())?;
@@ -439,7 +439,7 @@ fn token(data: DataArg, audience: &str) -> Result<ExitCode, String> {
 
 fn trace(data: DataArg, target: &str, json: bool) -> Result<ExitCode, String> {
     let core = open(&data)?;
-    match core.store.find_error(target).map_err(|e| e.to_string())? {
+    match core.find_error(target).map_err(core_error)? {
         Some(record) if json => {
             println!("{}", serde_json::to_string_pretty(&record).map_err(|e| e.to_string())?);
             Ok(ExitCode::SUCCESS)
@@ -466,7 +466,7 @@ fn seed_tenant(data: DataArg, machines: u64, alerts: u64, seed: u64, tenant: &st
     let core = open(&data)?;
     let namespace = format!("{tenant}/seed{seed}");
     let prefix = format!("seed{seed}");
-    let generation = palisade_core::demo::Generation {
+    let generation = palisade_domain::control::demo::Generation {
         namespace: &namespace,
         seed,
         name_prefix: &prefix,
@@ -485,7 +485,7 @@ fn seed_tenant(data: DataArg, machines: u64, alerts: u64, seed: u64, tenant: &st
         eprintln!();
     }
     let alerts_started = std::time::Instant::now();
-    let population = palisade_core::demo::AlertPopulation { alerts, machines };
+    let population = palisade_domain::control::demo::AlertPopulation { alerts, machines };
     let mut done = 0;
     while done < alerts {
         let count = BATCH.min(alerts - done);
@@ -498,7 +498,7 @@ fn seed_tenant(data: DataArg, machines: u64, alerts: u64, seed: u64, tenant: &st
     if alerts > 0 {
         eprintln!();
     }
-    core.store.analyze().map_err(|e| e.to_string())?;
+    core.analyze().map_err(core_error)?;
     println!(
         "seeded {machines} machines ({:.0} rows/s) and {alerts} alerts ({:.0} rows/s) into tenant {tenant} in {:.1} s",
         machines as f64 / machine_secs.max(1e-9),
@@ -521,9 +521,9 @@ fn progress(what: &str, done: u64, total: u64, started: std::time::Instant) {
 }
 
 /// A domain error as the CLI reports it (the API's message for documented failures).
-fn core_error(error: palisade_core::CoreError) -> String {
+fn core_error(error: palisade_domain::DomainError) -> String {
     match error {
-        palisade_core::CoreError::Rule(api) => format!("{}: {}", api.code, api.message),
+        palisade_domain::DomainError::Rule(api) => format!("{}: {}", api.code, api.message),
         other => other.to_string(),
     }
 }
@@ -544,25 +544,15 @@ fn tenants(command: TenantsCommand) -> Result<ExitCode, String> {
         }
         TenantsCommand::Create { data, name, empty } => {
             let core = open(&data)?;
-            let tenant_id = uuid::Uuid::new_v4().to_string();
-            let short = tenant_id[..8].to_string();
-            let tenant = palisade_core::tenant::Tenant::new(
-                tenant_id.clone(),
-                name.unwrap_or_else(|| format!("Tenant {short}")),
-                format!("tenant-{short}.onmicrosoft.com"),
-            );
-            let app = palisade_core::tenant::AppRegistration {
-                client_id: uuid::Uuid::new_v4().to_string(),
-                tenant_id: tenant_id.clone(),
-                display_name: "Palisade app".into(),
-                client_secret: palisade_core::tenant::new_client_secret(),
-                roles: palisade_auth::ALL_APP_ROLES.iter().map(|r| r.to_string()).collect(),
+            let request = palisade_domain::control::tenants::NewTenant {
+                display_name: name,
+                demo_data: !empty,
+                ..Default::default()
             };
-            let domain = tenant.domain.clone();
-            core.create_tenant(tenant, app.clone(), !empty).map_err(core_error)?;
+            let (tenant, app) = core.add_tenant(request).map_err(core_error)?;
             print_json(&serde_json::json!({
-                "tenantId": tenant_id,
-                "domain": domain,
+                "tenantId": tenant.id,
+                "domain": tenant.domain,
                 "clientId": app.client_id,
                 "clientSecret": app.client_secret,
                 "roles": app.roles,
@@ -576,7 +566,7 @@ fn tenants(command: TenantsCommand) -> Result<ExitCode, String> {
     }
 }
 
-fn app_json(app: &palisade_core::tenant::AppRegistration) -> serde_json::Value {
+fn app_json(app: &palisade_model::tenant::AppRegistration) -> serde_json::Value {
     serde_json::json!({
         "clientId": app.client_id,
         "tenantId": app.tenant_id,
@@ -595,7 +585,7 @@ fn apps(command: AppsCommand) -> Result<ExitCode, String> {
     match command {
         AppsCommand::List { data, tenant } => {
             let apps = open(&data)?.list_apps(&tenant).map_err(core_error)?;
-            let views: Vec<palisade_core::tenant::AppView> = apps.iter().map(Into::into).collect();
+            let views: Vec<palisade_domain::control::apps::AppView> = apps.iter().map(Into::into).collect();
             print_json(&views)
         }
         AppsCommand::Add {
@@ -626,7 +616,7 @@ fn apps(command: AppsCommand) -> Result<ExitCode, String> {
             let app = open(&data)?
                 .update_app(&tenant, &client_id, None, Some(&role_list(roles)))
                 .map_err(core_error)?;
-            print_json(&palisade_core::tenant::AppView::from(&app))
+            print_json(&palisade_domain::control::apps::AppView::from(&app))
         }
         AppsCommand::Delete {
             client_id,
@@ -652,7 +642,7 @@ fn load(data: DataArg, file: &std::path::Path, tenant: &str) -> Result<ExitCode,
         serde_json::from_str(&text).map_err(|e| format!("{} is not JSON: {e}", file.display()))?;
     let core = open(&data)?;
     let counts = core.load_data(tenant, document).map_err(core_error)?;
-    core.store.analyze().map_err(|e| e.to_string())?;
+    core.analyze().map_err(core_error)?;
     print_json(&counts)
 }
 

@@ -6,15 +6,15 @@
 //! plus `logons`, the machine ↔ user relation the entities do not carry (`logonusers`,
 //! `/users/{id}/machines`). Adding a family is one entry in [`DATA_KINDS`].
 
+use crate::control::demo;
+use crate::{to_docs, Core, DomainResult};
+use palisade_error::ApiError;
 use palisade_model::entities::{Alert, Indicator, Investigation, Machine, MachineAction, User};
 use palisade_model::links::{user_key, MACHINE_USERS, USER_ALERTS, USER_MACHINES};
 use palisade_model::schemas::{
     EntityTable, ALERT_TABLE, INDICATOR_TABLE, INVESTIGATION_TABLE, MACHINE_ACTION_TABLE, MACHINE_TABLE, USER_TABLE,
 };
-use crate::control::demo;
-use crate::{to_docs, Core, DomainResult};
 use palisade_model::{links, schemas};
-use palisade_error::ApiError;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};

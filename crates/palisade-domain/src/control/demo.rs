@@ -2,9 +2,9 @@
 //! versions. The same seed always yields the same ids, names and properties; times are laid out
 //! backwards from the moment of seeding so the data looks fresh.
 
+use chrono::{DateTime, TimeDelta, Utc};
 use palisade_model::entities::*;
 use palisade_model::time::Timestamp;
-use chrono::{DateTime, TimeDelta, Utc};
 use sha2::{Digest, Sha256};
 
 /// A small deterministic generator (SplitMix64): enough variety for demo data, no dependency.
@@ -635,7 +635,10 @@ pub fn tenant_data(namespace: &str, now: DateTime<Utc>) -> DemoData {
         }
         for u in accounts {
             machine_users.push((machine.id.clone(), users[u].id.clone()));
-            user_machines.push((palisade_model::links::user_key(&users[u].account_name), machine.id.clone()));
+            user_machines.push((
+                palisade_model::links::user_key(&users[u].account_name),
+                machine.id.clone(),
+            ));
             seen_on[u].push(machine.id.clone());
         }
     }

@@ -1,8 +1,8 @@
 //! Tenant features: reading them for the rules that depend on them, and switching them.
 
-use palisade_model::tenant::TenantFeatures;
 use crate::{Core, DomainResult};
 use palisade_error::{ApiError, ErrorCode};
+use palisade_model::tenant::TenantFeatures;
 
 impl Core {
     /// The tenant's features (`ResourceNotFound` for an unknown tenant).

@@ -14,9 +14,9 @@
 //! or 404 answer is still a call). Unauthenticated calls are refused before they are counted.
 
 use crate::control::faults::pattern_matches;
-pub use palisade_model::tenant::RateLimitSettings;
 use crate::{Core, DomainResult};
 use palisade_error::ApiError;
+pub use palisade_model::tenant::RateLimitSettings;
 use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -366,8 +366,8 @@ impl Core {
     /// `Retry-After` is the time until the first of them is scheduled to end. Called by
     /// `request_action` with the tenant's actions settled and the state lock held.
     pub(crate) fn check_live_response_sessions(&self, tenant_id: &str) -> DomainResult<()> {
-        use palisade_model::entities::{ActionStatus, ActionType, HealthStatus, Machine, MachineAction};
         use crate::listing::{narrowed, text_eq, text_in};
+        use palisade_model::entities::{ActionStatus, ActionType, HealthStatus, Machine, MachineAction};
         use palisade_model::schemas::{MACHINE_ACTIONS, MACHINE_ACTION_TABLE, MACHINE_TABLE};
         let running = narrowed(
             &narrowed(

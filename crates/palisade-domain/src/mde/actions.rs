@@ -21,21 +21,21 @@
 //! - the device's health is read when settling, so a device going offline stalls its actions;
 //! - a succeeded `Offboard` turns the machine's `healthStatus` to `Inactive`.
 
+use crate::listing::{narrowed, text_eq, text_in, Page};
+use crate::mde::support::{self, Capability};
+use crate::{Core, DomainResult};
+use chrono::{DateTime, TimeDelta, Utc};
+use palisade_auth::Principal;
+use palisade_error::{ApiError, ErrorCode};
+use palisade_model::api_enum;
 use palisade_model::entities::{
     ActionStatus, ActionType, CommandParam, CommandStatus, HealthStatus, Investigation, InvestigationState,
     LiveResponseCommand, Machine, MachineAction, RelatedFileInfo,
 };
-use crate::listing::{narrowed, text_eq, text_in, Page};
 use palisade_model::schemas::{INVESTIGATION_TABLE, MACHINE_ACTIONS, MACHINE_ACTION_TABLE, MACHINE_TABLE};
-use palisade_store::StoreError;
-use crate::mde::support::{self, Capability};
 use palisade_model::time::{format_api_time, Timestamp};
-use crate::{Core, DomainResult};
-use palisade_model::api_enum;
-use chrono::{DateTime, TimeDelta, Utc};
-use palisade_auth::Principal;
-use palisade_error::{ApiError, ErrorCode};
 use palisade_odata::Query;
+use palisade_store::StoreError;
 use serde::Serialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};

@@ -4,19 +4,19 @@
 //! Every write moves `lastUpdateTime` to the emulator's clock and stores it as a query column, so a
 //! SIEM polling `$filter=lastUpdateTime ge <last poll>` sees every change.
 
-use palisade_model::entities::{
-    Alert, AlertCategory, AlertComment, AlertSeverity, AlertStatus, Classification, Determination, Evidence, File,
-    InvestigationState, Machine, User,
-};
 use crate::listing::{narrowed, text_eq, text_in, Page};
-use palisade_model::schemas::{ALERTS, ALERT_TABLE, USER_TABLE};
-use palisade_store::StoreError;
-use palisade_model::time::Timestamp;
 use crate::{Core, DomainResult};
 use chrono::{DateTime, TimeDelta, Utc};
 use palisade_auth::Principal;
 use palisade_error::{ApiError, ErrorCode};
+use palisade_model::entities::{
+    Alert, AlertCategory, AlertComment, AlertSeverity, AlertStatus, Classification, Determination, Evidence, File,
+    InvestigationState, Machine, User,
+};
+use palisade_model::schemas::{ALERTS, ALERT_TABLE, USER_TABLE};
+use palisade_model::time::Timestamp;
 use palisade_odata::Query;
+use palisade_store::StoreError;
 use sha2::{Digest, Sha256};
 
 pub(crate) const READ_ROLES: &[&str] = &["Alert.Read.All", "Alert.ReadWrite.All"];
@@ -369,7 +369,12 @@ impl Core {
 
     /// A new alert id in the service's shape; the salt comes from the reference, bumped past any
     /// id already taken (a frozen clock gives every call the same timestamp).
-    fn fresh_alert_id(&self, caller: &Principal, now: DateTime<Utc>, reference: &AlertReference) -> DomainResult<String> {
+    fn fresh_alert_id(
+        &self,
+        caller: &Principal,
+        now: DateTime<Utc>,
+        reference: &AlertReference,
+    ) -> DomainResult<String> {
         let digest = Sha256::digest(
             format!(
                 "{}\n{}\n{}\n{}",

@@ -14,18 +14,20 @@
 //! - Check order: role → body → enum values → action allowed for the type → value → other
 //!   properties → tenant feature → ownership → the 15,000 cap.
 
-use palisade_model::entities::{Indicator, IndicatorAction, IndicatorSeverity, IndicatorSourceType, IndicatorType, Machine};
 use crate::listing::{narrowed, text_eq, text_in, Page};
-use palisade_model::schemas::{INDICATORS, INDICATOR_TABLE, MACHINE_TABLE};
-use palisade_store::StoreError;
-use palisade_model::tenant::TenantFeatures;
-use palisade_model::time::Timestamp;
 use crate::mde::validate;
 use crate::{Core, DomainResult};
 use chrono::{DateTime, Utc};
 use palisade_auth::Principal;
 use palisade_error::{ApiError, ErrorCode};
+use palisade_model::entities::{
+    Indicator, IndicatorAction, IndicatorSeverity, IndicatorSourceType, IndicatorType, Machine,
+};
+use palisade_model::schemas::{INDICATORS, INDICATOR_TABLE, MACHINE_TABLE};
+use palisade_model::tenant::TenantFeatures;
+use palisade_model::time::Timestamp;
 use palisade_odata::{CmpOp, Expr, Literal, Operand, Query};
+use palisade_store::StoreError;
 use serde::Serialize;
 use std::collections::HashMap;
 

@@ -1,14 +1,14 @@
 //! Automated investigations (`shared/reference/mde-api.md` §10), read side. Starting one
 //! (`POST /api/machines/{id}/startInvestigation`) belongs to the machine actions.
 
-use palisade_model::entities::Investigation;
 use crate::listing::Page;
-use palisade_model::schemas::INVESTIGATION_TABLE;
-use palisade_store::StoreError;
 use crate::{Core, DomainResult};
 use palisade_auth::Principal;
 use palisade_error::ApiError;
+use palisade_model::entities::Investigation;
+use palisade_model::schemas::INVESTIGATION_TABLE;
 use palisade_odata::Query;
+use palisade_store::StoreError;
 
 impl Core {
     /// `GET /api/investigations` with OData options.

@@ -8,15 +8,15 @@
 //! name anything but one file in that directory: path separators, `..`, control characters, the
 //! characters Windows forbids, leading or trailing spaces, a trailing dot.
 
-use palisade_model::entities::{CommandStatus, LibraryFile};
 use crate::listing::Page;
-use palisade_model::schemas::LIBRARY_FILE_TABLE;
-use palisade_store::StoreError;
-use palisade_model::time::Timestamp;
 use crate::{Core, DomainResult};
 use palisade_auth::Principal;
 use palisade_error::{ApiError, ErrorCode};
+use palisade_model::entities::{CommandStatus, LibraryFile};
+use palisade_model::schemas::LIBRARY_FILE_TABLE;
+use palisade_model::time::Timestamp;
 use palisade_odata::Query;
+use palisade_store::StoreError;
 use sha2::{Digest, Sha256};
 use std::path::PathBuf;
 

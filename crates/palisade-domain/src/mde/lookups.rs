@@ -14,17 +14,17 @@
 //! `ResourceNotFound` for the file and its statistics but an empty collection for its alerts and
 //! machines; unknown IPs and domains have empty collections and zero statistics.
 
-use palisade_model::entities::{Alert, DomainStats, Evidence, File, FileStats, IpStats};
 use crate::listing::Page;
-use palisade_model::schemas::{EntityTable, ALERTS, ALERT_TABLE, MACHINE_TABLE};
-use palisade_store::{Observation, Observed, ObservedStats, ObservedVia, StoreError};
-use palisade_model::time::Timestamp;
 use crate::mde::validate::{self, HashKind};
 use crate::{Core, DomainResult};
 use chrono::{DateTime, TimeDelta, Utc};
 use palisade_auth::Principal;
 use palisade_error::{ApiError, ErrorCode};
+use palisade_model::entities::{Alert, DomainStats, Evidence, File, FileStats, IpStats};
+use palisade_model::schemas::{EntityTable, ALERTS, ALERT_TABLE, MACHINE_TABLE};
+use palisade_model::time::Timestamp;
 use palisade_odata::{CmpOp, Expr, Literal, Operand, Query};
+use palisade_store::{Observation, Observed, ObservedStats, ObservedVia, StoreError};
 
 const FILE_ROLES: &[&str] = &["File.Read.All"];
 const IP_ROLES: &[&str] = &["Ip.Read.All"];
@@ -384,7 +384,13 @@ impl Core {
     }
 
     /// `GET /api/files/{sha1}/alerts`: alerts whose File or Process evidence has the hash.
-    pub fn list_file_alerts(&self, caller: &Principal, hash: &str, query: &Query, page_size: u32) -> DomainResult<Page> {
+    pub fn list_file_alerts(
+        &self,
+        caller: &Principal,
+        hash: &str,
+        query: &Query,
+        page_size: u32,
+    ) -> DomainResult<Page> {
         caller.require_any(crate::mde::alerts::READ_ROLES)?;
         let key = Self::sha1_only(hash)?;
         self.observed_alerts(caller, SHA1, &key, query, page_size)

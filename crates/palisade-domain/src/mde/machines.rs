@@ -1,14 +1,14 @@
 //! Machines (`shared/reference/mde-api.md` §2): read operations and the simple updates.
 
-use palisade_model::entities::{DeviceValue, HealthStatus, Machine};
 use crate::listing::{narrowed, text_eq, text_in, Page};
-use palisade_model::schemas::{MACHINES, MACHINE_TABLE, USERS, USER_TABLE};
-use palisade_store::StoreError;
 use crate::{Core, DomainResult};
 use chrono::{DateTime, TimeDelta, Utc};
 use palisade_auth::Principal;
 use palisade_error::ApiError;
+use palisade_model::entities::{DeviceValue, HealthStatus, Machine};
+use palisade_model::schemas::{MACHINES, MACHINE_TABLE, USERS, USER_TABLE};
 use palisade_odata::{CmpOp, Expr, LambdaKind, Literal, Operand, Query, StrFunc};
+use palisade_store::StoreError;
 use std::net::IpAddr;
 
 const READ_ROLES: &[&str] = &["Machine.Read.All", "Machine.ReadWrite.All"];
@@ -268,7 +268,12 @@ impl Core {
             &Query::default(),
             text_eq(&MACHINES, "lastIpAddress", &parsed.to_string()),
         );
-        let page = self.list_page(MACHINE_TABLE, &caller.tenant_id, &query, palisade_model::schemas::MDE_MAX_PAGE)?;
+        let page = self.list_page(
+            MACHINE_TABLE,
+            &caller.tenant_id,
+            &query,
+            palisade_model::schemas::MDE_MAX_PAGE,
+        )?;
         let mut found = Vec::new();
         for doc in page.docs {
             let machine: Machine = serde_json::from_str(&doc).map_err(StoreError::from)?;

@@ -5,8 +5,8 @@
 //! editions, builds are not); macOS and Linux minima compare `agentVersion` numerically, part by
 //! part (`101.23082.0011` is above `101.98.84`). iOS and Android support nothing.
 
-use palisade_model::entities::Machine;
 use palisade_error::{ApiError, ErrorCode};
+use palisade_model::entities::Machine;
 use std::cmp::Ordering;
 
 /// What an action needs from a device; unisolate borrows the capability of the isolation it undoes.

@@ -2,11 +2,11 @@
 //! is the bare account name (not the UPN, not `domain\name`), matched case-insensitively; an
 //! unknown account is an empty collection, as documented.
 
-use palisade_model::links::{user_key, USER_ALERTS, USER_MACHINES};
 use crate::listing::{narrowed, text_in, Page};
-use palisade_model::schemas::{ALERTS, ALERT_TABLE, MACHINES, MACHINE_TABLE};
 use crate::{Core, DomainResult};
 use palisade_auth::Principal;
+use palisade_model::links::{user_key, USER_ALERTS, USER_MACHINES};
+use palisade_model::schemas::{ALERTS, ALERT_TABLE, MACHINES, MACHINE_TABLE};
 use palisade_odata::Query;
 
 /// Most related entities one lookup considers (far above any demo or seeded account's count).

@@ -15,8 +15,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use palisade_core::faults::{FaultRuleSpec, FaultRuleView};
-use palisade_core::ratelimit::{RateLimitSettings, API_LIMITS, DEFAULT_LIMIT};
+use palisade_domain::control::faults::{FaultRuleSpec, FaultRuleView};
+use palisade_domain::control::ratelimit::{RateLimitSettings, API_LIMITS, DEFAULT_LIMIT};
 use palisade_error::ApiError;
 use serde_json::json;
 
@@ -53,7 +53,7 @@ request_body! {
 async fn create(State(state): State<AppState>, JsonBody(body): JsonBody<FaultRuleBody>) -> Result<Response, ApiError> {
     // Patterns are matched against normalised paths, so they are normalised the same way
     // (`/api/v1.0/...` → `/api/...`).
-    let path = crate::normalize::normalize_path(&body.path).unwrap_or(body.path);
+    let path = crate::layers::normalize::normalize_path(&body.path).unwrap_or(body.path);
     let spec = FaultRuleSpec {
         method: body.method,
         path,

@@ -4,8 +4,10 @@
 //! or any peer sending the configured key in `X-Palisade-Admin-Key`. Health stays open so
 //! orchestrators can probe it.
 
+pub mod faults;
+
 use crate::extract::{Caller, JsonBody, PathParam};
-use crate::journal::RequestFilter;
+use crate::layers::journal::RequestFilter;
 use crate::request_body;
 use crate::state::AppState;
 use axum::extract::{ConnectInfo, Request, State};
@@ -15,13 +17,15 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use palisade_auth::{Claims, ALL_APP_ROLES};
-use palisade_core::tenant::{AppRegistration, AppView, Tenant, DEMO_TENANT_ID, DEV_CLIENT_ID, DEV_CLIENT_SECRET};
+use palisade_domain::control::apps::AppView;
+use palisade_domain::control::tenants::NewTenant;
 use palisade_error::{ApiError, ErrorCode};
+use palisade_model::tenant::{AppRegistration, Tenant, DEMO_TENANT_ID, DEV_CLIENT_ID, DEV_CLIENT_SECRET};
 use serde_json::json;
 use std::net::SocketAddr;
 use std::str::FromStr;
 
-pub const ADMIN_KEY_HEADER: &str = "x-palisade-admin-key";
+pub use crate::config::ADMIN_KEY_HEADER;
 
 pub fn router(state: AppState) -> Router<AppState> {
     let guarded = Router::new()
@@ -51,13 +55,13 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/_palisade/debug/panic", post(panic_on_purpose))
         .route(
             "/_palisade/whoami",
-            get(whoami).route_layer(from_fn_with_state(state.clone(), crate::auth::authenticate)),
+            get(whoami).route_layer(from_fn_with_state(state.clone(), crate::layers::auth::authenticate)),
         )
-        .merge(super::faults::router())
+        .merge(faults::router())
         .route_layer(from_fn_with_state(state, guard));
     Router::new()
         .route("/_palisade/health", get(health))
-        .merge(super::actions::downloads_router())
+        .merge(crate::api::mde::actions::downloads_router())
         .merge(guarded)
 }
 
@@ -103,7 +107,7 @@ async fn health() -> Json<serde_json::Value> {
 
 async fn error_trace(State(state): State<AppState>, PathParam(target): PathParam) -> Result<Response, ApiError> {
     let lookup = target.clone();
-    let record = state.run(move |core| Ok(core.store.find_error(&lookup)?)).await?;
+    let record = state.run(move |core| core.find_error(&lookup)).await?;
     match record {
         Some(record) => Ok(Json(record).into_response()),
         None => Err(ApiError::resource_not_found("Error target", &target)),
@@ -168,45 +172,15 @@ async fn create_tenant(
     State(state): State<AppState>,
     JsonBody(body): JsonBody<CreateTenantRequest>,
 ) -> Result<Response, ApiError> {
-    let tenant_id = match body.tenant_id.as_deref() {
-        Some(id) => uuid::Uuid::parse_str(id)
-            .map_err(|_| ApiError::invalid_input(format!("tenantId '{id}'; expected a GUID"), "tenant id"))?
-            .to_string(),
-        None => uuid::Uuid::new_v4().to_string(),
+    let request = NewTenant {
+        tenant_id: body.tenant_id,
+        display_name: body.display_name,
+        domain: body.domain,
+        roles: body.roles,
+        demo_data: body.demo_data.unwrap_or(true),
     };
-    let short = &tenant_id[..8];
-    let tenant = Tenant::new(
-        tenant_id.clone(),
-        body.display_name.unwrap_or_else(|| format!("Tenant {short}")),
-        body.domain.unwrap_or_else(|| format!("tenant-{short}.onmicrosoft.com")),
-    );
-    let roles = match body.roles {
-        Some(roles) => palisade_core::tenant::validate_roles(&roles)?,
-        None => ALL_APP_ROLES.iter().map(|r| r.to_string()).collect(),
-    };
-    let app = AppRegistration {
-        client_id: uuid::Uuid::new_v4().to_string(),
-        tenant_id: tenant_id.clone(),
-        display_name: "Palisade app".into(),
-        client_secret: palisade_core::tenant::new_client_secret(),
-        roles,
-    };
-    let exists = tenant_id.clone();
-    let (domain_taken, domain) = (tenant.domain.clone(), tenant.domain.clone());
-    let conflict = state
-        .run(move |core| {
-            Ok(core.store.find_tenant(&exists)?.is_some() || core.store.find_tenant(&domain_taken)?.is_some())
-        })
-        .await?;
-    if conflict {
-        return Err(ApiError::bad_request(
-            format!("A tenant with id {tenant_id} or domain {domain} already exists"),
-            "tenant uniqueness",
-        ));
-    }
-    let demo = body.demo_data.unwrap_or(true);
-    let created = app.clone();
-    state.run(move |core| core.create_tenant(tenant, app, demo)).await?;
+    let (tenant, created) = state.run(move |core| core.add_tenant(request)).await?;
+    let (tenant_id, domain) = (tenant.id, tenant.domain);
     Ok((
         StatusCode::CREATED,
         Json(json!({
@@ -223,7 +197,7 @@ async fn create_tenant(
 fn clock_json(state: &AppState) -> Json<serde_json::Value> {
     let clock = &state.core.clock;
     Json(json!({
-        "now": palisade_core::time::format_api_time(&clock.now()),
+        "now": palisade_model::time::format_api_time(&clock.now()),
         "frozen": clock.is_frozen(),
         "offsetSeconds": clock.offset().num_milliseconds() as f64 / 1000.0,
     }))
@@ -289,7 +263,7 @@ async fn change_clock(
 async fn tenant_features(
     State(state): State<AppState>,
     PathParam(tenant): PathParam,
-) -> Result<Json<palisade_core::tenant::TenantFeatures>, ApiError> {
+) -> Result<Json<palisade_model::tenant::TenantFeatures>, ApiError> {
     Ok(Json(state.run(move |core| core.features(&tenant)).await?))
 }
 
@@ -298,7 +272,7 @@ async fn change_features(
     State(state): State<AppState>,
     PathParam(tenant): PathParam,
     request: Request,
-) -> Result<Json<palisade_core::tenant::TenantFeatures>, ApiError> {
+) -> Result<Json<palisade_model::tenant::TenantFeatures>, ApiError> {
     // Our own reader, so an oversized body is the envelope's PayloadTooLarge, not axum's text.
     let body = crate::extract::read_body(request, state.config.max_body_bytes).await?;
     let value: serde_json::Value = serde_json::from_slice(&body)
@@ -320,9 +294,9 @@ async fn change_features(
 /// as derived from the machine's actions, and its unfinished actions.
 async fn machine_state(
     State(state): State<AppState>,
-    params: super::actions::PathParams,
-) -> Result<Json<palisade_core::actions::DeviceState>, ApiError> {
-    let [tenant, machine] = super::actions::path_params::<2>(params)?;
+    params: crate::api::mde::actions::PathParams,
+) -> Result<Json<palisade_domain::mde::actions::DeviceState>, ApiError> {
+    let [tenant, machine] = crate::api::mde::actions::path_params::<2>(params)?;
     Ok(Json(state.run(move |core| core.device_state(&tenant, &machine)).await?))
 }
 
@@ -382,8 +356,11 @@ async fn list_apps(
     Ok(Json(json!({ "value": apps })))
 }
 
-async fn get_app(State(state): State<AppState>, params: super::actions::PathParams) -> Result<Json<AppView>, ApiError> {
-    let [tenant, client] = super::actions::path_params::<2>(params)?;
+async fn get_app(
+    State(state): State<AppState>,
+    params: crate::api::mde::actions::PathParams,
+) -> Result<Json<AppView>, ApiError> {
+    let [tenant, client] = crate::api::mde::actions::path_params::<2>(params)?;
     let app = state.run(move |core| core.app(&tenant, &client)).await?;
     Ok(Json(AppView::from(&app)))
 }
@@ -399,18 +376,21 @@ request_body! {
 
 async fn update_app(
     State(state): State<AppState>,
-    params: super::actions::PathParams,
+    params: crate::api::mde::actions::PathParams,
     JsonBody(body): JsonBody<UpdateAppRequest>,
 ) -> Result<Json<AppView>, ApiError> {
-    let [tenant, client] = super::actions::path_params::<2>(params)?;
+    let [tenant, client] = crate::api::mde::actions::path_params::<2>(params)?;
     let app = state
         .run(move |core| core.update_app(&tenant, &client, body.display_name, body.roles.as_deref()))
         .await?;
     Ok(Json(AppView::from(&app)))
 }
 
-async fn delete_app(State(state): State<AppState>, params: super::actions::PathParams) -> Result<StatusCode, ApiError> {
-    let [tenant, client] = super::actions::path_params::<2>(params)?;
+async fn delete_app(
+    State(state): State<AppState>,
+    params: crate::api::mde::actions::PathParams,
+) -> Result<StatusCode, ApiError> {
+    let [tenant, client] = crate::api::mde::actions::path_params::<2>(params)?;
     state.run(move |core| core.delete_app(&tenant, &client)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -418,9 +398,9 @@ async fn delete_app(State(state): State<AppState>, params: super::actions::PathP
 /// A new secret; the old one stops working at once (one secret per app).
 async fn rotate_secret(
     State(state): State<AppState>,
-    params: super::actions::PathParams,
+    params: crate::api::mde::actions::PathParams,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let [tenant, client] = super::actions::path_params::<2>(params)?;
+    let [tenant, client] = crate::api::mde::actions::path_params::<2>(params)?;
     let app = state.run(move |core| core.rotate_secret(&tenant, &client)).await?;
     Ok(Json(app_with_secret(&app)))
 }
@@ -555,7 +535,7 @@ fn parse_request_filter(query: Option<&str>) -> Result<RequestFilter, ApiError> 
 async fn list_requests(State(state): State<AppState>, uri: axum::http::Uri) -> Result<Response, ApiError> {
     let filter = parse_request_filter(uri.query())?;
     let records = state.requests.matching(&filter);
-    let records: Vec<&crate::journal::RequestRecord> = records.iter().map(|r| r.as_ref()).collect();
+    let records: Vec<&crate::layers::journal::RequestRecord> = records.iter().map(|r| r.as_ref()).collect();
     Ok(Json(json!({ "value": records })).into_response())
 }
 

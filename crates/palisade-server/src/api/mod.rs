@@ -1,23 +1,17 @@
-//! Route families. API routes mirror the real paths; emulator-only ones live under `/_palisade/`.
+//! The emulated APIs, by product: [`mde`] (Defender for Endpoint) and [`xdr`] (Defender XDR), one
+//! route module per API family; and the response shapes they share (OData entity and collection
+//! envelopes, paging links, `$count`). Routes mirror the real paths; emulator-only ones live under
+//! `/_palisade/` ([`crate::admin`]).
 
-pub mod actions;
-pub mod admin;
-pub mod alerts;
-pub mod faults;
-pub mod indicators;
-pub mod investigations;
-pub mod library;
-pub mod lookups;
-pub mod machines;
-pub mod signin;
-pub mod users;
+pub mod mde;
+pub mod xdr;
 
 use crate::extract::Origin;
 use crate::state::AppState;
 use axum::http::{header, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use palisade_core::listing::Page;
-use palisade_core::{Core, CoreResult};
+use palisade_domain::listing::Page;
+use palisade_domain::{Core, DomainResult};
 use palisade_odata::{EntitySchema, Query};
 use serde::Serialize;
 
@@ -77,7 +71,7 @@ pub async fn list_response<F>(
     list: F,
 ) -> Result<Response, palisade_error::ApiError>
 where
-    F: FnOnce(&Core, &Query, u32) -> CoreResult<Page> + Send + 'static,
+    F: FnOnce(&Core, &Query, u32) -> DomainResult<Page> + Send + 'static,
 {
     let query = odata_query(uri, schema)?;
     let page_size = state.config.page_size;

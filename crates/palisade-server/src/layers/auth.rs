@@ -2,7 +2,7 @@
 //! Authorisation (roles) is the domain's business: each operation says which roles it needs.
 
 use crate::error::from_auth;
-use crate::journal::RequestContext;
+use crate::layers::journal::RequestContext;
 use crate::state::AppState;
 use axum::extract::{Request, State};
 use axum::http::header::AUTHORIZATION;

@@ -2,8 +2,8 @@
 //!
 //! - API routes: [`api_calls`] sits inside the authentication layer (so the caller's tenant and
 //!   app are known) and outside the handler: first the documented rate limits
-//!   ([`palisade_core::ratelimit`]), as the service's gateway would, then the fault rules
-//!   ([`palisade_core::faults`]). A call refused with 429 never reaches a fault rule; a call
+//!   ([`palisade_domain::control::ratelimit`]), as the service's gateway would, then the fault rules
+//!   ([`palisade_domain::control::faults`]). A call refused with 429 never reaches a fault rule; a call
 //!   refused by authentication is neither counted nor faulted.
 //! - Sign-in routes: [`signin_calls`] applies fault rules by path and method only (the caller is
 //!   not known before the token is issued), so a client's token retry logic can be tested. Injected
@@ -16,8 +16,8 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use palisade_auth::Principal;
-use palisade_core::faults::Call;
-use palisade_core::ratelimit;
+use palisade_domain::control::faults::Call;
+use palisade_domain::control::ratelimit;
 use palisade_error::ApiError;
 
 /// Rate limits, then fault rules, for an authenticated API call.

@@ -10,18 +10,17 @@
 //! a database write would double the cost of a cheap GET; a restart empties it (errors stay in the
 //! persistent error journal).
 
-use crate::metrics::Metrics;
+use crate::layers::metrics::Metrics;
 use crate::state::AppState;
 use axum::body::{Body, Bytes};
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use palisade_core::journal::ErrorRecord;
 use palisade_error::JournalEntry;
+use palisade_model::journal::ErrorRecord;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use std::any::Any;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
@@ -69,7 +68,7 @@ pub async fn record_route(request: Request, next: Next) -> Response {
 /// The server-wide body limit, or a route's own larger one (the library upload takes 20 MB files).
 fn body_limit(method: &axum::http::Method, path: &str, server_wide: usize) -> usize {
     if method == axum::http::Method::POST && path.eq_ignore_ascii_case("/api/libraryfiles") {
-        server_wide.max(crate::routes::library::UPLOAD_BODY_LIMIT)
+        server_wide.max(crate::config::UPLOAD_BODY_LIMIT)
     } else {
         server_wide
     }
@@ -132,7 +131,7 @@ pub async fn journal_errors(State(state): State<AppState>, request: Request, nex
         };
         state.requests.push(RequestRecord {
             sequence: 0,
-            time: palisade_core::time::format_api_time(&state.core.clock.now()),
+            time: palisade_model::time::format_api_time(&state.core.clock.now()),
             method: context.method.clone(),
             path: seen.path,
             query: seen.query,
@@ -226,7 +225,7 @@ fn redacted_headers(headers: &HeaderMap) -> Vec<(String, String)> {
                     Some((scheme, _)) => format!("{scheme} {REDACTED}"),
                     None => REDACTED.to_string(),
                 },
-                "cookie" | crate::routes::admin::ADMIN_KEY_HEADER => REDACTED.to_string(),
+                "cookie" | crate::config::ADMIN_KEY_HEADER => REDACTED.to_string(),
                 _ => text.into_owned(),
             };
             (name.as_str().to_string(), shown)
@@ -456,25 +455,14 @@ async fn record_error(state: &AppState, context: &RequestContext, status: u16, e
         message: entry.message,
         cause: entry.cause,
     };
-    let store = state.core.store.clone();
+    let core = state.core.clone();
     let capacity = state.config.journal_capacity;
     // Written before the response leaves, so a client can look its target up at once.
-    let written = tokio::task::spawn_blocking(move || store.record_error(&record, capacity)).await;
+    let written = tokio::task::spawn_blocking(move || core.record_error(&record, capacity)).await;
     match written {
         Ok(Ok(())) => {}
         Ok(Err(e)) => tracing::error!(error = %e, "error journal write failed"),
         Err(e) => tracing::error!(error = %e, "error journal write panicked"),
-    }
-}
-
-/// The message of a panic payload (a `&str` or `String` in practice).
-pub fn describe_panic(payload: &(dyn Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        s.to_string()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "panic with a non-string payload".to_string()
     }
 }
 

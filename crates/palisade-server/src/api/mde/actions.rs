@@ -5,7 +5,7 @@
 //! Verb handlers check the caller's role before reading the body, so a caller without the role
 //! learns that first, whatever it sent.
 
-use super::{count_response, entity_response, list_response, odata_query, odata_response};
+use crate::api::{count_response, entity_response, list_response, odata_query, odata_response};
 use crate::extract::{parse_body, read_body, Caller, Origin, PathParam, RequestBody};
 use crate::request_body;
 use crate::state::AppState;
@@ -15,10 +15,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use palisade_auth::Principal;
-use palisade_core::actions::{action_roles, ActionRequest, DownloadKind, INVESTIGATE_ROLES};
-use palisade_core::entities::ActionType;
-use palisade_core::schemas::MACHINE_ACTIONS;
+use palisade_domain::mde::actions::{action_roles, ActionRequest, DownloadKind, INVESTIGATE_ROLES};
 use palisade_error::ApiError;
+use palisade_model::entities::ActionType;
+use palisade_model::schemas::MACHINE_ACTIONS;
 use serde_json::json;
 
 pub fn router() -> Router<AppState> {
@@ -271,7 +271,8 @@ pub async fn cancel(
     PathParam(id): PathParam,
     request: Request,
 ) -> Result<Response, ApiError> {
-    let body: CommentRequest = body_after_role(&state, &caller, palisade_core::actions::CANCEL_ROLES, request).await?;
+    let body: CommentRequest =
+        body_after_role(&state, &caller, palisade_domain::mde::actions::CANCEL_ROLES, request).await?;
     let action = state
         .run(move |core| core.cancel_action(&caller, &id, &body.comment))
         .await?;

@@ -1,7 +1,7 @@
 //! `/api/alerts` (`shared/reference/mde-api.md` §3) and `/api/machines/{id}/alerts` (§2.1).
 //! Thin: extract, call the domain, shape the answer.
 
-use super::{count_response, entity_response, list_response, odata_query, odata_response};
+use crate::api::{count_response, entity_response, list_response, odata_query, odata_response};
 use crate::extract::{Caller, JsonBody, Origin, PathParam};
 use crate::request_body;
 use crate::state::AppState;
@@ -10,9 +10,9 @@ use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use palisade_core::alerts::{AlertReference, AlertUpdate};
-use palisade_core::schemas::ALERTS;
+use palisade_domain::mde::alerts::{AlertReference, AlertUpdate};
 use palisade_error::ApiError;
+use palisade_model::schemas::ALERTS;
 use serde_json::json;
 
 pub fn router() -> Router<AppState> {

@@ -1,7 +1,7 @@
 //! `/api/indicators` (`shared/reference/mde-api.md` §5): list, submit-or-update, import, delete and
 //! batch delete. Thin: extract, call the domain, shape the answer.
 
-use super::{count_response, entity_response, list_response, odata_query, odata_response};
+use crate::api::{count_response, entity_response, list_response, odata_query, odata_response};
 use crate::extract::{parse_body, Caller, JsonBody, Origin, PathParam};
 use crate::request_body;
 use crate::state::AppState;
@@ -10,9 +10,9 @@ use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::Router;
-use palisade_core::indicators::IndicatorSubmission;
-use palisade_core::schemas::INDICATORS;
+use palisade_domain::mde::indicators::IndicatorSubmission;
 use palisade_error::ApiError;
+use palisade_model::schemas::INDICATORS;
 use serde_json::json;
 
 pub fn router() -> Router<AppState> {

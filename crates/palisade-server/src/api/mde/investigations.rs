@@ -1,7 +1,7 @@
 //! `/api/investigations` (`shared/reference/mde-api.md` §10). `startInvestigation` lives with the
 //! machine actions.
 
-use super::{count_response, entity_response, list_response, odata_query};
+use crate::api::{count_response, entity_response, list_response, odata_query};
 use crate::extract::{Caller, Origin, PathParam};
 use crate::state::AppState;
 use axum::extract::State;
@@ -9,8 +9,8 @@ use axum::http::{StatusCode, Uri};
 use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
-use palisade_core::schemas::INVESTIGATIONS;
 use palisade_error::ApiError;
+use palisade_model::schemas::INVESTIGATIONS;
 
 pub fn router() -> Router<AppState> {
     Router::new()

@@ -1,8 +1,8 @@
 //! `/api/libraryfiles` (`shared/reference/mde-api.md` §11): the live-response library. The upload
 //! is `multipart/form-data`; reading the form is HTTP work and stays here, the rules (names, flags,
-//! size, override) are the domain's (`palisade_core::library`).
+//! size, override) are the domain's (`palisade_domain::mde::library`).
 
-use super::{entity_response, list_response};
+use crate::api::{entity_response, list_response};
 use crate::extract::{Caller, Origin, PathParam};
 use crate::state::AppState;
 use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Request, State};
@@ -11,13 +11,12 @@ use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get};
 use axum::Router;
-use palisade_core::library::{file_too_large, LibraryUpload, LIBRARY_ROLES, MAX_FILE_BYTES};
-use palisade_core::schemas::LIBRARY_FILES;
+use palisade_domain::mde::library::{file_too_large, LibraryUpload, LIBRARY_ROLES, MAX_FILE_BYTES};
 use palisade_error::{ApiError, ErrorCode};
+use palisade_model::schemas::LIBRARY_FILES;
 
-/// The upload's own body limit: the documented 20 MB file plus room for the form's other fields
-/// and framing. The server-wide `max_body_bytes` (4 MiB by default) would refuse most files.
-pub const UPLOAD_BODY_LIMIT: usize = MAX_FILE_BYTES + 1024 * 1024;
+/// The upload's own body limit (see [`crate::config::UPLOAD_BODY_LIMIT`]).
+pub const UPLOAD_BODY_LIMIT: usize = crate::config::UPLOAD_BODY_LIMIT;
 
 /// The form's part that carries the file. The page's table says `File`, its curl example sends
 /// `file`: both are accepted (any case), unlike the text fields, whose names are case-sensitive.

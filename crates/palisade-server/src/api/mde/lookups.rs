@@ -2,7 +2,7 @@
 //! related alerts and machines, and statistics derived from stored alerts and machines. The docs
 //! document no URL lookups, so there are none.
 
-use super::{entity_response, list_response};
+use crate::api::{entity_response, list_response};
 use crate::extract::{Caller, Origin, PathParam};
 use crate::state::AppState;
 use axum::extract::State;
@@ -10,8 +10,8 @@ use axum::http::{StatusCode, Uri};
 use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
-use palisade_core::schemas::{ALERTS, MACHINES};
 use palisade_error::ApiError;
+use palisade_model::schemas::{ALERTS, MACHINES};
 
 /// The `@odata.context` suffixes of the statistics answers, as documented.
 const FILE_STATS: &str = "microsoft.windowsDefenderATP.api.InOrgFileStats";

@@ -1,6 +1,6 @@
 //! `/api/machines` (`shared/reference/mde-api.md` §2). Thin: extract, call the domain, shape the answer.
 
-use super::{count_response, entity_response, list_response, odata_query, odata_response, page_response};
+use crate::api::{count_response, entity_response, list_response, odata_query, odata_response, page_response};
 use crate::extract::{Caller, JsonBody, Origin, PathParam};
 use crate::request_body;
 use crate::state::AppState;
@@ -9,9 +9,9 @@ use axum::http::{StatusCode, Uri};
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
-use palisade_core::machines::FindByIp;
-use palisade_core::schemas::{MACHINES, USERS};
+use palisade_domain::mde::machines::FindByIp;
 use palisade_error::ApiError;
+use palisade_model::schemas::{MACHINES, USERS};
 
 pub fn router() -> Router<AppState> {
     Router::new()

@@ -1,6 +1,6 @@
 //! `/api/users/{id}/...` (`shared/reference/mde-api.md` §9). `{id}` is the bare account name.
 
-use super::list_response;
+use crate::api::list_response;
 use crate::extract::{Caller, Origin, PathParam};
 use crate::state::AppState;
 use axum::extract::State;
@@ -8,8 +8,8 @@ use axum::http::Uri;
 use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
-use palisade_core::schemas::{ALERTS, MACHINES};
 use palisade_error::ApiError;
+use palisade_model::schemas::{ALERTS, MACHINES};
 
 pub fn router() -> Router<AppState> {
     Router::new()

@@ -1,0 +1,9 @@
+//! The middleware every request passes through, outermost first: path normalisation
+//! ([`normalize`]), the journals and metrics ([`journal`], [`metrics`]), and for API routes
+//! authentication ([`auth`]) then rate limits and fault rules ([`injection`]).
+
+pub mod auth;
+pub mod injection;
+pub mod journal;
+pub mod metrics;
+pub mod normalize;
