@@ -26,8 +26,11 @@ pub fn run_all(make: MakeStore<'_>) {
     }
 }
 
+/// One behaviour's check.
+pub type Check = fn(MakeStore<'_>);
+
 /// `(name, check)` of every behaviour.
-pub const ALL: &[(&str, fn(MakeStore<'_>))] = &[
+pub const ALL: &[(&str, Check)] = &[
     (
         "tenants_are_found_by_id_or_domain_in_any_case",
         tenants_are_found_by_id_or_domain_in_any_case,
