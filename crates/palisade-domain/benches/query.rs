@@ -112,7 +112,7 @@ fn seed(core: &Core, machines: u64, alerts: u64) {
             .expect("seed alerts");
         done += count;
     }
-    core.store.analyze().expect("analyze");
+    core.analyze().expect("analyze");
     println!("seeded in {:.1} s", started.elapsed().as_secs_f64());
 }
 

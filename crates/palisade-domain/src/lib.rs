@@ -76,7 +76,8 @@ impl Default for ActionPace {
 
 /// Everything an operation needs: the store, the clock, the signing key and the settings.
 pub struct Core {
-    pub store: Arc<dyn Store>,
+    /// Only the domain reaches the store: handlers and the CLI call operations.
+    pub(crate) store: Arc<dyn Store>,
     pub clock: Arc<Clock>,
     pub signing_key: Arc<SigningKey>,
     pub verifier: TokenVerifier,

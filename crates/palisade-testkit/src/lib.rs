@@ -1,5 +1,12 @@
-//! The shared harness: [`TestApp::spawn`] starts a server; helpers fetch tokens, send requests and
-//! check error envelopes (including that their `target` resolves in the journal).
+//! Palisade's black-box test kit: [`TestApp::spawn`] starts the real server on `127.0.0.1:0` (HTTP
+//! and HTTPS) with a temporary data directory on a store [`Backend`]; its methods fetch tokens and
+//! send requests; [`expect_error`] checks error envelopes (including that their `target` resolves
+//! in the journal); the free helpers ([`values`], [`keys`], [`all_alerts`], [`admin`], [`submit`],
+//! [`windows_machine`], [`multipart_form`]) are the ones several test files need.
+//!
+//! The backend is chosen per app ([`TestApp::spawn_on`]) or for a whole run with
+//! `PALISADE_TEST_BACKEND` (`sqlite`, the default), so one suite runs against every backend, as
+//! Azurite's test server factory does.
 
 use palisade_server::{Config, Server};
 use reqwest::{Method, Response, StatusCode};
@@ -12,8 +19,35 @@ pub const CLIENT_ID: &str = "9a115ade-c11e-4000-8000-000000000001";
 pub const SECRET: &str = "palisade-dev-secret";
 pub const MDE: &str = "https://api.securitycenter.microsoft.com";
 
+/// The store a [`TestApp`] runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// The embedded SQLite file in the app's temporary data directory.
+    Sqlite,
+}
+
+impl Backend {
+    /// The backend of this test run: `PALISADE_TEST_BACKEND` (`sqlite`), SQLite when unset.
+    pub fn from_env() -> Backend {
+        match std::env::var("PALISADE_TEST_BACKEND").as_deref() {
+            Err(_) | Ok("") | Ok("sqlite") => Backend::Sqlite,
+            Ok(other) => panic!("PALISADE_TEST_BACKEND={other}: the test kit knows only `sqlite`"),
+        }
+    }
+
+    /// Points a configuration at this backend.
+    fn configure(self, _config: &mut Config) {
+        match self {
+            // `Config::ephemeral` already keeps the SQLite file in the data directory.
+            Backend::Sqlite => {}
+        }
+    }
+}
+
 pub struct TestApp {
     server: Option<Server>,
+    /// The store this app runs on.
+    pub backend: Backend,
     /// `http://127.0.0.1:port`
     pub http: String,
     /// `https://127.0.0.1:port`
@@ -32,21 +66,33 @@ fn install_crypto() {
 }
 
 impl TestApp {
+    /// Starts a server on the run's backend ([`Backend::from_env`]).
     pub async fn spawn() -> TestApp {
         Self::spawn_with(|_| {}).await
     }
 
+    /// Starts a server on the given backend.
+    pub async fn spawn_on(backend: Backend) -> TestApp {
+        Self::spawn_on_with(backend, |_| {}).await
+    }
+
     /// Starts a server after letting the test adjust its configuration.
     pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
+        Self::spawn_on_with(Backend::from_env(), adjust).await
+    }
+
+    /// Starts a server on the given backend after letting the test adjust its configuration.
+    pub async fn spawn_on_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> TestApp {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut config = Config::ephemeral(dir.path());
+        backend.configure(&mut config);
         adjust(&mut config);
-        let mut app = Self::start(config).await;
+        let mut app = Self::start(backend, config).await;
         app._dir = Some(dir);
         app
     }
 
-    async fn start(config: Config) -> TestApp {
+    async fn start(backend: Backend, config: Config) -> TestApp {
         install_crypto();
         let server = Server::start(config.clone()).await.expect("server starts");
         let ca = std::fs::read(&server.ca_cert).expect("CA file");
@@ -57,6 +103,7 @@ impl TestApp {
             .build()
             .expect("client");
         TestApp {
+            backend,
             http: format!("http://{}", server.http_addr.expect("http")),
             https: format!("https://{}", server.https_addr.expect("https")),
             data_dir: config.data_dir.clone(),
@@ -73,7 +120,7 @@ impl TestApp {
             server.shutdown().await;
         }
         let dir = self._dir.take();
-        let mut app = Self::start(self.config.clone()).await;
+        let mut app = Self::start(self.backend, self.config.clone()).await;
         app._dir = dir;
         app
     }
@@ -362,4 +409,47 @@ impl TestApp {
         assert_eq!(status, StatusCode::OK, "upload {file_name}: {text}");
         serde_json::from_str(&text).unwrap()
     }
+}
+
+/// The `value` array of a collection answer.
+pub fn values(body: &Value) -> &[Value] {
+    body["value"].as_array().unwrap_or_else(|| panic!("no value in {body}"))
+}
+
+/// An entity's property names, in the order the answer gives them.
+pub fn keys(v: &Value) -> Vec<&str> {
+    v.as_object().unwrap().keys().map(String::as_str).collect()
+}
+
+/// Every alert of the caller's tenant, evidence expanded.
+pub async fn all_alerts(app: &TestApp, token: &str) -> Vec<Value> {
+    values(&app.get_ok("/api/alerts?$expand=evidence", token).await).to_vec()
+}
+
+/// A call to the admin API (no token; loopback is trusted), with an optional JSON body.
+pub async fn admin(app: &TestApp, method: Method, path: &str, body: Option<Value>) -> Response {
+    let mut request = app.client.request(method, format!("{}{path}", app.http));
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    request.send().await.unwrap()
+}
+
+/// `POST /api/indicators` with `body`.
+pub async fn submit(app: &TestApp, token: &str, body: &Value) -> Response {
+    app.post("/api/indicators", token, &body.to_string()).await
+}
+
+/// An active Windows 11 machine of the caller's tenant, found through the API.
+pub async fn windows_machine(app: &TestApp, token: &str) -> String {
+    let body = app
+        .get_ok(
+            "/api/machines?$filter=osPlatform%20eq%20%27Windows11%27%20and%20healthStatus%20eq%20%27Active%27&$top=1",
+            token,
+        )
+        .await;
+    body["value"][0]["id"]
+        .as_str()
+        .expect("a Windows 11 machine")
+        .to_string()
 }

@@ -1,5 +1,6 @@
 //! `palisade`: the command line of the emulator. `serve` runs it; `credentials`, `token` and `trace`
-//! read the same data directory directly, so they work whether or not a server is running.
+//! read the same data directory through the domain (never the store directly), so they work
+//! whether or not a server is running.
 
 use clap::{Args, Parser, Subcommand};
 use palisade_model::tenant::{DEMO_TENANT_ID, DEV_CLIENT_ID, DEV_CLIENT_SECRET};

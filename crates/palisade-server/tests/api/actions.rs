@@ -2,7 +2,7 @@
 //! happy path and every error code it can return, the lifecycle on the emulator clock, cancel,
 //! offboarding, and the download links.
 
-use crate::helpers::*;
+use palisade_testkit::*;
 use serde_json::{json, Value};
 
 /// Key order of real MachineAction responses (§4.3), after `@odata.context`.

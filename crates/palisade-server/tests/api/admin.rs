@@ -1,7 +1,7 @@
 //! The admin control plane (issue 6): app registrations and their roles, tenants, data in and
 //! out, resets, the request journal, metrics and the admin guard.
 
-use crate::helpers::*;
+use palisade_testkit::*;
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -94,14 +94,6 @@ const WRITE_ENDPOINTS: &[(&str, &str, &str)] = &[
     ("POST", "/api/libraryfiles", ""),
     ("DELETE", "/api/libraryfiles/collect.ps1", ""),
 ];
-
-async fn admin(app: &TestApp, method: Method, path: &str, body: Option<Value>) -> reqwest::Response {
-    let mut request = app.client.request(method, format!("{}{path}", app.http));
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    request.send().await.unwrap()
-}
 
 async fn admin_ok(app: &TestApp, method: Method, path: &str, body: Option<Value>) -> Value {
     let response = admin(app, method.clone(), path, body).await;

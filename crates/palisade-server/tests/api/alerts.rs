@@ -3,7 +3,7 @@
 //! the related domains/files/IPs/machine/user, `/machines/{id}/alerts`, and every error code each
 //! of them can answer with.
 
-use crate::helpers::*;
+use palisade_testkit::*;
 use serde_json::{json, Value};
 
 /// Property order of real Alert responses (`get-alerts.md` examples), evidence last.
@@ -88,18 +88,6 @@ const FILE_PROPERTIES: &[&str] = &[
     "determinationType",
     "determinationValue",
 ];
-
-fn keys(v: &Value) -> Vec<&str> {
-    v.as_object().unwrap().keys().map(String::as_str).collect()
-}
-
-fn values(body: &Value) -> &Vec<Value> {
-    body["value"].as_array().unwrap_or_else(|| panic!("no value in {body}"))
-}
-
-async fn all_alerts(app: &TestApp, token: &str) -> Vec<Value> {
-    values(&app.get_ok("/api/alerts?$expand=evidence", token).await).clone()
-}
 
 /// The first demo alert (with evidence) satisfying `keep`.
 async fn alert_where(app: &TestApp, token: &str, keep: impl Fn(&Value) -> bool) -> Value {

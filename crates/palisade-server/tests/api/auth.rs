@@ -1,9 +1,9 @@
 //! Point 7: every way a token can be refused is `401 Unauthorized`; a valid token without the role
 //! is `403 Forbidden` naming it; a ReadWrite role satisfies the read requirement.
 
-use crate::helpers::*;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use palisade_testkit::*;
 use reqwest::Method;
 use serde_json::json;
 

@@ -1,6 +1,6 @@
 //! The emulator clock's admin API and tenant feature switches.
 
-use crate::helpers::*;
+use palisade_testkit::*;
 use serde_json::json;
 
 #[tokio::test]

@@ -1,6 +1,6 @@
 //! Point 3 of the skeleton: the envelope everywhere, for every way a request can be wrong.
 
-use crate::helpers::*;
+use palisade_testkit::*;
 use reqwest::Method;
 
 fn a_machine_path(suffix: &str) -> String {

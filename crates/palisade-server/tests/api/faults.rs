@@ -1,7 +1,7 @@
 //! Fault injection (`/_palisade/faults`): rules that make matching calls fail or wait, when and as
 //! often as asked, with traceable targets; and the admin API that manages them.
 
-use crate::helpers::*;
+use palisade_testkit::*;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
@@ -15,35 +15,17 @@ async fn add_rule(app: &TestApp, rule: Value) -> Value {
     serde_json::from_str(&text).unwrap()
 }
 
-async fn admin(app: &TestApp, method: Method, path: &str) -> reqwest::Response {
-    app.call(method, path, None, None).await
-}
-
 async fn rules(app: &TestApp) -> Vec<Value> {
-    let response = admin(app, Method::GET, "/_palisade/faults").await;
+    let response = admin(app, Method::GET, "/_palisade/faults", None).await;
     assert_eq!(response.status(), StatusCode::OK);
     let body: Value = response.json().await.unwrap();
     body["value"].as_array().unwrap().clone()
 }
 
 async fn rule(app: &TestApp, id: &str) -> Value {
-    let response = admin(app, Method::GET, &format!("/_palisade/faults/{id}")).await;
+    let response = admin(app, Method::GET, &format!("/_palisade/faults/{id}"), None).await;
     assert_eq!(response.status(), StatusCode::OK);
     response.json().await.unwrap()
-}
-
-/// An active Windows 11 machine, found through the API.
-async fn windows_machine(app: &TestApp, token: &str) -> String {
-    let body = app
-        .get_ok(
-            "/api/machines?$filter=osPlatform%20eq%20%27Windows11%27%20and%20healthStatus%20eq%20%27Active%27&$top=1",
-            token,
-        )
-        .await;
-    body["value"][0]["id"]
-        .as_str()
-        .expect("a Windows 11 machine")
-        .to_string()
 }
 
 fn id_of(rule: &Value) -> String {
@@ -174,7 +156,13 @@ async fn a_seeded_probability_repeats_its_sequence() {
     let fired = rule(&app, &id_of(&first)).await["fired"].as_u64().unwrap();
     assert_eq!(fired as usize, run.iter().filter(|f| **f).count());
 
-    let response = admin(&app, Method::DELETE, &format!("/_palisade/faults/{}", id_of(&first))).await;
+    let response = admin(
+        &app,
+        Method::DELETE,
+        &format!("/_palisade/faults/{}", id_of(&first)),
+        None,
+    )
+    .await;
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
     let again = add_rule(
         &app,
@@ -185,7 +173,7 @@ async fn a_seeded_probability_repeats_its_sequence() {
     assert_eq!(outcomes(&app, &token, 24).await, run, "same seed, same sequence");
 
     // A fixed seed gives both outcomes at p = 0.5 (and the same ones on every run).
-    admin(&app, Method::DELETE, "/_palisade/faults").await;
+    admin(&app, Method::DELETE, "/_palisade/faults", None).await;
     add_rule(
         &app,
         json!({"path": "/api/alerts", "error": "Forbidden", "probability": 0.5, "seed": 42}),
@@ -194,7 +182,7 @@ async fn a_seeded_probability_repeats_its_sequence() {
     let fixed = outcomes(&app, &token, 24).await;
     assert!(fixed.contains(&true) && fixed.contains(&false), "{fixed:?}");
     // p = 0 never fires, p = 1 always does.
-    admin(&app, Method::DELETE, "/_palisade/faults").await;
+    admin(&app, Method::DELETE, "/_palisade/faults", None).await;
     add_rule(
         &app,
         json!({"path": "/api/alerts", "error": "Forbidden", "probability": 0.0}),
@@ -242,7 +230,7 @@ async fn rules_match_app_tenant_and_method() {
     let response = app.get("/api/alerts", &token).await;
     expect_error(&app, response, 403, "Forbidden", &["injected"]).await;
     app.get_ok("/api/alerts", &other_app).await;
-    admin(&app, Method::DELETE, "/_palisade/faults").await;
+    admin(&app, Method::DELETE, "/_palisade/faults", None).await;
 
     add_rule(
         &app,
@@ -253,7 +241,7 @@ async fn rules_match_app_tenant_and_method() {
     let response = app.get("/api/machines", &other_tenant).await;
     let record = expect_error(&app, response, 500, "InternalServerError", &[]).await;
     assert_eq!(record["tenantId"], tenant);
-    admin(&app, Method::DELETE, "/_palisade/faults").await;
+    admin(&app, Method::DELETE, "/_palisade/faults", None).await;
 
     add_rule(
         &app,
@@ -305,7 +293,7 @@ async fn admin_routes_are_never_faulted() {
     let response = app.get("/api/alerts", &token).await;
     expect_error(&app, response, 500, "InternalServerError", &[]).await;
     assert_eq!(rules(&app).await.len(), 1, "the admin API still answers");
-    let response = admin(&app, Method::GET, "/_palisade/health").await;
+    let response = admin(&app, Method::GET, "/_palisade/health", None).await;
     assert_eq!(response.status(), StatusCode::OK);
     let response = app
         .admin_post(
@@ -355,14 +343,14 @@ async fn rules_are_listed_fetched_and_deleted() {
     }
     assert_eq!(rule(&app, &id_of(&b)).await["path"], "/api/machines/**");
 
-    let response = admin(&app, Method::DELETE, &format!("/_palisade/faults/{}", id_of(&a))).await;
+    let response = admin(&app, Method::DELETE, &format!("/_palisade/faults/{}", id_of(&a)), None).await;
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
-    let response = admin(&app, Method::GET, &format!("/_palisade/faults/{}", id_of(&a))).await;
+    let response = admin(&app, Method::GET, &format!("/_palisade/faults/{}", id_of(&a)), None).await;
     expect_error(&app, response, 404, "ResourceNotFound", &["Fault rule", &id_of(&a)]).await;
-    let response = admin(&app, Method::DELETE, "/_palisade/faults/nope").await;
+    let response = admin(&app, Method::DELETE, "/_palisade/faults/nope", None).await;
     expect_error(&app, response, 404, "ResourceNotFound", &["nope"]).await;
     assert_eq!(rules(&app).await.len(), 1);
-    let response = admin(&app, Method::DELETE, "/_palisade/faults").await;
+    let response = admin(&app, Method::DELETE, "/_palisade/faults", None).await;
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
     assert!(rules(&app).await.is_empty());
 }

@@ -2,7 +2,7 @@
 //! 500 per call, mixed batches), delete, batch delete, app visibility by role, the tenant's cap of
 //! 15,000 active indicators, tenant features and roles.
 
-use crate::helpers::*;
+use palisade_testkit::*;
 use serde_json::{json, Value};
 
 /// Key order of the Indicator entity (§5.3), after `@odata.context`.
@@ -44,10 +44,6 @@ fn indicator(value: &str, kind: &str, action: &str) -> Value {
         "title": format!("{kind} {value}"),
         "description": "submitted by a test",
     })
-}
-
-async fn submit(app: &TestApp, token: &str, body: &Value) -> reqwest::Response {
-    app.post("/api/indicators", token, &body.to_string()).await
 }
 
 async fn submit_ok(app: &TestApp, token: &str, body: &Value) -> Value {

@@ -1,8 +1,8 @@
 //! Investigations (`shared/reference/mde-api.md` §10): the list with OData and `$count`, one by
 //! investigation id or by triggering alert id, roles and not-found.
 
-use crate::helpers::*;
-use serde_json::{json, Value};
+use palisade_testkit::*;
+use serde_json::json;
 
 const INVESTIGATION_PROPERTIES: &[&str] = &[
     "id",
@@ -15,10 +15,6 @@ const INVESTIGATION_PROPERTIES: &[&str] = &[
     "computerDnsName",
     "triggeringAlertId",
 ];
-
-fn values(body: &Value) -> &Vec<Value> {
-    body["value"].as_array().unwrap_or_else(|| panic!("no value in {body}"))
-}
 
 #[tokio::test]
 async fn list_count_and_odata() {

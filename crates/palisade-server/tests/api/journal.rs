@@ -1,6 +1,6 @@
 //! Point 4: the error journal and its trace.
 
-use crate::helpers::*;
+use palisade_testkit::*;
 use reqwest::Method;
 use serde_json::Value;
 

@@ -2,7 +2,7 @@
 //! override rule, the 20 MB cap, names that could escape the library directory, roles, persistence
 //! across a restart, and live response refusing files the library does not hold.
 
-use crate::helpers::*;
+use palisade_testkit::*;
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -29,17 +29,6 @@ async fn delete(app: &TestApp, token: &str, name: &str) -> reqwest::Response {
 
 fn library_dir(app: &TestApp) -> std::path::PathBuf {
     app.data_dir().join("library").join(TENANT)
-}
-
-/// An Active Windows 11 machine of the demo tenant, found through the API.
-async fn windows_machine(app: &TestApp, token: &str) -> String {
-    let body = app
-        .get_ok(
-            "/api/machines?$filter=osPlatform%20eq%20%27Windows11%27%20and%20healthStatus%20eq%20%27Active%27",
-            token,
-        )
-        .await;
-    body["value"][0]["id"].as_str().unwrap().to_string()
 }
 
 async fn live_response(app: &TestApp, token: &str, machine: &str, commands: Value) -> reqwest::Response {

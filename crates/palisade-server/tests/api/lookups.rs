@@ -2,8 +2,8 @@
 //! machines, and statistics. Every expectation is computed here from the alerts' evidence and the
 //! machines as the API itself lists them, never hard-coded.
 
-use crate::helpers::*;
 use chrono::{DateTime, TimeDelta, Utc};
+use palisade_testkit::*;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 
@@ -29,29 +29,14 @@ const FILE_PROPERTIES: &[&str] = &[
     "determinationValue",
 ];
 
-fn keys(v: &Value) -> Vec<&str> {
-    v.as_object().unwrap().keys().map(String::as_str).collect()
-}
-
-fn values(body: &Value) -> Vec<Value> {
-    body["value"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no value in {body}"))
-        .clone()
-}
-
 /// A time of a response, at the microsecond precision the statistics keep (the store's unit).
 fn time(v: &Value) -> DateTime<Utc> {
     let t = DateTime::parse_from_rfc3339(v.as_str().unwrap_or_else(|| panic!("not a time: {v}"))).unwrap();
     DateTime::from_timestamp_micros(t.timestamp_micros()).unwrap()
 }
 
-async fn all_alerts(app: &TestApp, token: &str) -> Vec<Value> {
-    values(&app.get_ok("/api/alerts?$expand=evidence", token).await)
-}
-
 async fn all_machines(app: &TestApp, token: &str) -> Vec<Value> {
-    values(&app.get_ok("/api/machines", token).await)
+    values(&app.get_ok("/api/machines", token).await).to_vec()
 }
 
 /// (alert, evidence item) pairs whose evidence satisfies `keep`.
@@ -193,7 +178,7 @@ async fn file_alerts_and_machines_come_from_evidence_and_take_only_sha1() {
         .get_ok(&format!("/api/files/{sha1}/alerts?$count=true"), &token)
         .await;
     assert!(body["@odata.context"].as_str().unwrap().ends_with("#Alerts"));
-    assert_eq!(ids(&values(&body), "id"), expected_alerts);
+    assert_eq!(ids(values(&body), "id"), expected_alerts);
     assert_eq!(body["@odata.count"], expected_alerts.len());
     assert!(
         values(&body).iter().all(|a| a["evidence"] == json!([])),
@@ -222,13 +207,13 @@ async fn file_alerts_and_machines_come_from_evidence_and_take_only_sha1() {
         let page = app
             .get_ok(&format!("/api/files/{sha1}/alerts?$top=1&$skip={skip}"), &token)
             .await;
-        assert_eq!(ids(&values(&page), "id"), BTreeSet::from([sorted[skip].clone()]));
+        assert_eq!(ids(values(&page), "id"), BTreeSet::from([sorted[skip].clone()]));
         assert_eq!(page["@odata.nextLink"].is_string(), skip + 1 < sorted.len());
     }
 
     let machines = app.get_ok(&format!("/api/files/{sha1}/machines"), &token).await;
     assert!(machines["@odata.context"].as_str().unwrap().ends_with("#Machines"));
-    assert_eq!(ids(&values(&machines), "id"), expected_machines);
+    assert_eq!(ids(values(&machines), "id"), expected_machines);
 
     let unknown = "0".repeat(40);
     for route in ["alerts", "machines"] {
@@ -351,7 +336,7 @@ async fn ip_alerts_and_statistics_count_connections_and_own_addresses() {
             .iter()
             .map(|(a, _)| a["id"].as_str().unwrap().to_string())
             .collect();
-        assert_eq!(ids(&values(&body), "id"), expected, "{ip}");
+        assert_eq!(ids(values(&body), "id"), expected, "{ip}");
 
         for hours in [720, 24] {
             let since = now - TimeDelta::hours(hours);
@@ -451,13 +436,13 @@ async fn domain_alerts_machines_and_statistics_come_from_url_evidence() {
             .iter()
             .map(|(a, _)| a["id"].as_str().unwrap().to_string())
             .collect();
-        assert_eq!(ids(&values(&body), "id"), expected, "{host}");
+        assert_eq!(ids(values(&body), "id"), expected, "{host}");
         let machines = app.get_ok(&format!("/api/domains/{host}/machines"), &token).await;
         let expected: BTreeSet<String> = hits
             .iter()
             .map(|(a, _)| a["machineId"].as_str().unwrap().to_string())
             .collect();
-        assert_eq!(ids(&values(&machines), "id"), expected, "{host}");
+        assert_eq!(ids(values(&machines), "id"), expected, "{host}");
 
         let stats = app
             .get_ok(&format!("/api/domains/{host}/stats?lookBackHours=100"), &token)
@@ -563,11 +548,11 @@ async fn global_figures_span_tenants_while_org_figures_and_lists_stay_in_the_ten
     assert_eq!(file["globalPrevalence"], mine["globallyPrevalence"]);
 
     let my_alerts = ids(
-        &values(&app.get_ok(&format!("/api/files/{sha1}/alerts"), &token).await),
+        values(&app.get_ok(&format!("/api/files/{sha1}/alerts"), &token).await),
         "id",
     );
     let their_alerts = ids(
-        &values(&app.get_ok(&format!("/api/files/{sha1}/alerts"), &other).await),
+        values(&app.get_ok(&format!("/api/files/{sha1}/alerts"), &other).await),
         "id",
     );
     assert!(!my_alerts.is_empty() && !their_alerts.is_empty());

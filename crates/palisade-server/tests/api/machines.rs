@@ -1,6 +1,6 @@
 //! Point 10: the machines read side (and the two simple updates), with real names and casing.
 
-use crate::helpers::*;
+use palisade_testkit::*;
 use serde_json::Value;
 
 /// Property order of real Machine responses (`shared/reference/mde-api.md` §2.3).

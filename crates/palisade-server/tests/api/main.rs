@@ -1,5 +1,6 @@
 //! Black-box tests: each starts the real server on random ports with a fresh data directory and
-//! talks HTTP(S) to it like a client would. One binary, many modules, to keep link time down.
+//! talks HTTP(S) to it like a client would, through `palisade-testkit`. One binary, many modules, to
+//! keep link time down.
 
 mod actions;
 mod admin;
@@ -8,7 +9,6 @@ mod auth;
 mod clock;
 mod envelope;
 mod faults;
-mod helpers;
 mod indicators;
 mod investigations;
 mod journal;

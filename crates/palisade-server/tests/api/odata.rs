@@ -2,7 +2,7 @@
 //! data (expected answers computed here from the unfiltered list), the documented examples, paging,
 //! `$count`, `$select`, and a table of malformed queries each answered with a precise `ODataError`.
 
-use crate::helpers::*;
+use palisade_testkit::*;
 use serde_json::Value;
 
 struct Fixture {

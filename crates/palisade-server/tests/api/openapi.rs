@@ -1,6 +1,6 @@
 //! `/openapi.json` and `/_palisade/docs`: the document describes what the server really routes.
 
-use crate::helpers::*;
+use palisade_testkit::*;
 use reqwest::Method;
 use serde_json::Value;
 

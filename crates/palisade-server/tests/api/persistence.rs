@@ -1,6 +1,6 @@
 //! Point 9: state survives a restart: data, the signing key (old tokens stay valid), the journal.
 
-use crate::helpers::*;
+use palisade_testkit::*;
 use reqwest::Method;
 use serde_json::Value;
 

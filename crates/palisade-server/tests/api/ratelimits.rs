@@ -2,7 +2,7 @@
 //! hour, on the emulator's clock; 429 `TooManyRequests` with an exact `Retry-After`; switchable per
 //! tenant and globally; counters resettable.
 
-use crate::helpers::*;
+use palisade_testkit::*;
 use reqwest::{Method, Response, StatusCode};
 use serde_json::{json, Value};
 

@@ -1,6 +1,6 @@
 //! Point 5: sign-in as MSAL, azure-identity and the docs' raw samples perform it.
 
-use crate::helpers::*;
+use palisade_testkit::*;
 use serde_json::Value;
 
 async fn token_request(app: &TestApp, path: &str, form: &[(&str, &str)]) -> reqwest::Response {

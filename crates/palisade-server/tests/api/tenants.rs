@@ -1,6 +1,6 @@
 //! Point 8: tenants are walled off from each other.
 
-use crate::helpers::*;
+use palisade_testkit::*;
 use serde_json::Value;
 
 #[tokio::test]

@@ -1,6 +1,6 @@
 //! Point 6: HTTPS with a locally generated CA, and a CA bundle clients can point at.
 
-use crate::helpers::*;
+use palisade_testkit::*;
 
 #[tokio::test]
 async fn https_is_trusted_through_the_generated_ca_for_localhost_and_127_0_0_1() {

@@ -1,12 +1,8 @@
 //! Users (`shared/reference/mde-api.md` §9): the alerts and machines of an account, by bare account
 //! name (case-insensitive), with OData, empty for unknown accounts, and the documented roles.
 
-use crate::helpers::*;
+use palisade_testkit::*;
 use serde_json::{json, Value};
-
-fn values(body: &Value) -> &Vec<Value> {
-    body["value"].as_array().unwrap_or_else(|| panic!("no value in {body}"))
-}
 
 /// A demo account that has related alerts, with its alerts (evidence expanded).
 async fn account_with_alerts(app: &TestApp, token: &str) -> (String, Vec<Value>) {

@@ -2,7 +2,7 @@
 //! for each kind a table of valid values (200, stored in canonical form, listed) and invalid ones
 //! (400 with the kind's code and the value named in the message).
 
-use crate::helpers::*;
+use palisade_testkit::*;
 use serde_json::{json, Value};
 
 /// What a refused value's message is expected to quote: the value, or its start when overlong
@@ -11,7 +11,7 @@ fn mention(value: &str) -> String {
     value.chars().take(100).collect()
 }
 
-async fn submit(app: &TestApp, token: &str, kind: &str, action: &str, value: &str) -> reqwest::Response {
+async fn submit_row(app: &TestApp, token: &str, kind: &str, action: &str, value: &str) -> reqwest::Response {
     let body = json!({
         "indicatorValue": value,
         "indicatorType": kind,
@@ -33,7 +33,7 @@ async fn run_table(kind: &str, action: &str, code: &str, valid: &[(String, Strin
     let token = app.token().await;
     let mut ids: Vec<String> = Vec::new();
     for (value, canonical) in valid {
-        let response = submit(&app, &token, kind, action, value).await;
+        let response = submit_row(&app, &token, kind, action, value).await;
         let status = response.status().as_u16();
         let text = response.text().await.unwrap();
         assert_eq!(status, 200, "{kind} {value:?} should be accepted: {text}");
@@ -43,7 +43,7 @@ async fn run_table(kind: &str, action: &str, code: &str, valid: &[(String, Strin
         ids.push(body["id"].as_str().unwrap().to_string());
     }
     for value in invalid {
-        let response = submit(&app, &token, kind, action, value).await;
+        let response = submit_row(&app, &token, kind, action, value).await;
         expect_error(&app, response, 400, code, &[&mention(value)]).await;
     }
     let listed = app
