@@ -1,11 +1,12 @@
 //! Palisade's embedded store: one SQLite file in WAL mode, one writer connection and a few idle
 //! readers, implementing every `palisade-store` trait. Only this crate writes SQLite's SQL.
 //!
-//! Tour, by concern: [`pool`](crate::pool) opens connections and lends them; `migrations` holds
-//! the schema; `docs` the entity tables, their paging SQL and query plans; `tenants` tenants and
-//! apps; `links` relations; `observations` the lookups' rows and statistics; `journal` the error
-//! journal; `meta` small values, sequences and upkeep; `error` maps SQLite's errors onto the neutral
-//! `StoreError`. The tests run `palisade_store::conformance` against this backend.
+//! Tour, by concern: `pool` opens connections and lends them; `migrations` holds the schema; `docs`
+//! the entity tables, their paging SQL and query plans; `tenants` tenants and apps; `links`
+//! relations; `observations` the lookups' rows and statistics; `journal` the error journal; `meta`
+//! small values, sequences and upkeep; `error` maps SQLite's errors onto the neutral `StoreError`
+//! (busy → `Unavailable`, unique or primary-key violations → `Conflict`, the rest → `Backend`).
+//! `tests/conformance.rs` runs `palisade_store::conformance` against this backend.
 
 mod docs;
 mod error;

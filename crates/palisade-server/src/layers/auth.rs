@@ -1,4 +1,5 @@
-//! The authentication layer of the API routes: bearer token → [`Principal`] in the extensions.
+//! The authentication layer of the API routes: bearer token → [`Principal`](palisade_auth::Principal)
+//! in the extensions.
 //! Authorisation (roles) is the domain's business: each operation says which roles it needs.
 
 use crate::error::from_auth;
