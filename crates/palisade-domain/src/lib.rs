@@ -24,7 +24,7 @@ use control::clock::Clock;
 use control::{apps, faults, ratelimit};
 use palisade_auth::{SigningKey, TokenVerifier};
 use palisade_error::ApiError;
-use palisade_store::{Store, StoreError};
+use palisade_store::{MetaStore, Store, StoreError};
 use std::sync::{Arc, Mutex};
 
 /// The one error type of the domain layer.
@@ -131,7 +131,8 @@ pub(crate) fn to_docs<T: serde::Serialize>(entities: &[T]) -> Result<Vec<serde_j
         .map_err(StoreError::from)
 }
 
-fn load_or_create_key(store: &dyn Store) -> DomainResult<SigningKey> {
+/// The signing key: the stored one, or a fresh one stored first-writer-wins (needs only [`MetaStore`]).
+fn load_or_create_key(store: &(impl MetaStore + ?Sized)) -> DomainResult<SigningKey> {
     let key_error = |e: palisade_auth::AuthError| DomainError::Rule(ApiError::internal(e.to_string()));
     if let Some(pem) = store.get_meta(SIGNING_KEY_META)? {
         return SigningKey::from_pem(&pem).map_err(key_error);

@@ -81,3 +81,31 @@ async fn creating_a_tenant_refuses_a_malformed_id_and_an_existing_id_or_domain()
         .await;
     expect_error(&app, response, 400, "BadRequest", &["palisade-demo.onmicrosoft.com"]).await;
 }
+
+#[tokio::test]
+async fn concurrent_creations_of_one_tenant_let_exactly_one_through() {
+    let app = TestApp::spawn().await;
+    let id = "5e1f0000-0000-4000-8000-00000000c0de";
+    let tasks: Vec<_> = (0..4)
+        .map(|_| {
+            let (client, url) = (app.client.clone(), format!("{}/_palisade/tenants", app.http));
+            tokio::spawn(async move {
+                let body = serde_json::json!({"tenantId": id, "demoData": false});
+                client.post(url).json(&body).send().await.unwrap()
+            })
+        })
+        .collect();
+    let mut created = 0;
+    for task in tasks {
+        let response = task.await.unwrap();
+        if response.status().as_u16() == 201 {
+            created += 1;
+        } else {
+            expect_error(&app, response, 400, "BadRequest", &[id, "already exists"]).await;
+        }
+    }
+    assert_eq!(
+        created, 1,
+        "the store's uniqueness decides: one creation, the others refused"
+    );
+}
