@@ -11,7 +11,7 @@ pub struct AppState {
     pub core: Arc<Core>,
     pub config: Arc<Config>,
     /// Every request, bounded, in memory (`GET /_palisade/requests`).
-    pub requests: Arc<crate::layers::journal::RequestJournal>,
+    pub requests: Arc<crate::layers::requests::RequestJournal>,
     /// Prometheus counters and histograms (`GET /metrics`).
     pub metrics: Arc<crate::layers::metrics::Metrics>,
 }

@@ -7,7 +7,7 @@
 pub mod faults;
 
 use crate::extract::{Caller, JsonBody, PathParam};
-use crate::layers::journal::RequestFilter;
+use crate::layers::requests::RequestFilter;
 use crate::request_body;
 use crate::state::AppState;
 use axum::extract::{ConnectInfo, Request, State};
@@ -535,7 +535,7 @@ fn parse_request_filter(query: Option<&str>) -> Result<RequestFilter, ApiError> 
 async fn list_requests(State(state): State<AppState>, uri: axum::http::Uri) -> Result<Response, ApiError> {
     let filter = parse_request_filter(uri.query())?;
     let records = state.requests.matching(&filter);
-    let records: Vec<&crate::layers::journal::RequestRecord> = records.iter().map(|r| r.as_ref()).collect();
+    let records: Vec<&crate::layers::requests::RequestRecord> = records.iter().map(|r| r.as_ref()).collect();
     Ok(Json(json!({ "value": records })).into_response())
 }
 
