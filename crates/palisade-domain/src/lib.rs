@@ -83,15 +83,20 @@ pub struct Core {
     pub verifier: TokenVerifier,
     pub settings: Settings,
     /// Serialises the check-then-write of state-changing operations (machine actions), so two
-    /// concurrent isolate calls cannot both pass the "already pending" check.
+    /// concurrent isolate calls cannot both pass the "already pending" check. Process-local: the
+    /// next step is an atomic store operation backed by a constraint (see `palisade_store`'s docs),
+    /// so that two processes on one store cannot both pass it either.
     pub(crate) state_lock: Mutex<()>,
     /// Apps recently confirmed registered (see [`Core::app_is_registered`]).
     pub(crate) registrations: apps::RegistrationCache,
     /// Fault-injection rules (in memory; see [`faults`]).
     pub faults: faults::FaultRules,
-    /// Rate-limit counters and the tenants' switches (see [`ratelimit`]).
+    /// Rate-limit counters and the tenants' switches (see [`ratelimit`]). Counted per process;
+    /// the windows are to move into the store (an atomic "count this call" operation).
     pub rate_limits: ratelimit::RateLimiter,
     /// Serialises library uploads and deletes (exists-check, file write, metadata write).
+    /// Process-local, like the files in the data directory; both are to become store blobs
+    /// written with their metadata in one transaction.
     pub(crate) library_lock: Mutex<()>,
 }
 
