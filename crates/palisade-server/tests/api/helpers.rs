@@ -68,10 +68,17 @@ impl TestApp {
     }
 
     /// Stops the server and starts a new one on the same data directory (and fresh ports).
-    pub async fn restart(mut self) -> TestApp {
+    pub async fn restart(self) -> TestApp {
+        self.restart_with(|_| {}).await
+    }
+
+    /// Stops the server, lets the test change the data directory while it is down, and starts a new
+    /// one on it.
+    pub async fn restart_with(mut self, change: impl FnOnce(&Path)) -> TestApp {
         if let Some(server) = self.server.take() {
             server.shutdown().await;
         }
+        change(&self.data_dir);
         let dir = self._dir.take();
         let mut app = Self::start(self.config.clone()).await;
         app._dir = dir;
