@@ -97,6 +97,18 @@ fn group(kind: ActionType) -> &'static [ActionType] {
     }
 }
 
+/// What every action request carries beside its verb: the required comment and the MachineAction
+/// properties a caller may set (absent when the body has them `null`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ActionDetails {
+    pub comment: String,
+    /// `externalId`: the caller's own correlation id, answered back as sent.
+    pub external_id: Option<String>,
+    /// `requestSource`: `PublicApi` unless the caller names another.
+    pub request_source: Option<String>,
+    pub title: Option<String>,
+}
+
 /// A verb with its body's verb-specific properties, as sent (validated by [`Core::request_action`]).
 #[derive(Debug, Clone)]
 pub enum ActionRequest {
@@ -457,7 +469,7 @@ impl Core {
         &self,
         caller: &Principal,
         machine_ref: &str,
-        comment: &str,
+        details: &ActionDetails,
         request: ActionRequest,
     ) -> CoreResult<MachineAction> {
         let kind = request.kind();
@@ -497,9 +509,9 @@ impl Core {
         let action = MachineAction {
             id: uuid::Uuid::new_v4().hyphenated().to_string(),
             kind,
-            title: None,
+            title: details.title.clone(),
             requestor: caller.app_id.clone(),
-            requestor_comment: Some(comment.to_string()),
+            requestor_comment: Some(details.comment.clone()),
             status: ActionStatus::Pending,
             machine_id: machine.id.clone(),
             computer_dns_name: machine.computer_dns_name.clone(),
@@ -510,8 +522,8 @@ impl Core {
             cancellation_date_time_utc: None,
             error_h_result: 0,
             scope: valid.scope,
-            external_id: None,
-            request_source: "PublicApi".into(),
+            external_id: details.external_id.clone(),
+            request_source: details.request_source.clone().unwrap_or_else(|| "PublicApi".into()),
             related_file_info: valid.related_file_info,
             commands: valid.commands,
             troubleshoot_info: None,

@@ -49,6 +49,9 @@ pub struct TenantFeatures {
     pub custom_network_indicators: bool,
     /// Allow or block file (file hash indicators).
     pub allow_or_block_file: bool,
+    /// Palisade's own switch, not a portal feature: refuse undocumented body properties
+    /// (`InvalidRequestBody`) for this tenant's calls instead of ignoring and recording them.
+    pub strict_bodies: bool,
 }
 
 impl Default for TenantFeatures {
@@ -58,13 +61,14 @@ impl Default for TenantFeatures {
             automated_investigation: true,
             custom_network_indicators: true,
             allow_or_block_file: true,
+            strict_bodies: false,
         }
     }
 }
 
 impl TenantFeatures {
     /// `(wire name, portal name, value)` of each feature, for messages and the admin API.
-    pub fn describe(&self) -> [(&'static str, &'static str, bool); 4] {
+    pub fn describe(&self) -> [(&'static str, &'static str, bool); 5] {
         [
             ("liveResponse", "Live response", self.live_response),
             (
@@ -78,6 +82,7 @@ impl TenantFeatures {
                 self.custom_network_indicators,
             ),
             ("allowOrBlockFile", "Allow or block file", self.allow_or_block_file),
+            ("strictBodies", "Strict request bodies (Palisade)", self.strict_bodies),
         ]
     }
 }
@@ -103,6 +108,7 @@ impl TenantFeatures {
             "automatedInvestigation" => &mut self.automated_investigation,
             "customNetworkIndicators" => &mut self.custom_network_indicators,
             "allowOrBlockFile" => &mut self.allow_or_block_file,
+            "strictBodies" => &mut self.strict_bodies,
             _ => return false,
         };
         *slot = on;

@@ -31,6 +31,10 @@ pub struct Config {
     /// Whether the documented rate limits apply at all (each tenant can also switch them off).
     /// On for fidelity; `--no-rate-limits` turns them off, e.g. for benchmarks.
     pub rate_limits: bool,
+    /// Refuse body properties the API does not document (`InvalidRequestBody`) instead of ignoring
+    /// and recording them. Off by default, because published clients send more than the pages list
+    /// and the real service ignores what it does not bind; each tenant can also switch it on.
+    pub strict_bodies: bool,
 }
 
 impl Config {
@@ -48,6 +52,7 @@ impl Config {
             request_journal_capacity: 10_000,
             core: palisade_core::Settings::default(),
             rate_limits: true,
+            strict_bodies: false,
         }
     }
 

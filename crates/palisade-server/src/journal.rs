@@ -33,9 +33,25 @@ pub struct RequestContext {
     path: String,
     caller: OnceLock<(String, Option<String>)>,
     route: OnceLock<String>,
+    ignored_properties: Mutex<Vec<String>>,
 }
 
 impl RequestContext {
+    /// Records the body properties the request sent that the API does not document (see
+    /// [`crate::extract::apply_body_policy`]).
+    pub fn add_ignored_properties(&self, names: Vec<String>) {
+        if let Ok(mut ignored) = self.ignored_properties.lock() {
+            ignored.extend(names);
+        }
+    }
+
+    fn ignored_properties(&self) -> Vec<String> {
+        self.ignored_properties
+            .lock()
+            .map(|names| names.clone())
+            .unwrap_or_default()
+    }
+
     /// Records who is calling (tenant, app) once it is known.
     pub fn set_caller(&self, tenant_id: String, app_id: Option<String>) {
         let _ = self.caller.set((tenant_id, app_id));
@@ -44,6 +60,9 @@ impl RequestContext {
 
 /// The header carrying the tracking id of the response (the error's `target` on errors).
 pub const REQUEST_ID_HEADER: &str = "x-ms-request-id";
+
+/// Names the body properties a request sent that the API ignored (lenient body policy).
+pub const IGNORED_PROPERTIES_HEADER: &str = "x-palisade-ignored-properties";
 
 /// Bodies up to this size are kept as text in the request journal (larger ones: digest and size).
 pub const BODY_TEXT_LIMIT: usize = 64 * 1024;
@@ -86,6 +105,7 @@ pub async fn journal_errors(State(state): State<AppState>, request: Request, nex
             .unwrap_or_default(),
         caller: OnceLock::new(),
         route: OnceLock::new(),
+        ignored_properties: Mutex::new(Vec::new()),
     });
     let keep = journaled(request.uri().path());
     let (mut parts, body) = request.into_parts();
@@ -120,6 +140,12 @@ pub async fn journal_errors(State(state): State<AppState>, request: Request, nex
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert(REQUEST_ID_HEADER, value);
     }
+    let ignored_properties = context.ignored_properties();
+    if !ignored_properties.is_empty() {
+        if let Ok(value) = HeaderValue::from_str(&ignored_properties.join(", ")) {
+            response.headers_mut().insert(IGNORED_PROPERTIES_HEADER, value);
+        }
+    }
     let elapsed = started.elapsed();
     let route = context.route.get().map(String::as_str);
     state
@@ -147,6 +173,7 @@ pub async fn journal_errors(State(state): State<AppState>, request: Request, nex
             latency_ms: elapsed.as_secs_f64() * 1000.0,
             tenant_id,
             client_id,
+            ignored_properties,
         });
     }
     response
@@ -286,6 +313,8 @@ pub struct RequestRecord {
     pub latency_ms: f64,
     pub tenant_id: Option<String>,
     pub client_id: Option<String>,
+    /// Body properties the API does not document, ignored under the lenient body policy.
+    pub ignored_properties: Vec<String>,
 }
 
 /// Headers as a JSON object; repeated headers are joined with ", " as HTTP allows.
@@ -444,6 +473,12 @@ async fn record_error(state: &AppState, context: &RequestContext, status: u16, e
         cause = %entry.cause,
         "error response"
     );
+    let ignored = context.ignored_properties();
+    let cause = if ignored.is_empty() {
+        entry.cause
+    } else {
+        format!("{}; ignored body properties: {}", entry.cause, ignored.join(", "))
+    };
     let record = ErrorRecord {
         target: entry.target,
         time: state.core.clock.now().into(),
@@ -454,7 +489,7 @@ async fn record_error(state: &AppState, context: &RequestContext, status: u16, e
         status,
         code: entry.code,
         message: entry.message,
-        cause: entry.cause,
+        cause,
     };
     let store = state.core.store.clone();
     let capacity = state.config.journal_capacity;
@@ -532,6 +567,7 @@ mod tests {
             latency_ms: 0.0,
             tenant_id: None,
             client_id: None,
+            ignored_properties: Vec::new(),
         }
     }
 

@@ -236,6 +236,10 @@ struct ServeArgs {
     /// Switch the documented rate limits off for every tenant (e.g. for benchmarks).
     #[arg(long, env = "PALISADE_NO_RATE_LIMITS")]
     no_rate_limits: bool,
+    /// Refuse undocumented body properties (InvalidRequestBody) instead of ignoring and recording
+    /// them; each tenant can also switch this on (its `strictBodies` feature).
+    #[arg(long, env = "PALISADE_STRICT_BODIES")]
+    strict_bodies: bool,
 }
 
 #[derive(Clone, Copy)]
@@ -320,6 +324,7 @@ fn serve(args: ServeArgs) -> Result<ExitCode, String> {
             ..palisade_core::Settings::default()
         },
         rate_limits: !args.no_rate_limits,
+        strict_bodies: args.strict_bodies,
     };
     let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
     runtime.block_on(async move {

@@ -267,10 +267,19 @@ async fn every_verb_checks_role_then_body() {
         )
         .await;
 
-        let mut unknown = body.clone();
-        unknown["Bogus"] = json!(1);
-        let response = act(&app, &token, &id, verb, unknown).await;
-        expect_error(&app, response, 400, "InvalidRequestBody", &["'Bogus'"]).await;
+        // Unknown properties are ignored (see `fidelity.rs`); one differing only in case from a
+        // documented one is a typo and stays an error.
+        let mut miscased_optional = body.clone();
+        miscased_optional["externalId"] = json!("x");
+        let response = act(&app, &token, &id, verb, miscased_optional).await;
+        expect_error(
+            &app,
+            response,
+            400,
+            "InvalidRequestBody",
+            &["'externalId'", "did you mean 'ExternalId'"],
+        )
+        .await;
 
         let mut wrong_type = body.clone();
         wrong_type["Comment"] = json!(5);

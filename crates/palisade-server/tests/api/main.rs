@@ -8,6 +8,7 @@ mod auth;
 mod clock;
 mod envelope;
 mod faults;
+mod fidelity;
 mod helpers;
 mod indicators;
 mod investigations;
