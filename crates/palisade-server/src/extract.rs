@@ -292,16 +292,20 @@ mod tests {
         (e.code, e.message)
     }
 
+    fn parsed(body: &str) -> ParsedBody<Sample> {
+        match parse_body::<Sample>(body.as_bytes()) {
+            Ok(parsed) => parsed,
+            Err(e) => panic!("{body}: {}", e.message),
+        }
+    }
+
     fn ignored(body: &str) -> Vec<String> {
-        parse_body::<Sample>(body.as_bytes()).ok().expect("parses").ignored
+        parsed(body).ignored
     }
 
     #[test]
     fn body_rules_in_order() {
-        let ok = parse_body::<Sample>(br#"{"Comment":"x","IsolationType":"Full"}"#)
-            .ok()
-            .expect("parses")
-            .value;
+        let ok = parsed(r#"{"Comment":"x","IsolationType":"Full"}"#).value;
         assert_eq!((ok.comment.as_str(), ok.isolation_type.as_deref()), ("x", Some("Full")));
         assert_eq!(code("").0, ErrorCode::InvalidRequestBody);
         assert_eq!(code("{").0, ErrorCode::InvalidRequestBody);

@@ -68,7 +68,7 @@ async fn every_action_verb_takes_the_documented_optional_properties_as_null() {
         &client_body(json!({})),
     )
     .await;
-    assert_eq!(investigation["computerDnsName"].is_string(), true, "{investigation}");
+    assert!(investigation["computerDnsName"].is_string(), "{investigation}");
 }
 
 #[tokio::test]
