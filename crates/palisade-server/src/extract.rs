@@ -160,11 +160,13 @@ pub fn parse_body<T: RequestBody>(bytes: &[u8]) -> Result<ParsedBody<T>, ApiErro
     Ok(ParsedBody { value, ignored })
 }
 
-/// The unknown-property policy, in one place. Lenient by default: the undocumented properties are
-/// ignored, recorded in the request journal and any error trace of the request, and named in the
-/// `x-palisade-ignored-properties` response header. Strict (`--strict-bodies`, or the tenant's
-/// `strictBodies` feature): `InvalidRequestBody` naming the first of them. The tenant is only asked
-/// when there is something to decide, so a clean body costs nothing.
+/// The unknown-property policy, in one place. Lenient by default on the emulated APIs: the
+/// undocumented properties are ignored, recorded in the request journal and any error trace of the
+/// request, and named in the `x-palisade-ignored-properties` response header. Strict
+/// (`--strict-bodies`, or the tenant's `strictBodies` feature): `InvalidRequestBody` naming the
+/// first of them. Palisade's own API (`/_palisade/`) is always strict: it is ours to define, and a
+/// misspelt fault-rule property silently ignored would make a test quietly test nothing. The tenant
+/// is only asked when there is something to decide, so a clean body costs nothing.
 pub async fn apply_body_policy(
     state: &AppState,
     context: Option<&RequestContext>,
@@ -175,6 +177,7 @@ pub async fn apply_body_policy(
         return Ok(());
     };
     let strict = state.config.strict_bodies
+        || context.is_some_and(RequestContext::is_admin)
         || match caller {
             Some(caller) => {
                 let tenant = caller.tenant_id.clone();

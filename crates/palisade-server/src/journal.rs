@@ -45,6 +45,11 @@ impl RequestContext {
         }
     }
 
+    /// Whether the request is for Palisade's own API (`/_palisade/`), not an emulated one.
+    pub fn is_admin(&self) -> bool {
+        self.path.starts_with("/_palisade/")
+    }
+
     fn ignored_properties(&self) -> Vec<String> {
         self.ignored_properties
             .lock()
@@ -121,6 +126,10 @@ pub async fn journal_errors(State(state): State<AppState>, request: Request, nex
                     seen.body(&bytes);
                 }
                 next.run(Request::from_parts(parts, Body::from(bytes))).await
+            }
+            // Refused before routing, so the sign-in routes' own layer cannot give it Entra's shape.
+            Err(refusal) if crate::routes::signin::is_signin_path(parts.uri.path()) => {
+                crate::routes::signin::in_entra_shape(&state, refusal.into_response())
             }
             Err(refusal) => refusal.into_response(),
         }

@@ -253,3 +253,94 @@ async fn strict_bodies_can_be_switched_on_for_one_tenant() {
     let response = app.post("/api/indicators/import", &other, &body.to_string()).await;
     assert_eq!(response.status(), 200);
 }
+
+async fn add_fault(app: &TestApp, rule: Value) {
+    let response = app
+        .client
+        .post(format!("{}/_palisade/faults", app.http))
+        .json(&rule)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
+}
+
+fn token_form() -> [(&'static str, String); 4] {
+    [
+        ("grant_type", "client_credentials".to_string()),
+        ("client_id", CLIENT_ID.to_string()),
+        ("client_secret", SECRET.to_string()),
+        ("scope", "https://api.securitycenter.microsoft.com/.default".to_string()),
+    ]
+}
+
+#[tokio::test]
+async fn throttled_sign_in_answers_entras_shape_with_retry_after() {
+    let app = TestApp::spawn().await;
+    add_fault(
+        &app,
+        json!({"path": "/{tenant}/oauth2/token", "error": "TooManyRequests", "times": 1, "retryAfterSeconds": 30}),
+    )
+    .await;
+    let response = app
+        .client
+        .post(format!("{}/{TENANT}/oauth2/token", app.https))
+        .form(&token_form())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["retry-after"], "30");
+    let record = expect_entra_error(&app, response, 429, "temporarily_unavailable", 90055).await;
+    assert!(
+        record["cause"].as_str().unwrap().contains("injected by fault rule"),
+        "{record}"
+    );
+    assert!(
+        record["message"].as_str().unwrap().starts_with("AADSTS90055: "),
+        "{record}"
+    );
+}
+
+#[tokio::test]
+async fn every_sign_in_route_answers_failures_in_entras_shape() {
+    let app = TestApp::spawn().await;
+    for path in [
+        "/{tenant}/v2.0/.well-known/openid-configuration",
+        "/{tenant}/.well-known/openid-configuration",
+        "/{tenant}/discovery/v2.0/keys",
+        "/{tenant}/discovery/keys",
+        "/{tenant}/discovery/instance",
+    ] {
+        add_fault(&app, json!({"path": path, "error": "InternalServerError", "times": 1})).await;
+        let url = format!("{}{}", app.https, path.replace("{tenant}", TENANT));
+        let response = app.client.get(&url).send().await.unwrap();
+        expect_entra_error(&app, response, 500, "server_error", 50000).await;
+    }
+    add_fault(
+        &app,
+        json!({"path": "/{tenant}/oauth2/v2.0/token", "error": "BadRequest", "times": 1}),
+    )
+    .await;
+    let response = app
+        .client
+        .post(format!("{}/{TENANT}/oauth2/v2.0/token", app.https))
+        .form(&token_form())
+        .send()
+        .await
+        .unwrap();
+    expect_entra_error(&app, response, 400, "invalid_request", 90100).await;
+}
+
+#[tokio::test]
+async fn an_oversized_token_request_is_refused_in_entras_shape() {
+    let app = TestApp::spawn_with(|config| config.max_body_bytes = 1024).await;
+    let response = app
+        .client
+        .post(format!("{}/{TENANT}/oauth2/v2.0/token", app.https))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("grant_type=client_credentials&scope={}", "x".repeat(4096)))
+        .send()
+        .await
+        .unwrap();
+    expect_entra_error(&app, response, 413, "invalid_request", 90100).await;
+}

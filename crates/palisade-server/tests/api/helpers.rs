@@ -302,6 +302,33 @@ pub async fn expect_error(app: &TestApp, response: Response, status: u16, code: 
     record
 }
 
+/// Asserts a sign-in failure in Entra's OAuth2 shape (`error`, `error_description` starting with the
+/// AADSTS code and carrying the trace and correlation ids and a timestamp, `error_codes`, `trace_id`,
+/// `correlation_id`), and that its `trace_id` resolves in the journal. Returns the journal record.
+pub async fn expect_entra_error(app: &TestApp, response: Response, status: u16, error: &str, aadsts: u32) -> Value {
+    assert_eq!(response.status().as_u16(), status);
+    let body: Value = response.json().await.expect("an Entra error body is JSON");
+    assert_eq!(body["error"], error, "{body}");
+    assert_eq!(body["error_codes"], json!([aadsts]), "{body}");
+    let trace_id = body["trace_id"].as_str().expect("trace_id");
+    let correlation_id = body["correlation_id"].as_str().expect("correlation_id");
+    assert!(uuid_like(trace_id) && uuid_like(correlation_id), "{body}");
+    assert!(body["timestamp"].is_string(), "{body}");
+    let description = body["error_description"].as_str().expect("error_description");
+    assert!(description.starts_with(&format!("AADSTS{aadsts}: ")), "{description}");
+    for part in [
+        format!("Trace ID: {trace_id}"),
+        format!("Correlation ID: {correlation_id}"),
+        "Timestamp: ".to_string(),
+    ] {
+        assert!(description.contains(&part), "{description} lacks {part}");
+    }
+    assert!(body.get("target").is_none(), "no Defender envelope: {body}");
+    let record = app.trace(trace_id).await.expect("the trace id resolves in the journal");
+    assert_eq!(record["code"], error);
+    record
+}
+
 pub fn uuid_like(s: &str) -> bool {
     s.len() == 36
         && s.chars().enumerate().all(|(i, c)| match i {
