@@ -293,11 +293,13 @@ pub struct DeviceState {
 }
 
 impl DeviceState {
-    /// The latest succeeded action of each group decides.
+    /// The latest succeeded action of each group decides: latest in the order the actions were
+    /// requested, not by their timestamps, which go back with the emulator clock (see
+    /// [`request_order`]).
     fn derive(machine_id: &str, actions: &[MachineAction]) -> DeviceState {
         let mut succeeded: Vec<&MachineAction> =
             actions.iter().filter(|a| a.status == ActionStatus::Succeeded).collect();
-        succeeded.sort_by_key(|a| (a.last_update_date_time_utc, a.creation_date_time_utc));
+        succeeded.sort_by_key(|a| request_order(a));
         let latest = |kinds: &[ActionType]| succeeded.iter().rev().find(|a| kinds.contains(&a.kind)).copied();
         let isolation = latest(group(ActionType::Isolate))
             .filter(|a| a.kind == ActionType::Isolate)
@@ -316,6 +318,23 @@ impl DeviceState {
                 .collect(),
         }
     }
+}
+
+/// Where an action stands in the order actions were requested. Action ids are UUIDv7: their leading
+/// bits are the wall-clock millisecond of the request and a counter, monotonic within a process, so
+/// their order is the order in which things happened even after `POST /_palisade/clock` moved the
+/// emulator's time back (its timestamps then re-live earlier minutes, and nothing un-happens).
+/// Actions of a group (isolate/unisolate, ...) cannot run at once, so request order is completion
+/// order. Ids of other versions (stores from before this rule, or loaded data) come first, in
+/// timestamp order.
+fn request_order(action: &MachineAction) -> (bool, String, Timestamp, Timestamp) {
+    let v7 = uuid::Uuid::parse_str(&action.id).is_ok_and(|id| id.get_version_num() == 7);
+    let key = if v7 {
+        action.id.to_ascii_lowercase()
+    } else {
+        String::new()
+    };
+    (v7, key, action.last_update_date_time_utc, action.creation_date_time_utc)
 }
 
 /// A file behind a download link.
@@ -507,7 +526,8 @@ impl Core {
         }
         let now = Timestamp(self.clock.now());
         let action = MachineAction {
-            id: uuid::Uuid::new_v4().hyphenated().to_string(),
+            // v7: its order is the order of requests (see `request_order`).
+            id: uuid::Uuid::now_v7().hyphenated().to_string(),
             kind,
             title: details.title.clone(),
             requestor: caller.app_id.clone(),

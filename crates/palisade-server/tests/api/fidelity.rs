@@ -344,3 +344,52 @@ async fn an_oversized_token_request_is_refused_in_entras_shape() {
         .unwrap();
     expect_entra_error(&app, response, 413, "invalid_request", 90100).await;
 }
+
+async fn machine_state(app: &TestApp, machine: &str) -> Value {
+    app.get_json(&format!(
+        "{}/_palisade/tenants/{TENANT}/machines/{machine}/state",
+        app.http
+    ))
+    .await
+}
+
+#[tokio::test]
+async fn moving_the_clock_back_keeps_what_happened_in_request_order() {
+    let app = TestApp::spawn().await;
+    let token = app.token().await;
+    let machine = windows11(&app, &token).await;
+    app.freeze_clock().await;
+    let comment = json!({"Comment": "c"});
+    let path = |verb: &str| format!("/api/machines/{machine}/{verb}");
+    post_created(&app, &token, &path("isolate"), &comment).await;
+    app.advance_clock(120.0).await;
+    let release = post_created(&app, &token, &path("unisolate"), &comment).await;
+    app.advance_clock(120.0).await;
+    assert_eq!(machine_state(&app, &machine).await["isolation"], Value::Null);
+
+    // Back one hour: the isolation requested now happens after the release above, whatever its
+    // timestamps say.
+    app.advance_clock(-3600.0).await;
+    let isolate = post_created(&app, &token, &path("isolate"), &comment).await;
+    assert!(
+        isolate["creationDateTimeUtc"].as_str().unwrap() < release["creationDateTimeUtc"].as_str().unwrap(),
+        "timestamps re-live the earlier hour: {isolate} vs {release}"
+    );
+    app.advance_clock(120.0).await;
+    let action = app
+        .get_ok(
+            &format!("/api/machineactions/{}", isolate["id"].as_str().unwrap()),
+            &token,
+        )
+        .await;
+    assert_eq!(action["status"], "Succeeded");
+    assert_eq!(machine_state(&app, &machine).await["isolation"], "Full");
+    // So releasing it is allowed, and then it is released.
+    post_created(&app, &token, &path("unisolate"), &comment).await;
+    app.advance_clock(120.0).await;
+    assert_eq!(machine_state(&app, &machine).await["isolation"], Value::Null);
+    // Isolating again while the (re-lived) isolation stands would be refused as before.
+    post_created(&app, &token, &path("isolate"), &comment).await;
+    let response = app.post(&path("isolate"), &token, &comment.to_string()).await;
+    expect_error(&app, response, 400, "ActiveRequestAlreadyExists", &["Isolate"]).await;
+}
