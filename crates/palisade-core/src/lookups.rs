@@ -14,7 +14,7 @@
 //! `ResourceNotFound` for the file and its statistics but an empty collection for its alerts and
 //! machines; unknown IPs and domains have empty collections and zero statistics.
 
-use crate::entities::{Alert, DomainStats, Evidence, File, FileStats, IpStats};
+use crate::entities::{legacy, Alert, DomainStats, Evidence, File, FileStats, IpStats};
 use crate::listing::Page;
 use crate::schemas::{EntityTable, ALERTS, ALERT_TABLE, MACHINE_TABLE};
 use crate::store::{Observation, Observed, ObservedStats, ObservedVia, StoreError};
@@ -311,6 +311,8 @@ impl Core {
             top_file_names: self
                 .store
                 .top_observed_names(&caller.tenant_id, kind, &key, since, TOP_FILE_NAMES)?,
+            org_prevalence: legacy::org_prevalence(org.devices),
+            global_prevalence: global.devices,
         })
     }
 
@@ -424,6 +426,7 @@ impl Core {
             organization_prevalence: stats.devices,
             org_first_seen: timestamp(stats.first),
             org_last_seen: timestamp(stats.last),
+            org_prevalence: legacy::org_prevalence(stats.devices),
         })
     }
 
@@ -447,6 +450,7 @@ impl Core {
             organization_prevalence: stats.devices,
             org_first_seen: timestamp(stats.first),
             org_last_seen: timestamp(stats.last),
+            org_prevalence: legacy::org_prevalence(stats.devices),
         })
     }
 
