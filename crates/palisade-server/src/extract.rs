@@ -77,7 +77,14 @@ pub async fn json_body<T: RequestBody>(state: &AppState, request: Request) -> Re
     let caller = request.extensions().get::<Principal>().cloned();
     let bytes = read_body(request, state.config.max_body_bytes).await?;
     let parsed = parse_body::<T>(&bytes)?;
-    apply_body_policy(state, context.as_deref(), caller.as_ref(), parsed.ignored).await?;
+    apply_body_policy(
+        state,
+        context.as_deref(),
+        caller.as_ref(),
+        parsed.ignored,
+        T::PROPERTIES,
+    )
+    .await?;
     Ok(parsed.value)
 }
 
@@ -172,6 +179,7 @@ pub async fn apply_body_policy(
     context: Option<&RequestContext>,
     caller: Option<&Principal>,
     ignored: Vec<String>,
+    known: &[(&str, bool)],
 ) -> Result<(), ApiError> {
     let Some(first) = ignored.first() else {
         return Ok(());
@@ -189,14 +197,16 @@ pub async fn apply_body_policy(
             None => false,
         };
     if strict {
+        let known: Vec<&str> = known.iter().map(|(name, _)| *name).collect();
+        let also = if ignored.len() > 1 {
+            format!("; also unknown: {}", ignored[1..].join(", "))
+        } else {
+            String::new()
+        };
         return Err(ApiError::invalid_request_body(
             format!(
-                "unknown property '{first}' (strict bodies are on; documented properties only){}",
-                if ignored.len() > 1 {
-                    format!("; also unknown: {}", ignored[1..].join(", "))
-                } else {
-                    String::new()
-                }
+                "unknown property '{first}'; known properties are: {} (strict bodies){also}",
+                known.join(", ")
             ),
             "unknown property under strict bodies",
         ));

@@ -2,7 +2,7 @@
 //! batch delete. Thin: extract, call the domain, shape the answer.
 
 use super::{count_response, entity_response, list_response, odata_query, odata_response};
-use crate::extract::{apply_body_policy, json_body, parse_body, Caller, JsonBody, Origin, PathParam};
+use crate::extract::{apply_body_policy, json_body, parse_body, Caller, JsonBody, Origin, PathParam, RequestBody};
 use crate::journal::RequestContext;
 use crate::request_body;
 use crate::state::AppState;
@@ -132,7 +132,14 @@ pub async fn import(
         })
         .collect();
     // The elements' undocumented properties meet the same policy as the top level's.
-    apply_body_policy(&state, context.as_deref(), Some(&caller), ignored).await?;
+    apply_body_policy(
+        &state,
+        context.as_deref(),
+        Some(&caller),
+        ignored,
+        SubmitRequest::PROPERTIES,
+    )
+    .await?;
     let results = state.run(move |core| core.import_indicators(&caller, items)).await?;
     Ok(odata_response(StatusCode::OK, &json!({ "value": results })))
 }
