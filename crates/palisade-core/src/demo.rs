@@ -305,7 +305,7 @@ mod tests {
 
     #[test]
     fn demo_machines_are_deterministic_and_cover_every_platform() {
-        let now = Utc::now();
+        let now = crate::time::fixed_now();
         let a = machines("tenant-a", now);
         let b = machines("tenant-a", now);
         assert_eq!(a, b);
@@ -333,7 +333,7 @@ mod tests {
 
     #[test]
     fn demo_tenant_data_is_consistent() {
-        let now = Utc::now();
+        let now = crate::time::fixed_now();
         let data = tenant_data("tenant-a", now);
         assert_eq!(data, tenant_data("tenant-a", now), "deterministic");
         assert_eq!(data.alerts.len() as u64, DEMO_ALERTS);
@@ -367,7 +367,7 @@ mod tests {
 
     #[test]
     fn generated_alerts_compose_from_batches_and_point_at_generated_machines() {
-        let now = Utc::now();
+        let now = crate::time::fixed_now();
         let g = Generation {
             namespace: "t",
             seed: 7,
@@ -407,7 +407,7 @@ mod tests {
             alerts: 8_000,
             machines: 500,
         };
-        let alerts = generate_alerts(&g, "t", Utc::now(), population, 0, 8_000);
+        let alerts = generate_alerts(&g, "t", crate::time::fixed_now(), population, 0, 8_000);
         let mut files: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
         let (mut ips, mut hosts) = (std::collections::HashSet::new(), std::collections::HashSet::new());
         for alert in &alerts {
@@ -441,7 +441,7 @@ mod tests {
 
     #[test]
     fn batches_compose_into_the_same_population() {
-        let now = Utc::now();
+        let now = crate::time::fixed_now();
         let g = Generation {
             namespace: "t",
             seed: 7,
