@@ -1,6 +1,9 @@
-//! The deterministic demo tenant: a few dozen machines across every platform and a range of sensor
-//! versions. The same seed always yields the same ids, names and properties; times are laid out
-//! backwards from the moment of seeding so the data looks fresh.
+//! The deterministic demo tenant and generated data: machines across every platform and a range of
+//! sensor versions, the accounts that log on to them, alerts with evidence grouped into incidents,
+//! and automated investigations of the severe ones ([`tenant_data`]); and, at scale, machines and
+//! alerts drawn from skewed pools for `palisade seed` ([`generate_machines`], [`generate_alerts`]).
+//! The same seed always yields the same ids, names and properties; times are laid out backwards
+//! from the `now` passed in (the emulator clock's at seeding) so the data looks fresh.
 
 use crate::entities::*;
 use crate::time::Timestamp;

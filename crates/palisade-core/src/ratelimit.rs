@@ -1,5 +1,6 @@
-//! Rate limits as the service documents them (`shared/reference/mde-api.md` §1.8): per API, per
-//! minute and per hour, counted per tenant + calling app + API, on the emulator's clock.
+//! Rate limits as the service documents them (`shared/reference/mde-api.md` §1.8; the incidents
+//! API's from `xdr-api-and-auth.md` §2.5): per API, per minute and per hour, counted per tenant +
+//! calling app + API, on the emulator's clock. The counters live in this process's memory.
 //!
 //! **Windows**: fixed windows that open at the first call counted in them. A window of length L
 //! opened at t admits `limit` calls during `[t, t + L)`; the next call at or after `t + L` opens a

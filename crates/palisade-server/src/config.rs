@@ -22,8 +22,9 @@ pub struct Config {
     /// Most entities in one page of a collection before `@odata.nextLink` takes over (the service's
     /// documented maximum, 10,000, by default; lower it to exercise a client's paging).
     pub page_size: u32,
-    /// When set, admin endpoints also accept requests from non-loopback peers that send it in the
-    /// `X-Palisade-Admin-Key` header. Without it, only loopback peers may use `/_palisade/`.
+    /// When set, admin endpoints also accept requests from peers outside the trusted networks that
+    /// send it in the `X-Palisade-Admin-Key` header (compared in constant time). Without it, only
+    /// peers of [`Config::admin_trusted_networks`] may use `/_palisade/`.
     pub admin_key: Option<SecretString>,
     /// Peers admitted to `/_palisade/` without the admin key: loopback by default. Empty means
     /// every caller must send the key (how tests exercise the refusal from 127.0.0.1).
