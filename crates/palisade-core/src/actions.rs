@@ -349,7 +349,8 @@ fn finalize_signature(mac: LinkMac) -> String {
 /// so response timing tells nothing about how much of a forged signature was right. Only the full
 /// 32 hexadecimal characters are accepted; a shorter prefix never is.
 fn check_signature(mac: LinkMac, signature: &str) -> bool {
-    if signature.len() != 2 * SIGNATURE_BYTES || !signature.is_ascii() {
+    // Lower-case hex only, as links are issued: the same text as the old `!=` comparison accepted.
+    if signature.len() != 2 * SIGNATURE_BYTES || !signature.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
         return false;
     }
     let tag: Option<Vec<u8>> = (0..SIGNATURE_BYTES)
@@ -1071,6 +1072,30 @@ mod tests {
             ErrorCode::InvalidInput
         );
         assert_eq!(validate_commands(&[]).unwrap_err().code, ErrorCode::InvalidInput);
+    }
+
+    #[test]
+    fn link_signatures_verify_only_in_full_and_as_issued() {
+        let mac = || {
+            let mut mac = LinkMac::new_from_slice(b"key").unwrap();
+            mac.update(b"t|a|package|1700000000");
+            mac
+        };
+        let signature = finalize_signature(mac());
+        assert_eq!(signature.len(), 32);
+        assert!(check_signature(mac(), &signature));
+        let flipped = format!(
+            "{}{}",
+            if signature.starts_with('0') { '1' } else { '0' },
+            &signature[1..]
+        );
+        assert!(!check_signature(mac(), &flipped));
+        assert!(!check_signature(mac(), &signature[..30]), "a prefix");
+        assert!(!check_signature(mac(), &signature.to_uppercase()) || !signature.contains(char::is_alphabetic));
+        assert!(!check_signature(mac(), ""));
+        let mut other = LinkMac::new_from_slice(b"another key").unwrap();
+        other.update(b"t|a|package|1700000000");
+        assert!(!check_signature(other, &signature));
     }
 
     #[test]
