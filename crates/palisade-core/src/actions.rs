@@ -32,12 +32,13 @@ use crate::support::{self, Capability};
 use crate::time::{format_api_time, Timestamp};
 use crate::{api_enum, Core, CoreResult};
 use chrono::{DateTime, TimeDelta, Utc};
+use hmac::{Hmac, Mac};
 use palisade_auth::Principal;
 use palisade_error::{ApiError, ErrorCode};
 use palisade_odata::Query;
 use serde::Serialize;
 use serde_json::Value;
-use sha2::{Digest, Sha256};
+use sha2::Sha256;
 use std::collections::HashMap;
 
 /// List, get, package URI and live-response result links.
@@ -361,6 +362,34 @@ impl DownloadKind {
     }
 }
 
+/// The MAC behind download-link signatures (RFC 2104 HMAC with SHA-256). It replaces SHA-256 over
+/// key‖message, which is open to length extension, and a `!=` comparison, which is not constant time.
+type LinkMac = Hmac<Sha256>;
+/// Bytes of the tag a link carries (hex-encoded, so twice as many characters): 128 bits.
+const SIGNATURE_BYTES: usize = 16;
+
+/// The link's `sig`: the tag's first [`SIGNATURE_BYTES`] bytes, in lower-case hex.
+fn finalize_signature(mac: LinkMac) -> String {
+    mac.finalize().into_bytes()[..SIGNATURE_BYTES]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Whether `signature` is the link's tag, compared in constant time (`Mac::verify_truncated_left`)
+/// so response timing tells nothing about how much of a forged signature was right. Only the full
+/// 32 hexadecimal characters are accepted; a shorter prefix never is.
+fn check_signature(mac: LinkMac, signature: &str) -> bool {
+    // Lower-case hex only, as links are issued: the same text as the old `!=` comparison accepted.
+    if signature.len() != 2 * SIGNATURE_BYTES || !signature.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        return false;
+    }
+    let tag: Option<Vec<u8>> = (0..SIGNATURE_BYTES)
+        .map(|i| u8::from_str_radix(&signature[2 * i..2 * i + 2], 16).ok())
+        .collect();
+    tag.is_some_and(|tag| mac.verify_truncated_left(&tag).is_ok())
+}
+
 fn decode<T: serde::de::DeserializeOwned>(doc: &str) -> Result<T, StoreError> {
     Ok(serde_json::from_str(doc)?)
 }
@@ -643,11 +672,17 @@ impl Core {
         self.find_action(&caller.tenant_id, id)
     }
 
+    /// HMAC-SHA256 of the link's parts, keyed with the emulator's signing key, ready for
+    /// [`finalize_signature`] or [`check_signature`].
+    fn link_mac(&self, tenant_id: &str, action_id: &str, what: DownloadKind, expires: i64) -> LinkMac {
+        let mut mac =
+            LinkMac::new_from_slice(self.signing_key.private_pem().as_bytes()).expect("HMAC takes a key of any length");
+        mac.update(format!("{tenant_id}|{action_id}|{}|{expires}", what.path_part()).as_bytes());
+        mac
+    }
+
     fn link_signature(&self, tenant_id: &str, action_id: &str, what: DownloadKind, expires: i64) -> String {
-        let mut hasher = Sha256::new();
-        hasher.update(self.signing_key.private_pem().as_bytes());
-        hasher.update(format!("|{tenant_id}|{action_id}|{}|{expires}", what.path_part()).as_bytes());
-        hasher.finalize()[..16].iter().map(|b| format!("{b:02x}")).collect()
+        finalize_signature(self.link_mac(tenant_id, action_id, what, expires))
     }
 
     /// `/_palisade/downloads/{tenant}/{action}/{package|results/N}?se=<unix expiry>&sig=<signature>`:
@@ -675,7 +710,7 @@ impl Core {
         let expiry: i64 = expires
             .parse()
             .map_err(|_| not_found(format!("Download link is not valid: se '{expires}' is not a Unix time")))?;
-        if signature != self.link_signature(tenant_id, action_id, what, expiry) {
+        if !check_signature(self.link_mac(tenant_id, action_id, what, expiry), signature) {
             return Err(not_found(format!(
                 "Download link for MachineAction {action_id} is not valid: its signature does not match"
             ))
@@ -945,9 +980,14 @@ fn live_response_result(action: &MachineAction, command: &CommandStatus) -> Down
     }
 }
 
-/// A minimal investigation package: a ZIP archive of stored (uncompressed) text files.
+/// A minimal investigation package: a ZIP archive of stored (uncompressed) text files, written
+/// with the `zip` crate (no compression features) and dated 1980-01-01 00:00 so the bytes are
+/// deterministic.
 mod package {
     use crate::entities::MachineAction;
+    use std::io::{Cursor, Write};
+    use zip::write::SimpleFileOptions;
+    use zip::{CompressionMethod, DateTime, ZipWriter};
 
     pub fn investigation_package(action: &MachineAction) -> Vec<u8> {
         let summary = format!(
@@ -967,99 +1007,48 @@ mod package {
         ])
     }
 
-    /// The ZIP format's CRC-32 (IEEE, reflected), bit by bit: the archives are tiny.
-    pub fn crc32(data: &[u8]) -> u32 {
-        let mut crc = 0xFFFF_FFFFu32;
-        for &byte in data {
-            crc ^= u32::from(byte);
-            for _ in 0..8 {
-                crc = if crc & 1 != 0 {
-                    (crc >> 1) ^ 0xEDB8_8320
-                } else {
-                    crc >> 1
-                };
-            }
-        }
-        !crc
-    }
-
-    /// Local headers and data, then the central directory, then its end record. Dates are
-    /// 1980-01-01 00:00 so the bytes are deterministic.
+    /// The files, stored, in order.
     pub fn zip(files: &[(&str, &[u8])]) -> Vec<u8> {
-        const DOS_DATE: u16 = 0x21;
-        let mut out = Vec::new();
-        let mut central = Vec::new();
+        let options = SimpleFileOptions::default()
+            .compression_method(CompressionMethod::Stored)
+            .last_modified_time(DateTime::default());
+        let mut writer = ZipWriter::new(Cursor::new(Vec::new()));
         for (name, data) in files {
-            let offset = out.len() as u32;
-            let crc = crc32(data);
-            let size = data.len() as u32;
-            let name = name.as_bytes();
-            out.extend_from_slice(&0x0403_4b50u32.to_le_bytes());
-            for v in [20u16, 0, 0, 0, DOS_DATE] {
-                out.extend_from_slice(&v.to_le_bytes());
-            }
-            for v in [crc, size, size] {
-                out.extend_from_slice(&v.to_le_bytes());
-            }
-            out.extend_from_slice(&(name.len() as u16).to_le_bytes());
-            out.extend_from_slice(&0u16.to_le_bytes());
-            out.extend_from_slice(name);
-            out.extend_from_slice(data);
-
-            central.extend_from_slice(&0x0201_4b50u32.to_le_bytes());
-            for v in [20u16, 20, 0, 0, 0, DOS_DATE] {
-                central.extend_from_slice(&v.to_le_bytes());
-            }
-            for v in [crc, size, size] {
-                central.extend_from_slice(&v.to_le_bytes());
-            }
-            for v in [name.len() as u16, 0, 0, 0, 0] {
-                central.extend_from_slice(&v.to_le_bytes());
-            }
-            central.extend_from_slice(&0u32.to_le_bytes());
-            central.extend_from_slice(&offset.to_le_bytes());
-            central.extend_from_slice(name);
+            // Writing to memory cannot fail, and the names and sizes are ours and small.
+            writer.start_file(*name, options).expect("a ZIP entry in memory");
+            writer.write_all(data).expect("writing to memory");
         }
-        let central_offset = out.len() as u32;
-        out.extend_from_slice(&central);
-        out.extend_from_slice(&0x0605_4b50u32.to_le_bytes());
-        let count = files.len() as u16;
-        for v in [0u16, 0, count, count] {
-            out.extend_from_slice(&v.to_le_bytes());
-        }
-        out.extend_from_slice(&(central.len() as u32).to_le_bytes());
-        out.extend_from_slice(&central_offset.to_le_bytes());
-        out.extend_from_slice(&0u16.to_le_bytes());
-        out
+        writer.finish().expect("a ZIP archive in memory").into_inner()
     }
 
     #[cfg(test)]
     mod tests {
         use super::*;
+        use std::io::Read;
 
         #[test]
-        fn crc_matches_the_check_value() {
-            assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
+        fn archives_open_with_their_files_in_order() {
+            let bytes = zip(&[("a.txt", b"hello"), ("dir/b.csv", b"x,y\r\n")]);
+            assert_eq!(&bytes[..4], b"PK\x03\x04");
+            let mut archive = zip::ZipArchive::new(Cursor::new(&bytes)).unwrap();
+            assert_eq!(archive.len(), 2);
+            let mut first = archive.by_index(0).unwrap();
+            assert_eq!(first.name(), "a.txt");
+            assert_eq!(first.compression(), CompressionMethod::Stored);
+            let mut text = String::new();
+            first.read_to_string(&mut text).unwrap(); // checks the CRC too
+            assert_eq!(text, "hello");
+            drop(first);
+            assert_eq!(archive.by_index(1).unwrap().name(), "dir/b.csv");
         }
 
         #[test]
-        fn archive_structure() {
-            assert_eq!(zip(&[]), {
-                let mut eocd = vec![0x50, 0x4b, 0x05, 0x06];
-                eocd.extend_from_slice(&[0; 18]);
-                eocd
-            });
-            let z = zip(&[("a.txt", b"hello")]);
-            assert_eq!(&z[..4], b"PK\x03\x04");
-            assert_eq!(&z[14..18], &crc32(b"hello").to_le_bytes());
-            assert_eq!(&z[30..35], b"a.txt");
-            assert_eq!(&z[35..40], b"hello");
-            let eocd = &z[z.len() - 22..];
-            assert_eq!(&eocd[..4], b"PK\x05\x06");
-            assert_eq!(u16::from_le_bytes([eocd[10], eocd[11]]), 1);
-            let cd_offset = u32::from_le_bytes([eocd[16], eocd[17], eocd[18], eocd[19]]) as usize;
-            assert_eq!(cd_offset, 40);
-            assert_eq!(&z[cd_offset..cd_offset + 4], b"PK\x01\x02");
+        fn archives_are_deterministic() {
+            let files: &[(&str, &[u8])] = &[("a.txt", b"hello")];
+            assert_eq!(zip(files), zip(files));
+            let mut archive = zip::ZipArchive::new(Cursor::new(zip(files))).unwrap();
+            let modified = archive.by_index(0).unwrap().last_modified().unwrap();
+            assert_eq!((modified.year(), modified.month(), modified.day()), (1980, 1, 1));
         }
     }
 }
@@ -1115,6 +1104,30 @@ mod tests {
             ErrorCode::InvalidInput
         );
         assert_eq!(validate_commands(&[]).unwrap_err().code, ErrorCode::InvalidInput);
+    }
+
+    #[test]
+    fn link_signatures_verify_only_in_full_and_as_issued() {
+        let mac = || {
+            let mut mac = LinkMac::new_from_slice(b"key").unwrap();
+            mac.update(b"t|a|package|1700000000");
+            mac
+        };
+        let signature = finalize_signature(mac());
+        assert_eq!(signature.len(), 32);
+        assert!(check_signature(mac(), &signature));
+        let flipped = format!(
+            "{}{}",
+            if signature.starts_with('0') { '1' } else { '0' },
+            &signature[1..]
+        );
+        assert!(!check_signature(mac(), &flipped));
+        assert!(!check_signature(mac(), &signature[..30]), "a prefix");
+        assert!(!check_signature(mac(), &signature.to_uppercase()) || !signature.contains(char::is_alphabetic));
+        assert!(!check_signature(mac(), ""));
+        let mut other = LinkMac::new_from_slice(b"another key").unwrap();
+        other.update(b"t|a|package|1700000000");
+        assert!(!check_signature(other, &signature));
     }
 
     #[test]

@@ -502,7 +502,7 @@ mod tests {
         // A tenant whose alerts were written without observations, as an older version did.
         let tenant = crate::tenant::Tenant::new("t-old", "Old", "old.example");
         store.insert_tenant(&tenant).unwrap();
-        let data = crate::demo::tenant_data("t-old", Utc::now());
+        let data = crate::demo::tenant_data("t-old", crate::time::fixed_now());
         store
             .upsert_docs(ALERT_TABLE, "t-old", &crate::to_docs(&data.alerts).unwrap())
             .unwrap();

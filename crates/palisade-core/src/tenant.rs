@@ -89,8 +89,9 @@ impl TenantFeatures {
 
 /// An app registration: a client id and secret, and the application roles it was granted.
 ///
-/// The secret is kept in clear: this is a local emulator, and `palisade credentials` prints it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// The secret is kept in clear: this is a local emulator, and `palisade credentials` prints it
+/// (through `Serialize`). `Debug` redacts it, so a log line or a panic message does not.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AppRegistration {
     pub client_id: String,
@@ -98,6 +99,18 @@ pub struct AppRegistration {
     pub display_name: String,
     pub client_secret: String,
     pub roles: Vec<String>,
+}
+
+impl std::fmt::Debug for AppRegistration {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppRegistration")
+            .field("client_id", &self.client_id)
+            .field("tenant_id", &self.tenant_id)
+            .field("display_name", &self.display_name)
+            .field("client_secret", &"[REDACTED]")
+            .field("roles", &self.roles)
+            .finish()
+    }
 }
 
 impl TenantFeatures {

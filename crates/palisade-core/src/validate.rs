@@ -13,10 +13,11 @@
 //!   need a public address ([`public_ip_address`]): the docs say internal IPs cannot be indicators.
 //! - Domain names: at least two labels, LDH labels of 1–63 characters without a leading or trailing
 //!   hyphen, 253 characters in all, a top-level label that is not all digits. One trailing dot (the
-//!   absolute form) is accepted and means the same name. Unicode names are accepted and measured in
-//!   their punycode form; `xn--` labels must decode (RFC 3492, implemented here rather than pulling
-//!   in the `idna` crate and its Unicode tables). The answer is the canonical form: lower case,
-//!   ASCII (punycode), no trailing dot.
+//!   absolute form) is accepted and means the same name. Unicode names are accepted, mapped by UTS 46 (the `idna`
+//!   crate: case folding, NFC, width) and measured in their punycode form; `xn--` labels must decode
+//!   to their one canonical encoding. Labels keep to letters, digits and hyphens in any script
+//!   (IDNA2008, stricter than UTS 46, which allows symbols such as emoji). The answer is the
+//!   canonical form: lower case, ASCII (punycode), no trailing dot.
 //! - URLs: `http://`, `https://` or no scheme (the docs' examples use both), a host that is a valid
 //!   domain name or IP address, an optional port, no credentials, no fragment (it never leaves the
 //!   browser, so an indicator with one could not match), at most 2,048 characters.
@@ -368,32 +369,23 @@ fn domain_rules(value: &str) -> Result<String, String> {
 }
 
 /// One label, answered in lower-case ASCII (punycode for Unicode labels).
+///
+/// Plain LDH labels are checked here; Unicode and `xn--` labels go through the `idna` crate's
+/// UTS 46 processing (case folding, NFC and width mapping, disallowed code points, bidi and joiner
+/// rules), which a hand-made punycode coder did not do: `bu\u{308}cher` (decomposed) used to
+/// encode to a different name than `bücher`.
 fn label_rules(label: &str) -> Result<String, String> {
-    let ascii = if label.is_ascii() {
+    if label.is_ascii() {
         if let Some(bad) = label.chars().find(|c| !(c.is_ascii_alphanumeric() || *c == '-')) {
             return Err(format!(
                 "label '{label}' contains '{bad}'; labels use letters, digits and hyphens only"
             ));
         }
-        let lower = label.to_ascii_lowercase();
-        if let Some(encoded) = lower.strip_prefix("xn--") {
-            let decoded = punycode::decode(encoded).ok_or_else(|| format!("label '{label}' is not valid punycode"))?;
-            if decoded.iter().all(char::is_ascii) {
-                return Err(format!("label '{label}' is punycode for a plain ASCII label"));
-            }
-            unicode_label_chars(label, &decoded)?;
-            // Only the one canonical encoding of a name counts (no upper-case or padded forms).
-            if punycode::encode(&decoded).as_deref() != Some(encoded) {
-                return Err(format!("label '{label}' is not the canonical punycode of its name"));
-            }
-        }
-        lower
-    } else {
-        let lower: Vec<char> = label.chars().flat_map(char::to_lowercase).collect();
-        unicode_label_chars(label, &lower)?;
-        let encoded =
-            punycode::encode(&lower).ok_or_else(|| format!("label '{label}' cannot be encoded as punycode"))?;
-        format!("xn--{encoded}")
+    }
+    let lower_ascii = label.is_ascii().then(|| label.to_ascii_lowercase());
+    let ascii = match lower_ascii {
+        Some(lower) if !lower.starts_with("xn--") => lower,
+        lower => idna_label(label, lower.as_deref())?,
     };
     if ascii.len() > LABEL_MAX_CHARS {
         return Err(format!(
@@ -407,14 +399,74 @@ fn label_rules(label: &str) -> Result<String, String> {
     Ok(ascii)
 }
 
-/// Letters, digits (any script) and hyphens: a rough stand-in for IDNA's full character tables.
-fn unicode_label_chars(label: &str, chars: &[char]) -> Result<(), String> {
-    match chars.iter().find(|c| !(c.is_alphanumeric() || **c == '-')) {
-        None => Ok(()),
-        Some(bad) => Err(format!(
+/// A Unicode or `xn--` label through UTS 46 (`idna`), answered as lower-case ASCII. `lower_ascii`
+/// is the label in lower case when it is ASCII (an `xn--` label).
+fn idna_label(label: &str, lower_ascii: Option<&str>) -> Result<String, String> {
+    use idna::uts46::{AsciiDenyList, DnsLength, Hyphens, Uts46};
+    if let Some(encoded) = lower_ascii.and_then(|l| l.strip_prefix("xn--")) {
+        let decoded = idna::punycode::decode_to_string(encoded)
+            .ok_or_else(|| format!("label '{label}' is not valid punycode"))?;
+        if decoded.is_ascii() {
+            return Err(format!("label '{label}' is punycode for a plain ASCII label"));
+        }
+        // Only the one canonical encoding of a name counts (no padded or reordered forms).
+        if idna::punycode::encode_str(&decoded).as_deref() != Some(encoded) {
+            return Err(format!("label '{label}' is not the canonical punycode of its name"));
+        }
+    }
+    // Hyphens are checked by the caller (UTS 46's CheckHyphens would refuse `r3---sn-abc`, which
+    // real hostnames use); lengths too, with the contract's message.
+    let input = lower_ascii.unwrap_or(label);
+    let ascii = Uts46::new()
+        .to_ascii(input.as_bytes(), AsciiDenyList::STD3, Hyphens::Allow, DnsLength::Ignore)
+        .map_err(|_| refused_idna_label(label, &unicode_form(input)))?;
+    // UTS 46 maps some characters to a full stop (`⒈` → `1.`) or to nothing (soft hyphen).
+    if ascii.is_empty() || ascii.contains('.') {
+        return Err(format!(
+            "label '{label}' maps to {} under UTS 46",
+            if ascii.is_empty() {
+                "nothing"
+            } else {
+                "more than one label"
+            }
+        ));
+    }
+    // UTS 46 keeps symbols such as emoji valid for compatibility; IDNA2008 (RFC 5892), which
+    // registries apply, does not. Indicators follow the registries.
+    let unicode = unicode_form(&ascii);
+    if let Some(bad) = unicode.chars().find(|c| !(c.is_alphanumeric() || *c == '-')) {
+        return Err(format!(
             "label '{label}' contains '{}'; labels use letters, digits and hyphens only",
             bad.escape_default()
-        )),
+        ));
+    }
+    Ok(ascii.into_owned())
+}
+
+/// The Unicode form of a label: `xn--` decoded when it decodes, otherwise the label itself.
+fn unicode_form(label: &str) -> String {
+    label
+        .strip_prefix("xn--")
+        .and_then(idna::punycode::decode_to_string)
+        .unwrap_or_else(|| label.to_string())
+}
+
+/// Why UTS 46 refused a label: the first character that is not a letter, digit or hyphen when
+/// there is one, otherwise the rule in general terms.
+fn refused_idna_label(label: &str, unicode: &str) -> String {
+    match unicode
+        .chars()
+        .flat_map(char::to_lowercase)
+        .find(|c| !(c.is_alphanumeric() || *c == '-'))
+    {
+        Some(bad) => format!(
+            "label '{label}' contains '{}'; labels use letters, digits and hyphens only",
+            bad.escape_default()
+        ),
+        None => format!(
+            "label '{label}' is not a valid internationalized label (UTS 46: a disallowed character, \
+             a mark at its start, or a mix of writing directions)"
+        ),
     }
 }
 
@@ -579,136 +631,6 @@ fn check_percent_encoding(text: &str) -> Result<(), String> {
         }
     }
     Ok(())
-}
-
-// ---------------------------------------------------------------------------------------------
-
-/// RFC 3492 (Bootstring for IDNA), the two directions the domain rules need.
-mod punycode {
-    const BASE: u32 = 36;
-    const T_MIN: u32 = 1;
-    const T_MAX: u32 = 26;
-    const SKEW: u32 = 38;
-    const DAMP: u32 = 700;
-    const INITIAL_BIAS: u32 = 72;
-    const INITIAL_N: u32 = 128;
-
-    fn adapt(mut delta: u32, points: u32, first: bool) -> u32 {
-        delta /= if first { DAMP } else { 2 };
-        delta += delta / points;
-        let mut k = 0;
-        while delta > ((BASE - T_MIN) * T_MAX) / 2 {
-            delta /= BASE - T_MIN;
-            k += BASE;
-        }
-        k + (BASE - T_MIN + 1) * delta / (delta + SKEW)
-    }
-
-    fn threshold(k: u32, bias: u32) -> u32 {
-        if k <= bias {
-            T_MIN
-        } else if k >= bias + T_MAX {
-            T_MAX
-        } else {
-            k - bias
-        }
-    }
-
-    fn digit_value(c: char) -> Option<u32> {
-        match c {
-            'a'..='z' => Some(c as u32 - 'a' as u32),
-            'A'..='Z' => Some(c as u32 - 'A' as u32),
-            '0'..='9' => Some(c as u32 - '0' as u32 + 26),
-            _ => None,
-        }
-    }
-
-    fn digit_char(d: u32) -> Option<char> {
-        match d {
-            0..=25 => char::from_u32('a' as u32 + d),
-            26..=35 => char::from_u32('0' as u32 + d - 26),
-            _ => None,
-        }
-    }
-
-    /// The code points an encoded label stands for; `None` if it is not valid punycode.
-    pub fn decode(input: &str) -> Option<Vec<char>> {
-        let (basic, extended) = match input.rfind('-') {
-            Some(at) => (&input[..at], &input[at + 1..]),
-            None => ("", input),
-        };
-        if !basic.is_ascii() {
-            return None;
-        }
-        let mut output: Vec<char> = basic.chars().collect();
-        let (mut n, mut i, mut bias) = (INITIAL_N, 0u32, INITIAL_BIAS);
-        let mut digits = extended.chars().peekable();
-        while digits.peek().is_some() {
-            let old_i = i;
-            let mut w = 1u32;
-            let mut k = BASE;
-            loop {
-                let digit = digit_value(digits.next()?)?;
-                i = i.checked_add(digit.checked_mul(w)?)?;
-                let t = threshold(k, bias);
-                if digit < t {
-                    break;
-                }
-                w = w.checked_mul(BASE - t)?;
-                k += BASE;
-            }
-            let length = u32::try_from(output.len()).ok()? + 1;
-            bias = adapt(i - old_i, length, old_i == 0);
-            n = n.checked_add(i / length)?;
-            i %= length;
-            output.insert(usize::try_from(i).ok()?, char::from_u32(n)?);
-            i += 1;
-        }
-        Some(output)
-    }
-
-    /// The encoded form of a label's code points (without the `xn--` prefix).
-    pub fn encode(input: &[char]) -> Option<String> {
-        let mut output: String = input.iter().filter(|c| c.is_ascii()).collect();
-        let basic = u32::try_from(output.len()).ok()?;
-        let mut handled = basic;
-        if basic > 0 {
-            output.push('-');
-        }
-        let total = u32::try_from(input.len()).ok()?;
-        let (mut n, mut delta, mut bias) = (INITIAL_N, 0u32, INITIAL_BIAS);
-        while handled < total {
-            let m = input.iter().map(|&c| c as u32).filter(|&c| c >= n).min()?;
-            delta = delta.checked_add((m - n).checked_mul(handled + 1)?)?;
-            n = m;
-            for &c in input {
-                let c = c as u32;
-                if c < n {
-                    delta = delta.checked_add(1)?;
-                }
-                if c == n {
-                    let mut q = delta;
-                    let mut k = BASE;
-                    loop {
-                        let t = threshold(k, bias);
-                        if q < t {
-                            break;
-                        }
-                        output.push(digit_char(t + (q - t) % (BASE - t))?);
-                        q = (q - t) / (BASE - t);
-                        k += BASE;
-                    }
-                    output.push(digit_char(q)?);
-                    bias = adapt(delta, handled + 1, handled == basic);
-                    delta = 0;
-                    handled += 1;
-                }
-            }
-            delta += 1;
-            n += 1;
-        }
-        Some(output)
-    }
 }
 
 #[cfg(test)]
@@ -909,21 +831,21 @@ mod tests {
     }
 
     #[test]
-    fn punycode_round_trips_rfc_3492_samples() {
-        let samples = [
-            ("bücher", "bcher-kva"),
-            ("münchen", "mnchen-3ya"),
-            ("例え", "r8jz45g"),
-            ("テスト", "zckzah"),
-            ("ليهمابتكلموشعربي؟", "egbpdaj6bu4bxfgehfvwxn"),
-        ];
-        for (unicode, encoded) in samples {
-            let chars: Vec<char> = unicode.chars().collect();
-            assert_eq!(punycode::encode(&chars).as_deref(), Some(encoded), "{unicode}");
-            assert_eq!(punycode::decode(encoded), Some(chars), "{encoded}");
-        }
-        assert_eq!(punycode::decode("99999999999999"), None);
-        assert_eq!(punycode::decode("ab!c"), None);
+    fn unicode_names_are_mapped_by_uts_46() {
+        // Decomposed ü (u + combining diaeresis) is the same name as the composed one (NFC).
+        assert_eq!(
+            domain_name("bu\u{308}cher.example").as_deref(),
+            Ok("xn--bcher-kva.example")
+        );
+        // Full-width letters map to ASCII; upper-case Unicode folds.
+        assert_eq!(domain_name("ｅｘａｍｐｌｅ.com").as_deref(), Ok("example.com"));
+        assert_eq!(domain_name("BÜCHER.example").as_deref(), Ok("xn--bcher-kva.example"));
+        // A label starting with a combining mark is refused by UTS 46's validity criteria.
+        let err = domain_name("\u{308}a.example").unwrap_err();
+        assert_eq!(err.code, ErrorCode::InvalidDomainName);
+        // A character that UTS 46 maps to `1.` (or, since Unicode 15.1, disallows) would split the label.
+        let err = domain_name("a\u{2488}.example").unwrap_err();
+        assert_eq!(err.code, ErrorCode::InvalidDomainName, "{}", err.message);
     }
 
     #[test]

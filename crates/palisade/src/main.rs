@@ -312,7 +312,7 @@ fn serve(args: ServeArgs) -> Result<ExitCode, String> {
         journal_capacity: args.journal_size.max(1),
         max_body_bytes: args.max_body_bytes,
         page_size: args.page_size,
-        admin_key: args.admin_key,
+        admin_key: args.admin_key.map(Into::into),
         admin_trusted_networks: args.admin_trusted.0,
         request_journal_capacity: args.request_journal_size.max(1),
         core: palisade_core::Settings {

@@ -992,7 +992,7 @@ mod tests {
     fn record(target: &str) -> ErrorRecord {
         ErrorRecord {
             target: target.into(),
-            time: Timestamp(chrono::Utc::now()),
+            time: Timestamp(crate::time::fixed_now()),
             tenant_id: None,
             app_id: None,
             method: "GET".into(),

@@ -211,6 +211,17 @@ impl TestApp {
         self.clock(json!({"freeze": true})).await
     }
 
+    /// Freezes the emulator's clock and answers the instant it stands at. Tests derive the times
+    /// they send from it rather than from the machine's clock, so what they check does not depend
+    /// on when, or how slowly, they run.
+    pub async fn frozen_now(&self) -> chrono::DateTime<chrono::Utc> {
+        let clock = self.freeze_clock().await;
+        let now = clock["now"].as_str().expect("the clock answers now");
+        chrono::DateTime::parse_from_rfc3339(now)
+            .unwrap_or_else(|e| panic!("clock now {now}: {e}"))
+            .to_utc()
+    }
+
     /// Moves the emulator's clock forward.
     pub async fn advance_clock(&self, seconds: f64) -> Value {
         self.clock(json!({"advanceSeconds": seconds})).await

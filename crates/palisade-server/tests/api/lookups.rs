@@ -595,7 +595,7 @@ async fn created_alerts_and_restarts_keep_lookups_consistent() {
 
     // CreateAlertByReference makes an alert without evidence: it relates to no IP.
     let machine = hit.0["machineId"].as_str().unwrap();
-    let event_time = (Utc::now() - TimeDelta::minutes(5)).to_rfc3339();
+    let event_time = (app.frozen_now().await - TimeDelta::minutes(5)).to_rfc3339();
     let body = json!({"eventTime": event_time, "reportId": "42", "machineId": machine, "severity": "Low",
                       "title": "Lookup test", "description": "d", "recommendedAction": "r", "category": "General"});
     let response = app
