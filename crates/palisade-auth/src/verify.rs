@@ -112,7 +112,10 @@ impl TokenVerifier {
         if now >= claims.exp {
             return Err(AuthError::Expired { exp: claims.exp, now });
         }
-        if now < claims.nbf {
+        // Only a token issued to start later (nbf after iat) waits for its time. One that was valid
+        // when issued stays valid when the emulator clock is moved back before its issue: the
+        // issuance happened, and clients keep such tokens cached (see the README, "clock").
+        if now < claims.nbf && claims.nbf > claims.iat {
             return Err(AuthError::NotYetValid { nbf: claims.nbf, now });
         }
         Ok(Principal {
@@ -208,10 +211,16 @@ mod tests {
             v.verify(&token, 1000 + 3599),
             Err(AuthError::Expired { exp: 4599, now: 4599 })
         );
+        // Issued at 1000 and valid then: moving the clock back before it does not un-issue it.
+        assert!(v.verify(&token, 999).is_ok());
+        let mut later = claims(1000);
+        later.nbf = 1600;
+        let later = key().mint(&later).unwrap();
         assert_eq!(
-            v.verify(&token, 999),
-            Err(AuthError::NotYetValid { nbf: 1000, now: 999 })
+            v.verify(&later, 1599),
+            Err(AuthError::NotYetValid { nbf: 1600, now: 1599 })
         );
+        assert!(v.verify(&later, 1600).is_ok());
     }
 
     #[test]

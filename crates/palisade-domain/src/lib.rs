@@ -8,16 +8,12 @@
 //! and value validation), [`xdr`] (Defender XDR, to come), [`control`] (the emulator's own
 //! controls: tenants, apps, data load/export, demo data, faults, features, rate limits, the clock,
 //! the error journal) and [`signin`] (Entra-style token issuance). [`listing`] pages entity lists.
-//! Helpers that are not domain rules live apart: `zip` (the package writer) and `punycode`.
 
 pub mod control;
 pub mod listing;
 pub mod mde;
 pub mod signin;
 pub mod xdr;
-
-mod punycode;
-mod zip;
 
 use chrono::TimeDelta;
 use control::clock::Clock;

@@ -3,6 +3,8 @@
 
 use crate::{Core, DomainError};
 use palisade_auth::{audience_for_resource, Claims, TOKEN_LIFETIME_SECS};
+use std::fmt;
+use subtle::ConstantTimeEq;
 
 /// Which token endpoint was called.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -13,8 +15,9 @@ pub enum Endpoint {
     V2,
 }
 
-/// The form fields of a token request (and Basic credentials, which Entra also accepts).
-#[derive(Debug, Default, Clone)]
+/// The form fields of a token request (and Basic credentials, which Entra also accepts). `Debug`
+/// redacts the secret and the assertion.
+#[derive(Default, Clone)]
 pub struct TokenRequest {
     pub grant_type: Option<String>,
     pub client_id: Option<String>,
@@ -24,8 +27,9 @@ pub struct TokenRequest {
     pub resource: Option<String>,
 }
 
-/// A token as both endpoints return it; the server renders v1 numbers as strings.
-#[derive(Debug, Clone)]
+/// A token as both endpoints return it; the server renders v1 numbers as strings. `Debug` redacts
+/// the token.
+#[derive(Clone)]
 pub struct IssuedToken {
     pub access_token: String,
     pub expires_in: i64,
@@ -34,6 +38,36 @@ pub struct IssuedToken {
     pub resource: String,
     pub tenant_id: String,
     pub client_id: String,
+}
+
+/// What `Debug` shows instead of a secret that is present.
+const REDACTED: &str = "[REDACTED]";
+
+impl fmt::Debug for TokenRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenRequest")
+            .field("grant_type", &self.grant_type)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &self.client_secret.as_ref().map(|_| REDACTED))
+            .field("client_assertion", &self.client_assertion.as_ref().map(|_| REDACTED))
+            .field("scope", &self.scope)
+            .field("resource", &self.resource)
+            .finish()
+    }
+}
+
+impl fmt::Debug for IssuedToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IssuedToken")
+            .field("access_token", &REDACTED)
+            .field("expires_in", &self.expires_in)
+            .field("expires_on", &self.expires_on)
+            .field("not_before", &self.not_before)
+            .field("resource", &self.resource)
+            .field("tenant_id", &self.tenant_id)
+            .field("client_id", &self.client_id)
+            .finish()
+    }
 }
 
 /// An Entra refusal: OAuth2 `error`, the AADSTS number, the description and the HTTP status.
@@ -153,7 +187,8 @@ impl Core {
             ))
             .into());
         };
-        if secret != app.client_secret {
+        // Constant time, so response timing does not tell a guesser how much of the secret was right.
+        if !bool::from(secret.as_bytes().ct_eq(app.client_secret.as_bytes())) {
             return Err(with_ids(refuse(
                 401,
                 "invalid_client",
@@ -250,5 +285,32 @@ impl From<palisade_store::StoreError> for TokenFailure {
 impl From<DomainError> for TokenFailure {
     fn from(e: DomainError) -> Self {
         TokenFailure::Failed(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TokenRequest;
+    use palisade_model::tenant::AppRegistration;
+
+    #[test]
+    fn debug_output_hides_secrets() {
+        let request = TokenRequest {
+            client_id: Some("app".into()),
+            client_secret: Some("hunter2-client".into()),
+            client_assertion: Some("hunter2-assertion".into()),
+            ..TokenRequest::default()
+        };
+        let app = AppRegistration {
+            client_id: "app".into(),
+            tenant_id: "t".into(),
+            display_name: "App".into(),
+            client_secret: "hunter2-app".into(),
+            roles: Vec::new(),
+        };
+        for shown in [format!("{request:?}"), format!("{app:?}")] {
+            assert!(!shown.contains("hunter2"), "{shown}");
+            assert!(shown.contains("[REDACTED]") && shown.contains("app"), "{shown}");
+        }
     }
 }

@@ -49,6 +49,9 @@ pub struct TenantFeatures {
     pub custom_network_indicators: bool,
     /// Allow or block file (file hash indicators).
     pub allow_or_block_file: bool,
+    /// Palisade's own switch, not a portal feature: refuse undocumented body properties
+    /// (`InvalidRequestBody`) for this tenant's calls instead of ignoring and recording them.
+    pub strict_bodies: bool,
 }
 
 impl Default for TenantFeatures {
@@ -58,13 +61,14 @@ impl Default for TenantFeatures {
             automated_investigation: true,
             custom_network_indicators: true,
             allow_or_block_file: true,
+            strict_bodies: false,
         }
     }
 }
 
 impl TenantFeatures {
     /// `(wire name, portal name, value)` of each feature, for messages and the admin API.
-    pub fn describe(&self) -> [(&'static str, &'static str, bool); 4] {
+    pub fn describe(&self) -> [(&'static str, &'static str, bool); 5] {
         [
             ("liveResponse", "Live response", self.live_response),
             (
@@ -78,14 +82,16 @@ impl TenantFeatures {
                 self.custom_network_indicators,
             ),
             ("allowOrBlockFile", "Allow or block file", self.allow_or_block_file),
+            ("strictBodies", "Strict request bodies (Palisade)", self.strict_bodies),
         ]
     }
 }
 
 /// An app registration: a client id and secret, and the application roles it was granted.
 ///
-/// The secret is kept in clear: this is a local emulator, and `palisade credentials` prints it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// The secret is kept in clear: this is a local emulator, and `palisade credentials` prints it
+/// (through `Serialize`). `Debug` redacts it, so a log line or a panic message does not.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AppRegistration {
     pub client_id: String,
@@ -93,6 +99,18 @@ pub struct AppRegistration {
     pub display_name: String,
     pub client_secret: String,
     pub roles: Vec<String>,
+}
+
+impl std::fmt::Debug for AppRegistration {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppRegistration")
+            .field("client_id", &self.client_id)
+            .field("tenant_id", &self.tenant_id)
+            .field("display_name", &self.display_name)
+            .field("client_secret", &"[REDACTED]")
+            .field("roles", &self.roles)
+            .finish()
+    }
 }
 
 impl TenantFeatures {
@@ -103,6 +121,7 @@ impl TenantFeatures {
             "automatedInvestigation" => &mut self.automated_investigation,
             "customNetworkIndicators" => &mut self.custom_network_indicators,
             "allowOrBlockFile" => &mut self.allow_or_block_file,
+            "strictBodies" => &mut self.strict_bodies,
             _ => return false,
         };
         *slot = on;

@@ -45,6 +45,12 @@ impl<'de> Deserialize<'de> for Timestamp {
     }
 }
 
+/// A fixed instant (2026-05-28T20:26:40Z) for unit tests that need a "now": the same data on
+/// every run, whatever the machine's clock says.
+pub fn fixed_now() -> DateTime<Utc> {
+    DateTime::from_timestamp(1_780_000_000, 0).expect("a valid instant")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,5 +1,9 @@
 //! The server's configuration, in one struct. The CLI fills it from flags and environment.
+//!
+//! The admin key is a [`SecretString`]: `Debug` shows `[REDACTED]`, and it is read only where a sent
+//! key is compared with it (`admin/mod.rs`, in constant time).
 
+use secrecy::SecretString;
 use std::net::{IpAddr, SocketAddr};
 
 /// The header carrying the admin key (`/_palisade/` from peers outside the trusted networks).
@@ -25,9 +29,10 @@ pub struct Config {
     /// Most entities in one page of a collection before `@odata.nextLink` takes over (the service's
     /// documented maximum, 10,000, by default; lower it to exercise a client's paging).
     pub page_size: u32,
-    /// When set, admin endpoints also accept requests from non-loopback peers that send it in the
-    /// `X-Palisade-Admin-Key` header. Without it, only loopback peers may use `/_palisade/`.
-    pub admin_key: Option<String>,
+    /// When set, admin endpoints also accept requests from peers outside the trusted networks that
+    /// send it in the `X-Palisade-Admin-Key` header (compared in constant time). Without it, only
+    /// peers of [`Config::admin_trusted_networks`] may use `/_palisade/`.
+    pub admin_key: Option<SecretString>,
     /// Peers admitted to `/_palisade/` without the admin key: loopback by default. Empty means
     /// every caller must send the key (how tests exercise the refusal from 127.0.0.1).
     pub admin_trusted_networks: Vec<IpNetwork>,
@@ -38,6 +43,10 @@ pub struct Config {
     /// Whether the documented rate limits apply at all (each tenant can also switch them off).
     /// On for fidelity; `--no-rate-limits` turns them off, e.g. for benchmarks.
     pub rate_limits: bool,
+    /// Refuse body properties the API does not document (`InvalidRequestBody`) instead of ignoring
+    /// and recording them. Off by default, because published clients send more than the pages list
+    /// and the real service ignores what it does not bind; each tenant can also switch it on.
+    pub strict_bodies: bool,
 }
 
 impl Config {
@@ -55,6 +64,7 @@ impl Config {
             request_journal_capacity: 10_000,
             core: palisade_domain::Settings::default(),
             rate_limits: true,
+            strict_bodies: false,
         }
     }
 
@@ -72,45 +82,23 @@ impl Config {
     }
 }
 
-/// A CIDR network (`127.0.0.0/8`, `::1/128`, `10.1.2.3` for one address).
+/// A CIDR network (`127.0.0.0/8`, `::1/128`, `10.1.2.3` for one address): an [`ipnet::IpNet`]
+/// that also takes a bare address and matches IPv4-mapped IPv6 peers as their IPv4 address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct IpNetwork {
-    addr: IpAddr,
-    prefix: u8,
-}
+pub struct IpNetwork(ipnet::IpNet);
 
 impl IpNetwork {
     /// IPv4 and IPv6 loopback.
     pub fn loopback() -> Vec<IpNetwork> {
-        vec![
-            IpNetwork {
-                addr: IpAddr::from([127, 0, 0, 1]),
-                prefix: 8,
-            },
-            IpNetwork {
-                addr: IpAddr::from([0u16, 0, 0, 0, 0, 0, 0, 1]),
-                prefix: 128,
-            },
-        ]
+        ["127.0.0.0/8", "::1/128"]
+            .iter()
+            .map(|net| IpNetwork(net.parse().expect("a literal network")))
+            .collect()
     }
 
     /// Whether `ip` is inside the network (IPv4-mapped IPv6 peers count as their IPv4 address).
     pub fn contains(&self, ip: IpAddr) -> bool {
-        let bits = |value: u128, width: u8| -> u128 {
-            let prefix = u32::from(self.prefix.min(width));
-            if prefix == 0 {
-                0
-            } else {
-                value >> (u32::from(width) - prefix)
-            }
-        };
-        match (self.addr, ip.to_canonical()) {
-            (IpAddr::V4(net), IpAddr::V4(ip)) => {
-                bits(u128::from(u32::from(net)), 32) == bits(u128::from(u32::from(ip)), 32)
-            }
-            (IpAddr::V6(net), IpAddr::V6(ip)) => bits(u128::from(net), 128) == bits(u128::from(ip), 128),
-            _ => false,
-        }
+        self.0.contains(&ip.to_canonical())
     }
 }
 
@@ -118,31 +106,40 @@ impl std::str::FromStr for IpNetwork {
     type Err = String;
 
     fn from_str(text: &str) -> Result<Self, String> {
-        let (addr, prefix) = match text.split_once('/') {
-            Some((addr, prefix)) => (addr, Some(prefix)),
-            None => (text, None),
+        let trimmed = text.trim();
+        let Some((addr, prefix)) = trimmed.split_once('/') else {
+            let addr: IpAddr = trimmed
+                .parse()
+                .map_err(|e| format!("'{text}' is not a network like 10.0.0.0/8 ({e})"))?;
+            return Ok(IpNetwork(addr.into()));
         };
         let addr: IpAddr = addr
             .trim()
             .parse()
             .map_err(|e| format!("'{text}' is not a network like 10.0.0.0/8 ({e})"))?;
         let width = if addr.is_ipv4() { 32 } else { 128 };
-        let prefix = match prefix {
-            Some(p) => p
-                .trim()
-                .parse::<u8>()
-                .ok()
-                .filter(|p| *p <= width)
-                .ok_or_else(|| format!("'{text}': the prefix length must be 0 to {width}"))?,
-            None => width,
-        };
-        Ok(IpNetwork { addr, prefix })
+        prefix
+            .trim()
+            .parse::<u8>()
+            .ok()
+            .and_then(|prefix| ipnet::IpNet::new(addr, prefix).ok())
+            .map(IpNetwork)
+            .ok_or_else(|| format!("'{text}': the prefix length must be 0 to {width}"))
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::IpNetwork;
+    use super::{Config, IpNetwork};
+
+    #[test]
+    fn debug_hides_the_admin_key() {
+        let mut config = Config::new("/tmp/palisade-test");
+        config.admin_key = Some("hunter2-admin".into());
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("hunter2-admin"), "{shown}");
+        assert!(shown.contains("REDACTED"), "{shown}");
+    }
 
     #[test]
     fn networks_contain_their_addresses_only() {
@@ -158,5 +155,12 @@ mod tests {
         assert!(all.contains("192.0.2.1".parse().unwrap()));
         assert!("10.0.0.0/33".parse::<IpNetwork>().is_err());
         assert!("nonsense".parse::<IpNetwork>().is_err());
+        let one: IpNetwork = " 192.0.2.7 ".parse().unwrap();
+        assert!(one.contains("192.0.2.7".parse().unwrap()));
+        assert!(!one.contains("192.0.2.8".parse().unwrap()));
+        let v6: IpNetwork = "2001:db8::/32".parse().unwrap();
+        assert!(v6.contains("2001:db8:1::1".parse().unwrap()));
+        assert!(!v6.contains("10.0.0.1".parse().unwrap()));
+        assert!("::/129".parse::<IpNetwork>().is_err());
     }
 }

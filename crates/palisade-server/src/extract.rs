@@ -1,6 +1,7 @@
 //! Our own extractors, so that every rejection is an error envelope and body property names are
 //! checked case-sensitively as the API documents (`shared/reference/error-contract.md`).
 
+use crate::layers::journal::RequestContext;
 use crate::state::AppState;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
@@ -8,9 +9,10 @@ use http_body_util::{BodyExt, LengthLimitError, Limited};
 use palisade_auth::Principal;
 use palisade_error::ApiError;
 use serde::de::DeserializeOwned;
+use std::sync::Arc;
 
 /// A request body type: which properties it knows (exact case) and which are required.
-pub trait RequestBody: DeserializeOwned {
+pub trait RequestBody: DeserializeOwned + Send {
     /// `(name, required)` for each property, spelled exactly as the API documents it.
     const PROPERTIES: &'static [(&'static str, bool)];
     /// The Rust type of each property, in the same order (the OpenAPI document derives the
@@ -56,21 +58,51 @@ pub async fn read_limited(body: axum::body::Body, limit: usize) -> Result<axum::
     }
 }
 
-/// A JSON body checked against `T`'s property table before it is deserialised.
+/// A JSON body checked against `T`'s property table before it is deserialised, under the body
+/// policy (see [`parse_body`] and [`apply_body_policy`]).
 pub struct JsonBody<T>(pub T);
 
 impl<T: RequestBody> FromRequest<AppState> for JsonBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &AppState) -> Result<Self, ApiError> {
-        let bytes = read_body(request, state.config.max_body_bytes).await?;
-        parse_body::<T>(&bytes).map(JsonBody)
+        json_body(state, request).await.map(JsonBody)
     }
 }
 
-/// The body rules, in order: valid JSON → an object → no unknown (or mis-cased) property → every
-/// required property present → each property of the right type.
-pub fn parse_body<T: RequestBody>(bytes: &[u8]) -> Result<T, ApiError> {
+/// Reads a request's JSON body and parses it as `T` under the body policy: the one path every JSON
+/// body of the API takes (the [`JsonBody`] extractor, and handlers that check a role first).
+pub async fn json_body<T: RequestBody>(state: &AppState, request: Request) -> Result<T, ApiError> {
+    let context = request.extensions().get::<Arc<RequestContext>>().cloned();
+    let caller = request.extensions().get::<Principal>().cloned();
+    let bytes = read_body(request, state.config.max_body_bytes).await?;
+    let parsed = parse_body::<T>(&bytes)?;
+    apply_body_policy(
+        state,
+        context.as_deref(),
+        caller.as_ref(),
+        parsed.ignored,
+        T::PROPERTIES,
+    )
+    .await?;
+    Ok(parsed.value)
+}
+
+/// A parsed body and the undocumented properties it carried (ignored unless bodies are strict).
+pub struct ParsedBody<T> {
+    pub value: T,
+    /// Names of the properties `T` does not declare, in body order (`Indicators[2].Foo` for nested
+    /// elements, as the caller prefixes them).
+    pub ignored: Vec<String>,
+}
+
+/// The body rules, in order: valid JSON → an object → no property differing only in case from a
+/// documented one (a typo: `MissingRequiredParameter` for a required one, otherwise
+/// `InvalidRequestBody` with "did you mean") → every required property present and not `null` →
+/// each property of the right type, `null` counting as absent for optional ones. Any other
+/// property is not ours to refuse: it is returned in [`ParsedBody::ignored`], and
+/// [`apply_body_policy`] decides.
+pub fn parse_body<T: RequestBody>(bytes: &[u8]) -> Result<ParsedBody<T>, ApiError> {
     let expected = || {
         T::PROPERTIES
             .iter()
@@ -89,7 +121,7 @@ pub fn parse_body<T: RequestBody>(bytes: &[u8]) -> Result<T, ApiError> {
     }
     let value: serde_json::Value = serde_json::from_slice(bytes)
         .map_err(|e| ApiError::invalid_request_body(format!("the body is not valid JSON ({e})"), "json syntax"))?;
-    let serde_json::Value::Object(object) = &value else {
+    let serde_json::Value::Object(mut object) = value else {
         return Err(ApiError::invalid_request_body(
             format!(
                 "expected a JSON object with properties: {}, got {}",
@@ -99,35 +131,90 @@ pub fn parse_body<T: RequestBody>(bytes: &[u8]) -> Result<T, ApiError> {
             "json shape",
         ));
     };
+    let mut ignored = Vec::new();
     for key in object.keys() {
         if T::PROPERTIES.iter().any(|(name, _)| name == key) {
             continue;
         }
-        let meant = T::PROPERTIES.iter().find(|(name, _)| name.eq_ignore_ascii_case(key));
-        return Err(match meant {
-            Some((name, true)) if !object.contains_key(*name) => ApiError::missing_parameter(
-                name,
-                Some(&format!("the body has '{key}'; property names are case-sensitive")),
-            ),
-            Some((name, _)) => ApiError::invalid_request_body(
-                format!("unknown property '{key}'; did you mean '{name}'? Property names are case-sensitive"),
-                "property casing",
-            ),
-            None => ApiError::invalid_request_body(
-                format!("unknown property '{key}'; known properties are: {}", expected()),
-                "unknown property",
-            ),
-        });
+        match T::PROPERTIES.iter().find(|(name, _)| name.eq_ignore_ascii_case(key)) {
+            Some((name, true)) if !object.contains_key(*name) => {
+                return Err(ApiError::missing_parameter(
+                    name,
+                    Some(&format!("the body has '{key}'; property names are case-sensitive")),
+                ))
+            }
+            Some((name, _)) => {
+                return Err(ApiError::invalid_request_body(
+                    format!("unknown property '{key}'; did you mean '{name}'? Property names are case-sensitive"),
+                    "property casing",
+                ))
+            }
+            None => ignored.push(key.clone()),
+        }
     }
     for (name, required) in T::PROPERTIES {
         if *required && object.get(*name).is_none_or(serde_json::Value::is_null) {
             return Err(ApiError::missing_parameter(name, None));
         }
     }
-    serde_path_to_error::deserialize(value).map_err(|e| {
+    // What is not ours is not deserialised either, and an optional property sent as `null` is
+    // absent: clients serialise unset fields that way.
+    object.retain(|key, value| !value.is_null() && T::PROPERTIES.iter().any(|(name, _)| name == key));
+    let value = serde_path_to_error::deserialize(serde_json::Value::Object(object)).map_err(|e| {
         let path = e.path().to_string();
         ApiError::invalid_request_body(format!("property '{path}': {}", e.into_inner()), "property type")
-    })
+    })?;
+    Ok(ParsedBody { value, ignored })
+}
+
+/// The unknown-property policy, in one place. Lenient by default on the emulated APIs: the
+/// undocumented properties are ignored, recorded in the request journal and any error trace of the
+/// request, and named in the `x-palisade-ignored-properties` response header. Strict
+/// (`--strict-bodies`, or the tenant's `strictBodies` feature): `InvalidRequestBody` naming the
+/// first of them. Palisade's own API (`/_palisade/`) is always strict: it is ours to define, and a
+/// misspelt fault-rule property silently ignored would make a test quietly test nothing. The tenant
+/// is only asked when there is something to decide, so a clean body costs nothing.
+pub async fn apply_body_policy(
+    state: &AppState,
+    context: Option<&RequestContext>,
+    caller: Option<&Principal>,
+    ignored: Vec<String>,
+    known: &[(&str, bool)],
+) -> Result<(), ApiError> {
+    let Some(first) = ignored.first() else {
+        return Ok(());
+    };
+    let strict = state.config.strict_bodies
+        || context.is_some_and(RequestContext::is_admin)
+        || match caller {
+            Some(caller) => {
+                let tenant = caller.tenant_id.clone();
+                state
+                    .run(move |core| core.features(&tenant))
+                    .await
+                    .is_ok_and(|features| features.strict_bodies)
+            }
+            None => false,
+        };
+    if strict {
+        let known: Vec<&str> = known.iter().map(|(name, _)| *name).collect();
+        let also = if ignored.len() > 1 {
+            format!("; also unknown: {}", ignored[1..].join(", "))
+        } else {
+            String::new()
+        };
+        return Err(ApiError::invalid_request_body(
+            format!(
+                "unknown property '{first}'; known properties are: {} (strict bodies){also}",
+                known.join(", ")
+            ),
+            "unknown property under strict bodies",
+        ));
+    }
+    if let Some(context) = context {
+        context.add_ignored_properties(ignored);
+    }
+    Ok(())
 }
 
 fn json_kind(value: &serde_json::Value) -> &'static str {
@@ -214,13 +301,24 @@ mod tests {
     }
 
     fn code(body: &str) -> (ErrorCode, String) {
-        let e = parse_body::<Sample>(body.as_bytes()).unwrap_err();
+        let e = parse_body::<Sample>(body.as_bytes()).err().expect("an error");
         (e.code, e.message)
+    }
+
+    fn parsed(body: &str) -> ParsedBody<Sample> {
+        match parse_body::<Sample>(body.as_bytes()) {
+            Ok(parsed) => parsed,
+            Err(e) => panic!("{body}: {}", e.message),
+        }
+    }
+
+    fn ignored(body: &str) -> Vec<String> {
+        parsed(body).ignored
     }
 
     #[test]
     fn body_rules_in_order() {
-        let ok = parse_body::<Sample>(br#"{"Comment":"x","IsolationType":"Full"}"#).unwrap();
+        let ok = parsed(r#"{"Comment":"x","IsolationType":"Full"}"#).value;
         assert_eq!((ok.comment.as_str(), ok.isolation_type.as_deref()), ("x", Some("Full")));
         assert_eq!(code("").0, ErrorCode::InvalidRequestBody);
         assert_eq!(code("{").0, ErrorCode::InvalidRequestBody);
@@ -231,9 +329,8 @@ mod tests {
         let (c, m) = code(r#"{"Comment":"x","isolationType":"Full"}"#);
         assert_eq!(c, ErrorCode::InvalidRequestBody);
         assert!(m.contains("did you mean 'IsolationType'"), "{m}");
-        let (c, m) = code(r#"{"Comment":"x","Bogus":1}"#);
-        assert_eq!(c, ErrorCode::InvalidRequestBody);
-        assert!(m.contains("'Bogus'") && m.contains("Comment, IsolationType"), "{m}");
+        assert_eq!(ignored(r#"{"Comment":"x","Bogus":1,"Other":null}"#), ["Bogus", "Other"]);
+        assert!(ignored(r#"{"Comment":"x","IsolationType":null}"#).is_empty());
         assert_eq!(code(r#"{}"#).0, ErrorCode::MissingRequiredParameter);
         assert_eq!(code(r#"{"Comment":null}"#).0, ErrorCode::MissingRequiredParameter);
         let (c, m) = code(r#"{"Comment":5}"#);

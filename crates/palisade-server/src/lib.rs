@@ -84,7 +84,11 @@ pub fn app(state: AppState) -> Router {
         .route_layer(from_fn_with_state(state.clone(), auth::authenticate));
     Router::new()
         .merge(api)
-        .merge(signin::router().route_layer(from_fn_with_state(state.clone(), injection::signin_calls)))
+        .merge(
+            signin::router()
+                .route_layer(from_fn_with_state(state.clone(), injection::signin_calls))
+                .route_layer(from_fn_with_state(state.clone(), signin::entra_errors)),
+        )
         .route("/openapi.json", axum::routing::get(openapi::serve_document))
         .route("/_palisade/docs", axum::routing::get(openapi::serve_page))
         .merge(admin::router(state.clone()))

@@ -7,6 +7,7 @@ use crate::layers::journal::RequestContext;
 use crate::state::AppState;
 use axum::extract::{Path, Query, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Router};
@@ -135,7 +136,102 @@ fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
 
 /// Entra's error body; its `trace_id` is also the journal's target for this failure.
 fn oauth_error(state: &AppState, refusal: SignInError) -> Response {
-    let trace_id = palisade_error::new_target();
+    let cause = format!("sign-in refused: AADSTS{}", refusal.aadsts);
+    entra_response(state, refusal, palisade_error::new_target(), cause)
+}
+
+/// Every failure on a sign-in route answers in Entra's shape, whatever raised it: a fault rule, a
+/// throttle, a body over the limit or an internal error arrive here as the Defender envelope (an
+/// [`ApiError`](palisade_error::ApiError) response) and leave as Entra's OAuth2 error, under the
+/// same tracking id, keeping `Retry-After`. MSAL and azure-identity read `error` and
+/// `error_description`; a Defender envelope leaves them with an error without a description.
+pub async fn entra_errors(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    in_entra_shape(&state, response)
+}
+
+/// Whether `path` is one of the sign-in routes (for refusals raised before routing, such as the
+/// journal's body limit).
+pub fn is_signin_path(path: &str) -> bool {
+    let Some((_, route)) = path.trim_start_matches('/').split_once('/') else {
+        return false;
+    };
+    matches!(
+        route,
+        "oauth2/token"
+            | "oauth2/v2.0/token"
+            | "v2.0/.well-known/openid-configuration"
+            | ".well-known/openid-configuration"
+            | "discovery/v2.0/keys"
+            | "discovery/keys"
+            | "discovery/instance"
+    )
+}
+
+/// A Defender-envelope error response re-rendered as Entra's (anything else is returned as it is).
+pub fn in_entra_shape(state: &AppState, response: Response) -> Response {
+    let Some(entry) = response.extensions().get::<JournalEntry>() else {
+        return response;
+    };
+    let Some(code) = palisade_error::ErrorCode::parse(&entry.code) else {
+        return response; // already Entra's (its codes are snake_case OAuth2 errors)
+    };
+    let entry = entry.clone();
+    let (status, error, aadsts, text) = entra_equivalent(code);
+    let refusal = SignInError::new(status, error, aadsts, format!("{text} ({})", entry.message));
+    let cause = format!("{} (answered as Entra's {error}, AADSTS{aadsts})", entry.cause);
+    let mut converted = entra_response(state, refusal, entry.target, cause);
+    if let Some(retry_after) = response.headers().get(header::RETRY_AFTER) {
+        converted.headers_mut().insert(header::RETRY_AFTER, retry_after.clone());
+    }
+    converted
+}
+
+/// The Entra error a Defender error code becomes on a sign-in route: `(status, error, AADSTS,
+/// text)`. Entra documents no numbers for throttling or outages of the token endpoint; these are
+/// the codes its error-code reference gives for those conditions. The status stays the injected
+/// one, so clients' retry logic sees what the rule asked for.
+fn entra_equivalent(code: palisade_error::ErrorCode) -> (u16, &'static str, u32, &'static str) {
+    use palisade_error::ErrorCode as C;
+    let status = code.status();
+    match code {
+        C::TooManyRequests => (
+            status,
+            "temporarily_unavailable",
+            90055,
+            "TenantThrottlingError: There are too many incoming requests. Retry after the interval in Retry-After.",
+        ),
+        C::InternalServerError => (
+            status,
+            "server_error",
+            50000,
+            "TokenIssuanceError: There's an issue with the sign-in service.",
+        ),
+        C::Unauthorized => (status, "invalid_client", 7000215, "Invalid client secret provided."),
+        C::Forbidden | C::DisabledFeature | C::DisallowedOperation => (
+            status,
+            "unauthorized_client",
+            700016,
+            "The application is not authorized in the directory.",
+        ),
+        C::NotFound | C::ResourceNotFound => (status, "invalid_request", 90002, "Tenant not found."),
+        _ if status >= 500 => (
+            status,
+            "temporarily_unavailable",
+            90033,
+            "A Microsoft Entra service is temporarily unavailable.",
+        ),
+        _ => (
+            status,
+            "invalid_request",
+            90100,
+            "InvalidRequestParameter: The parameter is empty or not valid.",
+        ),
+    }
+}
+
+/// Renders an Entra error under `trace_id` (also the journal's target) with its journal entry.
+fn entra_response(state: &AppState, refusal: SignInError, trace_id: String, cause: String) -> Response {
     let correlation_id = uuid::Uuid::new_v4().to_string();
     let now = state.core.clock.now();
     let timestamp = now.format("%Y-%m-%d %H:%M:%SZ").to_string();
@@ -158,7 +254,7 @@ fn oauth_error(state: &AppState, refusal: SignInError) -> Response {
         target: trace_id,
         code: refusal.error.to_string(),
         message: format!("AADSTS{}: {}", refusal.aadsts, refusal.description),
-        cause: format!("sign-in refused: AADSTS{}", refusal.aadsts),
+        cause,
     });
     response
 }

@@ -27,6 +27,8 @@ pub struct TlsFiles {
     pub ca_bundle: PathBuf,
     server_cert: PathBuf,
     server_key: PathBuf,
+    /// Which certificate profile the files were generated with (see [`CERT_PROFILE`]).
+    profile: PathBuf,
 }
 
 impl TlsFiles {
@@ -40,10 +42,14 @@ impl TlsFiles {
             ca_bundle: dir.join("ca-bundle.pem"),
             server_cert: dir.join("server.pem"),
             server_key: dir.join("server-key.pem"),
+            profile: dir.join("profile"),
         }
     }
 }
 
+/// The certificate profile generated today. Files from an older profile are regenerated on start:
+/// the first release's certificates lacked the authority key identifier, and Python 3.13 refuses them.
+const CERT_PROFILE: &str = "rfc5280-aki-ski-2";
 /// Browsers and Apple platforms refuse server certificates valid for longer than this.
 const SERVER_CERT_DAYS: u64 = 397;
 /// Regenerate once the files are older than this, well before the certificate expires.
@@ -74,8 +80,11 @@ fn needs_generation(files: &TlsFiles) -> bool {
         .and_then(|m| m.modified())
         .ok()
         .and_then(|t| SystemTime::now().duration_since(t).ok());
+    let current_profile = std::fs::read_to_string(&files.profile).is_ok_and(|p| p.trim() == CERT_PROFILE);
     match age {
-        Some(age) => age > REGENERATE_AFTER || !files.server_key.exists() || !files.ca_cert.exists(),
+        Some(age) => {
+            age > REGENERATE_AFTER || !current_profile || !files.server_key.exists() || !files.ca_cert.exists()
+        }
         None => true,
     }
 }
@@ -93,6 +102,10 @@ fn generate(files: &TlsFiles) -> Result<(), TlsError> {
         KeyUsagePurpose::CrlSign,
         KeyUsagePurpose::DigitalSignature,
     ];
+    // RFC 5280 profile, as strict verifiers (Python 3.13's VERIFY_X509_STRICT, `openssl verify
+    // -x509_strict`) demand: the CA carries a critical basicConstraints, keyCertSign and a subject key
+    // identifier (rcgen writes both for a CA); every certificate names its issuer's key (AKI).
+    ca_params.use_authority_key_identifier_extension = true;
     ca_params.not_before = now - one_day();
     ca_params.not_after = now + days(SERVER_CERT_DAYS + 30);
     let ca_key = KeyPair::generate()?;
@@ -104,7 +117,11 @@ fn generate(files: &TlsFiles) -> Result<(), TlsError> {
         "::1".to_string(),
     ])?;
     server_params.distinguished_name = name("localhost");
-    server_params.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
+    // ECDSA keys sign; keyEncipherment is for RSA key transport and does not belong here.
+    server_params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    // `ExplicitNoCa` writes basicConstraints CA:FALSE and the subject key identifier.
+    server_params.is_ca = IsCa::ExplicitNoCa;
+    server_params.use_authority_key_identifier_extension = true;
     server_params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
     server_params.not_before = now - one_day();
     server_params.not_after = now + days(SERVER_CERT_DAYS);
@@ -115,6 +132,7 @@ fn generate(files: &TlsFiles) -> Result<(), TlsError> {
     // The chain a client receives: the server certificate, then the CA.
     std::fs::write(&files.server_cert, format!("{}{}", server.pem(), ca.pem()))?;
     std::fs::write(&files.ca_cert, ca.pem())?;
+    std::fs::write(&files.profile, CERT_PROFILE)?;
     // The CA's key is not kept: nothing else will ever be signed with it.
     Ok(())
 }

@@ -39,7 +39,7 @@ mod tests {
     fn record(target: &str) -> ErrorRecord {
         ErrorRecord {
             target: target.into(),
-            time: Timestamp(chrono::Utc::now()),
+            time: Timestamp(palisade_model::time::fixed_now()),
             tenant_id: None,
             app_id: None,
             method: "GET".into(),

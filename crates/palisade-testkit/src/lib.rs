@@ -115,10 +115,17 @@ impl TestApp {
     }
 
     /// Stops the server and starts a new one on the same data directory (and fresh ports).
-    pub async fn restart(mut self) -> TestApp {
+    pub async fn restart(self) -> TestApp {
+        self.restart_with(|_| {}).await
+    }
+
+    /// Stops the server, lets the test change the data directory while it is down, and starts a new
+    /// one on it.
+    pub async fn restart_with(mut self, change: impl FnOnce(&Path)) -> TestApp {
         if let Some(server) = self.server.take() {
             server.shutdown().await;
         }
+        change(&self.data_dir);
         let dir = self._dir.take();
         let mut app = Self::start(self.backend, self.config.clone()).await;
         app._dir = dir;
@@ -251,6 +258,17 @@ impl TestApp {
         self.clock(json!({"freeze": true})).await
     }
 
+    /// Freezes the emulator's clock and answers the instant it stands at. Tests derive the times
+    /// they send from it rather than from the machine's clock, so what they check does not depend
+    /// on when, or how slowly, they run.
+    pub async fn frozen_now(&self) -> chrono::DateTime<chrono::Utc> {
+        let clock = self.freeze_clock().await;
+        let now = clock["now"].as_str().expect("the clock answers now");
+        chrono::DateTime::parse_from_rfc3339(now)
+            .unwrap_or_else(|e| panic!("clock now {now}: {e}"))
+            .to_utc()
+    }
+
     /// Moves the emulator's clock forward.
     pub async fn advance_clock(&self, seconds: f64) -> Value {
         self.clock(json!({"advanceSeconds": seconds})).await
@@ -339,6 +357,33 @@ pub async fn expect_error(app: &TestApp, response: Response, status: u16, code: 
     assert_eq!(record["code"], code);
     assert_eq!(record["status"], status);
     assert_eq!(record["message"], message);
+    record
+}
+
+/// Asserts a sign-in failure in Entra's OAuth2 shape (`error`, `error_description` starting with the
+/// AADSTS code and carrying the trace and correlation ids and a timestamp, `error_codes`, `trace_id`,
+/// `correlation_id`), and that its `trace_id` resolves in the journal. Returns the journal record.
+pub async fn expect_entra_error(app: &TestApp, response: Response, status: u16, error: &str, aadsts: u32) -> Value {
+    assert_eq!(response.status().as_u16(), status);
+    let body: Value = response.json().await.expect("an Entra error body is JSON");
+    assert_eq!(body["error"], error, "{body}");
+    assert_eq!(body["error_codes"], json!([aadsts]), "{body}");
+    let trace_id = body["trace_id"].as_str().expect("trace_id");
+    let correlation_id = body["correlation_id"].as_str().expect("correlation_id");
+    assert!(uuid_like(trace_id) && uuid_like(correlation_id), "{body}");
+    assert!(body["timestamp"].is_string(), "{body}");
+    let description = body["error_description"].as_str().expect("error_description");
+    assert!(description.starts_with(&format!("AADSTS{aadsts}: ")), "{description}");
+    for part in [
+        format!("Trace ID: {trace_id}"),
+        format!("Correlation ID: {correlation_id}"),
+        "Timestamp: ".to_string(),
+    ] {
+        assert!(description.contains(&part), "{description} lacks {part}");
+    }
+    assert!(body.get("target").is_none(), "no Defender envelope: {body}");
+    let record = app.trace(trace_id).await.expect("the trace id resolves in the journal");
+    assert_eq!(record["code"], error);
     record
 }
 

@@ -237,6 +237,10 @@ struct ServeArgs {
     /// Switch the documented rate limits off for every tenant (e.g. for benchmarks).
     #[arg(long, env = "PALISADE_NO_RATE_LIMITS")]
     no_rate_limits: bool,
+    /// Refuse undocumented body properties (InvalidRequestBody) instead of ignoring and recording
+    /// them; each tenant can also switch this on (its `strictBodies` feature).
+    #[arg(long, env = "PALISADE_STRICT_BODIES")]
+    strict_bodies: bool,
 }
 
 #[derive(Clone, Copy)]
@@ -309,7 +313,7 @@ fn serve(args: ServeArgs) -> Result<ExitCode, String> {
         journal_capacity: args.journal_size.max(1),
         max_body_bytes: args.max_body_bytes,
         page_size: args.page_size,
-        admin_key: args.admin_key,
+        admin_key: args.admin_key.map(Into::into),
         admin_trusted_networks: args.admin_trusted.0,
         request_journal_capacity: args.request_journal_size.max(1),
         core: palisade_domain::Settings {
@@ -321,6 +325,7 @@ fn serve(args: ServeArgs) -> Result<ExitCode, String> {
             ..palisade_domain::Settings::default()
         },
         rate_limits: !args.no_rate_limits,
+        strict_bodies: args.strict_bodies,
     };
     let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
     runtime.block_on(async move {

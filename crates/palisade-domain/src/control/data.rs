@@ -420,7 +420,7 @@ mod tests {
 
     #[test]
     fn misspelt_and_mistyped_properties_are_named() {
-        let machines = crate::control::demo::machines("t", chrono::Utc::now());
+        let machines = crate::control::demo::machines("t", palisade_model::time::fixed_now());
         let mut machine = serde_json::to_value(&machines[0]).unwrap();
         assert_eq!(canonical::<Machine>(machine.clone()).unwrap(), machine);
         machine["healthStatus"] = "Sleepy".into();

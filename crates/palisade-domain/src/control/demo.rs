@@ -1,6 +1,9 @@
-//! The deterministic demo tenant: a few dozen machines across every platform and a range of sensor
-//! versions. The same seed always yields the same ids, names and properties; times are laid out
-//! backwards from the moment of seeding so the data looks fresh.
+//! The deterministic demo tenant and generated data: machines across every platform and a range of
+//! sensor versions, the accounts that log on to them, alerts with evidence grouped into incidents,
+//! and automated investigations of the severe ones ([`tenant_data`]); and, at scale, machines and
+//! alerts drawn from skewed pools for `palisade seed` ([`generate_machines`], [`generate_alerts`]).
+//! The same seed always yields the same ids, names and properties; times are laid out backwards
+//! from the `now` passed in (the emulator clock's at seeding) so the data looks fresh.
 
 use chrono::{DateTime, TimeDelta, Utc};
 use palisade_model::entities::*;
@@ -305,7 +308,7 @@ mod tests {
 
     #[test]
     fn demo_machines_are_deterministic_and_cover_every_platform() {
-        let now = Utc::now();
+        let now = palisade_model::time::fixed_now();
         let a = machines("tenant-a", now);
         let b = machines("tenant-a", now);
         assert_eq!(a, b);
@@ -333,7 +336,7 @@ mod tests {
 
     #[test]
     fn demo_tenant_data_is_consistent() {
-        let now = Utc::now();
+        let now = palisade_model::time::fixed_now();
         let data = tenant_data("tenant-a", now);
         assert_eq!(data, tenant_data("tenant-a", now), "deterministic");
         assert_eq!(data.alerts.len() as u64, DEMO_ALERTS);
@@ -367,7 +370,7 @@ mod tests {
 
     #[test]
     fn generated_alerts_compose_from_batches_and_point_at_generated_machines() {
-        let now = Utc::now();
+        let now = palisade_model::time::fixed_now();
         let g = Generation {
             namespace: "t",
             seed: 7,
@@ -407,7 +410,7 @@ mod tests {
             alerts: 8_000,
             machines: 500,
         };
-        let alerts = generate_alerts(&g, "t", Utc::now(), population, 0, 8_000);
+        let alerts = generate_alerts(&g, "t", palisade_model::time::fixed_now(), population, 0, 8_000);
         let mut files: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
         let (mut ips, mut hosts) = (std::collections::HashSet::new(), std::collections::HashSet::new());
         for alert in &alerts {
@@ -441,7 +444,7 @@ mod tests {
 
     #[test]
     fn batches_compose_into_the_same_population() {
-        let now = Utc::now();
+        let now = palisade_model::time::fixed_now();
         let g = Generation {
             namespace: "t",
             seed: 7,

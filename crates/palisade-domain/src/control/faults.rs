@@ -570,7 +570,7 @@ mod tests {
     #[test]
     fn times_budget_then_exhausted() {
         let rules = FaultRules::default();
-        let now = Utc::now();
+        let now = palisade_model::time::fixed_now();
         let view = rules
             .add(
                 FaultRuleSpec {
@@ -596,7 +596,7 @@ mod tests {
     #[test]
     fn after_calls_skips_then_fires() {
         let rules = FaultRules::default();
-        let now = Utc::now();
+        let now = palisade_model::time::fixed_now();
         rules
             .add(
                 FaultRuleSpec {
@@ -617,7 +617,7 @@ mod tests {
     fn seeded_probability_repeats_its_sequence() {
         let run = |seed| {
             let rules = FaultRules::default();
-            let now = Utc::now();
+            let now = palisade_model::time::fixed_now();
             rules
                 .add(
                     FaultRuleSpec {
@@ -641,7 +641,7 @@ mod tests {
     #[test]
     fn expiry_and_matching_on_caller() {
         let rules = FaultRules::default();
-        let now = Utc::now();
+        let now = palisade_model::time::fixed_now();
         rules
             .add(
                 FaultRuleSpec {
@@ -677,7 +677,7 @@ mod tests {
     #[test]
     fn delays_add_up_and_the_first_error_wins() {
         let rules = FaultRules::default();
-        let now = Utc::now();
+        let now = palisade_model::time::fixed_now();
         let delay = |ms| FaultRuleSpec {
             error: None,
             delay_ms: Some(ms),
@@ -694,7 +694,7 @@ mod tests {
 
     #[test]
     fn invalid_rules_say_what_is_wrong() {
-        let now = Utc::now();
+        let now = palisade_model::time::fixed_now();
         let rules = FaultRules::default();
         let err = |spec| rules.add(spec, now).unwrap_err();
         let e = err(FaultRuleSpec {

@@ -1,5 +1,6 @@
-//! Rate limits as the service documents them (`shared/reference/mde-api.md` §1.8): per API, per
-//! minute and per hour, counted per tenant + calling app + API, on the emulator's clock.
+//! Rate limits as the service documents them (`shared/reference/mde-api.md` §1.8; the incidents
+//! API's from `xdr-api-and-auth.md` §2.5): per API, per minute and per hour, counted per tenant +
+//! calling app + API, on the emulator's clock. The counters live in this process's memory.
 //!
 //! **Windows**: fixed windows that open at the first call counted in them. A window of length L
 //! opened at t admits `limit` calls during `[t, t + L)`; the next call at or after `t + L` opens a
@@ -457,6 +458,38 @@ mod tests {
         assert!(limiter
             .admit("t", "a", &DEFAULT_LIMIT, "GET", ROUTE, now + 48_000)
             .is_ok());
+    }
+
+    /// Every limit against the reference, written out here as literals (`shared/reference/mde-api.md`
+    /// §1.8, `xdr-api-and-auth.md` §2.5), one concrete call per API: a change to the table, or a
+    /// path pattern that stops matching its API, fails here.
+    #[test]
+    fn every_api_has_its_documented_limits() {
+        let expected: &[(&str, &str, Option<u32>, Option<u32>)] = &[
+            ("GET", "/api/alerts", Some(100), Some(1500)),
+            ("GET", "/api/machines/abc", Some(100), Some(1500)),
+            ("POST", "/api/alerts/batchUpdate", Some(10), Some(500)),
+            ("POST", "/api/alerts/CreateAlertByReference", Some(15), None),
+            ("POST", "/api/indicators/import", Some(30), None),
+            ("POST", "/api/indicators/BatchDelete", Some(30), Some(1500)),
+            ("GET", "/api/machineactions/abc/getPackageUri", Some(2), Some(120)),
+            ("POST", "/api/machines/abc/runliveresponse", Some(10), None),
+            ("POST", "/api/machines/abc/startInvestigation", None, Some(50)),
+            ("GET", "/api/incidents", Some(50), Some(1500)),
+            ("PATCH", "/api/incidents/123", Some(50), Some(1500)),
+            // Get incident: its own page says 100/minute and 1,500/hour, the default.
+            ("GET", "/api/incidents/123", Some(100), Some(1500)),
+        ];
+        for &(method, path, per_minute, per_hour) in expected {
+            let limit = limit_for(method, path);
+            assert_eq!(
+                (limit.per_minute, limit.per_hour),
+                (per_minute, per_hour),
+                "{method} {path}"
+            );
+        }
+        // Nine APIs have their own figures; no entry beyond them.
+        assert_eq!(API_LIMITS.len(), 9);
     }
 
     #[test]

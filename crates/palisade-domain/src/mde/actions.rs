@@ -25,6 +25,7 @@ use crate::listing::{narrowed, text_eq, text_in, Page};
 use crate::mde::support::{self, Capability};
 use crate::{Core, DomainResult};
 use chrono::{DateTime, TimeDelta, Utc};
+use hmac::{Hmac, Mac};
 use palisade_auth::Principal;
 use palisade_error::{ApiError, ErrorCode};
 use palisade_model::api_enum;
@@ -38,7 +39,7 @@ use palisade_odata::Query;
 use palisade_store::StoreError;
 use serde::Serialize;
 use serde_json::Value;
-use sha2::{Digest, Sha256};
+use sha2::Sha256;
 use std::collections::HashMap;
 
 /// List, get, package URI and live-response result links.
@@ -96,6 +97,18 @@ fn group(kind: ActionType) -> &'static [ActionType] {
         StopAndQuarantineFile => &[StopAndQuarantineFile],
         LiveResponse => &[LiveResponse],
     }
+}
+
+/// What every action request carries beside its verb: the required comment and the MachineAction
+/// properties a caller may set (absent when the body has them `null`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ActionDetails {
+    pub comment: String,
+    /// `externalId`: the caller's own correlation id, answered back as sent.
+    pub external_id: Option<String>,
+    /// `requestSource`: `PublicApi` unless the caller names another.
+    pub request_source: Option<String>,
+    pub title: Option<String>,
 }
 
 /// A verb with its body's verb-specific properties, as sent (validated by [`Core::request_action`]).
@@ -282,11 +295,13 @@ pub struct DeviceState {
 }
 
 impl DeviceState {
-    /// The latest succeeded action of each group decides.
+    /// The latest succeeded action of each group decides: latest in the order the actions were
+    /// requested, not by their timestamps, which go back with the emulator clock (see
+    /// [`request_order`]).
     fn derive(machine_id: &str, actions: &[MachineAction]) -> DeviceState {
         let mut succeeded: Vec<&MachineAction> =
             actions.iter().filter(|a| a.status == ActionStatus::Succeeded).collect();
-        succeeded.sort_by_key(|a| (a.last_update_date_time_utc, a.creation_date_time_utc));
+        succeeded.sort_by_key(|a| request_order(a));
         let latest = |kinds: &[ActionType]| succeeded.iter().rev().find(|a| kinds.contains(&a.kind)).copied();
         let isolation = latest(group(ActionType::Isolate))
             .filter(|a| a.kind == ActionType::Isolate)
@@ -305,6 +320,23 @@ impl DeviceState {
                 .collect(),
         }
     }
+}
+
+/// Where an action stands in the order actions were requested. Action ids are UUIDv7: their leading
+/// bits are the wall-clock millisecond of the request and a counter, monotonic within a process, so
+/// their order is the order in which things happened even after `POST /_palisade/clock` moved the
+/// emulator's time back (its timestamps then re-live earlier minutes, and nothing un-happens).
+/// Actions of a group (isolate/unisolate, ...) cannot run at once, so request order is completion
+/// order. Ids of other versions (stores from before this rule, or loaded data) come first, in
+/// timestamp order.
+fn request_order(action: &MachineAction) -> (bool, String, Timestamp, Timestamp) {
+    let v7 = uuid::Uuid::parse_str(&action.id).is_ok_and(|id| id.get_version_num() == 7);
+    let key = if v7 {
+        action.id.to_ascii_lowercase()
+    } else {
+        String::new()
+    };
+    (v7, key, action.last_update_date_time_utc, action.creation_date_time_utc)
 }
 
 /// A file behind a download link.
@@ -329,6 +361,34 @@ impl DownloadKind {
             DownloadKind::Result(index) => format!("results/{index}"),
         }
     }
+}
+
+/// The MAC behind download-link signatures (RFC 2104 HMAC with SHA-256). It replaces SHA-256 over
+/// key‖message, which is open to length extension, and a `!=` comparison, which is not constant time.
+type LinkMac = Hmac<Sha256>;
+/// Bytes of the tag a link carries (hex-encoded, so twice as many characters): 128 bits.
+const SIGNATURE_BYTES: usize = 16;
+
+/// The link's `sig`: the tag's first [`SIGNATURE_BYTES`] bytes, in lower-case hex.
+fn finalize_signature(mac: LinkMac) -> String {
+    mac.finalize().into_bytes()[..SIGNATURE_BYTES]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Whether `signature` is the link's tag, compared in constant time (`Mac::verify_truncated_left`)
+/// so response timing tells nothing about how much of a forged signature was right. Only the full
+/// 32 hexadecimal characters are accepted; a shorter prefix never is.
+fn check_signature(mac: LinkMac, signature: &str) -> bool {
+    // Lower-case hex only, as links are issued: the same text as the old `!=` comparison accepted.
+    if signature.len() != 2 * SIGNATURE_BYTES || !signature.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        return false;
+    }
+    let tag: Option<Vec<u8>> = (0..SIGNATURE_BYTES)
+        .map(|i| u8::from_str_radix(&signature[2 * i..2 * i + 2], 16).ok())
+        .collect();
+    tag.is_some_and(|tag| mac.verify_truncated_left(&tag).is_ok())
 }
 
 fn decode<T: serde::de::DeserializeOwned>(doc: &str) -> Result<T, StoreError> {
@@ -458,7 +518,7 @@ impl Core {
         &self,
         caller: &Principal,
         machine_ref: &str,
-        comment: &str,
+        details: &ActionDetails,
         request: ActionRequest,
     ) -> DomainResult<MachineAction> {
         let kind = request.kind();
@@ -496,11 +556,12 @@ impl Core {
         }
         let now = Timestamp(self.clock.now());
         let action = MachineAction {
-            id: uuid::Uuid::new_v4().hyphenated().to_string(),
+            // v7: its order is the order of requests (see `request_order`).
+            id: uuid::Uuid::now_v7().hyphenated().to_string(),
             kind,
-            title: None,
+            title: details.title.clone(),
             requestor: caller.app_id.clone(),
-            requestor_comment: Some(comment.to_string()),
+            requestor_comment: Some(details.comment.clone()),
             status: ActionStatus::Pending,
             machine_id: machine.id.clone(),
             computer_dns_name: machine.computer_dns_name.clone(),
@@ -511,8 +572,8 @@ impl Core {
             cancellation_date_time_utc: None,
             error_h_result: 0,
             scope: valid.scope,
-            external_id: None,
-            request_source: "PublicApi".into(),
+            external_id: details.external_id.clone(),
+            request_source: details.request_source.clone().unwrap_or_else(|| "PublicApi".into()),
             related_file_info: valid.related_file_info,
             commands: valid.commands,
             troubleshoot_info: None,
@@ -612,11 +673,17 @@ impl Core {
         self.find_action(&caller.tenant_id, id)
     }
 
+    /// HMAC-SHA256 of the link's parts, keyed with the emulator's signing key, ready for
+    /// [`finalize_signature`] or [`check_signature`].
+    fn link_mac(&self, tenant_id: &str, action_id: &str, what: DownloadKind, expires: i64) -> LinkMac {
+        let mut mac =
+            LinkMac::new_from_slice(self.signing_key.private_pem().as_bytes()).expect("HMAC takes a key of any length");
+        mac.update(format!("{tenant_id}|{action_id}|{}|{expires}", what.path_part()).as_bytes());
+        mac
+    }
+
     fn link_signature(&self, tenant_id: &str, action_id: &str, what: DownloadKind, expires: i64) -> String {
-        let mut hasher = Sha256::new();
-        hasher.update(self.signing_key.private_pem().as_bytes());
-        hasher.update(format!("|{tenant_id}|{action_id}|{}|{expires}", what.path_part()).as_bytes());
-        hasher.finalize()[..16].iter().map(|b| format!("{b:02x}")).collect()
+        finalize_signature(self.link_mac(tenant_id, action_id, what, expires))
     }
 
     /// `/_palisade/downloads/{tenant}/{action}/{package|results/N}?se=<unix expiry>&sig=<signature>`:
@@ -644,7 +711,7 @@ impl Core {
         let expiry: i64 = expires
             .parse()
             .map_err(|_| not_found(format!("Download link is not valid: se '{expires}' is not a Unix time")))?;
-        if signature != self.link_signature(tenant_id, action_id, what, expiry) {
+        if !check_signature(self.link_mac(tenant_id, action_id, what, expiry), signature) {
             return Err(not_found(format!(
                 "Download link for MachineAction {action_id} is not valid: its signature does not match"
             ))
@@ -914,10 +981,14 @@ fn live_response_result(action: &MachineAction, command: &CommandStatus) -> Down
     }
 }
 
-/// A minimal investigation package: a ZIP archive of stored (uncompressed) text files.
+/// A minimal investigation package: a ZIP archive of stored (uncompressed) text files, written
+/// with the `zip` crate (no compression features) and dated 1980-01-01 00:00 so the bytes are
+/// deterministic.
 mod package {
-    use crate::zip::zip;
     use palisade_model::entities::MachineAction;
+    use std::io::{Cursor, Write};
+    use zip::write::SimpleFileOptions;
+    use zip::{CompressionMethod, DateTime, ZipWriter};
 
     pub fn investigation_package(action: &MachineAction) -> Vec<u8> {
         let summary = format!(
@@ -935,6 +1006,51 @@ mod package {
                 b"Proto  Local Address          Foreign Address        State\r\n",
             ),
         ])
+    }
+
+    /// The files, stored, in order.
+    pub fn zip(files: &[(&str, &[u8])]) -> Vec<u8> {
+        let options = SimpleFileOptions::default()
+            .compression_method(CompressionMethod::Stored)
+            .last_modified_time(DateTime::default());
+        let mut writer = ZipWriter::new(Cursor::new(Vec::new()));
+        for (name, data) in files {
+            // Writing to memory cannot fail, and the names and sizes are ours and small.
+            writer.start_file(*name, options).expect("a ZIP entry in memory");
+            writer.write_all(data).expect("writing to memory");
+        }
+        writer.finish().expect("a ZIP archive in memory").into_inner()
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+        use std::io::Read;
+
+        #[test]
+        fn archives_open_with_their_files_in_order() {
+            let bytes = zip(&[("a.txt", b"hello"), ("dir/b.csv", b"x,y\r\n")]);
+            assert_eq!(&bytes[..4], b"PK\x03\x04");
+            let mut archive = zip::ZipArchive::new(Cursor::new(&bytes)).unwrap();
+            assert_eq!(archive.len(), 2);
+            let mut first = archive.by_index(0).unwrap();
+            assert_eq!(first.name(), "a.txt");
+            assert_eq!(first.compression(), CompressionMethod::Stored);
+            let mut text = String::new();
+            first.read_to_string(&mut text).unwrap(); // checks the CRC too
+            assert_eq!(text, "hello");
+            drop(first);
+            assert_eq!(archive.by_index(1).unwrap().name(), "dir/b.csv");
+        }
+
+        #[test]
+        fn archives_are_deterministic() {
+            let files: &[(&str, &[u8])] = &[("a.txt", b"hello")];
+            assert_eq!(zip(files), zip(files));
+            let mut archive = zip::ZipArchive::new(Cursor::new(zip(files))).unwrap();
+            let modified = archive.by_index(0).unwrap().last_modified().unwrap();
+            assert_eq!((modified.year(), modified.month(), modified.day()), (1980, 1, 1));
+        }
     }
 }
 
@@ -989,6 +1105,30 @@ mod tests {
             ErrorCode::InvalidInput
         );
         assert_eq!(validate_commands(&[]).unwrap_err().code, ErrorCode::InvalidInput);
+    }
+
+    #[test]
+    fn link_signatures_verify_only_in_full_and_as_issued() {
+        let mac = || {
+            let mut mac = LinkMac::new_from_slice(b"key").unwrap();
+            mac.update(b"t|a|package|1700000000");
+            mac
+        };
+        let signature = finalize_signature(mac());
+        assert_eq!(signature.len(), 32);
+        assert!(check_signature(mac(), &signature));
+        let flipped = format!(
+            "{}{}",
+            if signature.starts_with('0') { '1' } else { '0' },
+            &signature[1..]
+        );
+        assert!(!check_signature(mac(), &flipped));
+        assert!(!check_signature(mac(), &signature[..30]), "a prefix");
+        assert!(!check_signature(mac(), &signature.to_uppercase()) || !signature.contains(char::is_alphabetic));
+        assert!(!check_signature(mac(), ""));
+        let mut other = LinkMac::new_from_slice(b"another key").unwrap();
+        other.update(b"t|a|package|1700000000");
+        assert!(!check_signature(other, &signature));
     }
 
     #[test]

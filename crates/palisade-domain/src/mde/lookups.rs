@@ -20,7 +20,7 @@ use crate::{Core, DomainResult};
 use chrono::{DateTime, TimeDelta, Utc};
 use palisade_auth::Principal;
 use palisade_error::{ApiError, ErrorCode};
-use palisade_model::entities::{Alert, DomainStats, Evidence, File, FileStats, IpStats};
+use palisade_model::entities::{legacy, Alert, DomainStats, Evidence, File, FileStats, IpStats};
 use palisade_model::schemas::{EntityTable, ALERTS, ALERT_TABLE, MACHINE_TABLE};
 use palisade_model::time::Timestamp;
 use palisade_odata::{CmpOp, Expr, Literal, Operand, Query};
@@ -311,6 +311,8 @@ impl Core {
             top_file_names: self
                 .store
                 .top_observed_names(&caller.tenant_id, kind, &key, since, TOP_FILE_NAMES)?,
+            org_prevalence: legacy::org_prevalence(org.devices),
+            global_prevalence: global.devices,
         })
     }
 
@@ -430,6 +432,7 @@ impl Core {
             organization_prevalence: stats.devices,
             org_first_seen: timestamp(stats.first),
             org_last_seen: timestamp(stats.last),
+            org_prevalence: legacy::org_prevalence(stats.devices),
         })
     }
 
@@ -453,6 +456,7 @@ impl Core {
             organization_prevalence: stats.devices,
             org_first_seen: timestamp(stats.first),
             org_last_seen: timestamp(stats.last),
+            org_prevalence: legacy::org_prevalence(stats.devices),
         })
     }
 
@@ -505,7 +509,7 @@ mod tests {
         // A tenant whose alerts were written without observations, as an older version did.
         let tenant = palisade_model::tenant::Tenant::new("t-old", "Old", "old.example");
         store.insert_tenant(&tenant).unwrap();
-        let data = crate::control::demo::tenant_data("t-old", Utc::now());
+        let data = crate::control::demo::tenant_data("t-old", palisade_model::time::fixed_now());
         store
             .upsert_docs(ALERT_TABLE, "t-old", &crate::to_docs(&data.alerts).unwrap())
             .unwrap();

@@ -207,7 +207,7 @@ mod tests {
     use super::*;
 
     fn machine(platform: &str, build: Option<i64>, agent: &str) -> Machine {
-        let mut m = crate::control::demo::machines("support-test", chrono::Utc::now()).remove(0);
+        let mut m = crate::control::demo::machines("support-test", palisade_model::time::fixed_now()).remove(0);
         m.os_platform = platform.into();
         m.os_build = build;
         m.agent_version = Some(agent.into());

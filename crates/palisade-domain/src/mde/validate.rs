@@ -13,15 +13,15 @@
 //!   need a public address ([`public_ip_address`]): the docs say internal IPs cannot be indicators.
 //! - Domain names: at least two labels, LDH labels of 1–63 characters without a leading or trailing
 //!   hyphen, 253 characters in all, a top-level label that is not all digits. One trailing dot (the
-//!   absolute form) is accepted and means the same name. Unicode names are accepted and measured in
-//!   their punycode form; `xn--` labels must decode (RFC 3492, implemented here rather than pulling
-//!   in the `idna` crate and its Unicode tables). The answer is the canonical form: lower case,
-//!   ASCII (punycode), no trailing dot.
+//!   absolute form) is accepted and means the same name. Unicode names are accepted, mapped by UTS 46 (the `idna`
+//!   crate: case folding, NFC, width) and measured in their punycode form; `xn--` labels must decode
+//!   to their one canonical encoding. Labels keep to letters, digits and hyphens in any script
+//!   (IDNA2008, stricter than UTS 46, which allows symbols such as emoji). The answer is the
+//!   canonical form: lower case, ASCII (punycode), no trailing dot.
 //! - URLs: `http://`, `https://` or no scheme (the docs' examples use both), a host that is a valid
 //!   domain name or IP address, an optional port, no credentials, no fragment (it never leaves the
 //!   browser, so an indicator with one could not match), at most 2,048 characters.
 
-use crate::punycode;
 use palisade_error::ApiError;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -369,32 +369,23 @@ fn domain_rules(value: &str) -> Result<String, String> {
 }
 
 /// One label, answered in lower-case ASCII (punycode for Unicode labels).
+///
+/// Plain LDH labels are checked here; Unicode and `xn--` labels go through the `idna` crate's
+/// UTS 46 processing (case folding, NFC and width mapping, disallowed code points, bidi and joiner
+/// rules), which a hand-made punycode coder did not do: `bu\u{308}cher` (decomposed) used to
+/// encode to a different name than `bücher`.
 fn label_rules(label: &str) -> Result<String, String> {
-    let ascii = if label.is_ascii() {
+    if label.is_ascii() {
         if let Some(bad) = label.chars().find(|c| !(c.is_ascii_alphanumeric() || *c == '-')) {
             return Err(format!(
                 "label '{label}' contains '{bad}'; labels use letters, digits and hyphens only"
             ));
         }
-        let lower = label.to_ascii_lowercase();
-        if let Some(encoded) = lower.strip_prefix("xn--") {
-            let decoded = punycode::decode(encoded).ok_or_else(|| format!("label '{label}' is not valid punycode"))?;
-            if decoded.iter().all(char::is_ascii) {
-                return Err(format!("label '{label}' is punycode for a plain ASCII label"));
-            }
-            unicode_label_chars(label, &decoded)?;
-            // Only the one canonical encoding of a name counts (no upper-case or padded forms).
-            if punycode::encode(&decoded).as_deref() != Some(encoded) {
-                return Err(format!("label '{label}' is not the canonical punycode of its name"));
-            }
-        }
-        lower
-    } else {
-        let lower: Vec<char> = label.chars().flat_map(char::to_lowercase).collect();
-        unicode_label_chars(label, &lower)?;
-        let encoded =
-            punycode::encode(&lower).ok_or_else(|| format!("label '{label}' cannot be encoded as punycode"))?;
-        format!("xn--{encoded}")
+    }
+    let lower_ascii = label.is_ascii().then(|| label.to_ascii_lowercase());
+    let ascii = match lower_ascii {
+        Some(lower) if !lower.starts_with("xn--") => lower,
+        lower => idna_label(label, lower.as_deref())?,
     };
     if ascii.len() > LABEL_MAX_CHARS {
         return Err(format!(
@@ -408,14 +399,74 @@ fn label_rules(label: &str) -> Result<String, String> {
     Ok(ascii)
 }
 
-/// Letters, digits (any script) and hyphens: a rough stand-in for IDNA's full character tables.
-fn unicode_label_chars(label: &str, chars: &[char]) -> Result<(), String> {
-    match chars.iter().find(|c| !(c.is_alphanumeric() || **c == '-')) {
-        None => Ok(()),
-        Some(bad) => Err(format!(
+/// A Unicode or `xn--` label through UTS 46 (`idna`), answered as lower-case ASCII. `lower_ascii`
+/// is the label in lower case when it is ASCII (an `xn--` label).
+fn idna_label(label: &str, lower_ascii: Option<&str>) -> Result<String, String> {
+    use idna::uts46::{AsciiDenyList, DnsLength, Hyphens, Uts46};
+    if let Some(encoded) = lower_ascii.and_then(|l| l.strip_prefix("xn--")) {
+        let decoded = idna::punycode::decode_to_string(encoded)
+            .ok_or_else(|| format!("label '{label}' is not valid punycode"))?;
+        if decoded.is_ascii() {
+            return Err(format!("label '{label}' is punycode for a plain ASCII label"));
+        }
+        // Only the one canonical encoding of a name counts (no padded or reordered forms).
+        if idna::punycode::encode_str(&decoded).as_deref() != Some(encoded) {
+            return Err(format!("label '{label}' is not the canonical punycode of its name"));
+        }
+    }
+    // Hyphens are checked by the caller (UTS 46's CheckHyphens would refuse `r3---sn-abc`, which
+    // real hostnames use); lengths too, with the contract's message.
+    let input = lower_ascii.unwrap_or(label);
+    let ascii = Uts46::new()
+        .to_ascii(input.as_bytes(), AsciiDenyList::STD3, Hyphens::Allow, DnsLength::Ignore)
+        .map_err(|_| refused_idna_label(label, &unicode_form(input)))?;
+    // UTS 46 maps some characters to a full stop (`⒈` → `1.`) or to nothing (soft hyphen).
+    if ascii.is_empty() || ascii.contains('.') {
+        return Err(format!(
+            "label '{label}' maps to {} under UTS 46",
+            if ascii.is_empty() {
+                "nothing"
+            } else {
+                "more than one label"
+            }
+        ));
+    }
+    // UTS 46 keeps symbols such as emoji valid for compatibility; IDNA2008 (RFC 5892), which
+    // registries apply, does not. Indicators follow the registries.
+    let unicode = unicode_form(&ascii);
+    if let Some(bad) = unicode.chars().find(|c| !(c.is_alphanumeric() || *c == '-')) {
+        return Err(format!(
             "label '{label}' contains '{}'; labels use letters, digits and hyphens only",
             bad.escape_default()
-        )),
+        ));
+    }
+    Ok(ascii.into_owned())
+}
+
+/// The Unicode form of a label: `xn--` decoded when it decodes, otherwise the label itself.
+fn unicode_form(label: &str) -> String {
+    label
+        .strip_prefix("xn--")
+        .and_then(idna::punycode::decode_to_string)
+        .unwrap_or_else(|| label.to_string())
+}
+
+/// Why UTS 46 refused a label: the first character that is not a letter, digit or hyphen when
+/// there is one, otherwise the rule in general terms.
+fn refused_idna_label(label: &str, unicode: &str) -> String {
+    match unicode
+        .chars()
+        .flat_map(char::to_lowercase)
+        .find(|c| !(c.is_alphanumeric() || *c == '-'))
+    {
+        Some(bad) => format!(
+            "label '{label}' contains '{}'; labels use letters, digits and hyphens only",
+            bad.escape_default()
+        ),
+        None => format!(
+            "label '{label}' is not a valid internationalized label (UTS 46: a disallowed character, \
+             a mark at its start, or a mix of writing directions)"
+        ),
     }
 }
 
@@ -780,21 +831,21 @@ mod tests {
     }
 
     #[test]
-    fn punycode_round_trips_rfc_3492_samples() {
-        let samples = [
-            ("bücher", "bcher-kva"),
-            ("münchen", "mnchen-3ya"),
-            ("例え", "r8jz45g"),
-            ("テスト", "zckzah"),
-            ("ليهمابتكلموشعربي؟", "egbpdaj6bu4bxfgehfvwxn"),
-        ];
-        for (unicode, encoded) in samples {
-            let chars: Vec<char> = unicode.chars().collect();
-            assert_eq!(punycode::encode(&chars).as_deref(), Some(encoded), "{unicode}");
-            assert_eq!(punycode::decode(encoded), Some(chars), "{encoded}");
-        }
-        assert_eq!(punycode::decode("99999999999999"), None);
-        assert_eq!(punycode::decode("ab!c"), None);
+    fn unicode_names_are_mapped_by_uts_46() {
+        // Decomposed ü (u + combining diaeresis) is the same name as the composed one (NFC).
+        assert_eq!(
+            domain_name("bu\u{308}cher.example").as_deref(),
+            Ok("xn--bcher-kva.example")
+        );
+        // Full-width letters map to ASCII; upper-case Unicode folds.
+        assert_eq!(domain_name("ｅｘａｍｐｌｅ.com").as_deref(), Ok("example.com"));
+        assert_eq!(domain_name("BÜCHER.example").as_deref(), Ok("xn--bcher-kva.example"));
+        // A label starting with a combining mark is refused by UTS 46's validity criteria.
+        let err = domain_name("\u{308}a.example").unwrap_err();
+        assert_eq!(err.code, ErrorCode::InvalidDomainName);
+        // A character that UTS 46 maps to `1.` (or, since Unicode 15.1, disallows) would split the label.
+        let err = domain_name("a\u{2488}.example").unwrap_err();
+        assert_eq!(err.code, ErrorCode::InvalidDomainName, "{}", err.message);
     }
 
     #[test]

@@ -28,7 +28,20 @@ pub struct File {
     pub determination_value: Option<String>,
 }
 
-/// `GET /api/files/{id}/stats` (`InOrgFileStats`; `globallyPrevalence` is the documented spelling).
+/// The statistics' legacy spellings. The current pages spell the counts `organizationPrevalence`
+/// and `globallyPrevalence` (numbers); the pages until 2020 spelled them `orgPrevalence` (a
+/// string: `"orgPrevalence": "3"`), and deployed integrations (Cortex XSOAR's Defender pack, for
+/// one) still read `orgPrevalence` and `globalPrevalence`. Which spelling the service sends today
+/// is not documented, so both are sent: current ones in the documented order, legacy ones after,
+/// in the type their pages (or, for `globalPrevalence`, the File entity) gave them.
+pub mod legacy {
+    /// `orgPrevalence` as the legacy pages wrote it.
+    pub fn org_prevalence(count: u64) -> String {
+        count.to_string()
+    }
+}
+
+/// `GET /api/files/{id}/stats` (`InOrgFileStats`): see [`legacy`] for the two spellings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct FileStats {
@@ -40,6 +53,12 @@ pub struct FileStats {
     pub global_first_observed: Option<Timestamp>,
     pub global_last_observed: Option<Timestamp>,
     pub top_file_names: Vec<String>,
+    /// Legacy spelling of `organizationPrevalence` ([`legacy`]).
+    #[serde(default)]
+    pub org_prevalence: String,
+    /// Legacy spelling of `globallyPrevalence` ([`legacy`]).
+    #[serde(default)]
+    pub global_prevalence: u64,
 }
 
 /// `GET /api/ips/{ip}/stats` (`InOrgIPStats`).
@@ -50,6 +69,9 @@ pub struct IpStats {
     pub organization_prevalence: u64,
     pub org_first_seen: Option<Timestamp>,
     pub org_last_seen: Option<Timestamp>,
+    /// Legacy spelling of `organizationPrevalence` ([`legacy`]).
+    #[serde(default)]
+    pub org_prevalence: String,
 }
 
 /// `GET /api/domains/{domain}/stats` (`InOrgDomainStats`).
@@ -60,4 +82,7 @@ pub struct DomainStats {
     pub organization_prevalence: u64,
     pub org_first_seen: Option<Timestamp>,
     pub org_last_seen: Option<Timestamp>,
+    /// Legacy spelling of `organizationPrevalence` ([`legacy`]).
+    #[serde(default)]
+    pub org_prevalence: String,
 }

@@ -15,7 +15,7 @@ pub use alert::{
     Alert, AlertCategory, AlertComment, AlertSeverity, AlertStatus, Classification, Determination, Evidence,
     InvestigationState, RelatedUser,
 };
-pub use file::{DomainStats, File, FileStats, IpStats};
+pub use file::{legacy, DomainStats, File, FileStats, IpStats};
 pub use indicator::{Indicator, IndicatorAction, IndicatorSeverity, IndicatorSourceType, IndicatorType};
 pub use investigation::{Investigation, User};
 pub use library::LibraryFile;

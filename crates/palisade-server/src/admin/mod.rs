@@ -21,9 +21,11 @@ use palisade_domain::control::apps::AppView;
 use palisade_domain::control::tenants::NewTenant;
 use palisade_error::{ApiError, ErrorCode};
 use palisade_model::tenant::{AppRegistration, Tenant, DEMO_TENANT_ID, DEV_CLIENT_ID, DEV_CLIENT_SECRET};
+use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 use std::net::SocketAddr;
 use std::str::FromStr;
+use subtle::ConstantTimeEq;
 
 pub use crate::config::ADMIN_KEY_HEADER;
 
@@ -74,7 +76,7 @@ async fn guard(State(state): State<AppState>, request: Request, next: Next) -> R
     if admin_allowed(
         peer,
         &state.config.admin_trusted_networks,
-        state.config.admin_key.as_deref(),
+        state.config.admin_key.as_ref(),
         sent_key,
     ) {
         next.run(request).await
@@ -89,15 +91,19 @@ async fn guard(State(state): State<AppState>, request: Request, next: Next) -> R
 }
 
 /// Peers of the trusted networks always; others only with the configured key (no key configured
-/// admits nobody else).
+/// admits nobody else). The key is compared in constant time (`subtle`), so response timing does
+/// not tell a guesser how many leading bytes were right.
 fn admin_allowed(
     peer: Option<SocketAddr>,
     trusted: &[crate::IpNetwork],
-    configured_key: Option<&str>,
+    configured_key: Option<&SecretString>,
     sent_key: Option<&[u8]>,
 ) -> bool {
     let trusted_peer = peer.is_some_and(|peer| trusted.iter().any(|net| net.contains(peer.ip())));
-    let key_ok = matches!((configured_key, sent_key), (Some(expected), Some(sent)) if sent == expected.as_bytes());
+    let key_ok = match (configured_key, sent_key) {
+        (Some(expected), Some(sent)) => bool::from(sent.ct_eq(expected.expose_secret().as_bytes())),
+        _ => false,
+    };
     trusted_peer || key_ok
 }
 
@@ -577,6 +583,7 @@ async fn whoami(Caller(caller): Caller) -> Json<serde_json::Value> {
 #[cfg(test)]
 mod tests {
     use super::admin_allowed;
+    use secrecy::SecretString;
     use std::net::SocketAddr;
 
     #[test]
@@ -585,6 +592,8 @@ mod tests {
         let loopback6: SocketAddr = "[::1]:5000".parse().unwrap();
         let remote: SocketAddr = "192.0.2.7:5000".parse().unwrap();
         let trusted = crate::IpNetwork::loopback();
+        let secret = SecretString::from("s3cret");
+        let key = SecretString::from("k");
         assert!(admin_allowed(Some(loopback), &trusted, None, None));
         assert!(admin_allowed(Some(loopback6), &trusted, None, None));
         assert!(!admin_allowed(Some(remote), &trusted, None, None));
@@ -592,9 +601,13 @@ mod tests {
             !admin_allowed(Some(remote), &trusted, None, Some(b"guess")),
             "no key configured: nobody remote"
         );
-        assert!(!admin_allowed(Some(remote), &trusted, Some("s3cret"), Some(b"wrong")));
-        assert!(!admin_allowed(Some(remote), &trusted, Some("s3cret"), None));
-        assert!(admin_allowed(Some(remote), &trusted, Some("s3cret"), Some(b"s3cret")));
+        assert!(!admin_allowed(Some(remote), &trusted, Some(&secret), Some(b"wrong")));
+        assert!(!admin_allowed(Some(remote), &trusted, Some(&secret), None));
+        assert!(admin_allowed(Some(remote), &trusted, Some(&secret), Some(b"s3cret")));
+        assert!(
+            !admin_allowed(Some(remote), &trusted, Some(&secret), Some(b"s3cre")),
+            "a prefix is not the key"
+        );
         assert!(
             !admin_allowed(None, &trusted, None, None),
             "an unknown peer is not trusted"
@@ -603,6 +616,6 @@ mod tests {
             !admin_allowed(Some(loopback), &[], None, None),
             "no trusted network: key only"
         );
-        assert!(admin_allowed(Some(loopback), &[], Some("k"), Some(b"k")));
+        assert!(admin_allowed(Some(loopback), &[], Some(&key), Some(b"k")));
     }
 }

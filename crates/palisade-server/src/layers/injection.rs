@@ -7,8 +7,8 @@
 //!   refused by authentication is neither counted nor faulted.
 //! - Sign-in routes: [`signin_calls`] applies fault rules by path and method only (the caller is
 //!   not known before the token is issued), so a client's token retry logic can be tested. Injected
-//!   errors there use the contract envelope too: MSAL and azure-identity act on the status (and
-//!   `Retry-After`), not on the body.
+//!   errors there leave in Entra's OAuth2 shape ([`crate::signin::entra_errors`]), with the
+//!   status and `Retry-After` the rule asked for.
 //! - Admin routes (`/_palisade/`) have neither layer: they are never limited nor faulted.
 
 use crate::state::AppState;

@@ -21,7 +21,7 @@ use axum::response::{IntoResponse, Response};
 use palisade_error::JournalEntry;
 use palisade_model::journal::ErrorRecord;
 use sha2::{Digest, Sha256};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
 /// What the journal needs to know about a request beyond its response.
@@ -31,9 +31,30 @@ pub struct RequestContext {
     path: String,
     caller: OnceLock<(String, Option<String>)>,
     route: OnceLock<String>,
+    ignored_properties: Mutex<Vec<String>>,
 }
 
 impl RequestContext {
+    /// Records the body properties the request sent that the API does not document (see
+    /// [`crate::extract::apply_body_policy`]).
+    pub fn add_ignored_properties(&self, names: Vec<String>) {
+        if let Ok(mut ignored) = self.ignored_properties.lock() {
+            ignored.extend(names);
+        }
+    }
+
+    /// Whether the request is for Palisade's own API (`/_palisade/`), not an emulated one.
+    pub fn is_admin(&self) -> bool {
+        self.path.starts_with("/_palisade/")
+    }
+
+    fn ignored_properties(&self) -> Vec<String> {
+        self.ignored_properties
+            .lock()
+            .map(|names| names.clone())
+            .unwrap_or_default()
+    }
+
     /// Records who is calling (tenant, app) once it is known.
     pub fn set_caller(&self, tenant_id: String, app_id: Option<String>) {
         let _ = self.caller.set((tenant_id, app_id));
@@ -42,6 +63,9 @@ impl RequestContext {
 
 /// The header carrying the tracking id of the response (the error's `target` on errors).
 pub const REQUEST_ID_HEADER: &str = "x-ms-request-id";
+
+/// Names the body properties a request sent that the API ignored (lenient body policy).
+pub const IGNORED_PROPERTIES_HEADER: &str = "x-palisade-ignored-properties";
 
 /// Bodies up to this size are kept as text in the request journal (larger ones: digest and size).
 pub const BODY_TEXT_LIMIT: usize = 64 * 1024;
@@ -84,6 +108,7 @@ pub async fn journal_errors(State(state): State<AppState>, request: Request, nex
             .unwrap_or_default(),
         caller: OnceLock::new(),
         route: OnceLock::new(),
+        ignored_properties: Mutex::new(Vec::new()),
     });
     let keep = journaled(request.uri().path());
     let (mut parts, body) = request.into_parts();
@@ -99,6 +124,10 @@ pub async fn journal_errors(State(state): State<AppState>, request: Request, nex
                     seen.body(&bytes);
                 }
                 next.run(Request::from_parts(parts, Body::from(bytes))).await
+            }
+            // Refused before routing, so the sign-in routes' own layer cannot give it Entra's shape.
+            Err(refusal) if crate::signin::is_signin_path(parts.uri.path()) => {
+                crate::signin::in_entra_shape(&state, refusal.into_response())
             }
             Err(refusal) => refusal.into_response(),
         }
@@ -117,6 +146,12 @@ pub async fn journal_errors(State(state): State<AppState>, request: Request, nex
     };
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert(REQUEST_ID_HEADER, value);
+    }
+    let ignored_properties = context.ignored_properties();
+    if !ignored_properties.is_empty() {
+        if let Ok(value) = HeaderValue::from_str(&ignored_properties.join(", ")) {
+            response.headers_mut().insert(IGNORED_PROPERTIES_HEADER, value);
+        }
     }
     let elapsed = started.elapsed();
     let route = context.route.get().map(String::as_str);
@@ -145,6 +180,7 @@ pub async fn journal_errors(State(state): State<AppState>, request: Request, nex
             latency_ms: elapsed.as_secs_f64() * 1000.0,
             tenant_id,
             client_id,
+            ignored_properties,
         });
     }
     response
@@ -271,6 +307,12 @@ async fn record_error(state: &AppState, context: &RequestContext, status: u16, e
         cause = %entry.cause,
         "error response"
     );
+    let ignored = context.ignored_properties();
+    let cause = if ignored.is_empty() {
+        entry.cause
+    } else {
+        format!("{}; ignored body properties: {}", entry.cause, ignored.join(", "))
+    };
     let record = ErrorRecord {
         target: entry.target,
         time: state.core.clock.now().into(),
@@ -281,7 +323,7 @@ async fn record_error(state: &AppState, context: &RequestContext, status: u16, e
         status,
         code: entry.code,
         message: entry.message,
-        cause: entry.cause,
+        cause,
     };
     let core = state.core.clone();
     let capacity = state.config.journal_capacity;

@@ -37,6 +37,8 @@ pub struct RequestRecord {
     pub latency_ms: f64,
     pub tenant_id: Option<String>,
     pub client_id: Option<String>,
+    /// Body properties the API does not document, ignored under the lenient body policy.
+    pub ignored_properties: Vec<String>,
 }
 
 /// Headers as a JSON object; repeated headers are joined with ", " as HTTP allows.
@@ -201,6 +203,7 @@ mod tests {
             latency_ms: 0.0,
             tenant_id: None,
             client_id: None,
+            ignored_properties: Vec::new(),
         }
     }
 

@@ -267,10 +267,19 @@ async fn every_verb_checks_role_then_body() {
         )
         .await;
 
-        let mut unknown = body.clone();
-        unknown["Bogus"] = json!(1);
-        let response = act(&app, &token, &id, verb, unknown).await;
-        expect_error(&app, response, 400, "InvalidRequestBody", &["'Bogus'"]).await;
+        // Unknown properties are ignored (see `fidelity.rs`); one differing only in case from a
+        // documented one is a typo and stays an error.
+        let mut miscased_optional = body.clone();
+        miscased_optional["externalId"] = json!("x");
+        let response = act(&app, &token, &id, verb, miscased_optional).await;
+        expect_error(
+            &app,
+            response,
+            400,
+            "InvalidRequestBody",
+            &["'externalId'", "did you mean 'ExternalId'"],
+        )
+        .await;
 
         let mut wrong_type = body.clone();
         wrong_type["Comment"] = json!(5);
@@ -914,9 +923,28 @@ async fn investigation_package_uri_and_download() {
     let bytes = download.bytes().await.unwrap();
     assert_eq!(&bytes[..4], b"PK\x03\x04");
     assert_eq!(&bytes[bytes.len() - 22..bytes.len() - 18], b"PK\x05\x06");
+    // A ZIP reader opens it: the files, in order, and a summary naming the action (CRCs checked).
+    let mut package = zip::ZipArchive::new(std::io::Cursor::new(bytes.to_vec())).unwrap();
+    let names: Vec<&str> = package.file_names().collect();
+    assert_eq!(
+        names,
+        [
+            "Summary.txt",
+            "Processes/processes.csv",
+            "Network connections/ActiveNetConnections.txt"
+        ]
+    );
+    let mut summary = String::new();
+    std::io::Read::read_to_string(&mut package.by_name("Summary.txt").unwrap(), &mut summary).unwrap();
+    assert!(summary.contains(collect_id), "{summary}");
 
     let tampered = url.replace("sig=", "sig=0");
     let response = app.client.get(&tampered).send().await.unwrap();
+    expect_error(&app, response, 404, "ResourceNotFound", &["not valid"]).await;
+    // Same length, one hexadecimal digit changed.
+    let (head, sig) = url.split_once("sig=").unwrap();
+    let flipped = format!("{}{}", if sig.starts_with('0') { '1' } else { '0' }, &sig[1..]);
+    let response = app.client.get(format!("{head}sig={flipped}")).send().await.unwrap();
     expect_error(&app, response, 404, "ResourceNotFound", &["not valid"]).await;
     app.advance_clock(31.0 * 60.0).await;
     let response = app.client.get(&url).send().await.unwrap();

@@ -51,8 +51,9 @@ async fn property_of_the_wrong_type_is_invalid_request_body_naming_it() {
 }
 
 #[tokio::test]
-async fn unknown_property_is_invalid_request_body_listing_known_ones() {
-    let app = TestApp::spawn().await;
+async fn under_strict_bodies_an_unknown_property_is_invalid_request_body_listing_known_ones() {
+    // By default it is ignored and recorded instead (`fidelity.rs`).
+    let app = TestApp::spawn_with(|config| config.strict_bodies = true).await;
     let token = app.token().await;
     let response = app
         .post(

@@ -391,8 +391,9 @@ async fn mixed_import_stores_exactly_the_valid_ones_and_reports_the_rest() {
     let app = TestApp::spawn().await;
     let token = app.token().await;
     let existing = submit_ok(&app, &token, &indicator("evil.example", "DomainName", "Block")).await;
-    let mut unknown_property = indicator("4.4.4.4", "IpAddress", "Block");
-    unknown_property["colour"] = json!("red");
+    // Unknown properties are ignored (see `fidelity.rs`); a documented one mis-cased is a typo.
+    let mut miscased_property = indicator("4.4.4.4", "IpAddress", "Block");
+    miscased_property["Action"] = json!("Block");
     let mut missing_title = indicator("5.5.5.5", "IpAddress", "Block");
     missing_title.as_object_mut().unwrap().remove("title");
     let items = vec![
@@ -401,7 +402,7 @@ async fn mixed_import_stores_exactly_the_valid_ones_and_reports_the_rest() {
         indicator("not a hash", "FileSha1", "Block"),                  // 2 bad hash
         indicator("https://evil.example/x", "Url", "Block"),           // 3 ok
         indicator("EVIL.example", "DomainName", "Warn"),               // 4 update of existing
-        unknown_property,                                              // 5 body
+        miscased_property,                                             // 5 body
         missing_title,                                                 // 6 body
         indicator("exa_mple.com", "DomainName", "Block"),              // 7 bad domain
         indicator(&"b".repeat(40), "CertificateThumbprint", "Block"),  // 8 action
@@ -424,7 +425,7 @@ async fn mixed_import_stores_exactly_the_valid_ones_and_reports_the_rest() {
         reason(1)
     );
     assert!(reason(2).starts_with("InvalidHashValue") && reason(2).contains("not a hash"));
-    assert!(reason(5).starts_with("InvalidRequestBody") && reason(5).contains("colour"));
+    assert!(reason(5).starts_with("InvalidRequestBody") && reason(5).contains("did you mean 'action'"));
     assert!(reason(6).starts_with("MissingRequiredParameter") && reason(6).contains("title"));
     assert!(reason(7).starts_with("InvalidDomainName") && reason(7).contains("exa_mple.com"));
     assert!(reason(8).starts_with("InvalidInput") && reason(8).contains("Block"));

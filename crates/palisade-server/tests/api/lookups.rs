@@ -260,7 +260,9 @@ async fn file_statistics_follow_the_lookback_window_on_the_emulator_clock() {
                 "globallyPrevalence",
                 "globalFirstObserved",
                 "globalLastObserved",
-                "topFileNames"
+                "topFileNames",
+                "orgPrevalence",
+                "globalPrevalence"
             ]
         );
         assert!(stats["@odata.context"]
@@ -270,6 +272,9 @@ async fn file_statistics_follow_the_lookback_window_on_the_emulator_clock() {
         let (machines, first, last) = prevalence(&hits, now - TimeDelta::hours(hours));
         assert_eq!(stats["sha1"], sha1);
         assert_eq!(stats["organizationPrevalence"], machines as u64, "{query}");
+        // The legacy spellings carry the same figures (a string, as the legacy pages wrote it).
+        assert_eq!(stats["orgPrevalence"], machines.to_string(), "{query}");
+        assert_eq!(stats["globalPrevalence"], stats["globallyPrevalence"]);
         assert_eq!(opt_time(&stats["orgFirstSeen"]), first, "{query}");
         assert_eq!(opt_time(&stats["orgLastSeen"]), last, "{query}");
         let (all, _, _) = prevalence(&hits, DateTime::<Utc>::MIN_UTC);
@@ -371,12 +376,14 @@ async fn ip_alerts_and_statistics_count_connections_and_own_addresses() {
                     "ipAddress",
                     "organizationPrevalence",
                     "orgFirstSeen",
-                    "orgLastSeen"
+                    "orgLastSeen",
+                    "orgPrevalence"
                 ]
             );
             assert!(stats["@odata.context"].as_str().unwrap().ends_with("InOrgIPStats"));
             assert_eq!(stats["ipAddress"], ip.as_str());
             assert_eq!(stats["organizationPrevalence"], devices.len() as u64, "{ip} {hours}h");
+            assert_eq!(stats["orgPrevalence"], devices.len().to_string(), "{ip} {hours}h");
             assert_eq!(opt_time(&stats["orgFirstSeen"]), first, "{ip} {hours}h");
             assert_eq!(opt_time(&stats["orgLastSeen"]), last, "{ip} {hours}h");
         }
@@ -390,7 +397,8 @@ async fn ip_alerts_and_statistics_count_connections_and_own_addresses() {
         assert_eq!(
             stats,
             json!({"@odata.context": stats["@odata.context"], "ipAddress": unknown,
-                   "organizationPrevalence": 0, "orgFirstSeen": null, "orgLastSeen": null})
+                   "organizationPrevalence": 0, "orgFirstSeen": null, "orgLastSeen": null,
+                   "orgPrevalence": "0"})
         );
         assert_eq!(
             app.get_ok(&format!("/api/ips/{unknown}/alerts"), &token).await["value"],
@@ -454,13 +462,15 @@ async fn domain_alerts_machines_and_statistics_come_from_url_evidence() {
                 "host",
                 "organizationPrevalence",
                 "orgFirstSeen",
-                "orgLastSeen"
+                "orgLastSeen",
+                "orgPrevalence"
             ]
         );
         assert!(stats["@odata.context"].as_str().unwrap().ends_with("InOrgDomainStats"));
         let (count, first, last) = prevalence(&hits, now - TimeDelta::hours(100));
         assert_eq!(stats["host"], host.as_str());
         assert_eq!(stats["organizationPrevalence"], count as u64, "{host}");
+        assert_eq!(stats["orgPrevalence"], count.to_string(), "{host}");
         assert_eq!(opt_time(&stats["orgFirstSeen"]), first);
         assert_eq!(opt_time(&stats["orgLastSeen"]), last);
     }
@@ -570,7 +580,7 @@ async fn created_alerts_and_restarts_keep_lookups_consistent() {
 
     // CreateAlertByReference makes an alert without evidence: it relates to no IP.
     let machine = hit.0["machineId"].as_str().unwrap();
-    let event_time = (Utc::now() - TimeDelta::minutes(5)).to_rfc3339();
+    let event_time = (app.frozen_now().await - TimeDelta::minutes(5)).to_rfc3339();
     let body = json!({"eventTime": event_time, "reportId": "42", "machineId": machine, "severity": "Low",
                       "title": "Lookup test", "description": "d", "recommendedAction": "r", "category": "General"});
     let response = app

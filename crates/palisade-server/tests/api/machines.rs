@@ -222,7 +222,7 @@ async fn find_by_ip_finds_the_machine_within_the_window() {
     let token = app.token().await;
     let machine = active_machine(&app, &token).await;
     let ip = machine["lastIpAddress"].as_str().unwrap();
-    let now = chrono::Utc::now();
+    let now = app.frozen_now().await;
     let path = format!("/api/machines/findbyip(ip='{ip}',timestamp={})", iso(now));
     let found = app.get_ok(&path, &token).await;
     assert_eq!(found["@odata.context"], format!("{}/api/$metadata#Machines", app.http));
@@ -257,8 +257,9 @@ async fn find_by_ip_finds_the_machine_within_the_window() {
 async fn find_by_ip_rejects_bad_arguments_precisely() {
     let app = TestApp::spawn().await;
     let token = app.token().await;
-    let now = iso(chrono::Utc::now());
-    let old = iso(chrono::Utc::now() - chrono::TimeDelta::days(31));
+    let frozen = app.frozen_now().await;
+    let now = iso(frozen);
+    let old = iso(frozen - chrono::TimeDelta::days(31));
     let cases: Vec<(String, &str, Vec<String>)> = vec![
         (
             format!("findbyip(ip='10.0.0.300',timestamp={now})"),

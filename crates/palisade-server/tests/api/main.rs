@@ -9,6 +9,7 @@ mod auth;
 mod clock;
 mod envelope;
 mod faults;
+mod fidelity;
 mod indicators;
 mod investigations;
 mod journal;

@@ -6,7 +6,7 @@
 //! learns that first, whatever it sent.
 
 use crate::api::{count_response, entity_response, list_response, odata_query, odata_response};
-use crate::extract::{parse_body, read_body, Caller, Origin, PathParam, RequestBody};
+use crate::extract::{json_body, Caller, Origin, PathParam, RequestBody};
 use crate::request_body;
 use crate::state::AppState;
 use axum::extract::{Path, Request, State};
@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use palisade_auth::Principal;
-use palisade_domain::mde::actions::{action_roles, ActionRequest, DownloadKind, INVESTIGATE_ROLES};
+use palisade_domain::mde::actions::{action_roles, ActionDetails, ActionRequest, DownloadKind, INVESTIGATE_ROLES};
 use palisade_error::ApiError;
 use palisade_model::entities::ActionType;
 use palisade_model::schemas::MACHINE_ACTIONS;
@@ -90,10 +90,18 @@ pub async fn get_one(
     ))
 }
 
+// Every action body also takes the MachineAction properties a caller may set: `ExternalId` (the
+// docs: an id "the customer can submit in the request"), `RequestSource` and `Title`. Published
+// clients send them, `null` when unset; they are stored on the action (cancel and
+// startInvestigation accept and ignore them, as their results have no place for them).
+
 request_body! {
     /// Body of cancel and of the verbs that take only a comment.
     pub struct CommentRequest {
         required "Comment" comment: String,
+        optional "ExternalId" external_id: Option<String>,
+        optional "RequestSource" request_source: Option<String>,
+        optional "Title" title: Option<String>,
     }
 }
 
@@ -102,6 +110,9 @@ request_body! {
     pub struct IsolateRequest {
         required "Comment" comment: String,
         optional "IsolationType" isolation_type: Option<String>,
+        optional "ExternalId" external_id: Option<String>,
+        optional "RequestSource" request_source: Option<String>,
+        optional "Title" title: Option<String>,
     }
 }
 
@@ -110,6 +121,9 @@ request_body! {
     pub struct ScanRequest {
         required "Comment" comment: String,
         required "ScanType" scan_type: String,
+        optional "ExternalId" external_id: Option<String>,
+        optional "RequestSource" request_source: Option<String>,
+        optional "Title" title: Option<String>,
     }
 }
 
@@ -118,6 +132,9 @@ request_body! {
     pub struct QuarantineRequest {
         required "Comment" comment: String,
         required "Sha1" sha1: String,
+        optional "ExternalId" external_id: Option<String>,
+        optional "RequestSource" request_source: Option<String>,
+        optional "Title" title: Option<String>,
     }
 }
 
@@ -127,6 +144,9 @@ request_body! {
     pub struct LiveResponseRequest {
         required "Comment" comment: String,
         required "Commands" commands: Vec<serde_json::Value>,
+        optional "ExternalId" external_id: Option<String>,
+        optional "RequestSource" request_source: Option<String>,
+        optional "Title" title: Option<String>,
     }
 }
 
@@ -138,8 +158,7 @@ async fn body_after_role<T: RequestBody>(
     request: Request,
 ) -> Result<T, ApiError> {
     caller.require_any(roles)?;
-    let bytes = read_body(request, state.config.max_body_bytes).await?;
-    parse_body::<T>(&bytes)
+    json_body(state, request).await
 }
 
 async fn act(
@@ -147,11 +166,11 @@ async fn act(
     caller: Principal,
     origin: Origin,
     machine: String,
-    comment: String,
+    details: ActionDetails,
     action: ActionRequest,
 ) -> Result<Response, ApiError> {
     let created = state
-        .run(move |core| core.request_action(&caller, &machine, &comment, action))
+        .run(move |core| core.request_action(&caller, &machine, &details, action))
         .await?;
     Ok(entity_response(
         StatusCode::CREATED,
@@ -159,6 +178,18 @@ async fn act(
         "MachineActions/$entity",
         &created,
     ))
+}
+
+/// The properties every action body shares, moved out of `$body`.
+macro_rules! action_details {
+    ($body:ident) => {
+        ActionDetails {
+            comment: $body.comment,
+            external_id: $body.external_id,
+            request_source: $body.request_source,
+            title: $body.title,
+        }
+    };
 }
 
 /// A verb whose body is only `Comment`.
@@ -173,7 +204,8 @@ macro_rules! comment_verb {
         ) -> Result<Response, ApiError> {
             let body: CommentRequest =
                 body_after_role(&state, &caller, action_roles(ActionType::$kind), request).await?;
-            act(state, caller, origin, id, body.comment, ActionRequest::$kind).await
+            let details = action_details!(body);
+            act(state, caller, origin, id, details, ActionRequest::$kind).await
         }
     };
 }
@@ -195,7 +227,7 @@ pub async fn isolate(
     let action = ActionRequest::Isolate {
         isolation_type: body.isolation_type,
     };
-    act(state, caller, origin, id, body.comment, action).await
+    act(state, caller, origin, id, action_details!(body), action).await
 }
 
 pub async fn scan(
@@ -210,7 +242,7 @@ pub async fn scan(
     let action = ActionRequest::RunAntiVirusScan {
         scan_type: body.scan_type,
     };
-    act(state, caller, origin, id, body.comment, action).await
+    act(state, caller, origin, id, action_details!(body), action).await
 }
 
 pub async fn stop_and_quarantine(
@@ -228,7 +260,7 @@ pub async fn stop_and_quarantine(
     )
     .await?;
     let action = ActionRequest::StopAndQuarantineFile { sha1: body.sha1 };
-    act(state, caller, origin, id, body.comment, action).await
+    act(state, caller, origin, id, action_details!(body), action).await
 }
 
 pub async fn live_response(
@@ -243,7 +275,7 @@ pub async fn live_response(
     let action = ActionRequest::LiveResponse {
         commands: body.commands,
     };
-    act(state, caller, origin, id, body.comment, action).await
+    act(state, caller, origin, id, action_details!(body), action).await
 }
 
 pub async fn start_investigation(

@@ -2,9 +2,11 @@
 //! batch delete. Thin: extract, call the domain, shape the answer.
 
 use crate::api::{count_response, entity_response, list_response, odata_query, odata_response};
-use crate::extract::{parse_body, Caller, JsonBody, Origin, PathParam};
+use crate::extract::{apply_body_policy, json_body, parse_body, Caller, JsonBody, Origin, PathParam, RequestBody};
+use crate::layers::journal::RequestContext;
 use crate::request_body;
 use crate::state::AppState;
+use axum::extract::Request;
 use axum::extract::State;
 use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
@@ -14,6 +16,7 @@ use palisade_domain::mde::indicators::IndicatorSubmission;
 use palisade_error::ApiError;
 use palisade_model::schemas::INDICATORS;
 use serde_json::json;
+use std::sync::Arc;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -112,16 +115,31 @@ request_body! {
 pub async fn import(
     State(state): State<AppState>,
     Caller(caller): Caller,
-    JsonBody(body): JsonBody<ImportRequest>,
+    request: Request,
 ) -> Result<Response, ApiError> {
+    let context = request.extensions().get::<Arc<RequestContext>>().cloned();
+    let body: ImportRequest = json_body(&state, request).await?;
+    let mut ignored = Vec::new();
     let items: Vec<Result<IndicatorSubmission, ApiError>> = body
         .indicators
         .iter()
-        .map(|item| {
+        .enumerate()
+        .map(|(index, item)| {
             let bytes = serde_json::to_vec(item).map_err(|e| ApiError::internal(e.to_string()))?;
-            parse_body::<SubmitRequest>(&bytes).map(IndicatorSubmission::from)
+            let parsed = parse_body::<SubmitRequest>(&bytes)?;
+            ignored.extend(parsed.ignored.iter().map(|name| format!("Indicators[{index}].{name}")));
+            Ok(IndicatorSubmission::from(parsed.value))
         })
         .collect();
+    // The elements' undocumented properties meet the same policy as the top level's.
+    apply_body_policy(
+        &state,
+        context.as_deref(),
+        Some(&caller),
+        ignored,
+        SubmitRequest::PROPERTIES,
+    )
+    .await?;
     let results = state.run(move |core| core.import_indicators(&caller, items)).await?;
     Ok(odata_response(StatusCode::OK, &json!({ "value": results })))
 }
