@@ -70,55 +70,8 @@ impl fmt::Debug for IssuedToken {
     }
 }
 
-/// An Entra refusal: OAuth2 `error`, the AADSTS number, the description and the HTTP status.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{error}: AADSTS{aadsts}: {description}")]
-pub struct SignInError {
-    pub status: u16,
-    pub error: &'static str,
-    pub aadsts: u32,
-    pub description: String,
-    /// The tenant and app, when known, for the journal.
-    pub tenant_id: Option<String>,
-    pub client_id: Option<String>,
-}
-
-impl SignInError {
-    /// A refusal not yet attributed to a tenant or app.
-    pub fn new(status: u16, error: &'static str, aadsts: u32, description: String) -> SignInError {
-        SignInError {
-            status,
-            error,
-            aadsts,
-            description,
-            tenant_id: None,
-            client_id: None,
-        }
-    }
-
-    /// AADSTS90002, for a tenant segment that names no tenant.
-    pub fn tenant_not_found(tenant: &str) -> SignInError {
-        refuse(
-            400,
-            "invalid_request",
-            90002,
-            format!("Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud."),
-        )
-    }
-}
-
-fn refuse(status: u16, error: &'static str, aadsts: u32, description: String) -> SignInError {
-    SignInError::new(status, error, aadsts, description)
-}
-
-fn missing(parameter: &str) -> SignInError {
-    refuse(
-        400,
-        "invalid_request",
-        900144,
-        format!("The request body must contain the following parameter: '{parameter}'."),
-    )
-}
+/// An Entra refusal (the catalogue and its constructors live in the error crate).
+pub use palisade_error::EntraError;
 
 impl Core {
     /// Issues an app token, or says why not, exactly as Entra would.
@@ -128,17 +81,17 @@ impl Core {
         endpoint: Endpoint,
         request: &TokenRequest,
     ) -> Result<IssuedToken, TokenFailure> {
-        let grant_type = request.grant_type.as_deref().ok_or_else(|| missing("grant_type"))?;
+        let grant_type = request
+            .grant_type
+            .as_deref()
+            .ok_or_else(|| EntraError::missing_parameter("grant_type"))?;
         if grant_type != "client_credentials" {
-            return Err(refuse(
-                400,
-                "unsupported_grant_type",
-                70003,
-                format!("The app requested an unsupported grant type '{grant_type}'. Palisade emulates the client_credentials grant only."),
-            )
-            .into());
+            return Err(EntraError::unsupported_grant_type(grant_type).into());
         }
-        let client_id = request.client_id.as_deref().ok_or_else(|| missing("client_id"))?;
+        let client_id = request
+            .client_id
+            .as_deref()
+            .ok_or_else(|| EntraError::missing_parameter("client_id"))?;
         let app = self.store.find_app(client_id)?;
         // Leniency: `common` and `organizations` resolve to the app's home tenant.
         let tenant_key = match (tenant, &app) {
@@ -146,75 +99,38 @@ impl Core {
             _ => tenant,
         };
         let Some(tenant_row) = self.store.find_tenant(tenant_key)? else {
-            return Err(SignInError::tenant_not_found(tenant).into());
+            return Err(EntraError::tenant_not_found(tenant).into());
         };
-        let with_ids = |mut e: SignInError| {
-            e.tenant_id = Some(tenant_row.id.clone());
-            e.client_id = Some(client_id.to_string());
-            e
-        };
+        let with_ids = |e: EntraError| e.for_app(&tenant_row.id, client_id);
         let app = match app {
             Some(app) if app.tenant_id == tenant_row.id => app,
-            _ => {
-                return Err(with_ids(refuse(
-                    400,
-                    "unauthorized_client",
-                    700016,
-                    format!(
-                        "Application with identifier '{client_id}' was not found in the directory '{}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant.",
-                        tenant_row.id
-                    ),
-                ))
-                .into())
-            }
+            _ => return Err(with_ids(EntraError::app_not_in_directory(client_id, &tenant_row.id)).into()),
         };
         if request.client_assertion.is_some() && request.client_secret.is_none() {
-            return Err(with_ids(refuse(
-                400,
-                "invalid_request",
-                50027,
-                "Certificate credentials (client_assertion) are not emulated by Palisade; send client_secret.".into(),
-            ))
-            .into());
+            return Err(with_ids(EntraError::certificate_credentials_not_emulated()).into());
         }
         let Some(secret) = request.client_secret.as_deref() else {
-            return Err(with_ids(refuse(
-                401,
-                "invalid_client",
-                7000216,
-                "'client_assertion', 'client_secret' or 'request' is required for the 'client_credentials' grant type."
-                    .into(),
-            ))
-            .into());
+            return Err(with_ids(EntraError::secret_required()).into());
         };
         // Constant time, so response timing does not tell a guesser how much of the secret was right.
         if !bool::from(secret.as_bytes().ct_eq(app.client_secret.as_bytes())) {
-            return Err(with_ids(refuse(
-                401,
-                "invalid_client",
-                7000215,
-                format!("Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '{client_id}'."),
-            ))
-            .into());
+            return Err(with_ids(EntraError::invalid_client_secret(client_id)).into());
         }
         let resource = match endpoint {
-            Endpoint::V1 => request.resource.clone().ok_or_else(|| with_ids(missing("resource")))?,
+            Endpoint::V1 => request
+                .resource
+                .clone()
+                .ok_or_else(|| with_ids(EntraError::missing_parameter("resource")))?,
             Endpoint::V2 => {
-                let scope = request.scope.as_deref().ok_or_else(|| with_ids(missing("scope")))?;
+                let scope = request
+                    .scope
+                    .as_deref()
+                    .ok_or_else(|| with_ids(EntraError::missing_parameter("scope")))?;
                 resource_of_scope(scope).map_err(with_ids)?
             }
         };
-        let audience = audience_for_resource(&resource).ok_or_else(|| {
-            with_ids(refuse(
-                400,
-                "invalid_resource",
-                500011,
-                format!(
-                    "The resource principal named {resource} was not found in the tenant named {}. Palisade emulates: https://api.securitycenter.microsoft.com, https://api.security.microsoft.com.",
-                    tenant_row.id
-                ),
-            ))
-        })?;
+        let audience = audience_for_resource(&resource)
+            .ok_or_else(|| with_ids(EntraError::resource_not_found(&resource, &tenant_row.id)))?;
         let now = self.clock.unix();
         let claims = Claims::for_app(
             &tenant_row.id,
@@ -242,36 +158,26 @@ impl Core {
 
 /// `https://api.security.microsoft.com/.default` → the resource; client credentials need exactly one
 /// `/.default` scope.
-fn resource_of_scope(scope: &str) -> Result<String, SignInError> {
+fn resource_of_scope(scope: &str) -> Result<String, EntraError> {
     let scopes: Vec<&str> = scope.split_whitespace().collect();
     let [single] = scopes.as_slice() else {
-        return Err(refuse(
-            400,
-            "invalid_scope",
-            70011,
-            format!("The provided value for the input parameter 'scope' is not valid. The scope {scope} is not valid: client credential flows take exactly one scope of the form <resource>/.default."),
-        ));
+        return Err(EntraError::invalid_scope(scope));
     };
     match single.strip_suffix("/.default") {
         Some(resource) if !resource.is_empty() => Ok(resource.to_string()),
-        _ => Err(refuse(
-            400,
-            "invalid_scope",
-            1002012,
-            format!("The provided value for scope {single} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI)."),
-        )),
+        _ => Err(EntraError::scope_without_default(single)),
     }
 }
 
 /// Why no token was issued: a refusal in Entra's terms, or a failure of ours.
 #[derive(Debug)]
 pub enum TokenFailure {
-    Refused(SignInError),
+    Refused(EntraError),
     Failed(DomainError),
 }
 
-impl From<SignInError> for TokenFailure {
-    fn from(e: SignInError) -> Self {
+impl From<EntraError> for TokenFailure {
+    fn from(e: EntraError) -> Self {
         TokenFailure::Refused(e)
     }
 }

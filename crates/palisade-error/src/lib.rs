@@ -4,9 +4,15 @@
 //! - [`ApiError`] is what every layer finally produces: a code, a client-facing message that names the
 //!   offending value, and an internal cause that is journaled but never sent to the client.
 //! - [`Envelope`] is the wire body `{"error":{"code","message","target"}}`.
+//! - [`entra`] is the second contract, Entra ID's sign-in refusals: [`EntraCode`] the `AADSTS`
+//!   catalogue (number, OAuth2 error, status, message shape), [`EntraError`] one constructor per code.
 //! - With the `axum` feature, [`ApiError`] renders itself as a response: a fresh lower-case UUID
 //!   `target` per response, and a [`JournalEntry`] in the response extensions so the server's
 //!   journal layer can record it (the only place errors are recorded).
+
+pub mod entra;
+
+pub use entra::{EntraCode, EntraError};
 
 use serde::{Deserialize, Serialize};
 use std::fmt;

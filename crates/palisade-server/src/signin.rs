@@ -12,8 +12,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Router};
 use base64::Engine;
-use palisade_domain::signin::{Endpoint, SignInError, TokenFailure, TokenRequest};
-use palisade_error::JournalEntry;
+use palisade_domain::signin::{Endpoint, TokenFailure, TokenRequest};
+use palisade_error::{EntraError, JournalEntry};
 use serde_json::json;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -135,8 +135,8 @@ fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
 }
 
 /// Entra's error body; its `trace_id` is also the journal's target for this failure.
-fn oauth_error(state: &AppState, refusal: SignInError) -> Response {
-    let cause = format!("sign-in refused: AADSTS{}", refusal.aadsts);
+fn oauth_error(state: &AppState, refusal: EntraError) -> Response {
+    let cause = format!("sign-in refused: {}", refusal.code);
     entra_response(state, refusal, palisade_error::new_target(), cause)
 }
 
@@ -177,9 +177,11 @@ pub fn in_entra_shape(state: &AppState, response: Response) -> Response {
         return response; // already Entra's (its codes are snake_case OAuth2 errors)
     };
     let entry = entry.clone();
-    let (status, error, aadsts, text) = entra_equivalent(code);
-    let refusal = SignInError::new(status, error, aadsts, format!("{text} ({})", entry.message));
-    let cause = format!("{} (answered as Entra's {error}, AADSTS{aadsts})", entry.cause);
+    let refusal = EntraError::equivalent_of(code, &entry.message);
+    let cause = format!(
+        "{} (answered as Entra's {}, {})",
+        entry.cause, refusal.error, refusal.code
+    );
     let mut converted = entra_response(state, refusal, entry.target, cause);
     if let Some(retry_after) = response.headers().get(header::RETRY_AFTER) {
         converted.headers_mut().insert(header::RETRY_AFTER, retry_after.clone());
@@ -187,73 +189,31 @@ pub fn in_entra_shape(state: &AppState, response: Response) -> Response {
     converted
 }
 
-/// The Entra error a Defender error code becomes on a sign-in route: `(status, error, AADSTS,
-/// text)`. Entra documents no numbers for throttling or outages of the token endpoint; these are
-/// the codes its error-code reference gives for those conditions. The status stays the injected
-/// one, so clients' retry logic sees what the rule asked for.
-fn entra_equivalent(code: palisade_error::ErrorCode) -> (u16, &'static str, u32, &'static str) {
-    use palisade_error::ErrorCode as C;
-    let status = code.status();
-    match code {
-        C::TooManyRequests => (
-            status,
-            "temporarily_unavailable",
-            90055,
-            "TenantThrottlingError: There are too many incoming requests. Retry after the interval in Retry-After.",
-        ),
-        C::InternalServerError => (
-            status,
-            "server_error",
-            50000,
-            "TokenIssuanceError: There's an issue with the sign-in service.",
-        ),
-        C::Unauthorized => (status, "invalid_client", 7000215, "Invalid client secret provided."),
-        C::Forbidden | C::DisabledFeature | C::DisallowedOperation => (
-            status,
-            "unauthorized_client",
-            700016,
-            "The application is not authorized in the directory.",
-        ),
-        C::NotFound | C::ResourceNotFound => (status, "invalid_request", 90002, "Tenant not found."),
-        _ if status >= 500 => (
-            status,
-            "temporarily_unavailable",
-            90033,
-            "A Microsoft Entra service is temporarily unavailable.",
-        ),
-        _ => (
-            status,
-            "invalid_request",
-            90100,
-            "InvalidRequestParameter: The parameter is empty or not valid.",
-        ),
-    }
-}
-
 /// Renders an Entra error under `trace_id` (also the journal's target) with its journal entry.
-fn entra_response(state: &AppState, refusal: SignInError, trace_id: String, cause: String) -> Response {
+fn entra_response(state: &AppState, refusal: EntraError, trace_id: String, cause: String) -> Response {
     let correlation_id = uuid::Uuid::new_v4().to_string();
     let now = state.core.clock.now();
     let timestamp = now.format("%Y-%m-%d %H:%M:%SZ").to_string();
     let description = format!(
         "AADSTS{}: {} Trace ID: {trace_id} Correlation ID: {correlation_id} Timestamp: {timestamp}",
-        refusal.aadsts, refusal.description
+        refusal.aadsts(),
+        refusal.description
     );
     let body = json!({
         "error": refusal.error,
         "error_description": description,
-        "error_codes": [refusal.aadsts],
+        "error_codes": [refusal.aadsts()],
         "timestamp": timestamp,
         "trace_id": trace_id,
         "correlation_id": correlation_id,
-        "error_uri": format!("https://login.microsoftonline.com/error?code={}", refusal.aadsts),
+        "error_uri": format!("https://login.microsoftonline.com/error?code={}", refusal.aadsts()),
     });
     let status = StatusCode::from_u16(refusal.status).unwrap_or(StatusCode::BAD_REQUEST);
     let mut response = no_store(json_response(status, &body));
     response.extensions_mut().insert(JournalEntry {
         target: trace_id,
         code: refusal.error.to_string(),
-        message: format!("AADSTS{}: {}", refusal.aadsts, refusal.description),
+        message: format!("{}: {}", refusal.code, refusal.description),
         cause,
     });
     response
@@ -286,10 +246,7 @@ async fn resolve_tenant(state: &AppState, tenant: String) -> Result<Option<Strin
         Ok(Some(found)) => Ok(Some(found.id)),
         Ok(None) => {
             // Discovery names the same failure `invalid_tenant`.
-            let refusal = SignInError {
-                error: "invalid_tenant",
-                ..SignInError::tenant_not_found(&tenant)
-            };
+            let refusal = EntraError::tenant_not_found(&tenant).answered_as("invalid_tenant");
             Err(oauth_error(state, refusal))
         }
         Err(api) => Err(api.into_response()),
@@ -377,12 +334,7 @@ async fn instance_discovery(
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
     let Some(authorize) = query.get("authorization_endpoint") else {
-        let refusal = SignInError::new(
-            400,
-            "invalid_request",
-            90014,
-            "The required field 'authorization_endpoint' is missing from the query.".into(),
-        );
+        let refusal = EntraError::missing_query_field("authorization_endpoint");
         return oauth_error(&state, refusal);
     };
     // https://host/{tenant}/oauth2/v2.0/authorize → {tenant}
