@@ -27,8 +27,9 @@ pub struct RequestRecord {
     pub headers: Vec<(String, String)>,
     pub body_bytes: usize,
     pub body_sha256: Option<String>,
-    /// The body as text when it is UTF-8 and at most [`BODY_TEXT_LIMIT`](super::journal::BODY_TEXT_LIMIT) bytes (secrets of
-    /// sign-in forms redacted).
+    /// The body as text when it is UTF-8 and at most
+    /// [`BODY_TEXT_LIMIT`](super::journal::BODY_TEXT_LIMIT) bytes (secrets of sign-in forms
+    /// redacted).
     pub body: Option<String>,
     pub status: u16,
     pub error_code: Option<String>,
