@@ -1,0 +1,203 @@
+//! KQL (Kusto Query Language) engine for Palisade's advanced hunting emulation
+//! (`POST /api/advancedhunting/run`, body `{"Query": "..."}`).
+//!
+//! Pure: no HTTP, no I/O of its own. [`compile`] parses a query and checks it against
+//! a [`Catalog`] into a [`CompiledQuery`]; [`CompiledQuery::execute`] runs it over a
+//! [`RowSource`] the store implements (an in-memory [`MemorySource`] is included),
+//! honouring a look-back window, a row cap, a deadline and a memory budget; the
+//! [`QueryResult`] renders the API's `Schema`/`Results` shape. Filters on tables are
+//! offered to the source as [`ScanRequest`]s, which [`sql`] turns into SQL with bound
+//! parameters for SQLite and PostgreSQL, and simple `summarize` on a filtered table
+//! is offered as an [`AggregateRequest`] (SQL `GROUP BY`).
+//!
+//! # Module tour
+//! - `lexer`, `parser`, `ast`: text to an untyped tree with 1-based line/column.
+//! - `catalog`: [`Catalog`], [`TableSchema`], [`Catalog::defender_hunting`] (the 13
+//!   tables of `data/hunting-schema.json`, `json` columns typed `dynamic`).
+//! - `semantic`, `plan`: names, types, result column names, the operator tree.
+//! - `types`, `value`: [`KqlType`], [`Value`], date-time and time-span text forms.
+//! - `functions`, `aggregates`: scalar functions/operators and aggregations.
+//! - `exec`: the row pipeline, push-down, limits ([`ExecOptions`], [`ExecStats`]).
+//! - `source`: [`RowSource`], [`ScanRequest`], [`Predicate`], [`MemorySource`].
+//! - `sql`: [`sql::scan_sql`], [`sql::aggregate_sql`].
+//! - `render`: the Defender JSON shape.
+//! - `error`: [`KqlError`] with [`Stage`], [`ErrorKind`], line and column.
+//!
+//! # Supported language
+//! Tabular operators: `where`/`filter`, `project`, `project-away`, `project-keep`,
+//! `project-rename`, `project-reorder`, `extend`, `take`/`limit`, `top N by`,
+//! `sort by`/`order by` (`asc`/`desc`, `nulls first`/`last`), `summarize ... by`,
+//! `distinct`, `count`, `join` (`kind=` inner, innerunique (default), leftouter,
+//! rightouter, fullouter, leftsemi, leftanti, rightsemi, rightanti; `on Key` or
+//! `on $left.A == $right.B`), `union` (`withsource=`, `kind=inner|outer`),
+//! `mv-expand` (one column, `to typeof(T)`, `limit`), `parse` (simple kind),
+//! `getschema`, `search` (one string term; `T | search "x"`, `search in (T) "x"`),
+//! `print`. Statements: `let` scalars, tabular values and functions with typed or
+//! tabular (`T:(*)`) parameters and defaults; `materialize()`.
+//!
+//! Scalars: arithmetic, comparisons, `and`/`or`/`not()`, `between`/`!between`,
+//! `in`/`!in`/`in~`/`!in~`, `==`/`!=`, `=~`/`!~`, `has`, `hasprefix`, `hassuffix`,
+//! `contains`, `startswith`, `endswith` with `_cs` and `!` forms, `has_any`,
+//! `has_all`, `matches regex`, dynamic `.name` and `[index]`, literals of every type
+//! (`datetime(...)`, `timespan(...)`/`1d`/`100ms`, `guid(...)`, `dynamic(...)`,
+//! `long(null)`...). Functions: see `functions.rs` (`ago now bin floor startofday
+//! startofweek startofmonth startofyear endofday format_datetime datetime_diff
+//! datetime_add dayofweek getyear getmonth hourofday tolower toupper strlen
+//! substring strcat strcat_delim split replace_string trim indexof extract
+//! parse_json todynamic tostring toint tolong todouble toreal tobool todatetime
+//! totimespan toguid iff iif case coalesce isnull isnotnull isempty isnotempty
+//! array_length pack bag_pack pack_array bag_keys not abs round sqrt log10
+//! gettype`). Aggregates: `count countif dcount dcountif sum sumif avg avgif min max
+//! make_set make_list arg_max arg_min any take_any percentile`.
+//!
+//! Anything else (`render`, `evaluate`, `make-series`, `toscalar`, sub-queries in
+//! `in`, `set` statements...) is a semantic error `'<name>' ... is not supported by
+//! Palisade`, never ignored.
+//!
+//! # Choices where the Kusto docs are silent or Palisade differs
+//! - `dcount` is exact; `percentile` is nearest-rank (Kusto's are estimates).
+//! - `int` arithmetic is done in 64 bits (Kusto wraps at 32 bits).
+//! - Integer division or modulo by zero is null.
+//! - `materialize()` re-evaluates its expression at each use (same results).
+//! - Output order: `summarize`/`distinct` groups appear in first-seen order; `join`
+//!   keeps left order then right order; `union` concatenates inputs in order.
+//!   (Kusto leaves these unspecified.)
+//! - `mv-expand` of an empty array produces no row; of a non-array value keeps it.
+//! - Case-insensitive comparisons fold with Unicode simple lowercase.
+//! - The `trim()` pattern is literal text, not a regex.
+//! - Regexes (`matches regex`, `extract`, `parse`) use Rust's `regex` crate (RE2
+//!   syntax, like Kusto) and must be constant.
+//! - Join keys that are null never match.
+//!
+//! # Limits
+//! Query text up to 1,000,000 characters; expression nesting [`MAX_DEPTH`];
+//! [`MAX_OPERATORS`] operators per pipeline; at most [`MAX_PLAN_NODES`] expanded
+//! nodes (function/let expansion); execution limits in [`ExecOptions`].
+//!
+//! ```
+//! use palisade_kql::*;
+//!
+//! let catalog = Catalog::new(vec![TableSchema::new(
+//!     "T",
+//!     vec![("Name".into(), KqlType::String), ("N".into(), KqlType::Long)],
+//! )]);
+//! let mut src = MemorySource::new();
+//! src.add_table("T", vec!["Name".into(), "N".into()], vec![
+//!     vec![Value::str("a"), Value::Long(1)],
+//!     vec![Value::str("b"), Value::Long(2)],
+//!     vec![Value::str("a"), Value::Long(3)],
+//! ]);
+//! let opts = ExecOptions::hunting(chrono::Utc::now());
+//! let r = run("T | summarize count(), sum(N) by Name", &catalog, &src, &opts).unwrap();
+//! assert_eq!(r.columns[1], ("count_".to_string(), KqlType::Long));
+//! assert_eq!(r.rows[0], vec![Value::str("a"), Value::Long(2), Value::Long(4)]);
+//!
+//! let err = compile("T | where Nmae == 'a'", &catalog).unwrap_err();
+//! assert_eq!(err.message, "'where' operator: Failed to resolve scalar expression named 'Nmae' (did you mean 'Name'?)");
+//! assert_eq!((err.line, err.column, err.stage), (1, 11, Stage::Semantic));
+//! ```
+
+mod aggregates;
+mod ast;
+mod catalog;
+mod error;
+mod exec;
+mod functions;
+mod lexer;
+mod parser;
+mod plan;
+mod render;
+mod semantic;
+mod source;
+pub mod sql;
+mod types;
+mod value;
+
+use std::time::Instant;
+
+pub use ast::StrOp;
+pub use catalog::{Catalog, TableSchema, HUNTING_SCHEMA_JSON};
+pub use error::{ErrorKind, KqlError, Pos, Stage};
+pub use exec::{ExecOptions, ExecStats};
+pub use lexer::MAX_QUERY_CHARS;
+pub use parser::{MAX_DEPTH, MAX_LIST, MAX_OPERATORS};
+pub use render::value_json;
+pub use semantic::MAX_PLAN_NODES;
+pub use source::{
+    AggregateRequest, CmpOp, MemorySource, Predicate, PushedAggregate, Row, RowIter, RowSource, ScanRequest,
+    SourceError, TimeWindow,
+};
+pub use types::KqlType;
+pub use value::{
+    datetime_to_ticks, format_datetime_ticks, format_timespan, parse_datetime, parse_guid, parse_timespan,
+    ticks_to_datetime, Value, TICKS_PER_DAY, TICKS_PER_HOUR, TICKS_PER_MILLISECOND, TICKS_PER_MINUTE,
+    TICKS_PER_SECOND,
+};
+
+/// A parsed and checked query, ready to run any number of times.
+#[derive(Debug, Clone)]
+pub struct CompiledQuery {
+    plan: plan::Plan,
+}
+
+/// Rows and columns of a finished query.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueryResult {
+    pub columns: Vec<(String, KqlType)>,
+    pub rows: Vec<Vec<Value>>,
+    /// More rows existed than [`ExecOptions::max_rows`]; they were cut.
+    pub truncated: bool,
+    pub stats: ExecStats,
+}
+
+/// Parses `query` and checks it against `catalog`.
+pub fn compile(query: &str, catalog: &Catalog) -> Result<CompiledQuery, KqlError> {
+    let body = parser::parse(query)?;
+    let mut plan = semantic::bind_query(&body, catalog)?;
+    let need = vec![true; plan.schema.len()];
+    exec::prune(&mut plan, &need);
+    Ok(CompiledQuery { plan })
+}
+
+/// [`compile`] then [`CompiledQuery::execute`].
+pub fn run(query: &str, catalog: &Catalog, source: &dyn RowSource, opts: &ExecOptions) -> Result<QueryResult, KqlError> {
+    compile(query, catalog)?.execute(source, opts)
+}
+
+impl CompiledQuery {
+    /// Result columns and their types.
+    pub fn columns(&self) -> &[(String, KqlType)] {
+        &self.plan.schema
+    }
+
+    /// Runs the query.
+    pub fn execute(&self, source: &dyn RowSource, opts: &ExecOptions) -> Result<QueryResult, KqlError> {
+        let start = Instant::now();
+        let ex = exec::Exec::new(source, opts);
+        let mut rows = Vec::new();
+        let mut truncated = false;
+        {
+            let it = exec::open(&self.plan, &ex)?;
+            for r in it {
+                let r = r?;
+                if rows.len() >= opts.max_rows {
+                    truncated = true;
+                    break;
+                }
+                rows.push(r);
+            }
+        }
+        let stats = ExecStats {
+            rows_read: ex.rows_read.get(),
+            scans: ex.scans.get(),
+            pushed_aggregates: ex.pushed_aggs.get(),
+            elapsed: start.elapsed(),
+        };
+        Ok(QueryResult {
+            columns: self.plan.schema.clone(),
+            rows,
+            truncated,
+            stats,
+        })
+    }
+}

@@ -1,0 +1,187 @@
+//! The typed, resolved form of a query that [`crate::exec`] runs: scalar
+//! expressions with column indices ([`TExpr`]) and operator trees ([`Plan`]) with
+//! their output schemas.
+
+use std::sync::Arc;
+
+use crate::aggregates::AggFunc;
+use crate::ast::BinOp;
+use crate::functions::Func;
+use crate::types::KqlType;
+use crate::value::Value;
+
+/// Output columns of a plan node.
+pub(crate) type Schema = Vec<(String, KqlType)>;
+
+#[derive(Debug, Clone)]
+pub(crate) enum TExpr {
+    Lit(Value),
+    Col(usize),
+    Bin(BinOp, Box<TExpr>, Box<TExpr>),
+    /// `matches regex` with a constant pattern.
+    Regex(Box<TExpr>, Arc<regex::Regex>),
+    Neg(Box<TExpr>),
+    In {
+        e: Box<TExpr>,
+        list: Vec<TExpr>,
+        neg: bool,
+        ci: bool,
+    },
+    HasAny {
+        e: Box<TExpr>,
+        list: Vec<TExpr>,
+        all: bool,
+    },
+    Between {
+        e: Box<TExpr>,
+        lo: Box<TExpr>,
+        hi: Box<TExpr>,
+        neg: bool,
+    },
+    Member(Box<TExpr>, String),
+    Index(Box<TExpr>, Box<TExpr>),
+    Call(Func, Vec<TExpr>),
+    /// `extract(regex, group, source [, typeof(T)])` with a constant pattern.
+    Extract {
+        re: Arc<regex::Regex>,
+        group: usize,
+        src: Box<TExpr>,
+        ty: KqlType,
+    },
+    /// `search "term"`: any column's text has the term.
+    SearchAny { term: String, cs: bool },
+    /// Converts a value to a type (dynamic results in typed positions).
+    Convert(Box<TExpr>, KqlType),
+}
+
+impl TExpr {
+    /// Whether the expression reads no column (a constant given `now`).
+    pub(crate) fn is_const(&self) -> bool {
+        match self {
+            TExpr::Lit(_) => true,
+            TExpr::Col(_) | TExpr::SearchAny { .. } => false,
+            TExpr::Bin(_, a, b) | TExpr::Index(a, b) => a.is_const() && b.is_const(),
+            TExpr::Regex(a, _) | TExpr::Neg(a) | TExpr::Member(a, _) | TExpr::Convert(a, _) => a.is_const(),
+            TExpr::In { e, list, .. } | TExpr::HasAny { e, list, .. } => e.is_const() && list.iter().all(TExpr::is_const),
+            TExpr::Between { e, lo, hi, .. } => e.is_const() && lo.is_const() && hi.is_const(),
+            TExpr::Call(_, args) => args.iter().all(TExpr::is_const),
+            TExpr::Extract { src, .. } => src.is_const(),
+        }
+    }
+
+    /// Adds the indices of columns read to `out`.
+    pub(crate) fn columns(&self, out: &mut Vec<usize>) {
+        match self {
+            TExpr::Lit(_) => {}
+            TExpr::Col(i) => out.push(*i),
+            TExpr::SearchAny { .. } => out.push(usize::MAX),
+            TExpr::Bin(_, a, b) | TExpr::Index(a, b) => {
+                a.columns(out);
+                b.columns(out);
+            }
+            TExpr::Regex(a, _) | TExpr::Neg(a) | TExpr::Member(a, _) | TExpr::Convert(a, _) => a.columns(out),
+            TExpr::In { e, list, .. } | TExpr::HasAny { e, list, .. } => {
+                e.columns(out);
+                list.iter().for_each(|x| x.columns(out));
+            }
+            TExpr::Between { e, lo, hi, .. } => {
+                e.columns(out);
+                lo.columns(out);
+                hi.columns(out);
+            }
+            TExpr::Call(_, args) => args.iter().for_each(|x| x.columns(out)),
+            TExpr::Extract { src, .. } => src.columns(out),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct AggCall {
+    pub func: AggFunc,
+    /// Evaluated per row: for `*if` the predicate last; for `arg_max` the key then
+    /// the captured columns.
+    pub args: Vec<TExpr>,
+    /// Number of output columns (1, or 1 + captured for arg_max/arg_min).
+    pub n_out: usize,
+    pub ty: KqlType,
+    pub pct: f64,
+    pub max_size: Option<usize>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum JoinKind {
+    Inner,
+    InnerUnique,
+    LeftOuter,
+    RightOuter,
+    FullOuter,
+    LeftSemi,
+    LeftAnti,
+    RightSemi,
+    RightAnti,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct SortKey {
+    pub expr: TExpr,
+    pub desc: bool,
+    pub nulls_first: bool,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Plan {
+    pub node: Node,
+    pub schema: Schema,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum Node {
+    Scan {
+        table: String,
+        time_column: Option<usize>,
+        /// Which table columns are read downstream (filled by the pruning pass).
+        needed: Vec<bool>,
+    },
+    /// Literal rows (`print`, `getschema`).
+    Values(Vec<Vec<Value>>),
+    Filter(Box<Plan>, TExpr),
+    Project(Box<Plan>, Vec<TExpr>),
+    /// `extend`: each expression sees the row with earlier ones applied; writes to
+    /// an existing column index or appends.
+    Extend(Box<Plan>, Vec<(TExpr, Option<usize>)>),
+    Take(Box<Plan>, u64),
+    Sort(Box<Plan>, Vec<SortKey>, Option<u64>),
+    Summarize {
+        input: Box<Plan>,
+        keys: Vec<TExpr>,
+        aggs: Vec<AggCall>,
+    },
+    Join {
+        left: Box<Plan>,
+        right: Box<Plan>,
+        kind: JoinKind,
+        left_keys: Vec<usize>,
+        right_keys: Vec<usize>,
+    },
+    /// Inputs with, per output column, the input column index (or none → null);
+    /// optional source names for `withsource` (first output column).
+    Union {
+        inputs: Vec<(Plan, Vec<Option<usize>>)>,
+        source_names: Option<Vec<String>>,
+    },
+    MvExpand {
+        input: Box<Plan>,
+        src: TExpr,
+        /// Column written (existing index or appended).
+        target: Option<usize>,
+        ty: Option<KqlType>,
+        limit: Option<u64>,
+    },
+    Parse {
+        input: Box<Plan>,
+        src: TExpr,
+        re: Arc<regex::Regex>,
+        /// Per capture group: target column (existing or appended) and type.
+        targets: Vec<(Option<usize>, KqlType)>,
+    },
+}

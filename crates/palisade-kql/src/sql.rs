@@ -1,0 +1,1 @@
+//! SQL rendering of push-down requests (placeholder; filled below).
