@@ -109,7 +109,7 @@ fn lit_value(l: &Lit) -> (Value, KqlType) {
 /// The column name Kusto derives from an expression, if any.
 fn natural_name(e: &Expr) -> Option<String> {
     match &e.kind {
-        ExprKind::Name(n) if !n.starts_with('$') => Some(n.clone()),
+        ExprKind::Name(n) if n != "$left" && n != "$right" => Some(n.clone()),
         ExprKind::Member { e: inner, name } => {
             if let ExprKind::Name(n) = &inner.kind {
                 if n == "$left" || n == "$right" {
