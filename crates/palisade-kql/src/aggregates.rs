@@ -251,11 +251,9 @@ impl AggState {
                     }
                 }
             }
-            (AggState::Any(slot), _) => {
-                if slot.is_none() {
-                    if let Some(v) = args.first() {
-                        *slot = Some(v.clone());
-                    }
+            (AggState::Any(slot), _) if slot.is_none() => {
+                if let Some(v) = args.first() {
+                    *slot = Some(v.clone());
                 }
             }
             (AggState::Values(vals), _) => {

@@ -199,18 +199,37 @@ pub(crate) enum OpKind {
     ProjectReorder(Vec<(String, Pos)>),
     Extend(Vec<NamedExpr>),
     Take(Expr),
-    Top { n: Expr, keys: Vec<SortKey> },
+    Top {
+        n: Expr,
+        keys: Vec<SortKey>,
+    },
     Sort(Vec<SortKey>),
-    Summarize { aggs: Vec<NamedExpr>, by: Vec<NamedExpr> },
+    Summarize {
+        aggs: Vec<NamedExpr>,
+        by: Vec<NamedExpr>,
+    },
     /// Empty means `distinct *`.
     Distinct(Vec<Expr>),
     Count,
-    Join { kind: Option<(String, Pos)>, right: Expr, on: Vec<Expr> },
+    Join {
+        kind: Option<(String, Pos)>,
+        right: Expr,
+        on: Vec<Expr>,
+    },
     Union(UnionSpec),
-    MvExpand { items: Vec<(NamedExpr, Option<KqlType>)>, limit: Option<i64> },
-    Parse { e: Expr, parts: Vec<ParsePart> },
+    MvExpand {
+        items: Vec<(NamedExpr, Option<KqlType>)>,
+        limit: Option<i64>,
+    },
+    Parse {
+        e: Expr,
+        parts: Vec<ParsePart>,
+    },
     GetSchema,
-    Search { cs: bool, term: Expr },
+    Search {
+        cs: bool,
+        term: Expr,
+    },
 }
 
 impl OpKind {
@@ -250,10 +269,7 @@ pub(crate) struct Let {
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum LetValue {
     Expr(Expr),
-    Function {
-        params: Vec<Param>,
-        body: Body,
-    },
+    Function { params: Vec<Param>, body: Body },
 }
 
 #[derive(Debug, Clone, PartialEq)]

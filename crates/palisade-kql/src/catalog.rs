@@ -70,10 +70,7 @@ impl Catalog {
             let mut columns = Vec::new();
             for c in arr {
                 let pair = c.as_array().filter(|p| p.len() == 2);
-                let (Some(cn), Some(ct)) = (
-                    pair.and_then(|p| p[0].as_str()),
-                    pair.and_then(|p| p[1].as_str()),
-                ) else {
+                let (Some(cn), Some(ct)) = (pair.and_then(|p| p[0].as_str()), pair.and_then(|p| p[1].as_str())) else {
                     return Err(format!("{name}: expected [name, type] pairs"));
                 };
                 let ty = KqlType::parse(ct).ok_or_else(|| format!("{name}.{cn}: unknown type {ct}"))?;
@@ -102,6 +99,9 @@ mod tests {
         let t = c.table("DeviceProcessEvents").unwrap();
         assert_eq!(t.column("AdditionalFields").unwrap().1, KqlType::Dynamic);
         assert_eq!(t.time_column.as_deref(), Some("Timestamp"));
-        assert_eq!(c.table("DeviceNetworkEvents").unwrap().column("RemotePort").unwrap().1, KqlType::Int);
+        assert_eq!(
+            c.table("DeviceNetworkEvents").unwrap().column("RemotePort").unwrap().1,
+            KqlType::Int
+        );
     }
 }

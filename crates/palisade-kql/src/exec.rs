@@ -133,7 +133,10 @@ impl<'a> Exec<'a> {
 }
 
 fn source_err(e: SourceError) -> KqlError {
-    KqlError::exec(ErrorKind::Source, format!("An unexpected error occurred during query execution: {e}"))
+    KqlError::exec(
+        ErrorKind::Source,
+        format!("An unexpected error occurred during query execution: {e}"),
+    )
 }
 
 // ---------------- expression evaluation ----------------
@@ -209,7 +212,11 @@ pub(crate) fn eval(e: &TExpr, row: &[Value], ctx: &EvalCtx) -> Value {
                 let y = eval(it, row, ctx).to_kql_string();
                 str_match(StrOp::Has, &x, &y, false)
             };
-            Value::Bool(if *all { list.iter().all(&mut hit) } else { list.iter().any(&mut hit) })
+            Value::Bool(if *all {
+                list.iter().all(&mut hit)
+            } else {
+                list.iter().any(&mut hit)
+            })
         }
         TExpr::Between { e, lo, hi, neg } => {
             let x = eval(e, row, ctx);
@@ -221,7 +228,9 @@ pub(crate) fn eval(e: &TExpr, row: &[Value], ctx: &EvalCtx) -> Value {
             }
         }
         TExpr::Member(a, name) => match eval(a, row, ctx) {
-            Value::Dynamic(serde_json::Value::Object(m)) => m.get(name).cloned().map(Value::Dynamic).unwrap_or(Value::Null),
+            Value::Dynamic(serde_json::Value::Object(m)) => {
+                m.get(name).cloned().map(Value::Dynamic).unwrap_or(Value::Null)
+            }
             _ => Value::Null,
         },
         TExpr::Index(a, i) => {
@@ -353,8 +362,16 @@ fn arith(op: BinOp, x: &Value, y: &Value) -> Value {
             V::TimeSpan((*a as f64 * as_f64(n).unwrap_or(0.0)) as i64)
         }
         (V::Dynamic(_), _) | (_, V::Dynamic(_)) => {
-            let a = if let V::Dynamic(_) = x { convert(x, KqlType::Real) } else { x.clone() };
-            let b = if let V::Dynamic(_) = y { convert(y, KqlType::Real) } else { y.clone() };
+            let a = if let V::Dynamic(_) = x {
+                convert(x, KqlType::Real)
+            } else {
+                x.clone()
+            };
+            let b = if let V::Dynamic(_) = y {
+                convert(y, KqlType::Real)
+            } else {
+                y.clone()
+            };
             if matches!(a, V::Dynamic(_)) || matches!(b, V::Dynamic(_)) || a.is_null() || b.is_null() {
                 return V::Null;
             }
@@ -455,7 +472,10 @@ pub(crate) fn prune(plan: &mut Plan, need: &[bool]) {
             let (mut ln, mut rn) = match kind {
                 JoinKind::LeftSemi | JoinKind::LeftAnti => (need.to_vec(), vec![false; right.schema.len()]),
                 JoinKind::RightSemi | JoinKind::RightAnti => (vec![false; lw], need.to_vec()),
-                _ => (need[..lw.min(need.len())].to_vec(), need.get(lw..).unwrap_or(&[]).to_vec()),
+                _ => (
+                    need[..lw.min(need.len())].to_vec(),
+                    need.get(lw..).unwrap_or(&[]).to_vec(),
+                ),
             };
             ln.resize(lw, false);
             rn.resize(right.schema.len(), false);
@@ -680,14 +700,18 @@ fn scan_request(ex: &Exec, scan: &Plan, preds: &[&TExpr]) -> (ScanRequest, bool)
 fn coerce(v: Value, ty: KqlType) -> Value {
     match (ty, v) {
         (KqlType::String, Value::Null) => Value::String(String::new()),
-        (KqlType::Dynamic, Value::String(s)) => {
-            serde_json::from_str(&s).map(Value::Dynamic).unwrap_or(Value::Dynamic(serde_json::Value::String(s)))
-        }
+        (KqlType::Dynamic, Value::String(s)) => serde_json::from_str(&s)
+            .map(Value::Dynamic)
+            .unwrap_or(Value::Dynamic(serde_json::Value::String(s))),
         (KqlType::Dynamic, Value::Dynamic(serde_json::Value::Null)) => Value::Null,
         (KqlType::Bool, Value::Long(i)) => Value::Bool(i != 0),
         (KqlType::DateTime, Value::String(s)) => parse_datetime(&s).map(Value::DateTime).unwrap_or(Value::Null),
         (KqlType::Guid, Value::String(s)) => parse_guid(&s).map(Value::Guid).unwrap_or(Value::Null),
         (KqlType::Real, Value::Long(i)) => Value::Real(i as f64),
+        // SQL stores date-times and time spans as integer ticks.
+        (KqlType::DateTime, Value::Long(i)) => Value::DateTime(i),
+        (KqlType::TimeSpan, Value::Long(i)) => Value::TimeSpan(i),
+        (KqlType::Int | KqlType::Long, Value::Real(r)) if r.fract() == 0.0 && r.abs() < 9e15 => Value::Long(r as i64),
         (_, v) => v,
     }
 }
@@ -718,7 +742,13 @@ fn open_scan<'a>(ex: &'a Exec<'a>, scan: &'a Plan, req: ScanRequest) -> Result<R
         ex.rows_read.set(ex.rows_read.get() + 1);
         let mut row: Vec<Value> = types
             .iter()
-            .map(|t| if *t == KqlType::String { Value::String(String::new()) } else { Value::Null })
+            .map(|t| {
+                if *t == KqlType::String {
+                    Value::String(String::new())
+                } else {
+                    Value::Null
+                }
+            })
             .collect();
         row.truncate(width);
         for (v, p) in r.into_iter().zip(&positions) {
@@ -736,7 +766,10 @@ fn open_scan<'a>(ex: &'a Exec<'a>, scan: &'a Plan, req: ScanRequest) -> Result<R
 
 fn filter_rows<'a>(ex: &'a Exec<'a>, input: Rows<'a>, pred: &'a TExpr) -> Rows<'a> {
     Box::new(input.filter(move |r| match r {
-        Ok(row) => matches!(eval(pred, row, &ex.ctx), Value::Bool(true) | Value::Dynamic(serde_json::Value::Bool(true))),
+        Ok(row) => matches!(
+            eval(pred, row, &ex.ctx),
+            Value::Bool(true) | Value::Dynamic(serde_json::Value::Bool(true))
+        ),
         Err(_) => true,
     }))
 }
@@ -758,7 +791,9 @@ pub(crate) fn open<'a>(plan: &'a Plan, ex: &'a Exec<'a>) -> Result<Rows<'a>, Kql
                 }
                 return Ok(it);
             }
-            let Node::Filter(input, pred) = &plan.node else { unreachable!() };
+            let Node::Filter(input, pred) = &plan.node else {
+                unreachable!()
+            };
             Ok(filter_rows(ex, open(input, ex)?, pred))
         }
         Node::Project(input, exprs) => {
@@ -856,7 +891,9 @@ pub(crate) fn open<'a>(plan: &'a Plan, ex: &'a Exec<'a>) -> Result<Rows<'a>, Kql
             limit,
         } => {
             let it = open(input, ex)?;
-            let limit = limit.map(|l| usize::try_from(l).unwrap_or(usize::MAX)).unwrap_or(usize::MAX);
+            let limit = limit
+                .map(|l| usize::try_from(l).unwrap_or(usize::MAX))
+                .unwrap_or(usize::MAX);
             Ok(Box::new(it.flat_map(move |r| -> Vec<Result<Vec<Value>, KqlError>> {
                 let row = match r {
                     Ok(r) => r,
@@ -864,7 +901,9 @@ pub(crate) fn open<'a>(plan: &'a Plan, ex: &'a Exec<'a>) -> Result<Rows<'a>, Kql
                 };
                 let v = eval(src, &row, &ex.ctx);
                 let items: Vec<Value> = match v {
-                    Value::Dynamic(serde_json::Value::Array(a)) => a.into_iter().take(limit).map(Value::Dynamic).collect(),
+                    Value::Dynamic(serde_json::Value::Array(a)) => {
+                        a.into_iter().take(limit).map(Value::Dynamic).collect()
+                    }
                     Value::Dynamic(serde_json::Value::Object(m)) => m
                         .into_iter()
                         .take(limit)
@@ -956,7 +995,12 @@ fn cmp_keys(a: &[Value], b: &[Value], keys: &[SortKey]) -> Ordering {
     Ordering::Equal
 }
 
-fn sort_rows<'a>(ex: &'a Exec<'a>, it: Rows<'a>, keys: &[SortKey], limit: Option<u64>) -> Result<Vec<Vec<Value>>, KqlError> {
+fn sort_rows<'a>(
+    ex: &'a Exec<'a>,
+    it: Rows<'a>,
+    keys: &[SortKey],
+    limit: Option<u64>,
+) -> Result<Vec<Vec<Value>>, KqlError> {
     let limit = limit.map(|l| usize::try_from(l).unwrap_or(usize::MAX));
     let mut buf: Vec<(Vec<Value>, Vec<Value>)> = Vec::new();
     let sort = |buf: &mut Vec<(Vec<Value>, Vec<Value>)>| buf.sort_by(|a, b| cmp_keys(&a.0, &b.0, keys));
@@ -980,10 +1024,19 @@ fn sort_rows<'a>(ex: &'a Exec<'a>, it: Rows<'a>, keys: &[SortKey], limit: Option
     Ok(buf.into_iter().map(|(_, r)| r).collect())
 }
 
-fn summarize<'a>(ex: &'a Exec<'a>, it: Rows<'a>, keys: &[TExpr], aggs: &[AggCall]) -> Result<Vec<Vec<Value>>, KqlError> {
+fn summarize<'a>(
+    ex: &'a Exec<'a>,
+    it: Rows<'a>,
+    keys: &[TExpr],
+    aggs: &[AggCall],
+) -> Result<Vec<Vec<Value>>, KqlError> {
     let mut index: HashMap<Vec<Value>, usize> = HashMap::new();
     let mut groups: Vec<(Vec<Value>, Vec<AggState>)> = Vec::new();
-    let fresh = || aggs.iter().map(|a| AggState::new(a.func, a.ty, a.max_size)).collect::<Vec<_>>();
+    let fresh = || {
+        aggs.iter()
+            .map(|a| AggState::new(a.func, a.ty, a.max_size))
+            .collect::<Vec<_>>()
+    };
     if keys.is_empty() {
         groups.push((Vec::new(), fresh()));
     }
@@ -1030,7 +1083,9 @@ fn try_pushed_aggregate<'a>(
     aggs: &[AggCall],
     out_schema: &Schema,
 ) -> Result<Option<Rows<'a>>, KqlError> {
-    let Some((scan, preds)) = filters_on_scan(input) else { return Ok(None) };
+    let Some((scan, preds)) = filters_on_scan(input) else {
+        return Ok(None);
+    };
     let col = |t: &TExpr| match t {
         TExpr::Col(i) => scan.schema.get(*i).cloned(),
         _ => None,
@@ -1086,7 +1141,12 @@ fn try_pushed_aggregate<'a>(
     for r in it {
         let r = r.map_err(source_err)?;
         ex.check_time()?;
-        rows.push(r.into_iter().zip(&types).map(|(v, t)| coerce(v, *t)).collect::<Vec<_>>());
+        rows.push(
+            r.into_iter()
+                .zip(&types)
+                .map(|(v, t)| coerce(v, *t))
+                .collect::<Vec<_>>(),
+        );
         ex.budget(rows.len())?;
     }
     if no_keys && rows.is_empty() {
@@ -1138,9 +1198,8 @@ fn join<'a>(
     let mut matched = vec![false; rrows.len()];
     let mut seen_left: HashSet<Vec<Value>> = HashSet::new();
     let mut out: Vec<Vec<Value>> = Vec::new();
-    let null_row = |w: usize, schema: &Schema| -> Vec<Value> {
-        (0..w).map(|i| crate::aggregates::null_of(schema[i].1)).collect()
-    };
+    let null_row =
+        |w: usize, schema: &Schema| -> Vec<Value> { (0..w).map(|i| crate::aggregates::null_of(schema[i].1)).collect() };
     for r in open(left, ex)? {
         let row = r?;
         ex.check_time()?;
@@ -1160,7 +1219,11 @@ fn join<'a>(
             matched[*h] = true;
         }
         match kind {
-            JoinKind::Inner | JoinKind::InnerUnique | JoinKind::LeftOuter | JoinKind::RightOuter | JoinKind::FullOuter => {
+            JoinKind::Inner
+            | JoinKind::InnerUnique
+            | JoinKind::LeftOuter
+            | JoinKind::RightOuter
+            | JoinKind::FullOuter => {
                 for h in hits {
                     let mut o = row.clone();
                     o.extend(rrows[*h].iter().cloned());

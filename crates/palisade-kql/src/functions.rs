@@ -214,7 +214,11 @@ pub(crate) fn check(f: Func, name: &str, args: &[KqlType]) -> Result<KqlType, st
                     }
                 }
                 Dynamic => Dynamic,
-                other => return Err(format!("The function '{name}' cannot be applied to a value of type {other}")),
+                other => {
+                    return Err(format!(
+                        "The function '{name}' cannot be applied to a value of type {other}"
+                    ))
+                }
             }
         }
         Func::StartOfDay | Func::StartOfWeek | Func::StartOfMonth | Func::StartOfYear | Func::EndOfDay => {
@@ -294,18 +298,26 @@ pub(crate) fn check(f: Func, name: &str, args: &[KqlType]) -> Result<KqlType, st
         Func::Iff => {
             want(0, &[Bool], "bool")?;
             unify(args[1], args[2]).ok_or_else(|| {
-                format!("The function '{name}' expects its 2nd and 3rd arguments of the same type, got {} and {}", args[1], args[2])
+                format!(
+                    "The function '{name}' expects its 2nd and 3rd arguments of the same type, got {} and {}",
+                    args[1], args[2]
+                )
             })?
         }
         Func::Case => {
             if args.len() % 2 == 0 {
-                return Err(format!("The function '{name}' expects an odd number of arguments (predicate, value pairs then a default)"));
+                return Err(format!(
+                    "The function '{name}' expects an odd number of arguments (predicate, value pairs then a default)"
+                ));
             }
             let mut t = args[args.len() - 1];
             for i in (0..args.len() - 1).step_by(2) {
                 want(i, &[Bool], "bool")?;
                 t = unify(t, args[i + 1]).ok_or_else(|| {
-                    format!("The function '{name}' expects all values of the same type, got {t} and {}", args[i + 1])
+                    format!(
+                        "The function '{name}' expects all values of the same type, got {t} and {}",
+                        args[i + 1]
+                    )
                 })?;
             }
             t
@@ -313,8 +325,9 @@ pub(crate) fn check(f: Func, name: &str, args: &[KqlType]) -> Result<KqlType, st
         Func::Coalesce => {
             let mut t = args[0];
             for a in &args[1..] {
-                t = unify(t, *a)
-                    .ok_or_else(|| format!("The function '{name}' expects all arguments of the same type, got {t} and {a}"))?;
+                t = unify(t, *a).ok_or_else(|| {
+                    format!("The function '{name}' expects all arguments of the same type, got {t} and {a}")
+                })?;
             }
             t
         }
@@ -377,7 +390,9 @@ pub(crate) fn as_i64(v: &Value) -> Option<i64> {
         Value::Long(i) => Some(*i),
         Value::Real(r) if r.is_finite() => Some(r.trunc() as i64),
         Value::Bool(b) => Some(i64::from(*b)),
-        Value::Dynamic(j) => j.as_i64().or_else(|| j.as_f64().filter(|f| f.is_finite()).map(|f| f.trunc() as i64)),
+        Value::Dynamic(j) => j
+            .as_i64()
+            .or_else(|| j.as_f64().filter(|f| f.is_finite()).map(|f| f.trunc() as i64)),
         _ => None,
     }
 }
@@ -418,7 +433,9 @@ pub(crate) fn convert(v: &Value, ty: KqlType) -> Value {
         KqlType::Long => to_long(v).map(Value::Long).unwrap_or(Value::Null),
         KqlType::Real => match v {
             Value::String(s) => s.trim().parse::<f64>().map(Value::Real).unwrap_or(Value::Null),
-            Value::Dynamic(serde_json::Value::String(s)) => s.trim().parse::<f64>().map(Value::Real).unwrap_or(Value::Null),
+            Value::Dynamic(serde_json::Value::String(s)) => {
+                s.trim().parse::<f64>().map(Value::Real).unwrap_or(Value::Null)
+            }
             Value::Bool(b) => Value::Real(f64::from(u8::from(*b))),
             Value::DateTime(t) | Value::TimeSpan(t) => Value::Real(*t as f64),
             _ => as_f64(v).map(Value::Real).unwrap_or(Value::Null),
@@ -473,9 +490,12 @@ fn to_long(v: &Value) -> Option<i64> {
         Value::String(_) | Value::Dynamic(serde_json::Value::String(_)) => {
             let t = s(v);
             let t = t.trim();
-            t.parse::<i64>()
-                .ok()
-                .or_else(|| t.parse::<f64>().ok().filter(|f| f.is_finite()).map(|f| f.trunc() as i64))
+            t.parse::<i64>().ok().or_else(|| {
+                t.parse::<f64>()
+                    .ok()
+                    .filter(|f| f.is_finite())
+                    .map(|f| f.trunc() as i64)
+            })
         }
         Value::DateTime(t) | Value::TimeSpan(t) => Some(*t),
         _ => as_i64(v),
@@ -589,7 +609,9 @@ pub(crate) fn call(f: Func, args: &[Value], ctx: &EvalCtx) -> Value {
     let a1 = args.get(1).unwrap_or(&V::Null);
     let a2 = args.get(2).unwrap_or(&V::Null);
     match f {
-        Func::Ago => ts_of(a0).map(|t| V::DateTime(ctx.now.saturating_sub(t))).unwrap_or(V::Null),
+        Func::Ago => ts_of(a0)
+            .map(|t| V::DateTime(ctx.now.saturating_sub(t)))
+            .unwrap_or(V::Null),
         Func::Now => V::DateTime(ctx.now.saturating_add(ts_of(a0).unwrap_or(0))),
         Func::Bin => bin(a0, a1),
         Func::StartOfDay | Func::StartOfWeek | Func::StartOfMonth | Func::StartOfYear | Func::EndOfDay => {
@@ -618,7 +640,9 @@ pub(crate) fn call(f: Func, args: &[Value], ctx: &EvalCtx) -> Value {
             .unwrap_or(V::Null),
         Func::GetYear | Func::GetMonth | Func::HourOfDay => {
             use chrono::{Datelike, Timelike};
-            let Some(d) = dt_of(a0).and_then(ticks_to_datetime) else { return V::Null };
+            let Some(d) = dt_of(a0).and_then(ticks_to_datetime) else {
+                return V::Null;
+            };
             V::Long(match f {
                 Func::GetYear => i64::from(d.year()),
                 Func::GetMonth => i64::from(d.month()),
@@ -647,7 +671,9 @@ pub(crate) fn call(f: Func, args: &[Value], ctx: &EvalCtx) -> Value {
             let parts: Vec<serde_json::Value> = if sep.is_empty() {
                 vec![serde_json::Value::String(text.into_owned())]
             } else {
-                text.split(sep.as_ref()).map(|p| serde_json::Value::String(p.to_string())).collect()
+                text.split(sep.as_ref())
+                    .map(|p| serde_json::Value::String(p.to_string()))
+                    .collect()
             };
             if args.len() > 2 {
                 let i = as_i64(a2).unwrap_or(-1);
@@ -669,7 +695,6 @@ pub(crate) fn call(f: Func, args: &[Value], ctx: &EvalCtx) -> Value {
             // The pattern is a regex in Kusto; Palisade trims a literal string.
             let pat = s(a0);
             let mut t: &str = &s(a1);
-            let owned;
             if !pat.is_empty() {
                 while let Some(r) = t.strip_prefix(pat.as_ref()) {
                     t = r;
@@ -678,8 +703,7 @@ pub(crate) fn call(f: Func, args: &[Value], ctx: &EvalCtx) -> Value {
                     t = r;
                 }
             }
-            owned = t.to_string();
-            V::String(owned)
+            V::String(t.to_string())
         }
         Func::IndexOf => {
             let h = s(a0);
@@ -810,12 +834,10 @@ fn bin(v: &Value, size: &Value) -> Value {
         }
         (Value::TimeSpan(t), Value::TimeSpan(sz)) if *sz > 0 => Value::TimeSpan(t.div_euclid(*sz) * sz),
         (Value::Long(x), Value::Long(sz)) if *sz > 0 => Value::Long(x.div_euclid(*sz) * sz),
-        (Value::Long(_) | Value::Real(_), Value::Long(_) | Value::Real(_)) => {
-            match (as_f64(v), as_f64(size)) {
-                (Some(x), Some(sz)) if sz > 0.0 => Value::Real((x / sz).floor() * sz),
-                _ => Value::Null,
-            }
-        }
+        (Value::Long(_) | Value::Real(_), Value::Long(_) | Value::Real(_)) => match (as_f64(v), as_f64(size)) {
+            (Some(x), Some(sz)) if sz > 0.0 => Value::Real((x / sz).floor() * sz),
+            _ => Value::Null,
+        },
         (Value::Dynamic(_), _) => {
             let x = convert(v, KqlType::Real);
             bin(&x, size)
@@ -924,7 +946,9 @@ fn datetime_add(part: &str, n: i64, t: i64) -> Option<i64> {
 /// dd d HH H hh h mm m ss s f..fffffff F..FFFFFFF tt`; other characters are copied.
 pub(crate) fn format_datetime(t: i64, fmt: &str) -> String {
     use chrono::{Datelike, Timelike};
-    let Some(d) = ticks_to_datetime(t) else { return String::new() };
+    let Some(d) = ticks_to_datetime(t) else {
+        return String::new();
+    };
     let frac = t.rem_euclid(TICKS_PER_SECOND);
     let chars: Vec<char> = fmt.chars().collect();
     let mut out = String::new();
@@ -955,8 +979,16 @@ pub(crate) fn format_datetime(t: i64, fmt: &str) -> String {
                 };
                 out.push_str(&if n >= 2 { two(h) } else { h.to_string() });
             }
-            'm' => out.push_str(&if n >= 2 { two(d.minute()) } else { d.minute().to_string() }),
-            's' => out.push_str(&if n >= 2 { two(d.second()) } else { d.second().to_string() }),
+            'm' => out.push_str(&if n >= 2 {
+                two(d.minute())
+            } else {
+                d.minute().to_string()
+            }),
+            's' => out.push_str(&if n >= 2 {
+                two(d.second())
+            } else {
+                d.second().to_string()
+            }),
             'f' | 'F' => {
                 let digits = format!("{frac:07}");
                 let k = n.min(7);

@@ -105,7 +105,11 @@ fn lex_err(pos: Pos, token: &str, hint: &str) -> KqlError {
 pub(crate) fn tokenize(src: &str) -> Result<Vec<Token>, KqlError> {
     let chars: Vec<char> = src.chars().collect();
     if chars.len() > MAX_QUERY_CHARS {
-        return Err(lex_err(Pos { line: 1, column: 1 }, "", "query text is longer than 1,000,000 characters"));
+        return Err(lex_err(
+            Pos { line: 1, column: 1 },
+            "",
+            "query text is longer than 1,000,000 characters",
+        ));
     }
     let mut c = Cursor {
         chars,
@@ -293,7 +297,11 @@ fn quoted(c: &mut Cursor, pos: Pos) -> Result<String, KqlError> {
                         }
                     }
                     Some(other) => {
-                        return Err(lex_err(pos, &format!("\\{other}"), "invalid escape sequence in string literal"));
+                        return Err(lex_err(
+                            pos,
+                            &format!("\\{other}"),
+                            "invalid escape sequence in string literal",
+                        ));
                     }
                     None => return Err(lex_err(pos, &format!("{q}{s}"), "unterminated string literal")),
                 }
@@ -369,13 +377,19 @@ fn number(c: &mut Cursor, pos: Pos, start: usize) -> Result<Tok, KqlError> {
             c.bump();
         }
         let t = c.text(start);
-        return parse_timespan_literal(&t)
-            .map(Tok::TimeSpan)
-            .ok_or_else(|| lex_err(pos, &t, "not a number or a time-span literal such as 1d, 2h, 30m, 10s, 100ms"));
+        return parse_timespan_literal(&t).map(Tok::TimeSpan).ok_or_else(|| {
+            lex_err(
+                pos,
+                &t,
+                "not a number or a time-span literal such as 1d, 2h, 30m, 10s, 100ms",
+            )
+        });
     }
     let t = c.text(start);
     if real {
-        t.parse::<f64>().map(Tok::Real).map_err(|_| lex_err(pos, &t, "invalid real literal"))
+        t.parse::<f64>()
+            .map(Tok::Real)
+            .map_err(|_| lex_err(pos, &t, "invalid real literal"))
     } else {
         t.parse::<i64>()
             .map(Tok::Long)
@@ -417,13 +431,16 @@ mod tests {
                 Tok::Eof
             ]
         );
-        assert_eq!(toks("1d 1.5 2 100ms"), vec![
-            Tok::TimeSpan(TICKS_PER_DAY),
-            Tok::Real(1.5),
-            Tok::Long(2),
-            Tok::TimeSpan(1_000_000),
-            Tok::Eof
-        ]);
+        assert_eq!(
+            toks("1d 1.5 2 100ms"),
+            vec![
+                Tok::TimeSpan(TICKS_PER_DAY),
+                Tok::Real(1.5),
+                Tok::Long(2),
+                Tok::TimeSpan(1_000_000),
+                Tok::Eof
+            ]
+        );
         assert_eq!(toks(r#"@"a\b""c""#), vec![Tok::Str("a\\b\"c".into()), Tok::Eof]);
         let t = tokenize("a\n  b").unwrap();
         assert_eq!(t[1].pos, Pos { line: 2, column: 3 });

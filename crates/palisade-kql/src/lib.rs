@@ -130,8 +130,7 @@ pub use source::{
 pub use types::KqlType;
 pub use value::{
     datetime_to_ticks, format_datetime_ticks, format_timespan, parse_datetime, parse_guid, parse_timespan,
-    ticks_to_datetime, Value, TICKS_PER_DAY, TICKS_PER_HOUR, TICKS_PER_MILLISECOND, TICKS_PER_MINUTE,
-    TICKS_PER_SECOND,
+    ticks_to_datetime, Value, TICKS_PER_DAY, TICKS_PER_HOUR, TICKS_PER_MILLISECOND, TICKS_PER_MINUTE, TICKS_PER_SECOND,
 };
 
 /// A parsed and checked query, ready to run any number of times.
@@ -160,7 +159,12 @@ pub fn compile(query: &str, catalog: &Catalog) -> Result<CompiledQuery, KqlError
 }
 
 /// [`compile`] then [`CompiledQuery::execute`].
-pub fn run(query: &str, catalog: &Catalog, source: &dyn RowSource, opts: &ExecOptions) -> Result<QueryResult, KqlError> {
+pub fn run(
+    query: &str,
+    catalog: &Catalog,
+    source: &dyn RowSource,
+    opts: &ExecOptions,
+) -> Result<QueryResult, KqlError> {
     compile(query, catalog)?.execute(source, opts)
 }
 

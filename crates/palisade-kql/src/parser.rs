@@ -150,7 +150,9 @@ impl Parser {
                 Ok((s, t.pos))
             }
             // ['Column name']
-            Tok::Sym("[") if matches!(self.peek_at(1).tok, Tok::Str(_)) && matches!(self.peek_at(2).tok, Tok::Sym("]")) => {
+            Tok::Sym("[")
+                if matches!(self.peek_at(1).tok, Tok::Str(_)) && matches!(self.peek_at(2).tok, Tok::Sym("]")) =>
+            {
                 self.bump();
                 let s = match self.bump().tok {
                     Tok::Str(s) => s,
@@ -249,15 +251,12 @@ impl Parser {
                         None
                     } else {
                         let (tname, tpos) = self.ident("a type name")?;
-                        Some(KqlType::parse(&tname).ok_or_else(|| {
-                            KqlError::syntax(Stage::Parse, tpos, &tname, "unknown type name")
-                        })?)
+                        Some(
+                            KqlType::parse(&tname)
+                                .ok_or_else(|| KqlError::syntax(Stage::Parse, tpos, &tname, "unknown type name"))?,
+                        )
                     };
-                    let default = if self.eat_sym("=") {
-                        Some(self.expr()?)
-                    } else {
-                        None
-                    };
+                    let default = if self.eat_sym("=") { Some(self.expr()?) } else { None };
                     params.push(Param {
                         name: pname,
                         pos: ppos,
@@ -377,7 +376,12 @@ impl Parser {
             return match k.as_str() {
                 "case_sensitive" => Ok(true),
                 "case_insensitive" => Ok(false),
-                _ => Err(KqlError::syntax(Stage::Parse, p, &k, "expected case_sensitive or case_insensitive")),
+                _ => Err(KqlError::syntax(
+                    Stage::Parse,
+                    p,
+                    &k,
+                    "expected case_sensitive or case_insensitive",
+                )),
             };
         }
         Ok(false)
@@ -552,7 +556,10 @@ impl Parser {
                     && (self.is_kw("bagexpansion") || self.is_kw("with_itemindex") || self.is_kw("kind"))
                 {
                     let t = self.peek().clone();
-                    return Err(KqlError::unsupported(t.pos, &format!("'mv-expand' parameter '{}'", t.text)));
+                    return Err(KqlError::unsupported(
+                        t.pos,
+                        &format!("'mv-expand' parameter '{}'", t.text),
+                    ));
                 }
                 let mut items = Vec::new();
                 loop {
@@ -646,9 +653,7 @@ impl Parser {
 
     /// `hint.x = y` and similar `name = value` parameters that do not change results.
     fn skip_hints(&mut self) -> PResult<()> {
-        while matches!(&self.peek().tok, Tok::Ident(s) if s == "hint")
-            && matches!(self.peek_at(1).tok, Tok::Sym("."))
-        {
+        while matches!(&self.peek().tok, Tok::Ident(s) if s == "hint") && matches!(self.peek_at(1).tok, Tok::Sym(".")) {
             self.bump();
             self.bump();
             self.ident("a hint name")?;
@@ -724,7 +729,11 @@ impl Parser {
             } else {
                 None
             };
-            v.push(SortKey { expr, desc, nulls_first });
+            v.push(SortKey {
+                expr,
+                desc,
+                nulls_first,
+            });
             if !self.eat_sym(",") {
                 break;
             }
@@ -739,14 +748,20 @@ impl Parser {
             && matches!(self.peek_at(1).tok, Tok::Str(_))
             && matches!(self.peek_at(2).tok, Tok::Sym("]"))
             && matches!(self.peek_at(3).tok, Tok::Sym("="));
-        if self.is_sym("(") && matches!(self.peek_at(1).tok, Tok::Ident(_)) && matches!(self.peek_at(2).tok, Tok::Sym(",")) {
+        if self.is_sym("(")
+            && matches!(self.peek_at(1).tok, Tok::Ident(_))
+            && matches!(self.peek_at(2).tok, Tok::Sym(","))
+        {
             // `(a, b) = arg_max(...)`: not supported.
             let mut k = 1;
             while matches!(self.peek_at(k).tok, Tok::Ident(_) | Tok::Sym(",")) {
                 k += 1;
             }
             if matches!(self.peek_at(k).tok, Tok::Sym(")")) && matches!(self.peek_at(k + 1).tok, Tok::Sym("=")) {
-                return Err(KqlError::unsupported(self.pos(), "Naming several result columns with '(a, b) ='"));
+                return Err(KqlError::unsupported(
+                    self.pos(),
+                    "Naming several result columns with '(a, b) ='",
+                ));
             }
         }
         let name = if named || bracket_named {
@@ -807,7 +822,15 @@ impl Parser {
 
     fn binary(&self, op: BinOp, l: Expr, r: Expr, _pos: Pos) -> PResult<Expr> {
         let pos = l.pos;
-        let e = mk(ExprKind::Binary { op, l: Box::new(l.clone()), r: Box::new(r.clone()) }, pos, &[&l, &r]);
+        let e = mk(
+            ExprKind::Binary {
+                op,
+                l: Box::new(l.clone()),
+                r: Box::new(r.clone()),
+            },
+            pos,
+            &[&l, &r],
+        );
         self.check_depth(&e)?;
         Ok(e)
     }
@@ -1028,13 +1051,27 @@ impl Parser {
                     _ => return Err(self.unexpected("expected a property name")),
                 };
                 let ep = e.pos;
-                e = mk(ExprKind::Member { e: Box::new(e.clone()), name }, ep, &[&e]);
+                e = mk(
+                    ExprKind::Member {
+                        e: Box::new(e.clone()),
+                        name,
+                    },
+                    ep,
+                    &[&e],
+                );
             } else if self.is_sym("[") {
                 self.bump();
                 let idx = self.expr()?;
                 self.expect_sym("]")?;
                 let ep = e.pos;
-                e = mk(ExprKind::Index { e: Box::new(e.clone()), idx: Box::new(idx.clone()) }, ep, &[&e, &idx]);
+                e = mk(
+                    ExprKind::Index {
+                        e: Box::new(e.clone()),
+                        idx: Box::new(idx.clone()),
+                    },
+                    ep,
+                    &[&e, &idx],
+                );
             } else {
                 break;
             }
@@ -1189,13 +1226,19 @@ impl Parser {
                     [Token { tok: Tok::Raw(r), .. }] if r.bytes().all(|b| b.is_ascii_digit()) && !r.is_empty() => {
                         // `timespan(2)` is two days in Kusto.
                         let n: i64 = r.parse().map_err(|_| bad("time span out of range"))?;
-                        let t = n.checked_mul(crate::value::TICKS_PER_DAY).ok_or_else(|| bad("time span out of range"))?;
+                        let t = n
+                            .checked_mul(crate::value::TICKS_PER_DAY)
+                            .ok_or_else(|| bad("time span out of range"))?;
                         return Ok(Some(mk(ExprKind::Lit(Lit::TimeSpan(t)), pos, &[])));
                     }
-                    [Token { tok: Tok::TimeSpan(t), .. }] => return Ok(Some(mk(ExprKind::Lit(Lit::TimeSpan(*t)), pos, &[]))),
+                    [Token {
+                        tok: Tok::TimeSpan(t), ..
+                    }] => return Ok(Some(mk(ExprKind::Lit(Lit::TimeSpan(*t)), pos, &[]))),
                     [Token { tok: Tok::Long(n), .. }] => {
                         // `timespan(2)` is two days in Kusto.
-                        let t = n.checked_mul(crate::value::TICKS_PER_DAY).ok_or_else(|| bad("time span out of range"))?;
+                        let t = n
+                            .checked_mul(crate::value::TICKS_PER_DAY)
+                            .ok_or_else(|| bad("time span out of range"))?;
                         return Ok(Some(mk(ExprKind::Lit(Lit::TimeSpan(t)), pos, &[])));
                     }
                     _ => raw_text(toks),
@@ -1217,7 +1260,11 @@ impl Parser {
                     match &t.tok {
                         Tok::Str(s) => text.push_str(&serde_json::Value::String(s.clone()).to_string()),
                         Tok::Long(n) => text.push_str(&n.to_string()),
-                        Tok::Real(r) => text.push_str(&serde_json::Number::from_f64(*r).map(|n| n.to_string()).unwrap_or_else(|| "null".into())),
+                        Tok::Real(r) => text.push_str(
+                            &serde_json::Number::from_f64(*r)
+                                .map(|n| n.to_string())
+                                .unwrap_or_else(|| "null".into()),
+                        ),
                         Tok::Sym(s) => text.push_str(s),
                         Tok::Ident(s) => text.push_str(s),
                         _ => return Err(bad("invalid dynamic literal")),
@@ -1252,7 +1299,10 @@ mod tests {
 
     #[test]
     fn parses_pipeline() {
-        let b = parse("let x = 5;\nT | where a == 1 and b has \"x\" | summarize count() by bin(Timestamp, 1h) | top 5 by count_").unwrap();
+        let b = parse(
+            "let x = 5;\nT | where a == 1 and b has \"x\" | summarize count() by bin(Timestamp, 1h) | top 5 by count_",
+        )
+        .unwrap();
         assert_eq!(b.lets.len(), 1);
         match b.expr.kind {
             ExprKind::Pipe { ops, .. } => assert_eq!(ops.len(), 3),

@@ -49,7 +49,10 @@ pub(crate) enum TExpr {
         ty: KqlType,
     },
     /// `search "term"`: any column's text has the term.
-    SearchAny { term: String, cs: bool },
+    SearchAny {
+        term: String,
+        cs: bool,
+    },
     /// Converts a value to a type (dynamic results in typed positions).
     Convert(Box<TExpr>, KqlType),
 }
@@ -62,7 +65,9 @@ impl TExpr {
             TExpr::Col(_) | TExpr::SearchAny { .. } => false,
             TExpr::Bin(_, a, b) | TExpr::Index(a, b) => a.is_const() && b.is_const(),
             TExpr::Regex(a, _) | TExpr::Neg(a) | TExpr::Member(a, _) | TExpr::Convert(a, _) => a.is_const(),
-            TExpr::In { e, list, .. } | TExpr::HasAny { e, list, .. } => e.is_const() && list.iter().all(TExpr::is_const),
+            TExpr::In { e, list, .. } | TExpr::HasAny { e, list, .. } => {
+                e.is_const() && list.iter().all(TExpr::is_const)
+            }
             TExpr::Between { e, lo, hi, .. } => e.is_const() && lo.is_const() && hi.is_const(),
             TExpr::Call(_, args) => args.iter().all(TExpr::is_const),
             TExpr::Extract { src, .. } => src.is_const(),

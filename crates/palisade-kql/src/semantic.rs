@@ -273,7 +273,11 @@ impl<'c> Binder<'c> {
             ExprKind::Call { name, args } => match env.get(name) {
                 Some(Binding::Func(f)) => {
                     let mut fenv = f.env.clone();
-                    for (p, a) in f.params.iter().zip(args.iter().map(Some).chain(std::iter::repeat(None))) {
+                    for (p, a) in f
+                        .params
+                        .iter()
+                        .zip(args.iter().map(Some).chain(std::iter::repeat(None)))
+                    {
                         let b = if p.ty.is_none() && a.is_some_and(|a| self.is_tabular(a, env)) {
                             Binding::Tabular(Rc::new(Plan {
                                 node: Node::Values(Vec::new()),
@@ -318,7 +322,12 @@ impl<'c> Binder<'c> {
                 Ok(plan)
             }
             ExprKind::Name(n) => match env.get(n) {
-                Some(Binding::Tabular(p)) => Ok((**p).clone()),
+                Some(Binding::Tabular(p)) => {
+                    // Each use copies the plan: count its size against the budget first.
+                    self.nodes += plan_size(p);
+                    self.tick(e.pos)?;
+                    Ok((**p).clone())
+                }
                 Some(Binding::Scalar(..)) => Err(sem(
                     ErrorKind::Type,
                     e.pos,
@@ -334,20 +343,26 @@ impl<'c> Binder<'c> {
             ExprKind::Call { name, args } => {
                 if let Some(Binding::Func(f)) = env.get(name) {
                     let f = f.clone();
-                    return self.call_function(&f, name, args, e.pos, env, None).and_then(|x| match x {
-                        Either::Tab(p) => Ok(p),
-                        Either::Scalar(..) => Err(sem(
-                            ErrorKind::Type,
-                            e.pos,
-                            format!("The function '{name}' returns a scalar, not a table"),
-                        )),
-                    });
+                    return self
+                        .call_function(&f, name, args, e.pos, env, None)
+                        .and_then(|x| match x {
+                            Either::Tab(p) => Ok(p),
+                            Either::Scalar(..) => Err(sem(
+                                ErrorKind::Type,
+                                e.pos,
+                                format!("The function '{name}' returns a scalar, not a table"),
+                            )),
+                        });
                 }
                 match name.as_str() {
                     "materialize" => {
                         // Palisade evaluates the expression at each use: same results.
                         if args.len() != 1 {
-                            return Err(sem(ErrorKind::Type, e.pos, "materialize() expects one tabular argument"));
+                            return Err(sem(
+                                ErrorKind::Type,
+                                e.pos,
+                                "materialize() expects one tabular argument",
+                            ));
                         }
                         self.tabular(&args[0], env)
                     }
@@ -411,7 +426,12 @@ impl<'c> Binder<'c> {
 
     fn unknown_table(&self, name: &str, pos: Pos, env: &Env) -> KqlError {
         let mut cands: Vec<&str> = self.catalog.tables.iter().map(|t| t.name.as_str()).collect();
-        cands.extend(env.items.iter().filter(|(_, b)| matches!(b, Binding::Tabular(_))).map(|(n, _)| n.as_str()));
+        cands.extend(
+            env.items
+                .iter()
+                .filter(|(_, b)| matches!(b, Binding::Tabular(_)))
+                .map(|(n, _)| n.as_str()),
+        );
         sem(
             ErrorKind::UnknownName,
             pos,
@@ -912,13 +932,7 @@ impl<'c> Binder<'c> {
         }
         let schema = input.schema.clone();
         Ok(Plan {
-            node: Node::Filter(
-                Box::new(input),
-                TExpr::SearchAny {
-                    term: t.clone(),
-                    cs,
-                },
-            ),
+            node: Node::Filter(Box::new(input), TExpr::SearchAny { term: t.clone(), cs }),
             schema,
         })
     }
@@ -936,7 +950,14 @@ impl<'c> Binder<'c> {
 
     fn const_count(&mut self, e: &Expr, op: &str, env: &Env) -> R<u64> {
         let empty = Schema::new();
-        let (t, ty) = self.scalar(e, &Scope { op, schema: &empty, env })?;
+        let (t, ty) = self.scalar(
+            e,
+            &Scope {
+                op,
+                schema: &empty,
+                env,
+            },
+        )?;
         let v = if t.is_const() && ty.is_integer() {
             crate::exec::eval_const(&t)
         } else {
@@ -944,7 +965,11 @@ impl<'c> Binder<'c> {
         };
         match v {
             Some(Value::Long(n)) if n >= 0 => Ok(n as u64),
-            _ => Err(type_err(e.pos, op, "expected a non-negative integer constant row count")),
+            _ => Err(type_err(
+                e.pos,
+                op,
+                "expected a non-negative integer constant row count",
+            )),
         }
     }
 
@@ -962,7 +987,14 @@ impl<'c> Binder<'c> {
             .collect()
     }
 
-    fn summarize(&mut self, input: Plan, aggs: &[ast::NamedExpr], by: &[ast::NamedExpr], op: &str, env: &Env) -> R<Plan> {
+    fn summarize(
+        &mut self,
+        input: Plan,
+        aggs: &[ast::NamedExpr],
+        by: &[ast::NamedExpr],
+        op: &str,
+        env: &Env,
+    ) -> R<Plan> {
         let scope = Scope {
             op,
             schema: &input.schema,
@@ -1007,7 +1039,11 @@ impl<'c> Binder<'c> {
                 } else {
                     format!("Unknown aggregation function: '{fname}'{hint}")
                 };
-                return Err(sem(ErrorKind::UnknownName, a.expr.pos, format!("'{op}' operator: {msg}")));
+                return Err(sem(
+                    ErrorKind::UnknownName,
+                    a.expr.pos,
+                    format!("'{op}' operator: {msg}"),
+                ));
             };
             let star_ok = matches!(func, AggFunc::ArgMax | AggFunc::ArgMin | AggFunc::Count);
             let plain_args: Vec<&Expr> = args.iter().filter(|x| !matches!(x.kind, ExprKind::Star)).collect();
@@ -1015,7 +1051,10 @@ impl<'c> Binder<'c> {
                 return Err(type_err(
                     a.expr.pos,
                     op,
-                    format!("aggregation function '{fname}' expects {min} to {max} argument(s), got {}", args.len()),
+                    format!(
+                        "aggregation function '{fname}' expects {min} to {max} argument(s), got {}",
+                        args.len()
+                    ),
                 ));
             }
             match func {
@@ -1080,14 +1119,26 @@ impl<'c> Binder<'c> {
                         let (t, _) = self.scalar(plain_args[1], &scope)?;
                         match crate::exec::eval_const(&t).as_ref().and_then(functions::as_f64) {
                             Some(p) if t.is_const() => pct = p,
-                            _ => return Err(type_err(plain_args[1].pos, op, "percentile() expects a constant percentage")),
+                            _ => {
+                                return Err(type_err(
+                                    plain_args[1].pos,
+                                    op,
+                                    "percentile() expects a constant percentage",
+                                ))
+                            }
                         }
                     }
                     if matches!(func, AggFunc::MakeSet | AggFunc::MakeList) && plain_args.len() > 1 {
                         let (t, _) = self.scalar(plain_args[1], &scope)?;
                         match crate::exec::eval_const(&t) {
                             Some(Value::Long(n)) if t.is_const() && n > 0 => max_size = Some(n as usize),
-                            _ => return Err(type_err(plain_args[1].pos, op, "expected a positive constant maximum size")),
+                            _ => {
+                                return Err(type_err(
+                                    plain_args[1].pos,
+                                    op,
+                                    "expected a positive constant maximum size",
+                                ))
+                            }
                         }
                     }
                     let n = match &a.name {
@@ -1127,7 +1178,15 @@ impl<'c> Binder<'c> {
         })
     }
 
-    fn join(&mut self, left: Plan, kind: &Option<(String, Pos)>, right: &Expr, on: &[Expr], pos: Pos, env: &Env) -> R<Plan> {
+    fn join(
+        &mut self,
+        left: Plan,
+        kind: &Option<(String, Pos)>,
+        right: &Expr,
+        on: &[Expr],
+        pos: Pos,
+        env: &Env,
+    ) -> R<Plan> {
         let jk = match kind {
             None => JoinKind::InnerUnique,
             Some((k, kpos)) => match k.as_str() {
@@ -1279,7 +1338,11 @@ impl<'c> Binder<'c> {
         let mut sources: Vec<(String, KqlType)> = Vec::new();
         for (n, ts) in &by_name {
             if ts.len() == 1 {
-                if spec.inner && !inputs.iter().all(|(p, _)| p.schema.iter().any(|(m, t)| m == n && *t == ts[0])) {
+                if spec.inner
+                    && !inputs
+                        .iter()
+                        .all(|(p, _)| p.schema.iter().any(|(m, t)| m == n && *t == ts[0]))
+                {
                     continue;
                 }
                 schema.push((n.clone(), ts[0]));
@@ -1340,7 +1403,9 @@ impl<'c> Binder<'c> {
                         op,
                         format!("'{n}' is a table; a scalar expression is expected here"),
                     )),
-                    Some(Binding::Func(_)) => Err(type_err(e.pos, op, format!("'{n}' is a function; call it as {n}()"))),
+                    Some(Binding::Func(_)) => {
+                        Err(type_err(e.pos, op, format!("'{n}' is a function; call it as {n}()")))
+                    }
                     None => {
                         let what = if op == "where" {
                             "Failed to resolve scalar expression named"
@@ -1363,7 +1428,11 @@ impl<'c> Binder<'c> {
                     }
                 }
             }
-            ExprKind::Star => Err(type_err(e.pos, op, "'*' is only allowed as an argument of count(), arg_max() and arg_min()")),
+            ExprKind::Star => Err(type_err(
+                e.pos,
+                op,
+                "'*' is only allowed as an argument of count(), arg_max() and arg_min()",
+            )),
             ExprKind::Neg(x) => {
                 let (t, ty) = self.scalar(x, sc)?;
                 if !(ty.is_numeric() || ty == KqlType::TimeSpan || ty == KqlType::Dynamic) {
@@ -1378,7 +1447,11 @@ impl<'c> Binder<'c> {
                 for (it, ity, p) in &items {
                     let _ = it;
                     if !comparable(ty, *ity) {
-                        return Err(type_err(*p, op, format!("Cannot compare values of types {ty} and {ity}. Try adding explicit casts")));
+                        return Err(type_err(
+                            *p,
+                            op,
+                            format!("Cannot compare values of types {ty} and {ity}. Try adding explicit casts"),
+                        ));
                     }
                 }
                 if *ci && !(ty == KqlType::String || ty == KqlType::Dynamic) {
@@ -1439,7 +1512,11 @@ impl<'c> Binder<'c> {
             ExprKind::Member { e: x, name } => {
                 if let ExprKind::Name(side) = &x.kind {
                     if side == "$left" || side == "$right" {
-                        return Err(type_err(e.pos, op, "'$left' and '$right' can only be used in join conditions"));
+                        return Err(type_err(
+                            e.pos,
+                            op,
+                            "'$left' and '$right' can only be used in join conditions",
+                        ));
                     }
                 }
                 let (t, ty) = self.scalar(x, sc)?;
@@ -1456,18 +1533,28 @@ impl<'c> Binder<'c> {
                 let (t, ty) = self.scalar(x, sc)?;
                 let (i, ity) = self.scalar(idx, sc)?;
                 if ty != KqlType::Dynamic {
-                    return Err(type_err(e.pos, op, format!("'[]' can only be applied to a dynamic value, got {ty}")));
+                    return Err(type_err(
+                        e.pos,
+                        op,
+                        format!("'[]' can only be applied to a dynamic value, got {ty}"),
+                    ));
                 }
                 if !(ity.is_integer() || ity == KqlType::String || ity == KqlType::Dynamic) {
-                    return Err(type_err(idx.pos, op, format!("an index must be an integer or a string, got {ity}")));
+                    return Err(type_err(
+                        idx.pos,
+                        op,
+                        format!("an index must be an integer or a string, got {ity}"),
+                    ));
                 }
                 Ok((TExpr::Index(Box::new(t), Box::new(i)), KqlType::Dynamic))
             }
             ExprKind::Call { name, args } => self.call(name, args, e.pos, sc),
-            ExprKind::Pipe { .. } | ExprKind::Union(_) | ExprKind::Search { .. } | ExprKind::Print(_) => Err(KqlError::unsupported(
-                e.pos,
-                "A tabular expression in a scalar position (sub-queries; use 'join' or 'let')",
-            )),
+            ExprKind::Pipe { .. } | ExprKind::Union(_) | ExprKind::Search { .. } | ExprKind::Print(_) => {
+                Err(KqlError::unsupported(
+                    e.pos,
+                    "A tabular expression in a scalar position (sub-queries; use 'join' or 'let')",
+                ))
+            }
         }
     }
 
@@ -1483,7 +1570,9 @@ impl<'c> Binder<'c> {
                     let (val, ty) = match v {
                         serde_json::Value::String(s) => (Value::String(s.clone()), KqlType::String),
                         serde_json::Value::Bool(b) => (Value::Bool(*b), KqlType::Bool),
-                        serde_json::Value::Number(n) if n.is_i64() => (Value::Long(n.as_i64().unwrap_or(0)), KqlType::Long),
+                        serde_json::Value::Number(n) if n.is_i64() => {
+                            (Value::Long(n.as_i64().unwrap_or(0)), KqlType::Long)
+                        }
                         serde_json::Value::Number(n) => (Value::Real(n.as_f64().unwrap_or(0.0)), KqlType::Real),
                         other => (Value::Dynamic(other.clone()), KqlType::Dynamic),
                     };
@@ -1514,9 +1603,15 @@ impl<'c> Binder<'c> {
         let (rt_e, rt) = self.scalar(r, sc)?;
         let sym = bop.symbol();
         let ty = match bop {
-            BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div | BinOp::Mod => arith_type(bop, lt, rt).ok_or_else(|| {
-                type_err(pos, op, format!("Operator '{sym}' cannot be applied to operands of types {lt} and {rt}"))
-            })?,
+            BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div | BinOp::Mod => {
+                arith_type(bop, lt, rt).ok_or_else(|| {
+                    type_err(
+                        pos,
+                        op,
+                        format!("Operator '{sym}' cannot be applied to operands of types {lt} and {rt}"),
+                    )
+                })?
+            }
             BinOp::Eq | BinOp::Ne | BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => {
                 if !comparable(lt, rt) {
                     return Err(type_err(
@@ -1530,20 +1625,32 @@ impl<'c> Binder<'c> {
             BinOp::EqCi | BinOp::NeCi => {
                 let ok = |t: KqlType| matches!(t, KqlType::String | KqlType::Dynamic | KqlType::Guid);
                 if !ok(lt) || !ok(rt) {
-                    return Err(type_err(pos, op, format!("Operator '{sym}' expects string operands, got {lt} and {rt}")));
+                    return Err(type_err(
+                        pos,
+                        op,
+                        format!("Operator '{sym}' expects string operands, got {lt} and {rt}"),
+                    ));
                 }
                 KqlType::Bool
             }
             BinOp::And | BinOp::Or => {
                 let ok = |t: KqlType| matches!(t, KqlType::Bool | KqlType::Dynamic);
                 if !ok(lt) || !ok(rt) {
-                    return Err(type_err(pos, op, format!("Operator '{sym}' expects bool operands, got {lt} and {rt}")));
+                    return Err(type_err(
+                        pos,
+                        op,
+                        format!("Operator '{sym}' expects bool operands, got {lt} and {rt}"),
+                    ));
                 }
                 KqlType::Bool
             }
             BinOp::Str { .. } => {
                 if !matches!(rt, KqlType::String | KqlType::Dynamic) {
-                    return Err(type_err(r.pos, op, format!("Operator '{sym}' expects a string on its right, got {rt}")));
+                    return Err(type_err(
+                        r.pos,
+                        op,
+                        format!("Operator '{sym}' expects a string on its right, got {rt}"),
+                    ));
                 }
                 KqlType::Bool
             }
@@ -1558,7 +1665,10 @@ impl<'c> Binder<'c> {
             let f = f.clone();
             return match self.call_function(&f, name, args, pos, sc.env, Some(sc))? {
                 Either::Scalar(t, ty) => Ok((t, ty)),
-                Either::Tab(_) => Err(KqlError::unsupported(pos, "A tabular function call in a scalar position")),
+                Either::Tab(_) => Err(KqlError::unsupported(
+                    pos,
+                    "A tabular function call in a scalar position",
+                )),
             };
         }
         if name == "extract" {
@@ -1585,11 +1695,20 @@ impl<'c> Binder<'c> {
             let (src, _) = self.scalar(&args[2], sc)?;
             let ty = match args.get(3).map(|a| &a.kind) {
                 None => KqlType::String,
-                Some(ExprKind::Call { name, args: targs }) if name == "typeof" && targs.len() == 1 => match &targs[0].kind {
-                    ExprKind::Name(t) => KqlType::parse(t).ok_or_else(|| type_err(targs[0].pos, op, format!("unknown type '{t}'")))?,
-                    _ => return Err(type_err(targs[0].pos, op, "expected a type name")),
-                },
-                Some(_) => return Err(type_err(args[3].pos, op, "extract() expects typeof(T) as its 4th argument")),
+                Some(ExprKind::Call { name, args: targs }) if name == "typeof" && targs.len() == 1 => {
+                    match &targs[0].kind {
+                        ExprKind::Name(t) => KqlType::parse(t)
+                            .ok_or_else(|| type_err(targs[0].pos, op, format!("unknown type '{t}'")))?,
+                        _ => return Err(type_err(targs[0].pos, op, "expected a type name")),
+                    }
+                }
+                Some(_) => {
+                    return Err(type_err(
+                        args[3].pos,
+                        op,
+                        "extract() expects typeof(T) as its 4th argument",
+                    ))
+                }
             };
             return Ok((
                 TExpr::Extract {
@@ -1614,11 +1733,20 @@ impl<'c> Binder<'c> {
             }
             let mut cands: Vec<&str> = functions::names().collect();
             cands.push("extract");
-            cands.extend(sc.env.items.iter().filter(|(_, b)| matches!(b, Binding::Func(_))).map(|(n, _)| n.as_str()));
+            cands.extend(
+                sc.env
+                    .items
+                    .iter()
+                    .filter(|(_, b)| matches!(b, Binding::Func(_)))
+                    .map(|(n, _)| n.as_str()),
+            );
             return Err(sem(
                 ErrorKind::UnknownName,
                 pos,
-                format!("'{op}' operator: Unknown function: '{name}'{}", did_you_mean(name, cands)),
+                format!(
+                    "'{op}' operator: Unknown function: '{name}'{}",
+                    did_you_mean(name, cands)
+                ),
             ));
         };
         if args.len() < min || args.len() > max {
@@ -1660,6 +1788,23 @@ impl<'c> Binder<'c> {
     }
 }
 
+/// Number of operators in a plan (its expressions are bounded by the parser).
+fn plan_size(p: &Plan) -> usize {
+    1 + match &p.node {
+        Node::Scan { .. } | Node::Values(_) => 0,
+        Node::Filter(i, _)
+        | Node::Project(i, _)
+        | Node::Extend(i, _)
+        | Node::Take(i, _)
+        | Node::Sort(i, _, _)
+        | Node::Summarize { input: i, .. }
+        | Node::MvExpand { input: i, .. }
+        | Node::Parse { input: i, .. } => plan_size(i),
+        Node::Join { left, right, .. } => plan_size(left) + plan_size(right),
+        Node::Union { inputs, .. } => inputs.iter().map(|(p, _)| plan_size(p)).sum(),
+    }
+}
+
 enum Either {
     Tab(Plan),
     Scalar(TExpr, KqlType),
@@ -1671,7 +1816,12 @@ pub(crate) fn compile_regex(pat: &str) -> Result<regex::Regex, String> {
         .size_limit(1 << 20)
         .dfa_size_limit(1 << 20)
         .build()
-        .map_err(|e| format!("invalid regular expression: {}", e.to_string().lines().last().unwrap_or("")))
+        .map_err(|e| {
+            format!(
+                "invalid regular expression: {}",
+                e.to_string().lines().last().unwrap_or("")
+            )
+        })
 }
 
 /// Used by the pruning pass: unused.

@@ -48,13 +48,33 @@ pub enum Predicate {
     /// value never matches.
     Compare { column: String, op: CmpOp, value: Value },
     /// `col =~ value` / `col !~ value` (strings, case-insensitive).
-    EqualsCi { column: String, value: String, negated: bool },
+    EqualsCi {
+        column: String,
+        value: String,
+        negated: bool,
+    },
     /// `col between (low .. high)`, inclusive; `negated` for `!between`.
-    Between { column: String, low: Value, high: Value, negated: bool },
+    Between {
+        column: String,
+        low: Value,
+        high: Value,
+        negated: bool,
+    },
     /// `col in (...)`, `!in`, `in~`, `!in~`.
-    In { column: String, values: Vec<Value>, case_insensitive: bool, negated: bool },
+    In {
+        column: String,
+        values: Vec<Value>,
+        case_insensitive: bool,
+        negated: bool,
+    },
     /// String operators (`has`, `contains`, `startswith`...), see [`StrOp`].
-    Text { column: String, op: StrOp, needle: String, case_sensitive: bool, negated: bool },
+    Text {
+        column: String,
+        op: StrOp,
+        needle: String,
+        case_sensitive: bool,
+        negated: bool,
+    },
 }
 
 impl Predicate {
@@ -70,7 +90,9 @@ impl Predicate {
 
     fn is_on_string(&self) -> bool {
         match self {
-            Predicate::Compare { value, .. } | Predicate::Between { low: value, .. } => matches!(value, Value::String(_)),
+            Predicate::Compare { value, .. } | Predicate::Between { low: value, .. } => {
+                matches!(value, Value::String(_))
+            }
             Predicate::EqualsCi { .. } | Predicate::Text { .. } => true,
             Predicate::In { values, .. } => matches!(values.first(), Some(Value::String(_))),
         }
@@ -82,7 +104,11 @@ impl Predicate {
         use std::cmp::Ordering::*;
         let empty = Value::String(String::new());
         // A null read for a string column is the empty string.
-        let v = if matches!(v, Value::Null) && self.is_on_string() { &empty } else { v };
+        let v = if matches!(v, Value::Null) && self.is_on_string() {
+            &empty
+        } else {
+            v
+        };
         match self {
             Predicate::Compare { op, value, .. } => match compare_values(v, value) {
                 None => false,
@@ -99,12 +125,10 @@ impl Predicate {
                 Value::String(s) => crate::functions::eq_ci(s, value) != *negated,
                 _ => false,
             },
-            Predicate::Between { low, high, negated, .. } => {
-                match (compare_values(v, low), compare_values(v, high)) {
-                    (Some(a), Some(b)) => (a != Less && b != Greater) != *negated,
-                    _ => false,
-                }
-            }
+            Predicate::Between { low, high, negated, .. } => match (compare_values(v, low), compare_values(v, high)) {
+                (Some(a), Some(b)) => (a != Less && b != Greater) != *negated,
+                _ => false,
+            },
             Predicate::In {
                 values,
                 case_insensitive,

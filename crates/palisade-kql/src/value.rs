@@ -416,7 +416,10 @@ mod tests {
             parse_datetime("2025-01-02 10:00"),
             parse_datetime("2025-01-02T10:00:00Z")
         );
-        assert_eq!(parse_datetime("2025-01-02T10:00:00+02:00"), parse_datetime("2025-01-02T08:00:00Z"));
+        assert_eq!(
+            parse_datetime("2025-01-02T10:00:00+02:00"),
+            parse_datetime("2025-01-02T08:00:00Z")
+        );
         assert_eq!(parse_datetime("nope"), None);
     }
 

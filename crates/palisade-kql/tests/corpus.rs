@@ -41,7 +41,11 @@ fn outcome(query: &str, src: &MemorySource) -> String {
 fn check(path: &str, want_error: bool, min: usize) {
     let text = std::fs::read_to_string(path).expect("read corpus");
     let items = blocks(&text);
-    assert!(items.len() >= min, "{path}: {} entries, want at least {min}", items.len());
+    assert!(
+        items.len() >= min,
+        "{path}: {} entries, want at least {min}",
+        items.len()
+    );
     let src = common::dataset();
     let mut unpushed = common::dataset();
     unpushed.apply_pushdown = false;
@@ -64,7 +68,12 @@ fn check(path: &str, want_error: bool, min: usize) {
     if bless {
         write(path, &out);
     }
-    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
 }
 
 #[test]
