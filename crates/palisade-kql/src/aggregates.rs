@@ -1,9 +1,10 @@
 //! Aggregation functions of `summarize`: result types, default column names and
 //! accumulator state.
 //!
-//! Names follow Kusto: `count_`, `countif_`, `dcount_X`, `sum_X`, `avg_X`,
-//! `min_X`, `max_X`, `make_set_X`, `make_list_X`, `any_X`, `percentile_X_95`,
-//! where `X` is the argument's column name (empty when it has none). Nulls are
+//! Names follow Kusto (checked against Kusto.Language): `count_`, `countif_X`,
+//! `dcount_X`, `sum_X`, `avg_X`, `min_X`, `max_X`, `set_X` (`make_set`), `list_X`
+//! (`make_list`), `any_X`, `X` (`take_any`), `percentile_X_95`, where `X` is the
+//! argument's derived name (empty when it has none: `sum(N + 1)` is `sum_`). Nulls are
 //! ignored by every aggregate; `sum`/`count`/`dcount` of nothing are 0, `make_*`
 //! of nothing is `[]`, others null. `dcount` is exact (Kusto's is an estimate).
 //! `percentile` uses nearest-rank on the sorted values (Kusto's is an estimate).
@@ -47,14 +48,15 @@ const AGGS: &[(&str, AggFunc, usize, usize, &str)] = &[
     ("avgif", AggFunc::AvgIf, 2, 2, "avgif"),
     ("min", AggFunc::Min, 1, 1, "min"),
     ("max", AggFunc::Max, 1, 1, "max"),
-    ("make_set", AggFunc::MakeSet, 1, 2, "make_set"),
-    ("makeset", AggFunc::MakeSet, 1, 2, "makeset"),
-    ("make_list", AggFunc::MakeList, 1, 2, "make_list"),
-    ("makelist", AggFunc::MakeList, 1, 2, "makelist"),
+    ("make_set", AggFunc::MakeSet, 1, 2, "set"),
+    ("makeset", AggFunc::MakeSet, 1, 2, "set"),
+    ("make_list", AggFunc::MakeList, 1, 2, "list"),
+    ("makelist", AggFunc::MakeList, 1, 2, "list"),
     ("arg_max", AggFunc::ArgMax, 2, 64, "max"),
     ("arg_min", AggFunc::ArgMin, 2, 64, "min"),
     ("any", AggFunc::Any, 1, 1, "any"),
-    ("take_any", AggFunc::Any, 1, 1, "any"),
+    // Named after its argument alone (Kusto.Language does so).
+    ("take_any", AggFunc::Any, 1, 1, ""),
     ("percentile", AggFunc::Percentile, 2, 2, "percentile"),
 ];
 

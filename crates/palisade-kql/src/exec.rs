@@ -806,8 +806,9 @@ pub(crate) fn open<'a>(plan: &'a Plan, ex: &'a Exec<'a>) -> Result<Rows<'a>, Kql
             let it = open(input, ex)?;
             Ok(Box::new(it.map(move |r| {
                 r.map(|mut row| {
-                    for (e, target) in items {
-                        let v = eval(e, &row, &ex.ctx);
+                    // All items read the input row; then they are written.
+                    let vals: Vec<Value> = items.iter().map(|(e, _)| eval(e, &row, &ex.ctx)).collect();
+                    for ((_, target), v) in items.iter().zip(vals) {
                         match target {
                             Some(i) => row[*i] = v,
                             None => row.push(v),

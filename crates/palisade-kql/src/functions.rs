@@ -102,7 +102,7 @@ const FUNCS: &[(&str, Func, usize, usize)] = &[
     ("strlen", Func::Strlen, 1, 1),
     ("substring", Func::Substring, 2, 3),
     ("strcat", Func::Strcat, 1, 64),
-    ("strcat_delim", Func::StrcatDelim, 2, 65),
+    ("strcat_delim", Func::StrcatDelim, 3, 65),
     ("split", Func::Split, 2, 3),
     ("replace_string", Func::ReplaceString, 3, 3),
     ("trim", Func::Trim, 2, 2),
@@ -149,26 +149,39 @@ pub(crate) fn lookup(name: &str) -> Option<(Func, usize, usize)> {
     FUNCS.iter().find(|f| f.0 == name).map(|f| (f.1, f.2, f.3))
 }
 
-/// Functions whose unnamed result column takes the name of their first argument
-/// (Kusto names `summarize ... by bin(Timestamp, 1h)` `Timestamp`).
-pub(crate) fn names_after_first_arg(f: Func) -> bool {
-    matches!(
-        f,
+/// How an unnamed column computed by a function is named (Kusto.Language's
+/// result-name kinds, checked against it): after the first argument
+/// (`bin(Timestamp, 1h)` is `Timestamp`), after it with a prefix (`strlen(S)` is
+/// `strlen_S`), or not at all (`Column1`...).
+pub(crate) enum ResultName {
+    FirstArg,
+    Prefixed(&'static str),
+    None,
+}
+
+pub(crate) fn result_name(f: Func) -> ResultName {
+    match f {
         Func::Bin
-            | Func::ToString
-            | Func::ToInt
-            | Func::ToLong
-            | Func::ToReal
-            | Func::ToBool
-            | Func::ToDatetime
-            | Func::ToTimespan
-            | Func::ToGuid
-            | Func::StartOfDay
-            | Func::StartOfWeek
-            | Func::StartOfMonth
-            | Func::StartOfYear
-            | Func::EndOfDay
-    )
+        | Func::StartOfDay
+        | Func::FormatDatetime
+        | Func::Split
+        | Func::ParseJson
+        | Func::ToString
+        | Func::ToInt
+        | Func::ToLong
+        | Func::ToReal
+        | Func::ToBool
+        | Func::ToDatetime
+        | Func::ToTimespan
+        | Func::ToGuid
+        | Func::Abs
+        | Func::Round
+        | Func::Sqrt
+        | Func::Log10 => ResultName::FirstArg,
+        Func::Strlen => ResultName::Prefixed("strlen"),
+        Func::Typeof => ResultName::Prefixed("type"),
+        _ => ResultName::None,
+    }
 }
 
 /// Result type of `f` applied to `args`, or a message saying what is wrong.

@@ -1168,7 +1168,8 @@ impl Parser {
             "timespan" | "time" => KqlType::TimeSpan,
             "guid" => KqlType::Guid,
             "dynamic" => KqlType::Dynamic,
-            "bool" | "boolean" | "int" | "long" | "real" | "double" | "string" | "decimal" => {
+            // No `string(...)`: Kusto strings are never null and have no such literal.
+            "bool" | "boolean" | "int" | "long" | "real" | "double" | "decimal" => {
                 // `long(null)`, `int(5)`, `real(1.5)`, `bool(true)`.
                 let inner = &self.peek_at(1).tok;
                 if !matches!(self.peek_at(2).tok, Tok::Sym(")")) {

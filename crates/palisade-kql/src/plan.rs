@@ -151,7 +151,7 @@ pub(crate) enum Node {
     Values(Vec<Vec<Value>>),
     Filter(Box<Plan>, TExpr),
     Project(Box<Plan>, Vec<TExpr>),
-    /// `extend`: each expression sees the row with earlier ones applied; writes to
+    /// `extend`: every expression reads the input row; results are then written to
     /// an existing column index or appends.
     Extend(Box<Plan>, Vec<(TExpr, Option<usize>)>),
     Take(Box<Plan>, u64),

@@ -128,10 +128,10 @@ fn natural_name(e: &Expr) -> Option<String> {
         }
         ExprKind::Call { name, args } => {
             let (f, _, _) = functions::lookup(name)?;
-            if functions::names_after_first_arg(f) {
-                natural_name(args.first()?)
-            } else {
-                None
+            match functions::result_name(f) {
+                functions::ResultName::FirstArg => natural_name(args.first()?),
+                functions::ResultName::Prefixed(p) => Some(format!("{p}_{}", natural_name(args.first()?)?)),
+                functions::ResultName::None => None,
             }
         }
         _ => None,
@@ -613,11 +613,13 @@ impl<'c> Binder<'c> {
                         Some((n, _)) => n.clone(),
                         None => natural_name(&it.expr).unwrap_or_else(|| next_column_name(&schema, &mut counter)),
                     };
+                    let plain = it.name.is_some() || matches!(it.expr.kind, ExprKind::Name(_));
+                    let n = if plain { n } else { unique_name(&n, &schema) };
                     if schema.iter().any(|(x, _)| *x == n) {
                         return Err(sem(
                             ErrorKind::Type,
                             it.name.as_ref().map(|x| x.1).unwrap_or(it.expr.pos),
-                            format!("'{name}' operator: A column named '{n}' is already projected"),
+                            format!("'{name}' operator: A column with the name '{n}' is already declared"),
                         ));
                     }
                     schema.push((n, ty));
@@ -629,6 +631,8 @@ impl<'c> Binder<'c> {
                 })
             }
             OpKind::Extend(items) => {
+                // Every item sees the input columns only (Kusto: a column defined by
+                // an `extend` is not visible in the same `extend`).
                 let mut schema = input.schema.clone();
                 let mut exprs = Vec::new();
                 let mut counter = 0;
@@ -637,7 +641,7 @@ impl<'c> Binder<'c> {
                         &it.expr,
                         &Scope {
                             op: name,
-                            schema: &schema,
+                            schema: &input.schema,
                             env,
                         },
                     )?;
@@ -910,7 +914,7 @@ impl<'c> Binder<'c> {
                     node: Node::Values(rows),
                     schema: vec![
                         ("ColumnName".into(), KqlType::String),
-                        ("ColumnOrdinal".into(), KqlType::Int),
+                        ("ColumnOrdinal".into(), KqlType::Long),
                         ("DataType".into(), KqlType::String),
                         ("ColumnType".into(), KqlType::String),
                     ],
@@ -1014,10 +1018,25 @@ impl<'c> Binder<'c> {
                     ));
                 }
             }
+            if ty == KqlType::Dynamic {
+                return Err(type_err(
+                    b.expr.pos,
+                    op,
+                    "a group key of type dynamic is not allowed; convert it, e.g. tostring(x)",
+                ));
+            }
             let n = match &b.name {
                 Some((n, _)) => n.clone(),
                 None => natural_name(&b.expr).unwrap_or_else(|| next_column_name(&schema, &mut counter)),
             };
+            let plain = b.name.is_some() || matches!(b.expr.kind, ExprKind::Name(_));
+            if plain && schema.iter().any(|(x, _)| *x == n) {
+                return Err(type_err(
+                    b.expr.pos,
+                    op,
+                    format!("A column with the name '{n}' is already declared"),
+                ));
+            }
             let n = unique_name(&n, &schema);
             schema.push((n, ty));
             keys.push(t);
@@ -1145,10 +1164,18 @@ impl<'c> Binder<'c> {
                         Some((n, _)) => n.clone(),
                         None => {
                             let arg = match func {
-                                AggFunc::Count | AggFunc::CountIf => String::new(),
+                                AggFunc::Count => String::new(),
                                 _ => plain_args.first().and_then(|x| natural_name(x)).unwrap_or_default(),
                             };
-                            let mut n = format!("{prefix}_{arg}");
+                            let mut n = if prefix.is_empty() {
+                                if arg.is_empty() {
+                                    "any_".to_string()
+                                } else {
+                                    arg
+                                }
+                            } else {
+                                format!("{prefix}_{arg}")
+                            };
                             if func == AggFunc::Percentile {
                                 let p = crate::value::format_real(pct).replace('.', "_");
                                 n = format!("{n}_{p}");

@@ -111,10 +111,7 @@ fn query() -> impl Strategy<Value = String> {
         Just(" | summarize count(), dcount(Kind), sum(N), min(N), max(N) by Kind".to_string()),
         Just(" | summarize count(), sum(N), min(Timestamp), max(N)".to_string()),
         Just(" | summarize dcount(Name) by Kind, Flag".to_string()),
-        Just(
-            " | summarize avg(R), make_set(Kind) by Name | project Name, avg_R, array_length(make_set_Kind)"
-                .to_string()
-        ),
+        Just(" | summarize avg(R), make_set(Kind) by Name | project Name, avg_R, array_length(set_Kind)".to_string()),
         Just(" | extend M = N * 2 | where M > 4 | project Name, M".to_string()),
         Just(" | count".to_string()),
     ];
