@@ -408,7 +408,13 @@ pub(crate) fn prune(plan: &mut Plan, need: &[bool]) {
         }
     };
     match &mut plan.node {
-        Node::Scan { needed, .. } => {
+        Node::Scan {
+            needed, time_column, ..
+        } => {
+            // The look-back window reads the time column.
+            if let Some(t) = time_column {
+                needed[*t] = true;
+            }
             for (i, n) in need.iter().enumerate() {
                 if *n && i < needed.len() {
                     needed[i] = true;
@@ -510,6 +516,191 @@ pub(crate) fn prune(plan: &mut Plan, need: &[bool]) {
             prune(input, &n);
         }
     }
+}
+
+/// Index map from a node's old output columns to its narrowed ones.
+type ColMap = Vec<Option<usize>>;
+
+fn remap(e: &mut TExpr, m: &ColMap) {
+    match e {
+        TExpr::Lit(_) | TExpr::SearchAny { .. } => {}
+        TExpr::Col(i) => *i = m.get(*i).copied().flatten().unwrap_or(usize::MAX),
+        TExpr::Bin(_, a, b) | TExpr::Index(a, b) => {
+            remap(a, m);
+            remap(b, m);
+        }
+        TExpr::Regex(a, _) | TExpr::Neg(a) | TExpr::Member(a, _) | TExpr::Convert(a, _) => remap(a, m),
+        TExpr::In { e, list, .. } | TExpr::HasAny { e, list, .. } => {
+            remap(e, m);
+            list.iter_mut().for_each(|x| remap(x, m));
+        }
+        TExpr::Between { e, lo, hi, .. } => {
+            remap(e, m);
+            remap(lo, m);
+            remap(hi, m);
+        }
+        TExpr::Call(_, args) => args.iter_mut().for_each(|x| remap(x, m)),
+        TExpr::Extract { src, .. } => remap(src, m),
+    }
+}
+
+fn identity(n: usize) -> ColMap {
+    (0..n).map(Some).collect()
+}
+
+/// Appends computed columns after a narrowed input: existing targets are remapped
+/// (a pruned target becomes an appended slot); returns the output map.
+fn narrow_targets(targets: &mut [Option<usize>], m: &ColMap, old_width: usize, out_width: usize) -> ColMap {
+    let mut new_width = m.iter().flatten().count();
+    let mut out: ColMap = m.clone();
+    out.resize(out_width, None);
+    let mut appended = old_width;
+    for t in targets.iter_mut() {
+        match *t {
+            Some(i) => match m.get(i).copied().flatten() {
+                Some(j) => *t = Some(j),
+                None => {
+                    *t = None;
+                    out[i] = Some(new_width);
+                    new_width += 1;
+                }
+            },
+            None => {
+                if appended < out_width {
+                    out[appended] = Some(new_width);
+                }
+                appended += 1;
+                new_width += 1;
+            }
+        }
+    }
+    out
+}
+
+/// Drops unread columns from scans (after [`prune`]) so rows carry only what is
+/// read, and rewrites column indices above them. Returns the plan's output map.
+pub(crate) fn narrow(plan: &mut Plan) -> ColMap {
+    let width = plan.schema.len();
+    let map = match &mut plan.node {
+        Node::Scan {
+            needed, time_column, ..
+        } => {
+            let mut m = Vec::with_capacity(width);
+            let mut k = 0;
+            for n in needed.iter() {
+                if *n {
+                    m.push(Some(k));
+                    k += 1;
+                } else {
+                    m.push(None);
+                }
+            }
+            *time_column = time_column.and_then(|t| m[t]);
+            let kept: Vec<(String, KqlType)> = plan
+                .schema
+                .iter()
+                .zip(needed.iter())
+                .filter(|(_, n)| **n)
+                .map(|(c, _)| c.clone())
+                .collect();
+            *needed = vec![true; kept.len()];
+            plan.schema = kept;
+            return m;
+        }
+        Node::Values(_) => identity(width),
+        Node::Filter(input, pred) => {
+            let m = narrow(input);
+            remap(pred, &m);
+            m
+        }
+        Node::Project(input, exprs) => {
+            let m = narrow(input);
+            exprs.iter_mut().for_each(|e| remap(e, &m));
+            identity(width)
+        }
+        Node::Extend(input, items) => {
+            let old_width = input.schema.len();
+            let m = narrow(input);
+            items.iter_mut().for_each(|(e, _)| remap(e, &m));
+            let mut targets: Vec<Option<usize>> = items.iter().map(|(_, t)| *t).collect();
+            let out = narrow_targets(&mut targets, &m, old_width, width);
+            for ((_, t), nt) in items.iter_mut().zip(targets) {
+                *t = nt;
+            }
+            out
+        }
+        Node::Take(input, _) => narrow(input),
+        Node::Sort(input, keys, _) => {
+            let m = narrow(input);
+            keys.iter_mut().for_each(|k| remap(&mut k.expr, &m));
+            m
+        }
+        Node::Summarize { input, keys, aggs } => {
+            let m = narrow(input);
+            keys.iter_mut().for_each(|k| remap(k, &m));
+            aggs.iter_mut()
+                .for_each(|a| a.args.iter_mut().for_each(|x| remap(x, &m)));
+            identity(width)
+        }
+        Node::Join {
+            left,
+            right,
+            kind,
+            left_keys,
+            right_keys,
+        } => {
+            let ml = narrow(left);
+            let mr = narrow(right);
+            for k in left_keys.iter_mut() {
+                *k = ml[*k].unwrap_or(usize::MAX);
+            }
+            for k in right_keys.iter_mut() {
+                *k = mr[*k].unwrap_or(usize::MAX);
+            }
+            match kind {
+                JoinKind::LeftSemi | JoinKind::LeftAnti => ml,
+                JoinKind::RightSemi | JoinKind::RightAnti => mr,
+                _ => {
+                    let lw = ml.iter().flatten().count();
+                    let mut m = ml;
+                    m.extend(mr.iter().map(|x| x.map(|j| j + lw)));
+                    m
+                }
+            }
+        }
+        Node::Union { inputs, .. } => {
+            for (p, cols) in inputs.iter_mut() {
+                let m = narrow(p);
+                for c in cols.iter_mut() {
+                    *c = c.and_then(|i| m.get(i).copied().flatten());
+                }
+            }
+            identity(width)
+        }
+        Node::MvExpand { input, src, target, .. } => {
+            let old_width = input.schema.len();
+            let m = narrow(input);
+            remap(src, &m);
+            let mut t = [*target];
+            let out = narrow_targets(&mut t, &m, old_width, width);
+            *target = t[0];
+            out
+        }
+        Node::Parse {
+            input, src, targets, ..
+        } => {
+            let old_width = input.schema.len();
+            let m = narrow(input);
+            remap(src, &m);
+            let mut ts: Vec<Option<usize>> = targets.iter().map(|(t, _)| *t).collect();
+            let out = narrow_targets(&mut ts, &m, old_width, width);
+            for ((t, _), nt) in targets.iter_mut().zip(ts) {
+                *t = nt;
+            }
+            out
+        }
+    };
+    map
 }
 
 // ---------------- push-down ----------------
@@ -1004,23 +1195,45 @@ fn sort_rows<'a>(
 ) -> Result<Vec<Vec<Value>>, KqlError> {
     let limit = limit.map(|l| usize::try_from(l).unwrap_or(usize::MAX));
     let mut buf: Vec<(Vec<Value>, Vec<Value>)> = Vec::new();
-    let sort = |buf: &mut Vec<(Vec<Value>, Vec<Value>)>| buf.sort_by(|a, b| cmp_keys(&a.0, &b.0, keys));
-    for r in it {
-        let row = r?;
-        ex.check_time()?;
-        let k: Vec<Value> = keys.iter().map(|k| eval(&k.expr, &row, &ex.ctx)).collect();
-        buf.push((k, row));
-        if let Some(l) = limit {
-            if buf.len() >= l.saturating_mul(2).max(1024) {
-                sort(&mut buf);
+    match limit {
+        // `top N`: keep the best N sorted; a row that does not beat the worst kept
+        // one is dropped at once. Ties keep arrival order (stable).
+        Some(l) if l <= 10_000 => {
+            if l == 0 {
+                for r in it {
+                    r?;
+                    ex.check_time()?;
+                }
+                return Ok(Vec::new());
+            }
+            for r in it {
+                let row = r?;
+                ex.check_time()?;
+                let k: Vec<Value> = keys.iter().map(|k| eval(&k.expr, &row, &ex.ctx)).collect();
+                if buf.len() == l {
+                    let worst = &buf[l - 1].0;
+                    if cmp_keys(&k, worst, keys) != Ordering::Less {
+                        continue;
+                    }
+                    buf.pop();
+                }
+                let pos = buf.partition_point(|(bk, _)| cmp_keys(bk, &k, keys) != Ordering::Greater);
+                buf.insert(pos, (k, row));
+            }
+        }
+        _ => {
+            for r in it {
+                let row = r?;
+                ex.check_time()?;
+                let k: Vec<Value> = keys.iter().map(|k| eval(&k.expr, &row, &ex.ctx)).collect();
+                buf.push((k, row));
+                ex.budget(buf.len())?;
+            }
+            buf.sort_by(|a, b| cmp_keys(&a.0, &b.0, keys));
+            if let Some(l) = limit {
                 buf.truncate(l);
             }
         }
-        ex.budget(buf.len())?;
-    }
-    sort(&mut buf);
-    if let Some(l) = limit {
-        buf.truncate(l);
     }
     Ok(buf.into_iter().map(|(_, r)| r).collect())
 }

@@ -155,6 +155,8 @@ pub fn compile(query: &str, catalog: &Catalog) -> Result<CompiledQuery, KqlError
     let mut plan = semantic::bind_query(&body, catalog)?;
     let need = vec![true; plan.schema.len()];
     exec::prune(&mut plan, &need);
+    let map = exec::narrow(&mut plan);
+    debug_assert!(map.iter().enumerate().all(|(i, m)| *m == Some(i)));
     Ok(CompiledQuery { plan })
 }
 
