@@ -270,6 +270,8 @@ pub(crate) fn eval(e: &TExpr, row: &[Value], ctx: &EvalCtx) -> Value {
             row.iter()
                 .any(|v| !v.is_null() && str_match(StrOp::Has, &v.to_kql_string(), term, *cs)),
         ),
+        // Replaced before execution by `resolve_subqueries`.
+        TExpr::InSub { .. } | TExpr::ToScalar(_) => Value::Null,
         TExpr::Convert(a, ty) => {
             let v = eval(a, row, ctx);
             if v.natural_type() == *ty || (ty.is_integer() && matches!(v, Value::Long(_))) {
@@ -388,6 +390,89 @@ fn arith(op: BinOp, x: &Value, y: &Value) -> Value {
             _ => V::Null,
         },
     }
+}
+
+// ---------------- sub-queries ----------------
+
+/// Runs the sub-queries of a plan (`in (T | ...)`, `toscalar(T)`) and replaces them
+/// by literals, innermost first, so the main plan sees constants (which can then
+/// be pushed down to the source).
+pub(crate) fn resolve_subqueries(plan: &mut Plan, ex: &Exec) -> Result<(), KqlError> {
+    let mut err = None;
+    plan.exprs_mut(&mut |e| {
+        if err.is_none() {
+            if let Err(x) = resolve_expr(e, ex) {
+                err = Some(x);
+            }
+        }
+    });
+    err.map_or(Ok(()), Err)
+}
+
+fn resolve_expr(e: &mut TExpr, ex: &Exec) -> Result<(), KqlError> {
+    let mut err = None;
+    e.children_mut(&mut |c| {
+        if err.is_none() {
+            if let Err(x) = resolve_expr(c, ex) {
+                err = Some(x);
+            }
+        }
+    });
+    if let Some(x) = err {
+        return Err(x);
+    }
+    let rows_of = |p: &mut Plan| -> Result<Vec<Vec<Value>>, KqlError> {
+        resolve_subqueries(p, ex)?;
+        let mut out = Vec::new();
+        for r in open(p, ex)? {
+            out.push(r?);
+            ex.budget(out.len())?;
+        }
+        Ok(out)
+    };
+    match e {
+        TExpr::InSub {
+            e: inner,
+            plan,
+            neg,
+            ci,
+            has,
+        } => {
+            let rows = rows_of(plan)?;
+            let mut seen = HashSet::new();
+            let list: Vec<TExpr> = rows
+                .into_iter()
+                .filter_map(|mut r| if r.is_empty() { None } else { Some(r.swap_remove(0)) })
+                .filter(|v| !v.is_null() && seen.insert(v.clone()))
+                .map(TExpr::Lit)
+                .collect();
+            let inner = std::mem::replace(inner, Box::new(TExpr::Lit(Value::Null)));
+            *e = match has {
+                Some(all) => TExpr::HasAny {
+                    e: inner,
+                    list,
+                    all: *all,
+                },
+                None => TExpr::In {
+                    e: inner,
+                    list,
+                    neg: *neg,
+                    ci: *ci,
+                },
+            };
+        }
+        TExpr::ToScalar(plan) => {
+            let rows = rows_of(plan)?;
+            let v = rows
+                .into_iter()
+                .next()
+                .and_then(|r| r.into_iter().next())
+                .unwrap_or(Value::Null);
+            *e = TExpr::Lit(v);
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 // ---------------- column pruning ----------------
@@ -523,7 +608,8 @@ type ColMap = Vec<Option<usize>>;
 
 fn remap(e: &mut TExpr, m: &ColMap) {
     match e {
-        TExpr::Lit(_) | TExpr::SearchAny { .. } => {}
+        TExpr::Lit(_) | TExpr::SearchAny { .. } | TExpr::ToScalar(_) => {}
+        TExpr::InSub { e, .. } => remap(e, m),
         TExpr::Col(i) => *i = m.get(*i).copied().flatten().unwrap_or(usize::MAX),
         TExpr::Bin(_, a, b) | TExpr::Index(a, b) => {
             remap(a, m);

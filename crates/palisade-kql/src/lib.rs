@@ -137,6 +137,7 @@ pub use value::{
 #[derive(Debug, Clone)]
 pub struct CompiledQuery {
     plan: plan::Plan,
+    has_subqueries: bool,
 }
 
 /// Rows and columns of a finished query.
@@ -157,7 +158,18 @@ pub fn compile(query: &str, catalog: &Catalog) -> Result<CompiledQuery, KqlError
     exec::prune(&mut plan, &need);
     let map = exec::narrow(&mut plan);
     debug_assert!(map.iter().enumerate().all(|(i, m)| *m == Some(i)));
-    Ok(CompiledQuery { plan })
+    let mut has_subqueries = false;
+    plan.exprs_mut(&mut |e| has_subqueries |= contains_subquery(e));
+    Ok(CompiledQuery { plan, has_subqueries })
+}
+
+fn contains_subquery(e: &mut plan::TExpr) -> bool {
+    if matches!(e, plan::TExpr::InSub { .. } | plan::TExpr::ToScalar(_)) {
+        return true;
+    }
+    let mut found = false;
+    e.children_mut(&mut |c| found |= contains_subquery(c));
+    found
 }
 
 /// [`compile`] then [`CompiledQuery::execute`].
@@ -182,8 +194,17 @@ impl CompiledQuery {
         let ex = exec::Exec::new(source, opts);
         let mut rows = Vec::new();
         let mut truncated = false;
+        let resolved;
+        let plan = if self.has_subqueries {
+            let mut p = self.plan.clone();
+            exec::resolve_subqueries(&mut p, &ex)?;
+            resolved = p;
+            &resolved
+        } else {
+            &self.plan
+        };
         {
-            let it = exec::open(&self.plan, &ex)?;
+            let it = exec::open(plan, &ex)?;
             for r in it {
                 let r = r?;
                 if rows.len() >= opts.max_rows {

@@ -474,14 +474,12 @@ impl Parser {
             "top" => {
                 let n = self.expr()?;
                 self.expect_kw("by")?;
-                OpKind::Top {
-                    n,
-                    keys: self.sort_keys()?,
-                }
+                let keys = self.sort_keys(true)?;
+                OpKind::Top { n, keys }
             }
             "sort" | "order" => {
                 self.expect_kw("by")?;
-                OpKind::Sort(self.sort_keys()?)
+                OpKind::Sort(self.sort_keys(false)?)
             }
             "summarize" => {
                 self.skip_hints()?;
@@ -708,7 +706,8 @@ impl Parser {
         Ok(v)
     }
 
-    fn sort_keys(&mut self) -> PResult<Vec<SortKey>> {
+    /// Sort keys; `single` for `top`, which takes one sort expression in Kusto.
+    fn sort_keys(&mut self, single: bool) -> PResult<Vec<SortKey>> {
         let mut v = Vec::new();
         loop {
             let expr = self.expr()?;
@@ -734,6 +733,9 @@ impl Parser {
                 desc,
                 nulls_first,
             });
+            if single && self.is_sym(",") {
+                return Err(self.unexpected("'top' accepts one sort expression; use 'sort by a, b | take N'"));
+            }
             if !self.eat_sym(",") {
                 break;
             }

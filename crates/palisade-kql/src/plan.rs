@@ -55,14 +55,51 @@ pub(crate) enum TExpr {
     },
     /// Converts a value to a type (dynamic results in typed positions).
     Convert(Box<TExpr>, KqlType),
+    /// `e in (T | project x)`: replaced by [`TExpr::In`] over the sub-query's first
+    /// column before execution.
+    /// Also `has_any`/`has_all` with a sub-query (`any: Some(all)`).
+    InSub {
+        e: Box<TExpr>,
+        plan: Box<Plan>,
+        neg: bool,
+        ci: bool,
+        has: Option<bool>,
+    },
+    /// `toscalar(T)`: replaced by the first value of the first column before
+    /// execution.
+    ToScalar(Box<Plan>),
 }
 
 impl TExpr {
+    /// Calls `f` on this expression's direct sub-expressions.
+    pub(crate) fn children_mut(&mut self, f: &mut dyn FnMut(&mut TExpr)) {
+        match self {
+            TExpr::Lit(_) | TExpr::Col(_) | TExpr::SearchAny { .. } | TExpr::ToScalar(_) => {}
+            TExpr::Bin(_, a, b) | TExpr::Index(a, b) => {
+                f(a);
+                f(b);
+            }
+            TExpr::Regex(a, _) | TExpr::Neg(a) | TExpr::Member(a, _) | TExpr::Convert(a, _) => f(a),
+            TExpr::InSub { e, .. } => f(e),
+            TExpr::In { e, list, .. } | TExpr::HasAny { e, list, .. } => {
+                f(e);
+                list.iter_mut().for_each(f);
+            }
+            TExpr::Between { e, lo, hi, .. } => {
+                f(e);
+                f(lo);
+                f(hi);
+            }
+            TExpr::Call(_, args) => args.iter_mut().for_each(f),
+            TExpr::Extract { src, .. } => f(src),
+        }
+    }
+
     /// Whether the expression reads no column (a constant given `now`).
     pub(crate) fn is_const(&self) -> bool {
         match self {
             TExpr::Lit(_) => true,
-            TExpr::Col(_) | TExpr::SearchAny { .. } => false,
+            TExpr::Col(_) | TExpr::SearchAny { .. } | TExpr::InSub { .. } | TExpr::ToScalar(_) => false,
             TExpr::Bin(_, a, b) | TExpr::Index(a, b) => a.is_const() && b.is_const(),
             TExpr::Regex(a, _) | TExpr::Neg(a) | TExpr::Member(a, _) | TExpr::Convert(a, _) => a.is_const(),
             TExpr::In { e, list, .. } | TExpr::HasAny { e, list, .. } => {
@@ -77,7 +114,8 @@ impl TExpr {
     /// Adds the indices of columns read to `out`.
     pub(crate) fn columns(&self, out: &mut Vec<usize>) {
         match self {
-            TExpr::Lit(_) => {}
+            TExpr::Lit(_) | TExpr::ToScalar(_) => {}
+            TExpr::InSub { e, .. } => e.columns(out),
             TExpr::Col(i) => out.push(*i),
             TExpr::SearchAny { .. } => out.push(usize::MAX),
             TExpr::Bin(_, a, b) | TExpr::Index(a, b) => {
@@ -131,6 +169,46 @@ pub(crate) struct SortKey {
     pub expr: TExpr,
     pub desc: bool,
     pub nulls_first: bool,
+}
+
+impl Plan {
+    /// Calls `f` on every top-level expression of this plan and its inputs.
+    pub(crate) fn exprs_mut(&mut self, f: &mut dyn FnMut(&mut TExpr)) {
+        match &mut self.node {
+            Node::Scan { .. } | Node::Values(_) => {}
+            Node::Filter(i, e) => {
+                i.exprs_mut(f);
+                f(e);
+            }
+            Node::Project(i, es) => {
+                i.exprs_mut(f);
+                es.iter_mut().for_each(f);
+            }
+            Node::Extend(i, es) => {
+                i.exprs_mut(f);
+                es.iter_mut().for_each(|(e, _)| f(e));
+            }
+            Node::Take(i, _) => i.exprs_mut(f),
+            Node::Sort(i, keys, _) => {
+                i.exprs_mut(f);
+                keys.iter_mut().for_each(|k| f(&mut k.expr));
+            }
+            Node::Summarize { input, keys, aggs } => {
+                input.exprs_mut(f);
+                keys.iter_mut().for_each(&mut *f);
+                aggs.iter_mut().for_each(|a| a.args.iter_mut().for_each(&mut *f));
+            }
+            Node::Join { left, right, .. } => {
+                left.exprs_mut(f);
+                right.exprs_mut(f);
+            }
+            Node::Union { inputs, .. } => inputs.iter_mut().for_each(|(p, _)| p.exprs_mut(f)),
+            Node::MvExpand { input, src, .. } | Node::Parse { input, src, .. } => {
+                input.exprs_mut(f);
+                f(src);
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -1468,6 +1468,28 @@ impl<'c> Binder<'c> {
                 Ok((TExpr::Neg(Box::new(t)), ty))
             }
             ExprKind::Binary { op: bop, l, r } => self.binary(*bop, l, r, e.pos, sc),
+            ExprKind::In { e: x, list, neg, ci } if list.len() == 1 && self.is_tabular(&list[0], sc.env) => {
+                let (t, ty) = self.scalar(x, sc)?;
+                let sub = self.subquery(&list[0], sc)?;
+                let sty = sub.schema[0].1;
+                if !comparable(ty, sty) {
+                    return Err(type_err(
+                        list[0].pos,
+                        op,
+                        format!("Cannot compare values of types {ty} and {sty}. Try adding explicit casts"),
+                    ));
+                }
+                Ok((
+                    TExpr::InSub {
+                        e: Box::new(t),
+                        plan: Box::new(sub),
+                        neg: *neg,
+                        ci: *ci,
+                        has: None,
+                    },
+                    KqlType::Bool,
+                ))
+            }
             ExprKind::In { e: x, list, neg, ci } => {
                 let (t, ty) = self.scalar(x, sc)?;
                 let items = self.scalar_list(list, sc)?;
@@ -1490,6 +1512,20 @@ impl<'c> Binder<'c> {
                         list: items.into_iter().map(|x| x.0).collect(),
                         neg: *neg,
                         ci: *ci,
+                    },
+                    KqlType::Bool,
+                ))
+            }
+            ExprKind::HasAny { e: x, list, all } if list.len() == 1 && self.is_tabular(&list[0], sc.env) => {
+                let (t, _) = self.scalar(x, sc)?;
+                let sub = self.subquery(&list[0], sc)?;
+                Ok((
+                    TExpr::InSub {
+                        e: Box::new(t),
+                        plan: Box::new(sub),
+                        neg: false,
+                        ci: true,
+                        has: Some(*all),
                     },
                     KqlType::Bool,
                 ))
@@ -1583,6 +1619,18 @@ impl<'c> Binder<'c> {
                 ))
             }
         }
+    }
+
+    /// Binds a sub-query (of `in` or `toscalar`), pruned and narrowed on its own.
+    fn subquery(&mut self, e: &Expr, sc: &Scope) -> R<Plan> {
+        let mut p = self.tabular(e, sc.env)?;
+        if p.schema.is_empty() {
+            return Err(type_err(e.pos, sc.op, "the sub-query has no columns"));
+        }
+        let need = vec![true; p.schema.len()];
+        crate::exec::prune(&mut p, &need);
+        crate::exec::narrow(&mut p);
+        Ok(p)
     }
 
     fn scalar_list(&mut self, list: &[Expr], sc: &Scope) -> R<Vec<(TExpr, KqlType, Pos)>> {
@@ -1698,6 +1746,17 @@ impl<'c> Binder<'c> {
                 )),
             };
         }
+        if name == "toscalar" {
+            if args.len() != 1 {
+                return Err(type_err(pos, op, "The function 'toscalar' expects 1 argument(s)"));
+            }
+            if !self.is_tabular(&args[0], sc.env) {
+                return self.scalar(&args[0], sc);
+            }
+            let sub = self.subquery(&args[0], sc)?;
+            let ty = sub.schema[0].1;
+            return Ok((TExpr::ToScalar(Box::new(sub)), ty));
+        }
         if name == "extract" {
             if args.len() < 3 || args.len() > 4 {
                 return Err(type_err(pos, op, "The function 'extract' expects 3 or 4 arguments"));
@@ -1755,7 +1814,7 @@ impl<'c> Binder<'c> {
                     format!("aggregation function '{name}' can only be used in 'summarize'"),
                 ));
             }
-            if matches!(name, "toscalar" | "materialize" | "table" | "datatable" | "range") {
+            if matches!(name, "materialize" | "table" | "datatable" | "range") {
                 return Err(KqlError::unsupported(pos, &format!("'{name}()' in a scalar position")));
             }
             let mut cands: Vec<&str> = functions::names().collect();

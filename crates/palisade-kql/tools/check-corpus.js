@@ -68,6 +68,7 @@ const KNOWN = [
   'print f("x")',
   'iff(FileSize > 1, "a", 2)',
   'union kind=inner', // Palisade keeps only common columns, as the union docs say
+  'where FileSize in (DeviceInfo | project DeviceName)',
 ];
 const known = q => KNOWN.some(k => q.includes(k.replace(/\\\\n/g, '\\n')));
 let problems = 0;
