@@ -96,7 +96,8 @@ pub(crate) fn result_type(f: AggFunc, args: &[KqlType]) -> Result<KqlType, Strin
         AggFunc::Min | AggFunc::Max | AggFunc::ArgMax | AggFunc::ArgMin | AggFunc::Any => a0,
         AggFunc::MakeSet | AggFunc::MakeList => Dynamic,
         AggFunc::Percentile => match a0 {
-            Int | Long | Real | DateTime | TimeSpan | Dynamic => a0,
+            Int => Long,
+            Long | Real | DateTime | TimeSpan | Dynamic => a0,
             other => return Err(format!("percentile() cannot be applied to a value of type {other}")),
         },
     })

@@ -223,7 +223,7 @@ pub(crate) fn check(f: Func, name: &str, args: &[KqlType]) -> Result<KqlType, st
                     if t == Real || args.get(1) == Some(&Real) {
                         Real
                     } else {
-                        t
+                        Long
                     }
                 }
                 Dynamic => Dynamic,
@@ -353,7 +353,11 @@ pub(crate) fn check(f: Func, name: &str, args: &[KqlType]) -> Result<KqlType, st
         Func::ArrayLength => Long,
         Func::Abs => {
             want(0, &[Int, Long, Real, TimeSpan], "a number")?;
-            args[0]
+            if args[0] == Int {
+                Long
+            } else {
+                args[0]
+            }
         }
         Func::Round => {
             want(0, &num, "a number")?;

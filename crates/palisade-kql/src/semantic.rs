@@ -186,18 +186,14 @@ fn wildcard_match(pat: &str, name: &str) -> bool {
 
 fn arith_type(op: BinOp, l: KqlType, r: KqlType) -> Option<KqlType> {
     use KqlType::*;
+    // Integer arithmetic is long even on two ints (as Kusto.Language types it).
     if l.is_numeric() && r.is_numeric() {
-        return Some(if l == Real || r == Real {
-            Real
-        } else if l == Long || r == Long {
-            Long
-        } else {
-            Int
-        });
+        return Some(if l == Real || r == Real { Real } else { Long });
     }
     match (op, l, r) {
         (_, Dynamic, Dynamic) => Some(Dynamic),
-        (_, Dynamic, x) | (_, x, Dynamic) if x.is_numeric() => Some(Real),
+        (_, Dynamic, Real) | (_, Real, Dynamic) => Some(Real),
+        (_, Dynamic, Int | Long) | (_, Int | Long, Dynamic) => Some(Long),
         (BinOp::Sub, DateTime, DateTime) => Some(TimeSpan),
         (BinOp::Add | BinOp::Sub, DateTime, TimeSpan) => Some(DateTime),
         (BinOp::Add, TimeSpan, DateTime) => Some(DateTime),
@@ -1465,6 +1461,7 @@ impl<'c> Binder<'c> {
                 if !(ty.is_numeric() || ty == KqlType::TimeSpan || ty == KqlType::Dynamic) {
                     return Err(type_err(e.pos, op, format!("unary '-' cannot be applied to {ty}")));
                 }
+                let ty = if ty == KqlType::Int { KqlType::Long } else { ty };
                 Ok((TExpr::Neg(Box::new(t)), ty))
             }
             ExprKind::Binary { op: bop, l, r } => self.binary(*bop, l, r, e.pos, sc),
@@ -1720,6 +1717,13 @@ impl<'c> Binder<'c> {
                 KqlType::Bool
             }
             BinOp::Str { .. } => {
+                if !matches!(lt, KqlType::String | KqlType::Dynamic) {
+                    return Err(type_err(
+                        pos,
+                        op,
+                        format!("The operator '{sym}' is not defined for the operand types {lt} and {rt}"),
+                    ));
+                }
                 if !matches!(rt, KqlType::String | KqlType::Dynamic) {
                     return Err(type_err(
                         r.pos,
@@ -1731,7 +1735,17 @@ impl<'c> Binder<'c> {
             }
             BinOp::MatchesRegex => KqlType::Bool,
         };
-        Ok((TExpr::Bin(bop, Box::new(lt_e), Box::new(rt_e)), ty))
+        let e = TExpr::Bin(bop, Box::new(lt_e), Box::new(rt_e));
+        // Arithmetic on a dynamic operand is computed on numbers, then typed.
+        let e = if matches!(bop, BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div | BinOp::Mod)
+            && (lt == KqlType::Dynamic || rt == KqlType::Dynamic)
+            && ty != KqlType::Dynamic
+        {
+            TExpr::Convert(Box::new(e), ty)
+        } else {
+            e
+        };
+        Ok((e, ty))
     }
 
     fn call(&mut self, name: &str, args: &[Expr], pos: Pos, sc: &Scope) -> R<(TExpr, KqlType)> {
