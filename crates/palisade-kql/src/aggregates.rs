@@ -29,6 +29,8 @@ pub(crate) enum AggFunc {
     Max,
     MakeSet,
     MakeList,
+    MakeSetIf,
+    MakeListIf,
     ArgMax,
     ArgMin,
     Any,
@@ -52,12 +54,46 @@ const AGGS: &[(&str, AggFunc, usize, usize, &str)] = &[
     ("makeset", AggFunc::MakeSet, 1, 2, "set"),
     ("make_list", AggFunc::MakeList, 1, 2, "list"),
     ("makelist", AggFunc::MakeList, 1, 2, "list"),
+    ("make_set_if", AggFunc::MakeSetIf, 2, 3, "set"),
+    ("make_list_if", AggFunc::MakeListIf, 2, 3, "list"),
     ("arg_max", AggFunc::ArgMax, 2, 64, "max"),
     ("arg_min", AggFunc::ArgMin, 2, 64, "min"),
     ("any", AggFunc::Any, 1, 1, "any"),
     // Named after its argument alone (Kusto.Language does so).
     ("take_any", AggFunc::Any, 1, 1, ""),
     ("percentile", AggFunc::Percentile, 2, 2, "percentile"),
+];
+
+/// Kusto aggregation functions Palisade does not implement (a "not supported"
+/// error rather than "unknown").
+pub(crate) const KNOWN_UNSUPPORTED: &[&str] = &[
+    "stdev",
+    "stdevif",
+    "stdevp",
+    "variance",
+    "varianceif",
+    "variancep",
+    "percentiles",
+    "percentiles_array",
+    "percentilew",
+    "percentilesw",
+    "make_bag",
+    "make_bag_if",
+    "make_list_with_nulls",
+    "hll",
+    "hll_merge",
+    "tdigest",
+    "tdigest_merge",
+    "dcount_hll",
+    "binary_all_and",
+    "binary_all_or",
+    "binary_all_xor",
+    "buildschema",
+    "take_anyif",
+    "anyif",
+    "maxif",
+    "minif",
+    "covariance",
 ];
 
 pub(crate) fn lookup(name: &str) -> Option<(AggFunc, usize, usize, &'static str)> {
@@ -95,6 +131,12 @@ pub(crate) fn result_type(f: AggFunc, args: &[KqlType]) -> Result<KqlType, Strin
         },
         AggFunc::Min | AggFunc::Max | AggFunc::ArgMax | AggFunc::ArgMin | AggFunc::Any => a0,
         AggFunc::MakeSet | AggFunc::MakeList => Dynamic,
+        AggFunc::MakeSetIf | AggFunc::MakeListIf => {
+            if args.get(1).is_some_and(|t| *t != Bool && *t != Dynamic) {
+                return Err("make_set_if()/make_list_if() expect a bool predicate as their second argument".into());
+            }
+            Dynamic
+        }
         AggFunc::Percentile => match a0 {
             Int => Long,
             Long | Real | DateTime | TimeSpan | Dynamic => a0,
@@ -137,8 +179,10 @@ impl AggState {
             AggFunc::Avg | AggFunc::AvgIf => AggState::Avg(0.0, 0, ty == KqlType::TimeSpan),
             AggFunc::Min | AggFunc::Max => AggState::Extreme(None),
             AggFunc::ArgMax | AggFunc::ArgMin => AggState::Arg(None, Vec::new()),
-            AggFunc::MakeSet => AggState::Set(Vec::new(), HashSet::new(), max_size.unwrap_or(MAKE_MAX)),
-            AggFunc::MakeList => AggState::List(Vec::new(), max_size.unwrap_or(MAKE_MAX)),
+            AggFunc::MakeSet | AggFunc::MakeSetIf => {
+                AggState::Set(Vec::new(), HashSet::new(), max_size.unwrap_or(MAKE_MAX))
+            }
+            AggFunc::MakeList | AggFunc::MakeListIf => AggState::List(Vec::new(), max_size.unwrap_or(MAKE_MAX)),
             AggFunc::Any => AggState::Any(None),
             AggFunc::Percentile => AggState::Values(Vec::new()),
         }
@@ -239,6 +283,8 @@ impl AggState {
                     *row = std::mem::take(args);
                 }
             }
+            (AggState::Set(..) | AggState::List(..), AggFunc::MakeSetIf | AggFunc::MakeListIf)
+                if !matches!(args.get(1), Some(Value::Bool(true))) => {}
             (AggState::Set(list, seen, cap), _) => {
                 if let Some(v) = args.first() {
                     if !v.is_null() && list.len() < *cap && !seen.contains(v) {

@@ -259,6 +259,37 @@ pub(crate) fn eval(e: &TExpr, row: &[Value], ctx: &EvalCtx) -> Value {
             let vals: Vec<Value> = args.iter().map(|a| eval(a, row, ctx)).collect();
             call(*f, &vals, ctx)
         }
+        TExpr::RegexFn { func, re, args } => {
+            let src = args
+                .first()
+                .map(|a| eval(a, row, ctx).to_kql_string())
+                .unwrap_or_default();
+            if *func == crate::functions::Func::ReplaceRegex {
+                let rw = args
+                    .get(1)
+                    .map(|a| eval(a, row, ctx).to_kql_string())
+                    .unwrap_or_default();
+                Value::String(re.replace_all(&src, kusto_rewrite(&rw).as_str()).into_owned())
+            } else {
+                let groups = re.captures_len() - 1;
+                let items: Vec<serde_json::Value> = re
+                    .captures_iter(&src)
+                    .map(|c| {
+                        let g = |i: usize| serde_json::Value::String(c.get(i).map_or("", |m| m.as_str()).to_string());
+                        match groups {
+                            0 => g(0),
+                            1 => g(1),
+                            n => serde_json::Value::Array((1..=n).map(g).collect()),
+                        }
+                    })
+                    .collect();
+                if items.is_empty() {
+                    Value::Null
+                } else {
+                    Value::Dynamic(serde_json::Value::Array(items))
+                }
+            }
+        }
         TExpr::Extract { re, group, src, ty } => {
             let s = eval(src, row, ctx).to_kql_string();
             match re.captures(&s).and_then(|c| c.get(*group)) {
@@ -281,6 +312,28 @@ pub(crate) fn eval(e: &TExpr, row: &[Value], ctx: &EvalCtx) -> Value {
             }
         }
     }
+}
+
+/// Kusto's `\\1` group references in a rewrite become the regex crate's `${1}`;
+/// a literal `$` is escaped.
+fn kusto_rewrite(rw: &str) -> String {
+    let mut out = String::with_capacity(rw.len());
+    let mut it = rw.chars().peekable();
+    while let Some(c) = it.next() {
+        match c {
+            '\\' if it.peek().is_some_and(|d| d.is_ascii_digit()) => {
+                let mut n = String::new();
+                while let Some(d) = it.peek().filter(|d| d.is_ascii_digit()) {
+                    n.push(*d);
+                    it.next();
+                }
+                out.push_str(&format!("${{{n}}}"));
+            }
+            '$' => out.push_str("$$"),
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 fn truth(v: &Value) -> Option<bool> {
@@ -625,7 +678,7 @@ fn remap(e: &mut TExpr, m: &ColMap) {
             remap(lo, m);
             remap(hi, m);
         }
-        TExpr::Call(_, args) => args.iter_mut().for_each(|x| remap(x, m)),
+        TExpr::Call(_, args) | TExpr::RegexFn { args, .. } => args.iter_mut().for_each(|x| remap(x, m)),
         TExpr::Extract { src, .. } => remap(src, m),
     }
 }

@@ -77,6 +77,21 @@ pub(crate) enum Func {
     Log10,
     Typeof,
     BagKeys,
+    Ipv4IsPrivate,
+    Ipv4IsInRange,
+    ReplaceRegex,
+    ExtractAll,
+    CountOf,
+    Base64Decode,
+    Base64Encode,
+    UnixSeconds,
+    UnixMillis,
+    DayOfMonth,
+    DayOfYear,
+    EndOfWeek,
+    EndOfMonth,
+    ArrayConcat,
+    Reverse,
 }
 
 /// (name, function, min args, max args)
@@ -138,6 +153,133 @@ const FUNCS: &[(&str, Func, usize, usize)] = &[
     ("log10", Func::Log10, 1, 1),
     ("gettype", Func::Typeof, 1, 1),
     ("bag_keys", Func::BagKeys, 1, 1),
+    ("ipv4_is_private", Func::Ipv4IsPrivate, 1, 1),
+    ("ipv4_is_in_range", Func::Ipv4IsInRange, 2, 2),
+    ("replace_regex", Func::ReplaceRegex, 3, 3),
+    ("extract_all", Func::ExtractAll, 2, 2),
+    ("countof", Func::CountOf, 2, 2),
+    ("base64_decode_tostring", Func::Base64Decode, 1, 1),
+    ("base64_encode_tostring", Func::Base64Encode, 1, 1),
+    ("unixtime_seconds_todatetime", Func::UnixSeconds, 1, 1),
+    ("unixtime_milliseconds_todatetime", Func::UnixMillis, 1, 1),
+    ("dayofmonth", Func::DayOfMonth, 1, 1),
+    ("dayofyear", Func::DayOfYear, 1, 1),
+    ("endofweek", Func::EndOfWeek, 1, 2),
+    ("endofmonth", Func::EndOfMonth, 1, 2),
+    ("array_concat", Func::ArrayConcat, 1, 64),
+    ("reverse", Func::Reverse, 1, 1),
+];
+
+/// Kusto scalar functions Palisade knows by name but does not implement; they get
+/// a "not supported" error rather than "unknown function".
+pub(crate) const KNOWN_UNSUPPORTED: &[&str] = &[
+    "ipv4_is_match",
+    "ipv4_compare",
+    "parse_ipv4",
+    "parse_ipv4_mask",
+    "ipv6_compare",
+    "ipv6_is_match",
+    "parse_ipv6",
+    "parse_url",
+    "parse_urlquery",
+    "parse_path",
+    "parse_command_line",
+    "parse_csv",
+    "parse_xml",
+    "parse_user_agent",
+    "parse_version",
+    "hash",
+    "hash_sha256",
+    "hash_sha1",
+    "hash_md5",
+    "hash_xxhash64",
+    "url_decode",
+    "url_encode",
+    "url_encode_component",
+    "array_slice",
+    "array_index_of",
+    "array_sort_asc",
+    "array_sort_desc",
+    "array_split",
+    "array_sum",
+    "array_iff",
+    "array_reverse",
+    "array_shift_left",
+    "array_rotate_left",
+    "set_union",
+    "set_intersect",
+    "set_difference",
+    "set_has_element",
+    "bag_merge",
+    "bag_remove_keys",
+    "bag_has_key",
+    "bag_set_key",
+    "make_datetime",
+    "make_timespan",
+    "todecimal",
+    "tohex",
+    "unixtime_microseconds_todatetime",
+    "unixtime_nanoseconds_todatetime",
+    "datetime_part",
+    "week_of_year",
+    "monthofyear",
+    "endofyear",
+    "endofday_utc",
+    "strrep",
+    "strcmp",
+    "string_size",
+    "has_any_index",
+    "isascii",
+    "isutf8",
+    "extract_json",
+    "translate",
+    "zip",
+    "row_number",
+    "row_cumsum",
+    "prev",
+    "next",
+    "rand",
+    "new_guid",
+    "current_principal",
+    "cursor_current",
+    "ingestion_time",
+    "extent_id",
+    "toscalar_cached",
+    "series_stats",
+    "series_decompose",
+    "geo_point_in_circle",
+    "geo_distance_2points",
+    "format_timespan",
+    "format_bytes",
+    "to_utf8",
+    "unicode_codepoints_from_string",
+    "exp",
+    "exp2",
+    "exp10",
+    "log",
+    "log2",
+    "pow",
+    "sign",
+    "ceiling",
+    "pi",
+    "cos",
+    "sin",
+    "tan",
+    "isnan",
+    "isinf",
+    "isfinite",
+    "bin_at",
+    "bin_auto",
+    "range",
+    "indexof_regex",
+    "substring_regex",
+    "trim_start",
+    "trim_end",
+    "split_path",
+    "columnifexists",
+    "column_ifexists",
+    "assert",
+    "materialized_view",
 ];
 
 /// Names of all scalar functions, for "did you mean".
@@ -299,7 +441,43 @@ pub(crate) fn check(f: Func, name: &str, args: &[KqlType]) -> Result<KqlType, st
             want(1, &[String], "string")?;
             Long
         }
-        Func::ParseJson | Func::Pack | Func::PackArray | Func::BagKeys => Dynamic,
+        Func::ParseJson | Func::Pack | Func::PackArray | Func::BagKeys | Func::ArrayConcat => Dynamic,
+        Func::Ipv4IsPrivate => {
+            want(0, &[String], "string")?;
+            Bool
+        }
+        Func::Ipv4IsInRange => {
+            want(0, &[String], "string")?;
+            want(1, &[String], "string")?;
+            Bool
+        }
+        Func::ReplaceRegex | Func::ExtractAll => {
+            // Checked and compiled by the semantic pass (constant pattern).
+            if f == Func::ExtractAll {
+                Dynamic
+            } else {
+                String
+            }
+        }
+        Func::CountOf => {
+            want(0, &[String], "string")?;
+            want(1, &[String], "string")?;
+            Long
+        }
+        Func::Base64Decode | Func::Base64Encode | Func::Reverse => String,
+        Func::UnixSeconds | Func::UnixMillis => {
+            want(0, &num, "a number")?;
+            DateTime
+        }
+        Func::DayOfMonth | Func::DayOfYear => {
+            want(0, &[DateTime], "datetime")?;
+            Int
+        }
+        Func::EndOfWeek | Func::EndOfMonth => {
+            want(0, &[DateTime], "datetime")?;
+            want(1, &num, "a number")?;
+            DateTime
+        }
         Func::ToString | Func::Typeof => String,
         Func::ToInt => Int,
         Func::ToLong => Long,
@@ -783,6 +961,83 @@ pub(crate) fn call(f: Func, args: &[Value], ctx: &EvalCtx) -> Value {
             V::Dynamic(serde_json::Value::Object(m))
         }
         Func::PackArray => V::Dynamic(serde_json::Value::Array(args.iter().map(Value::to_json).collect())),
+        Func::Ipv4IsPrivate => match parse_ipv4(&s(a0)) {
+            Some((ip, _)) => V::Bool(
+                ip >> 24 == 10
+                    || ip >> 20 == (172 << 4 | 1)
+                    || ip >> 16 == (192 << 8 | 168)
+                    || ip >> 16 == (169 << 8 | 254),
+            ),
+            None => V::Null,
+        },
+        Func::Ipv4IsInRange => match (parse_ipv4(&s(a0)), parse_ipv4(&s(a1))) {
+            (Some((ip, _)), Some((net, bits))) => {
+                let mask = if bits == 0 { 0 } else { u32::MAX << (32 - bits) };
+                V::Bool(ip & mask == net & mask)
+            }
+            _ => V::Null,
+        },
+        // Regex forms are evaluated by `TExpr::RegexCall` (constant pattern).
+        Func::ReplaceRegex | Func::ExtractAll => V::Null,
+        Func::CountOf => {
+            let h = s(a0);
+            let n = s(a1);
+            if n.is_empty() {
+                V::Long(0)
+            } else {
+                V::Long(h.matches(n.as_ref()).count() as i64)
+            }
+        }
+        Func::Base64Decode => match base64_decode(&s(a0)) {
+            Some(b) => String::from_utf8(b).map(V::String).unwrap_or(V::Null),
+            None => V::Null,
+        },
+        Func::Base64Encode => V::String(base64_encode(s(a0).as_bytes())),
+        Func::UnixSeconds | Func::UnixMillis => {
+            let per = if f == Func::UnixSeconds {
+                TICKS_PER_SECOND
+            } else {
+                TICKS_PER_MILLISECOND
+            };
+            match a0 {
+                V::Long(i) => i.checked_mul(per).map(V::DateTime).unwrap_or(V::Null),
+                other => as_f64(other)
+                    .map(|x| x * per as f64)
+                    .filter(|t| t.is_finite() && t.abs() < 9.2e18)
+                    .map(|t| V::DateTime(t as i64))
+                    .unwrap_or(V::Null),
+            }
+        }
+        Func::DayOfMonth | Func::DayOfYear => {
+            use chrono::Datelike;
+            match dt_of(a0).and_then(ticks_to_datetime) {
+                Some(d) => V::Long(i64::from(if f == Func::DayOfMonth { d.day() } else { d.ordinal() })),
+                None => V::Null,
+            }
+        }
+        Func::EndOfWeek | Func::EndOfMonth => {
+            let Some(t) = dt_of(a0) else { return V::Null };
+            let off = as_i64(a1).unwrap_or(0);
+            let start = if f == Func::EndOfWeek {
+                Func::StartOfWeek
+            } else {
+                Func::StartOfMonth
+            };
+            start_of(start, t, off.saturating_add(1))
+                .map(|x| V::DateTime(x - 1))
+                .unwrap_or(V::Null)
+        }
+        Func::ArrayConcat => {
+            let mut out = Vec::new();
+            for a in args {
+                match a {
+                    V::Dynamic(serde_json::Value::Array(x)) => out.extend(x.iter().cloned()),
+                    _ => return V::Null,
+                }
+            }
+            V::Dynamic(serde_json::Value::Array(out))
+        }
+        Func::Reverse => V::String(s(a0).chars().rev().collect()),
         Func::BagKeys => match a0 {
             V::Dynamic(serde_json::Value::Object(m)) => V::Dynamic(serde_json::Value::Array(
                 m.keys().map(|k| serde_json::Value::String(k.clone())).collect(),
@@ -831,6 +1086,60 @@ pub(crate) fn call(f: Func, args: &[Value], ctx: &EvalCtx) -> Value {
             .into(),
         ),
     }
+}
+
+/// `a.b.c.d` or `a.b.c.d/n` as (address, prefix bits).
+fn parse_ipv4(text: &str) -> Option<(u32, u32)> {
+    let (addr, bits) = match text.trim().split_once('/') {
+        Some((a, b)) => (a, b.parse::<u32>().ok().filter(|b| *b <= 32)?),
+        None => (text.trim(), 32),
+    };
+    let parts: Vec<u8> = addr
+        .split('.')
+        .map(|p| p.parse::<u8>())
+        .collect::<Result<_, _>>()
+        .ok()?;
+    if parts.len() != 4 {
+        return None;
+    }
+    Some((u32::from_be_bytes([parts[0], parts[1], parts[2], parts[3]]), bits))
+}
+
+const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+fn base64_encode(data: &[u8]) -> String {
+    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
+    for chunk in data.chunks(3) {
+        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let n = u32::from(b[0]) << 16 | u32::from(b[1]) << 8 | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(B64[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+fn base64_decode(text: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(text.len() * 3 / 4);
+    let mut acc = 0u32;
+    let mut bits = 0;
+    for c in text.trim().bytes() {
+        if c == b'=' {
+            break;
+        }
+        let v = B64.iter().position(|x| *x == c)? as u32;
+        acc = acc << 6 | v;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits & 0xff) as u8);
+        }
+    }
+    Some(out)
 }
 
 fn is_empty(v: &Value) -> bool {

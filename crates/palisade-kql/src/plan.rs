@@ -48,6 +48,13 @@ pub(crate) enum TExpr {
         src: Box<TExpr>,
         ty: KqlType,
     },
+    /// `replace_regex(src, re, rewrite)` (args: src, rewrite) and
+    /// `extract_all(re, src)` (args: src) with a constant pattern.
+    RegexFn {
+        func: Func,
+        re: Arc<regex::Regex>,
+        args: Vec<TExpr>,
+    },
     /// `search "term"`: any column's text has the term.
     SearchAny {
         term: String,
@@ -90,7 +97,7 @@ impl TExpr {
                 f(lo);
                 f(hi);
             }
-            TExpr::Call(_, args) => args.iter_mut().for_each(f),
+            TExpr::Call(_, args) | TExpr::RegexFn { args, .. } => args.iter_mut().for_each(f),
             TExpr::Extract { src, .. } => f(src),
         }
     }
@@ -106,7 +113,7 @@ impl TExpr {
                 e.is_const() && list.iter().all(TExpr::is_const)
             }
             TExpr::Between { e, lo, hi, .. } => e.is_const() && lo.is_const() && hi.is_const(),
-            TExpr::Call(_, args) => args.iter().all(TExpr::is_const),
+            TExpr::Call(_, args) | TExpr::RegexFn { args, .. } => args.iter().all(TExpr::is_const),
             TExpr::Extract { src, .. } => src.is_const(),
         }
     }
@@ -132,7 +139,7 @@ impl TExpr {
                 lo.columns(out);
                 hi.columns(out);
             }
-            TExpr::Call(_, args) => args.iter().for_each(|x| x.columns(out)),
+            TExpr::Call(_, args) | TExpr::RegexFn { args, .. } => args.iter().for_each(|x| x.columns(out)),
             TExpr::Extract { src, .. } => src.columns(out),
         }
     }

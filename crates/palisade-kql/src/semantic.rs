@@ -1046,6 +1046,12 @@ impl<'c> Binder<'c> {
                     "expected an aggregation function such as count(), sum(x), dcount(x)",
                 ));
             };
+            if aggregates::KNOWN_UNSUPPORTED.contains(&fname.as_str()) {
+                return Err(KqlError::unsupported(
+                    a.expr.pos,
+                    &format!("Aggregation function '{fname}'"),
+                ));
+            }
             let Some((func, min, max, prefix)) = aggregates::lookup(fname) else {
                 let cands = aggregates::names();
                 let hint = did_you_mean(fname, cands);
@@ -1120,6 +1126,7 @@ impl<'c> Binder<'c> {
                     let mut tys = Vec::new();
                     let value_args = match func {
                         AggFunc::Percentile | AggFunc::MakeSet | AggFunc::MakeList | AggFunc::DCount => 1,
+                        AggFunc::MakeSetIf | AggFunc::MakeListIf => 2,
                         _ => plain_args.len(),
                     };
                     for x in plain_args.iter().take(value_args) {
@@ -1143,8 +1150,17 @@ impl<'c> Binder<'c> {
                             }
                         }
                     }
-                    if matches!(func, AggFunc::MakeSet | AggFunc::MakeList) && plain_args.len() > 1 {
-                        let (t, _) = self.scalar(plain_args[1], &scope)?;
+                    let size_arg = if matches!(func, AggFunc::MakeSetIf | AggFunc::MakeListIf) {
+                        2
+                    } else {
+                        1
+                    };
+                    if matches!(
+                        func,
+                        AggFunc::MakeSet | AggFunc::MakeList | AggFunc::MakeSetIf | AggFunc::MakeListIf
+                    ) && plain_args.len() > size_arg
+                    {
+                        let (t, _) = self.scalar(plain_args[size_arg], &scope)?;
                         match crate::exec::eval_const(&t) {
                             Some(Value::Long(n)) if t.is_const() && n > 0 => max_size = Some(n as usize),
                             _ => {
@@ -1771,6 +1787,47 @@ impl<'c> Binder<'c> {
             let ty = sub.schema[0].1;
             return Ok((TExpr::ToScalar(Box::new(sub)), ty));
         }
+        if name == "replace_regex" || name == "extract_all" {
+            let (pat_idx, want) = if name == "replace_regex" { (1, 3) } else { (0, 2) };
+            if args.len() != want {
+                return Err(type_err(
+                    pos,
+                    op,
+                    format!("The function '{name}' expects {want} argument(s), got {}", args.len()),
+                ));
+            }
+            let (pt, _) = self.scalar(&args[pat_idx], sc)?;
+            let pat = match crate::exec::eval_const(&pt) {
+                Some(Value::String(s)) if pt.is_const() => s,
+                _ => {
+                    return Err(type_err(
+                        args[pat_idx].pos,
+                        op,
+                        format!("{name}() expects a constant string pattern"),
+                    ))
+                }
+            };
+            let re = compile_regex(&pat).map_err(|m| type_err(args[pat_idx].pos, op, m))?;
+            let mut targs = Vec::new();
+            for (i, a) in args.iter().enumerate() {
+                if i != pat_idx {
+                    targs.push(self.scalar(a, sc)?.0);
+                }
+            }
+            let (func, ty) = if name == "replace_regex" {
+                (Func::ReplaceRegex, KqlType::String)
+            } else {
+                (Func::ExtractAll, KqlType::Dynamic)
+            };
+            return Ok((
+                TExpr::RegexFn {
+                    func,
+                    re: Arc::new(re),
+                    args: targs,
+                },
+                ty,
+            ));
+        }
         if name == "extract" {
             if args.len() < 3 || args.len() > 4 {
                 return Err(type_err(pos, op, "The function 'extract' expects 3 or 4 arguments"));
@@ -1828,11 +1885,14 @@ impl<'c> Binder<'c> {
                     format!("aggregation function '{name}' can only be used in 'summarize'"),
                 ));
             }
+            if functions::KNOWN_UNSUPPORTED.contains(&name) {
+                return Err(KqlError::unsupported(pos, &format!("Function '{name}'")));
+            }
             if matches!(name, "materialize" | "table" | "datatable" | "range") {
                 return Err(KqlError::unsupported(pos, &format!("'{name}()' in a scalar position")));
             }
             let mut cands: Vec<&str> = functions::names().collect();
-            cands.push("extract");
+            cands.extend(["extract", "replace_regex", "extract_all", "toscalar"]);
             cands.extend(
                 sc.env
                     .items
