@@ -987,7 +987,120 @@ impl<'c> Binder<'c> {
             .collect()
     }
 
+    /// `summarize` where aggregates may sit inside expressions
+    /// (`x = countif(a) * 100.0 / count()`): such aggregates are computed as hidden
+    /// columns, then a projection evaluates the expressions.
     fn summarize(
+        &mut self,
+        input: Plan,
+        aggs: &[ast::NamedExpr],
+        by: &[ast::NamedExpr],
+        op: &str,
+        env: &Env,
+    ) -> R<Plan> {
+        let is_bare = |e: &Expr| matches!(&e.kind, ExprKind::Call { name, .. } if aggregates::lookup(name).is_some() || aggregates::KNOWN_UNSUPPORTED.contains(&name.as_str()));
+        if aggs.iter().all(|a| is_bare(&a.expr)) {
+            return self.summarize_direct(input, aggs, by, op, env);
+        }
+        // Items in order: bare aggregates stay; expressions lift their aggregates.
+        let mut direct: Vec<ast::NamedExpr> = Vec::new();
+        let mut items: Vec<Option<(ast::NamedExpr, usize)>> = Vec::new();
+        for a in aggs {
+            if is_bare(&a.expr) {
+                direct.push(a.clone());
+                items.push(None);
+            } else {
+                let before = direct.len();
+                let rewritten = lift_aggregates(&a.expr, &mut direct);
+                if direct.len() == before {
+                    let msg = match &a.expr.kind {
+                        ExprKind::Call { name, .. } if functions::lookup(name).is_some() => {
+                            format!("'{name}' is not an aggregation function")
+                        }
+                        ExprKind::Call { name, .. } => format!(
+                            "Unknown aggregation function: '{name}'{}",
+                            did_you_mean(name, aggregates::names())
+                        ),
+                        _ => "expected an aggregation function such as count(), sum(x), dcount(x)".to_string(),
+                    };
+                    return Err(sem(
+                        ErrorKind::UnknownName,
+                        a.expr.pos,
+                        format!("'{op}' operator: {msg}"),
+                    ));
+                }
+                items.push(Some((
+                    ast::NamedExpr {
+                        name: a.name.clone(),
+                        expr: rewritten,
+                    },
+                    direct.len() - before,
+                )));
+            }
+        }
+        let plan = self.summarize_direct(input, &direct, by, op, env)?;
+        let Node::Summarize { aggs: calls, .. } = &plan.node else {
+            return Ok(plan);
+        };
+        let widths: Vec<usize> = calls.iter().map(|c| c.n_out).collect();
+        let mut exprs = Vec::new();
+        let mut schema = Schema::new();
+        for i in 0..by.len() {
+            exprs.push(TExpr::Col(i));
+            schema.push(plan.schema[i].clone());
+        }
+        let mut col = by.len();
+        let mut call = 0;
+        let mut counter = 0;
+        for it in &items {
+            match it {
+                None => {
+                    for _ in 0..widths[call] {
+                        exprs.push(TExpr::Col(col));
+                        schema.push(plan.schema[col].clone());
+                        col += 1;
+                    }
+                    call += 1;
+                }
+                Some((ne, n)) => {
+                    for _ in 0..*n {
+                        if widths[call] != 1 {
+                            return Err(type_err(
+                                ne.expr.pos,
+                                op,
+                                "arg_max()/arg_min() cannot be used inside an expression",
+                            ));
+                        }
+                        col += widths[call];
+                        call += 1;
+                    }
+                    let (t, ty) = self.scalar(
+                        &ne.expr,
+                        &Scope {
+                            op,
+                            schema: &plan.schema,
+                            env,
+                        },
+                    )?;
+                    let name = match &ne.name {
+                        Some((n, _)) => n.clone(),
+                        None => natural_name(&ne.expr)
+                            .filter(|n| !n.starts_with("__agg"))
+                            .unwrap_or_else(|| next_column_name(&schema, &mut counter)),
+                    };
+                    let name = unique_name(&name, &schema);
+                    exprs.push(t);
+                    schema.push((name, ty));
+                }
+            }
+        }
+        Ok(Plan {
+            node: Node::Project(Box::new(plan), exprs),
+            schema,
+        })
+    }
+
+    fn summarize_direct(
         &mut self,
         input: Plan,
         aggs: &[ast::NamedExpr],
@@ -1945,6 +2058,60 @@ impl<'c> Binder<'c> {
             }
         }
         Ok((TExpr::Call(f, targs), ty))
+    }
+}
+
+/// Replaces every aggregate call in `e` by a reference to a hidden column
+/// `__aggN`, appending the calls (named so) to `out`.
+fn lift_aggregates(e: &Expr, out: &mut Vec<ast::NamedExpr>) -> Expr {
+    let mut go = |x: &Expr| Box::new(lift_aggregates(x, out));
+    let kind = match &e.kind {
+        ExprKind::Call { name, .. } if aggregates::lookup(name).is_some() => {
+            let hidden = format!("__agg{}", out.len());
+            out.push(ast::NamedExpr {
+                name: Some((hidden.clone(), e.pos)),
+                expr: e.clone(),
+            });
+            ExprKind::Name(hidden)
+        }
+        ExprKind::Call { name, args } => ExprKind::Call {
+            name: name.clone(),
+            args: args.iter().map(|a| *go(a)).collect(),
+        },
+        ExprKind::Binary { op, l, r } => ExprKind::Binary {
+            op: *op,
+            l: go(l),
+            r: go(r),
+        },
+        ExprKind::Neg(x) => ExprKind::Neg(go(x)),
+        ExprKind::In { e: x, list, neg, ci } => ExprKind::In {
+            e: go(x),
+            list: list.iter().map(|a| *go(a)).collect(),
+            neg: *neg,
+            ci: *ci,
+        },
+        ExprKind::HasAny { e: x, list, all } => ExprKind::HasAny {
+            e: go(x),
+            list: list.iter().map(|a| *go(a)).collect(),
+            all: *all,
+        },
+        ExprKind::Between { e: x, lo, hi, neg } => ExprKind::Between {
+            e: go(x),
+            lo: go(lo),
+            hi: go(hi),
+            neg: *neg,
+        },
+        ExprKind::Member { e: x, name } => ExprKind::Member {
+            e: go(x),
+            name: name.clone(),
+        },
+        ExprKind::Index { e: x, idx } => ExprKind::Index { e: go(x), idx: go(idx) },
+        other => other.clone(),
+    };
+    Expr {
+        kind,
+        pos: e.pos,
+        depth: e.depth,
     }
 }
 
