@@ -151,6 +151,11 @@ pub(crate) enum ExprKind {
     },
     /// `print a = 1, b = 2`.
     Print(Vec<NamedExpr>),
+    /// `datatable(a:string, b:long) ["x", 1, ...]`: values row-major.
+    Datatable {
+        columns: Vec<(String, KqlType)>,
+        values: Vec<Expr>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]

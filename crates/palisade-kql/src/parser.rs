@@ -48,7 +48,6 @@ const KNOWN_UNSUPPORTED_OPS: &[&str] = &[
     "consume",
     "find",
     "externaldata",
-    "datatable",
     "range",
     "make-graph",
     "graph-match",
@@ -308,6 +307,37 @@ impl Parser {
         } else if self.is_kw("search") {
             self.bump();
             self.search_source(pos)?
+        } else if self.is_kw("datatable") && matches!(self.peek_at(1).tok, Tok::Sym("(")) {
+            self.bump();
+            self.bump();
+            let mut columns = Vec::new();
+            loop {
+                let (n, _) = self.ident("a column name")?;
+                self.expect_sym(":")?;
+                let (tn, tp) = self.ident("a type name")?;
+                let ty =
+                    KqlType::parse(&tn).ok_or_else(|| KqlError::syntax(Stage::Parse, tp, &tn, "unknown type name"))?;
+                columns.push((n, ty));
+                if !self.eat_sym(",") {
+                    break;
+                }
+            }
+            self.expect_sym(")")?;
+            self.expect_sym("[")?;
+            let mut values = Vec::new();
+            if !self.is_sym("]") {
+                loop {
+                    values.push(self.expr()?);
+                    if values.len() > MAX_LIST {
+                        return Err(self.unexpected("too many values"));
+                    }
+                    if !self.eat_sym(",") {
+                        break;
+                    }
+                }
+            }
+            self.expect_sym("]")?;
+            mk(ExprKind::Datatable { columns, values }, pos, &[])
         } else if self.is_kw("print") {
             self.bump();
             let items = self.named_list(true)?;

@@ -260,7 +260,11 @@ impl<'c> Binder<'c> {
     /// Whether `e` denotes a table rather than a scalar.
     fn is_tabular(&self, e: &Expr, env: &Env) -> bool {
         match &e.kind {
-            ExprKind::Pipe { .. } | ExprKind::Union(_) | ExprKind::Search { .. } | ExprKind::Print(_) => true,
+            ExprKind::Pipe { .. }
+            | ExprKind::Union(_)
+            | ExprKind::Search { .. }
+            | ExprKind::Print(_)
+            | ExprKind::Datatable { .. } => true,
             ExprKind::Name(n) => match env.get(n) {
                 Some(Binding::Tabular(_)) => true,
                 Some(_) => false,
@@ -405,6 +409,59 @@ impl<'c> Binder<'c> {
                 Ok(Plan {
                     node: Node::Project(Box::new(input), exprs),
                     schema,
+                })
+            }
+            ExprKind::Datatable { columns, values } => {
+                if columns.is_empty() || values.len() % columns.len() != 0 {
+                    return Err(sem(
+                        ErrorKind::Type,
+                        e.pos,
+                        format!(
+                            "'datatable': {} value(s) do not fill rows of {} column(s)",
+                            values.len(),
+                            columns.len()
+                        ),
+                    ));
+                }
+                let empty = Schema::new();
+                let mut rows = Vec::new();
+                for chunk in values.chunks(columns.len()) {
+                    let mut row = Vec::new();
+                    for (v, (cname, ty)) in chunk.iter().zip(columns) {
+                        let (t, vty) = self.scalar(
+                            v,
+                            &Scope {
+                                op: "datatable",
+                                schema: &empty,
+                                env,
+                            },
+                        )?;
+                        let ok = vty == *ty
+                            || *ty == KqlType::Dynamic
+                            || (ty.is_numeric() && vty.is_numeric())
+                            || (t.is_const() && matches!(crate::exec::eval_const(&t), Some(Value::Null)));
+                        let val = crate::exec::eval_const(&t)
+                            .filter(|_| t.is_const() && ok)
+                            .ok_or_else(|| {
+                                type_err(
+                                    v.pos,
+                                    "datatable",
+                                    format!("column '{cname}' expects a constant of type {ty}, got {vty}"),
+                                )
+                            })?;
+                        row.push(if val.is_null() {
+                            aggregates::null_of(*ty)
+                        } else {
+                            functions::convert(&val, *ty)
+                        });
+                    }
+                    rows.push(row);
+                }
+                self.nodes += rows.len();
+                self.tick(e.pos)?;
+                Ok(Plan {
+                    node: Node::Values(rows),
+                    schema: columns.clone(),
                 })
             }
             ExprKind::Lit(_) | ExprKind::Binary { .. } | ExprKind::Neg(_) | ExprKind::In { .. } => Err(sem(
@@ -1738,12 +1795,14 @@ impl<'c> Binder<'c> {
                 Ok((TExpr::Index(Box::new(t), Box::new(i)), KqlType::Dynamic))
             }
             ExprKind::Call { name, args } => self.call(name, args, e.pos, sc),
-            ExprKind::Pipe { .. } | ExprKind::Union(_) | ExprKind::Search { .. } | ExprKind::Print(_) => {
-                Err(KqlError::unsupported(
-                    e.pos,
-                    "A tabular expression in a scalar position (sub-queries; use 'join' or 'let')",
-                ))
-            }
+            ExprKind::Pipe { .. }
+            | ExprKind::Union(_)
+            | ExprKind::Search { .. }
+            | ExprKind::Print(_)
+            | ExprKind::Datatable { .. } => Err(KqlError::unsupported(
+                e.pos,
+                "A tabular expression in a scalar position (sub-queries; use 'join' or 'let')",
+            )),
         }
     }
 
@@ -1789,6 +1848,20 @@ impl<'c> Binder<'c> {
 
     fn binary(&mut self, bop: BinOp, l: &Expr, r: &Expr, pos: Pos, sc: &Scope) -> R<(TExpr, KqlType)> {
         let op = sc.op;
+        // `* has "x"`: any column has the term (what `search "x"` does).
+        if matches!(l.kind, ExprKind::Star) {
+            return match (bop, &r.kind) {
+                (
+                    BinOp::Str {
+                        op: ast::StrOp::Has,
+                        neg: false,
+                        cs,
+                    },
+                    ExprKind::Lit(Lit::Str(t)),
+                ) => Ok((TExpr::SearchAny { term: t.clone(), cs }, KqlType::Bool)),
+                _ => Err(KqlError::unsupported(l.pos, "'*' with anything but 'has \"term\"'")),
+            };
+        }
         let (lt_e, lt) = self.scalar(l, sc)?;
         if bop == BinOp::MatchesRegex {
             let (rt_e, rt) = self.scalar(r, sc)?;

@@ -69,6 +69,7 @@ const KNOWN = [
   'iff(FileSize > 1, "a", 2)',
   'union kind=inner', // Palisade keeps only common columns, as the union docs say
   'where FileSize in (DeviceInfo | project DeviceName)',
+  'datatable(a:long) ["x"]',
 ];
 const known = q => KNOWN.some(k => q.includes(k.replace(/\\\\n/g, '\\n')));
 let problems = 0;
