@@ -23,56 +23,111 @@
 //! - `render`: the Defender JSON shape.
 //! - `error`: [`KqlError`] with [`Stage`], [`ErrorKind`], line and column.
 //!
+//! Tests: `tests/corpus.rs` runs `tests/corpus/valid.txt` (queries with their exact
+//! results on the seeded dataset of `tests/common`, each run with and without the
+//! source applying the push-down) and `tests/corpus/invalid.txt` (queries with their
+//! exact messages, stage, line and column); `tests/props.rs` checks that random
+//! filters, projections and aggregations give the same rows in memory and through
+//! the SQL rendering on SQLite, and fuzzes the front end; `tests/limits.rs` covers
+//! limits, scan requests and the JSON shape; `tests/bench.rs` (ignored) times 1M
+//! rows.
+//!
 //! # Supported language
 //! Tabular operators: `where`/`filter`, `project`, `project-away`, `project-keep`,
-//! `project-rename`, `project-reorder`, `extend`, `take`/`limit`, `top N by`,
-//! `sort by`/`order by` (`asc`/`desc`, `nulls first`/`last`), `summarize ... by`,
-//! `distinct`, `count`, `join` (`kind=` inner, innerunique (default), leftouter,
-//! rightouter, fullouter, leftsemi, leftanti, rightsemi, rightanti; `on Key` or
-//! `on $left.A == $right.B`), `union` (`withsource=`, `kind=inner|outer`),
-//! `mv-expand` (one column, `to typeof(T)`, `limit`), `parse` (simple kind),
-//! `getschema`, `search` (one string term; `T | search "x"`, `search in (T) "x"`),
-//! `print`. Statements: `let` scalars, tabular values and functions with typed or
-//! tabular (`T:(*)`) parameters and defaults; `materialize()`.
+//! `project-rename`, `project-reorder`, `extend`, `take`/`limit`, `top N by` (one
+//! key, as in Kusto), `sort by`/`order by` (`asc`/`desc`, `nulls first`/`last`;
+//! default `desc`, nulls last when descending and first when ascending),
+//! `summarize ... by` (aggregates may sit inside expressions: `x = 100.0 *
+//! countif(a) / count()`), `distinct`, `count`, `join` (`kind=` inner, innerunique
+//! (default), leftouter, rightouter, fullouter, leftsemi, leftanti, rightsemi,
+//! rightanti; `on Key` or `on $left.A == $right.B`), `union` (`withsource=`,
+//! `kind=inner|outer`), `mv-expand` (one column, `to typeof(T)`, `limit`), `parse`
+//! (simple kind), `getschema`, `search` (one string term: `T | search "x"`,
+//! `search in (T1, T2) "x"`, and `where * has "x"`). Sources: tables, `let` names,
+//! `union`, `print`, `datatable(...) [...]`, `materialize(...)`. Statements: `let`
+//! scalars, tabular values, and functions with typed or tabular (`T:(*)`)
+//! parameters and defaults. Sub-queries: `x in (T | project c)` (also `!in`, `in~`,
+//! `has_any`, `has_all`) and `toscalar(T)`, run once before the main query.
 //!
 //! Scalars: arithmetic, comparisons, `and`/`or`/`not()`, `between`/`!between`,
 //! `in`/`!in`/`in~`/`!in~`, `==`/`!=`, `=~`/`!~`, `has`, `hasprefix`, `hassuffix`,
 //! `contains`, `startswith`, `endswith` with `_cs` and `!` forms, `has_any`,
 //! `has_all`, `matches regex`, dynamic `.name` and `[index]`, literals of every type
 //! (`datetime(...)`, `timespan(...)`/`1d`/`100ms`, `guid(...)`, `dynamic(...)`,
-//! `long(null)`...). Functions: see `functions.rs` (`ago now bin floor startofday
-//! startofweek startofmonth startofyear endofday format_datetime datetime_diff
-//! datetime_add dayofweek getyear getmonth hourofday tolower toupper strlen
-//! substring strcat strcat_delim split replace_string trim indexof extract
-//! parse_json todynamic tostring toint tolong todouble toreal tobool todatetime
-//! totimespan toguid iff iif case coalesce isnull isnotnull isempty isnotempty
-//! array_length pack bag_pack pack_array bag_keys not abs round sqrt log10
-//! gettype`). Aggregates: `count countif dcount dcountif sum sumif avg avgif min max
-//! make_set make_list arg_max arg_min any take_any percentile`.
+//! `long(null)`...). Scalar functions (`functions.rs`): `ago now bin floor
+//! startofday startofweek startofmonth startofyear endofday endofweek endofmonth
+//! format_datetime datetime_diff datetime_add dayofweek dayofmonth dayofyear getyear
+//! getmonth hourofday unixtime_seconds_todatetime unixtime_milliseconds_todatetime
+//! tolower toupper strlen substring strcat strcat_delim split replace_string
+//! replace_regex trim indexof countof reverse extract extract_all
+//! base64_encode_tostring base64_decode_tostring parse_json todynamic tostring toint
+//! tolong todouble toreal tobool todatetime totimespan toguid iff iif case coalesce
+//! isnull isnotnull isempty isnotempty array_length array_concat pack bag_pack
+//! pack_array bag_keys not abs round sqrt log10 gettype ipv4_is_private
+//! ipv4_is_in_range toscalar`. Aggregates (`aggregates.rs`): `count countif dcount
+//! dcountif count_distinct sum sumif avg avgif min max make_set make_list
+//! make_set_if make_list_if arg_max arg_min any take_any percentile`.
 //!
-//! Anything else (`render`, `evaluate`, `make-series`, `toscalar`, sub-queries in
-//! `in`, `set` statements...) is a semantic error `'<name>' ... is not supported by
-//! Palisade`, never ignored.
+//! Anything else is an error naming the construct, never ignored: known Kusto
+//! operators, statements, functions and aggregates Palisade lacks (`render`,
+//! `evaluate`, `make-series`, `set`, `hash_sha256`, `stdev`...) answer `... is not
+//! supported by Palisade`; other names answer "unknown" with a "did you mean".
+//!
+//! # Checked against Kusto.Language
+//! `tools/check-corpus.js` runs Microsoft's own parser and semantic analyser
+//! (npm `@kusto/language-service-next` 12.4.1, Kusto.Language compiled to
+//! JavaScript) with the 13 hunting tables over the test corpus: every valid query
+//! must have no error diagnostic and exactly our result column names and types;
+//! every invalid one must be diagnosed. It found, and the crate now follows:
+//! `set_X`/`list_X` names for `make_set`/`make_list`, `take_any(X)` named `X`,
+//! `countif(B)` named `countif_B`, `strlen(X)` named `strlen_X`, which functions
+//! name their column after their argument (`tostring`, `bin`, `startofday`... but
+//! not `startofweek`), integer arithmetic typed `long`, `top` taking one key, items
+//! of one `extend` not seeing each other, `getschema`'s `ColumnOrdinal` typed
+//! `long`, dynamic group keys refused. Where Palisade is stricter than
+//! Kusto.Language (which does not validate literals or regexes and is lenient on
+//! some comparisons: `string == long`, `datetime == string`, `iff` branches of
+//! different types, `take -1`) the tool lists the cases; the service itself
+//! rejects them. One known difference in the other direction: `union kind=inner`
+//! keeps only common columns, as the union docs say, while Kusto.Language types it
+//! with all columns. The Rust tests do not depend on Node.
 //!
 //! # Choices where the Kusto docs are silent or Palisade differs
 //! - `dcount` is exact; `percentile` is nearest-rank (Kusto's are estimates).
-//! - `int` arithmetic is done in 64 bits (Kusto wraps at 32 bits).
 //! - Integer division or modulo by zero is null.
 //! - `materialize()` re-evaluates its expression at each use (same results).
 //! - Output order: `summarize`/`distinct` groups appear in first-seen order; `join`
 //!   keeps left order then right order; `union` concatenates inputs in order.
-//!   (Kusto leaves these unspecified.)
+//!   (Kusto leaves these unspecified.) Aggregates pushed to SQL come back in the
+//!   database's group order.
 //! - `mv-expand` of an empty array produces no row; of a non-array value keeps it.
 //! - Case-insensitive comparisons fold with Unicode simple lowercase.
 //! - The `trim()` pattern is literal text, not a regex.
-//! - Regexes (`matches regex`, `extract`, `parse`) use Rust's `regex` crate (RE2
-//!   syntax, like Kusto) and must be constant.
+//! - Regexes (`matches regex`, `extract`, `extract_all`, `replace_regex`, `parse`)
+//!   use Rust's `regex` crate (RE2 syntax, like Kusto) and must be constant.
 //! - Join keys that are null never match.
+//! - Comparisons between unrelated types (`string == long`) are errors, as in the
+//!   service.
+//!
+//! # Execution
+//! Rows stream through `where`, `project`, `extend`, `take`, `union`, `mv-expand`
+//! and `parse`; `summarize`, `sort`, `join` (its right side, and its output) hold
+//! rows in memory within [`ExecOptions::memory_rows`]; `top N` keeps N rows. Scans
+//! carry only the columns the query reads. Filters on a table become a
+//! [`ScanRequest`] (the source may apply them; the engine re-checks every row), a
+//! `take` right after a fully pushed filter becomes the scan limit, and
+//! `summarize count()/dcount/sum/min/max by <columns>` on such a scan is offered to
+//! [`RowSource::aggregate`] (see [`sql::aggregate_sql`]). Timing (`tests/bench.rs`,
+//! release build, 2 shared cores under load): `summarize count() by DeviceName`
+//! over 1,000,000 in-memory rows about 350 ms; the same as SQLite `GROUP BY` on an
+//! index `(device_name, ts)` about 75 ms; streaming 1,000,000 rows out of SQLite
+//! about 110 ms.
 //!
 //! # Limits
 //! Query text up to 1,000,000 characters; expression nesting [`MAX_DEPTH`];
 //! [`MAX_OPERATORS`] operators per pipeline; at most [`MAX_PLAN_NODES`] expanded
-//! nodes (function/let expansion); execution limits in [`ExecOptions`].
+//! nodes (function/let expansion); execution limits in [`ExecOptions`]. Execution
+//! errors (timeout, budget, source) have line and column 0.
 //!
 //! ```
 //! use palisade_kql::*;

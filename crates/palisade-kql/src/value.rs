@@ -364,7 +364,7 @@ pub fn total_cmp(a: &Value, b: &Value) -> Ordering {
 }
 
 /// Grouping equality (`summarize by`, `distinct`, join keys, `dcount`): like
-/// [`total_cmp`] == Equal, so NaN equals NaN and `1 == 1.0`.
+/// `total_cmp` == Equal, so NaN equals NaN and `1 == 1.0`.
 impl PartialEq for Value {
     fn eq(&self, other: &Self) -> bool {
         total_cmp(self, other) == Ordering::Equal
