@@ -1140,7 +1140,7 @@ pub(crate) fn open<'a>(plan: &'a Plan, ex: &'a Exec<'a>) -> Result<Rows<'a>, Kql
                     let vals: Vec<Value> = items.iter().map(|(e, _)| eval(e, &row, &ex.ctx)).collect();
                     for ((_, target), v) in items.iter().zip(vals) {
                         match target {
-                            Some(i) => row[*i] = v,
+                            Some(i) => set_at(&mut row, *i, v),
                             None => row.push(v),
                         }
                     }
@@ -1255,7 +1255,7 @@ pub(crate) fn open<'a>(plan: &'a Plan, ex: &'a Exec<'a>) -> Result<Rows<'a>, Kql
                         };
                         let mut r = row.clone();
                         match target {
-                            Some(i) => r[*i] = it,
+                            Some(i) => set_at(&mut r, *i, it),
                             None => r.push(it),
                         }
                         Ok(r)
@@ -1280,7 +1280,7 @@ pub(crate) fn open<'a>(plan: &'a Plan, ex: &'a Exec<'a>) -> Result<Rows<'a>, Kql
                             None => crate::aggregates::null_of(*ty),
                         };
                         match target {
-                            Some(i) => row[*i] = v,
+                            Some(i) => set_at(&mut row, *i, v),
                             None => row.push(v),
                         }
                     }
@@ -1288,6 +1288,13 @@ pub(crate) fn open<'a>(plan: &'a Plan, ex: &'a Exec<'a>) -> Result<Rows<'a>, Kql
                 })
             })))
         }
+    }
+}
+
+/// Writes a computed column; indices come from the plan, so they are in range.
+fn set_at(row: &mut [Value], i: usize, v: Value) {
+    if let Some(slot) = row.get_mut(i) {
+        *slot = v;
     }
 }
 
@@ -1539,7 +1546,7 @@ fn join<'a>(
     for r in open(right, ex)? {
         let row = r?;
         ex.check_time()?;
-        let key: Vec<Value> = rk.iter().map(|i| row[*i].clone()).collect();
+        let key: Vec<Value> = rk.iter().map(|i| row.get(*i).cloned().unwrap_or(Value::Null)).collect();
         if !key.iter().any(Value::is_null) {
             index.entry(key).or_default().push(rrows.len());
         }
@@ -1556,7 +1563,7 @@ fn join<'a>(
     for r in open(left, ex)? {
         let row = r?;
         ex.check_time()?;
-        let key: Vec<Value> = lk.iter().map(|i| row[*i].clone()).collect();
+        let key: Vec<Value> = lk.iter().map(|i| row.get(*i).cloned().unwrap_or(Value::Null)).collect();
         if kind == JoinKind::InnerUnique {
             if seen_left.contains(&key) {
                 continue;

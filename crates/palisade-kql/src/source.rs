@@ -88,7 +88,7 @@ impl Predicate {
         }
     }
 
-    fn is_on_string(&self) -> bool {
+    pub(crate) fn is_on_string(&self) -> bool {
         match self {
             Predicate::Compare { value, .. } | Predicate::Between { low: value, .. } => {
                 matches!(value, Value::String(_))

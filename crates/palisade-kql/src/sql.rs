@@ -94,11 +94,13 @@ impl W<'_> {
     /// on `""` and NULLs may be stored.
     fn c(&self, pred: &Predicate, text: bool) -> String {
         let name = (self.col)(pred.column());
-        let base = if text && !self.o.strings_not_null && pred.matches(&Value::String(String::new())) {
-            format!("COALESCE({name}, '')")
-        } else {
-            name
-        };
+        // Only string columns read a stored NULL as "" (GUID columns stay null).
+        let base =
+            if text && pred.is_on_string() && !self.o.strings_not_null && pred.matches(&Value::String(String::new())) {
+                format!("COALESCE({name}, '')")
+            } else {
+                name
+            };
         if text && self.o.dialect == Dialect::Postgres {
             format!("{base} COLLATE \"C\"")
         } else {

@@ -5,6 +5,8 @@
 //! - The lexer, parser and semantic pass never panic and always terminate on
 //!   arbitrary text and on mutations of valid queries.
 
+mod common;
+
 use palisade_kql::sql::{aggregate_sql, scan_sql, SqlOptions, SqlValue};
 use palisade_kql::*;
 use proptest::prelude::*;
@@ -17,6 +19,13 @@ const COLS: &[(&str, KqlType)] = &[
     ("N", KqlType::Long),
     ("R", KqlType::Real),
     ("Flag", KqlType::Bool),
+    ("Dur", KqlType::TimeSpan),
+    ("Id", KqlType::Guid),
+];
+
+const IDS: &[&str] = &[
+    "00000000-0000-0000-0000-000000000001",
+    "0a0b0c0d-0000-0000-0000-00000000000f",
 ];
 
 fn catalog() -> Catalog {
@@ -44,7 +53,8 @@ const KINDS: &[&str] = &["x", "y", "Z"];
 
 prop_compose! {
     fn row()(ago in 0i64..40, name in 0..NAMES.len(), kind in 0..KINDS.len(), n in prop::option::of(-5i64..20),
-             r in prop::option::of(-3.0f64..3.0), flag in any::<bool>(), null_name in prop::bool::weighted(0.1)) -> Vec<Value> {
+             r in prop::option::of(-3.0f64..3.0), flag in any::<bool>(), null_name in prop::bool::weighted(0.1),
+             dur in prop::option::of(0i64..180), id in prop::option::of(0..IDS.len())) -> Vec<Value> {
         let t = datetime_to_ticks(now()) - ago * TICKS_PER_DAY;
         vec![
             Value::DateTime(t),
@@ -53,6 +63,8 @@ prop_compose! {
             n.map(Value::Long).unwrap_or(Value::Null),
             r.map(|x| Value::Real((x * 4.0).round() / 4.0)).unwrap_or(Value::Null),
             Value::Bool(flag),
+            dur.map(|m| Value::TimeSpan(m * TICKS_PER_MINUTE)).unwrap_or(Value::Null),
+            id.map(|i| Value::Guid(IDS[i].to_string())).unwrap_or(Value::Null),
         ]
     }
 }
@@ -98,6 +110,11 @@ fn pred() -> impl Strategy<Value = String> {
         Just("Flag == false".to_string()),
         Just("isnull(N)".to_string()),
         Just("isempty(Name)".to_string()),
+        (prop::sample::select(vec![">", "<=", "=="]), 0i64..180).prop_map(|(o, m)| format!("Dur {o} {m}m")),
+        (0i64..90, 0i64..90).prop_map(|(a, b)| format!("Dur between ({a}m .. {}m)", a + b)),
+        prop::sample::select(vec!["==", "!="]).prop_map(|o| format!("Id {o} guid({})", IDS[0])),
+        Just(format!("Id in (guid({}), guid({}))", IDS[0], IDS[1])),
+        Just("isnull(Id)".to_string()),
     ]
 }
 
@@ -114,6 +131,10 @@ fn query() -> impl Strategy<Value = String> {
         Just(" | summarize avg(R), make_set(Kind) by Name | project Name, avg_R, array_length(set_Kind)".to_string()),
         Just(" | extend M = N * 2 | where M > 4 | project Name, M".to_string()),
         Just(" | count".to_string()),
+        Just(" | summarize min(Dur), max(Dur), count() by Kind".to_string()),
+        Just(" | summarize count(), dcount(Kind) by Id".to_string()),
+        Just(" | summarize sum(Dur), avg(Dur) by Flag".to_string()),
+        Just(" | distinct Kind, Flag".to_string()),
     ];
     (filter, tail).prop_map(|(f, t)| format!("T{f}{t}"))
 }
@@ -135,7 +156,9 @@ fn to_sql(v: &SqlValue) -> rusqlite::types::Value {
 impl Sqlite {
     fn new(rows: &[Vec<Value>], strings_not_null: bool) -> Self {
         let conn = Connection::open_in_memory().expect("sqlite");
-        conn.execute_batch("CREATE TABLE t (Timestamp INTEGER, Name TEXT, Kind TEXT, N INTEGER, R REAL, Flag INTEGER)")
+        conn.execute_batch(
+            "CREATE TABLE t (Timestamp INTEGER, Name TEXT, Kind TEXT, N INTEGER, R REAL, Flag INTEGER, Dur INTEGER, Id TEXT)",
+        )
             .expect("create");
         for r in rows {
             let vals: Vec<rusqlite::types::Value> = r
@@ -147,7 +170,7 @@ impl Sqlite {
                 })
                 .collect();
             conn.execute(
-                "INSERT INTO t VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT INTO t VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 rusqlite::params_from_iter(vals),
             )
             .expect("insert");
@@ -278,6 +301,51 @@ proptest! {
     }
 }
 
+fn corpus_queries() -> Vec<String> {
+    let text =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/corpus/valid.txt")).unwrap_or_default();
+    text.split("\n----\n")
+        .filter_map(|b| b.trim_matches('\n').lines().next())
+        .map(|q| q.replace("\\n", "\n"))
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 600, .. ProptestConfig::default() })]
+
+    /// Every corpus query, cut, spliced with junk or with a piece of another query,
+    /// compiles or fails cleanly, and what compiles runs on the dataset without
+    /// panicking.
+    #[test]
+    fn mutated_corpus_queries_run_or_fail_cleanly(
+        i in any::<prop::sample::Index>(),
+        j in any::<prop::sample::Index>(),
+        a in any::<prop::sample::Index>(),
+        b in any::<prop::sample::Index>(),
+        junk in "[ -~]{0,4}",
+        mode in 0u8..3,
+    ) {
+        let qs = corpus_queries();
+        prop_assume!(!qs.is_empty());
+        let q: Vec<char> = qs[i.index(qs.len())].chars().collect();
+        let other: Vec<char> = qs[j.index(qs.len())].chars().collect();
+        let x = a.index(q.len() + 1);
+        let y = b.index(q.len() + 1);
+        let (x, y) = (x.min(y), x.max(y));
+        let mutated: String = match mode {
+            0 => q[..x].iter().chain(junk.chars().collect::<Vec<_>>().iter()).chain(q[y..].iter()).collect(),
+            1 => q[..x].iter().chain(other[b.index(other.len() + 1)..].iter()).collect(),
+            _ => q[..x].iter().chain(q[y..].iter()).collect(),
+        };
+        let cat = Catalog::defender_hunting();
+        if let Ok(c) = compile(&mutated, &cat) {
+            let mut opts = common::opts();
+            opts.timeout = Some(std::time::Duration::from_secs(5));
+            let _ = c.execute(&common::dataset(), &opts);
+        }
+    }
+}
+
 #[test]
 fn deep_and_long_inputs_are_refused_not_crashing() {
     let cat = Catalog::defender_hunting();
@@ -368,6 +436,8 @@ fn summarize_count_is_pushed_to_sql() {
                 Value::Long(i),
                 Value::Null,
                 Value::Bool(true),
+                Value::Null,
+                Value::Null,
             ]
         })
         .collect();
