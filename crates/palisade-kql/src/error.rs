@@ -42,6 +42,11 @@ impl fmt::Display for Stage {
 }
 
 /// What kind of failure, finer than [`Stage`], for mapping to API error codes.
+///
+/// A natural HTTP mapping for the hunting API: `Syntax`, `UnknownName`, `Type`,
+/// `Unsupported` → 400 `BadRequest`; `Timeout` → the service's timeout error;
+/// `ResourceLimit` → 400/429 with "Query stopped due to excessive resource
+/// consumption."; `Source`, `Runtime` → 500.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ErrorKind {
     /// Malformed text (lex or parse stage).

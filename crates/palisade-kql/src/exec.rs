@@ -1401,11 +1401,33 @@ fn summarize<'a>(
         groups.push((Vec::new(), fresh()));
     }
     let mut args = Vec::new();
+    // One plain-column key (the common `by DeviceName`): look the group up by
+    // reference and clone the key only for a new group.
+    let single_col = match keys {
+        [TExpr::Col(i)] => Some(*i),
+        _ => None,
+    };
+    let hasher = std::collections::hash_map::RandomState::new();
+    let mut by_hash: HashMap<u64, Vec<usize>> = HashMap::new();
+    let null = Value::Null;
     for r in it {
         let row = r?;
         ex.check_time()?;
         let g = if keys.is_empty() {
             0
+        } else if let Some(c) = single_col {
+            let v = row.get(c).unwrap_or(&null);
+            let h = std::hash::BuildHasher::hash_one(&hasher, v);
+            let bucket = by_hash.entry(h).or_default();
+            match bucket.iter().find(|g| groups[**g].0[0] == *v) {
+                Some(g) => *g,
+                None => {
+                    groups.push((vec![v.clone()], fresh()));
+                    bucket.push(groups.len() - 1);
+                    ex.budget(groups.len())?;
+                    groups.len() - 1
+                }
+            }
         } else {
             let k: Vec<Value> = keys.iter().map(|k| eval(k, &row, &ex.ctx)).collect();
             match index.get(&k) {

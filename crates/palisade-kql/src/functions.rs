@@ -759,6 +759,9 @@ fn fold(s: &str, cs: bool) -> std::borrow::Cow<'_, str> {
 /// The string operators (`has`, `contains`...), case-sensitive or not.
 pub(crate) fn str_match(op: crate::ast::StrOp, hay: &str, needle: &str, cs: bool) -> bool {
     use crate::ast::StrOp;
+    if !cs && hay.is_ascii() && needle.is_ascii() {
+        return ascii_ci_match(op, hay.as_bytes(), needle.as_bytes());
+    }
     let h = fold(hay, cs);
     let n = fold(needle, cs);
     match op {
@@ -768,6 +771,40 @@ pub(crate) fn str_match(op: crate::ast::StrOp, hay: &str, needle: &str, cs: bool
         StrOp::Has => has_term(&h, &n, true, true),
         StrOp::HasPrefix => has_term(&h, &n, true, false),
         StrOp::HasSuffix => has_term(&h, &n, false, true),
+    }
+}
+
+/// Case-insensitive string operators on ASCII text without allocating (same
+/// results as lowercasing both sides).
+fn ascii_ci_match(op: crate::ast::StrOp, h: &[u8], n: &[u8]) -> bool {
+    use crate::ast::StrOp;
+    let eq = |a: &[u8]| a.eq_ignore_ascii_case(n);
+    match op {
+        StrOp::StartsWith => h.len() >= n.len() && eq(&h[..n.len()]),
+        StrOp::EndsWith => h.len() >= n.len() && eq(&h[h.len() - n.len()..]),
+        StrOp::Contains | StrOp::Has | StrOp::HasPrefix | StrOp::HasSuffix => {
+            if n.is_empty() {
+                return true;
+            }
+            if h.len() < n.len() {
+                return false;
+            }
+            let (start, end) = match op {
+                StrOp::Has => (true, true),
+                StrOp::HasPrefix => (true, false),
+                StrOp::HasSuffix => (false, true),
+                _ => (false, false),
+            };
+            let first_alnum = n[0].is_ascii_alphanumeric();
+            let last_alnum = n[n.len() - 1].is_ascii_alphanumeric();
+            let f = n[0].to_ascii_lowercase();
+            (0..=h.len() - n.len()).any(|i| {
+                h[i].to_ascii_lowercase() == f
+                    && eq(&h[i..i + n.len()])
+                    && (!start || !first_alnum || i == 0 || !h[i - 1].is_ascii_alphanumeric())
+                    && (!end || !last_alnum || i + n.len() == h.len() || !h[i + n.len()].is_ascii_alphanumeric())
+            })
+        }
     }
 }
 
@@ -1341,6 +1378,45 @@ pub(crate) fn format_datetime(t: i64, fmt: &str) -> String {
 mod tests {
     use super::*;
     use crate::ast::StrOp;
+
+    #[test]
+    fn ascii_fast_path_agrees() {
+        let hays = [
+            "C:\\Windows\\cmd.exe",
+            "cmd",
+            "",
+            "xcmd.exe",
+            "a-b_c",
+            "CMD.EXE /c",
+            "ab",
+        ];
+        let needles = ["cmd", "CMD.exe", "", ".exe", "b_c", "x", "a-b", "abc"];
+        for op in [
+            StrOp::Has,
+            StrOp::HasPrefix,
+            StrOp::HasSuffix,
+            StrOp::Contains,
+            StrOp::StartsWith,
+            StrOp::EndsWith,
+        ] {
+            for h in hays {
+                for n in needles {
+                    let slow = {
+                        let (h, n) = (h.to_lowercase(), n.to_lowercase());
+                        match op {
+                            StrOp::Contains => h.contains(&n),
+                            StrOp::StartsWith => h.starts_with(&n),
+                            StrOp::EndsWith => h.ends_with(&n),
+                            StrOp::Has => has_term(&h, &n, true, true),
+                            StrOp::HasPrefix => has_term(&h, &n, true, false),
+                            StrOp::HasSuffix => has_term(&h, &n, false, true),
+                        }
+                    };
+                    assert_eq!(str_match(op, h, n, false), slow, "{op:?} {h:?} {n:?}");
+                }
+            }
+        }
+    }
 
     #[test]
     fn has_semantics() {

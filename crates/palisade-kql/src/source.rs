@@ -268,19 +268,35 @@ impl RowSource for MemorySource {
             return Ok(Box::new(std::iter::empty()));
         };
         let idx: Vec<Option<usize>> = req.columns.iter().map(|c| cols.iter().position(|x| x == c)).collect();
-        let req = req.clone();
         let apply = self.apply_pushdown;
+        // Positions in the source row of the window column and predicate columns.
+        let pos = |c: &str| cols.iter().position(|x| x == c);
+        let window = req.time_window.as_ref().and_then(|w| Some((pos(&w.column)?, w.from)));
+        let preds: Vec<(Option<usize>, Predicate)> =
+            req.predicates.iter().map(|p| (pos(p.column()), p.clone())).collect();
         let limit = if apply { req.limit.unwrap_or(u64::MAX) } else { u64::MAX };
         let it = rows
             .iter()
-            .map(move |r| {
-                idx.iter()
-                    .map(|i| i.and_then(|i| r.get(i).cloned()).unwrap_or(Value::Null))
-                    .collect::<Row>()
+            .filter(move |r| {
+                if !apply {
+                    return true;
+                }
+                if let Some((i, from)) = window {
+                    if !matches!(r.get(i), Some(Value::DateTime(t)) if *t >= from) {
+                        return false;
+                    }
+                }
+                preds
+                    .iter()
+                    .all(|(i, p)| p.matches(i.and_then(|i| r.get(i)).unwrap_or(&Value::Null)))
             })
-            .filter(move |r| !apply || req.row_matches(r))
             .take(usize::try_from(limit).unwrap_or(usize::MAX))
-            .map(Ok);
+            .map(move |r| {
+                Ok(idx
+                    .iter()
+                    .map(|i| i.and_then(|i| r.get(i).cloned()).unwrap_or(Value::Null))
+                    .collect::<Row>())
+            });
         Ok(Box::new(it))
     }
 }

@@ -97,6 +97,32 @@ impl Value {
         }
     }
 
+    /// Reads a JSON value (as a store might keep documents) as a value of column type
+    /// `ty`: strings for date-times, time spans and GUIDs are parsed, numbers are
+    /// taken as they are, `dynamic` keeps the JSON (a string holding JSON, the
+    /// hunting schema's `json` columns, is parsed). Anything that does not fit is
+    /// null (`""` for strings).
+    pub fn from_json(j: &serde_json::Value, ty: KqlType) -> Value {
+        use serde_json::Value as J;
+        match (ty, j) {
+            (KqlType::String, J::Null) => Value::String(String::new()),
+            (_, J::Null) => Value::Null,
+            (KqlType::String, J::String(s)) => Value::String(s.clone()),
+            (KqlType::String, other) => Value::String(other.to_string()),
+            (KqlType::Bool, J::Bool(b)) => Value::Bool(*b),
+            (KqlType::Int | KqlType::Long, J::Number(n)) => n.as_i64().map(Value::Long).unwrap_or(Value::Null),
+            (KqlType::Real, J::Number(n)) => n.as_f64().map(Value::Real).unwrap_or(Value::Null),
+            (KqlType::DateTime, J::String(s)) => parse_datetime(s).map(Value::DateTime).unwrap_or(Value::Null),
+            (KqlType::TimeSpan, J::String(s)) => parse_timespan(s).map(Value::TimeSpan).unwrap_or(Value::Null),
+            (KqlType::Guid, J::String(s)) => parse_guid(s).map(Value::Guid).unwrap_or(Value::Null),
+            (KqlType::Dynamic, J::String(s)) => serde_json::from_str(s)
+                .map(Value::Dynamic)
+                .unwrap_or_else(|_| Value::Dynamic(j.clone())),
+            (KqlType::Dynamic, other) => Value::Dynamic(other.clone()),
+            _ => Value::Null,
+        }
+    }
+
     /// Converts to JSON for `dynamic` construction (`pack`, `make_list`...).
     pub fn to_json(&self) -> serde_json::Value {
         use serde_json::Value as J;
@@ -432,6 +458,22 @@ mod tests {
         assert_eq!(format_timespan(TICKS_PER_DAY + TICKS_PER_HOUR), "1.01:00:00");
         assert_eq!(format_timespan(-TICKS_PER_SECOND / 2), "-00:00:00.5000000");
         assert_eq!(parse_timespan("99999999999999999999d"), None);
+    }
+
+    #[test]
+    fn from_json() {
+        use serde_json::json;
+        assert_eq!(
+            Value::from_json(&json!("2025-01-01T00:00:00Z"), KqlType::DateTime),
+            Value::DateTime(parse_datetime("2025-01-01").unwrap())
+        );
+        assert_eq!(Value::from_json(&json!(null), KqlType::String), Value::str(""));
+        assert_eq!(
+            Value::from_json(&json!("{\"a\":1}"), KqlType::Dynamic),
+            Value::Dynamic(json!({"a": 1}))
+        );
+        assert_eq!(Value::from_json(&json!(5), KqlType::Int), Value::Long(5));
+        assert!(Value::from_json(&json!("x"), KqlType::Long).is_null());
     }
 
     #[test]
