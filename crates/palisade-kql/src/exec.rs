@@ -1562,7 +1562,9 @@ fn join<'a>(
     lk: &'a [usize],
     rk: &'a [usize],
 ) -> Result<Rows<'a>, KqlError> {
-    // Build side: the right input, held in memory.
+    // Build side: the right input, held in memory (within the budget). The left
+    // input streams; unmatched right rows (right/full outer, right semi/anti) come
+    // after it.
     let mut rrows: Vec<Vec<Value>> = Vec::new();
     let mut index: HashMap<Vec<Value>, Vec<usize>> = HashMap::new();
     for r in open(right, ex)? {
@@ -1575,22 +1577,35 @@ fn join<'a>(
         rrows.push(row);
         ex.budget(rrows.len())?;
     }
-    let rw = right.schema.len();
-    let lw = left.schema.len();
-    let mut matched = vec![false; rrows.len()];
-    let mut seen_left: HashSet<Vec<Value>> = HashSet::new();
-    let mut out: Vec<Vec<Value>> = Vec::new();
-    let null_row =
-        |w: usize, schema: &Schema| -> Vec<Value> { (0..w).map(|i| crate::aggregates::null_of(schema[i].1)).collect() };
-    for r in open(left, ex)? {
-        let row = r?;
-        ex.check_time()?;
+    let state = std::rc::Rc::new(std::cell::RefCell::new(JoinState {
+        matched: vec![false; rrows.len()],
+        seen_left: HashSet::new(),
+    }));
+    let rrows = std::rc::Rc::new(rrows);
+    let right_nulls: Vec<Value> = right
+        .schema
+        .iter()
+        .map(|(_, t)| crate::aggregates::null_of(*t))
+        .collect();
+    let left_nulls: Vec<Value> = left
+        .schema
+        .iter()
+        .map(|(_, t)| crate::aggregates::null_of(*t))
+        .collect();
+    let st = state.clone();
+    let rr = rrows.clone();
+    let probe = open(left, ex)?.flat_map(move |r| -> Vec<Result<Vec<Value>, KqlError>> {
+        let row = match r {
+            Ok(r) => r,
+            Err(e) => return vec![Err(e)],
+        };
         let key: Vec<Value> = lk.iter().map(|i| row.get(*i).cloned().unwrap_or(Value::Null)).collect();
+        let mut st = st.borrow_mut();
         if kind == JoinKind::InnerUnique {
-            if seen_left.contains(&key) {
-                continue;
+            if st.seen_left.contains(&key) {
+                return Vec::new();
             }
-            seen_left.insert(key.clone());
+            st.seen_left.insert(key.clone());
         }
         let hits: &[usize] = if key.iter().any(Value::is_null) {
             &[]
@@ -1598,7 +1613,7 @@ fn join<'a>(
             index.get(&key).map(Vec::as_slice).unwrap_or(&[])
         };
         for h in hits {
-            matched[*h] = true;
+            st.matched[*h] = true;
         }
         match kind {
             JoinKind::Inner
@@ -1606,49 +1621,53 @@ fn join<'a>(
             | JoinKind::LeftOuter
             | JoinKind::RightOuter
             | JoinKind::FullOuter => {
-                for h in hits {
-                    let mut o = row.clone();
-                    o.extend(rrows[*h].iter().cloned());
-                    out.push(o);
-                }
+                let mut out: Vec<Result<Vec<Value>, KqlError>> = hits
+                    .iter()
+                    .map(|h| {
+                        let mut o = row.clone();
+                        o.extend(rr[*h].iter().cloned());
+                        Ok(o)
+                    })
+                    .collect();
                 if hits.is_empty() && matches!(kind, JoinKind::LeftOuter | JoinKind::FullOuter) {
-                    let mut o = row.clone();
-                    o.extend(null_row(rw, &right.schema));
-                    out.push(o);
+                    let mut o = row;
+                    o.extend(right_nulls.iter().cloned());
+                    out.push(Ok(o));
                 }
+                out
             }
-            JoinKind::LeftSemi => {
-                if !hits.is_empty() {
-                    out.push(row);
-                }
-            }
-            JoinKind::LeftAnti => {
-                if hits.is_empty() {
-                    out.push(row);
-                }
-            }
-            JoinKind::RightSemi | JoinKind::RightAnti => {}
+            JoinKind::LeftSemi if !hits.is_empty() => vec![Ok(row)],
+            JoinKind::LeftAnti if hits.is_empty() => vec![Ok(row)],
+            _ => Vec::new(),
         }
-        ex.budget(out.len())?;
-    }
-    match kind {
-        JoinKind::RightOuter | JoinKind::FullOuter => {
-            for (i, r) in rrows.iter().enumerate() {
-                if !matched[i] {
-                    let mut o = null_row(lw, &left.schema);
+    });
+    // After the left side is exhausted: right rows by their matched flag.
+    let tail = std::iter::once(()).flat_map(move |_| -> Vec<Result<Vec<Value>, KqlError>> {
+        let st = state.borrow();
+        match kind {
+            JoinKind::RightOuter | JoinKind::FullOuter => rrows
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| !st.matched[*i])
+                .map(|(_, r)| {
+                    let mut o = left_nulls.clone();
                     o.extend(r.iter().cloned());
-                    out.push(o);
-                }
-            }
+                    Ok(o)
+                })
+                .collect(),
+            JoinKind::RightSemi | JoinKind::RightAnti => rrows
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| st.matched[*i] == (kind == JoinKind::RightSemi))
+                .map(|(_, r)| Ok(r.clone()))
+                .collect(),
+            _ => Vec::new(),
         }
-        JoinKind::RightSemi | JoinKind::RightAnti => {
-            for (i, r) in rrows.into_iter().enumerate() {
-                if matched[i] == (kind == JoinKind::RightSemi) {
-                    out.push(r);
-                }
-            }
-        }
-        _ => {}
-    }
-    Ok(Box::new(out.into_iter().map(Ok)))
+    });
+    Ok(Box::new(probe.chain(tail)))
+}
+
+struct JoinState {
+    matched: Vec<bool>,
+    seen_left: HashSet<Vec<Value>>,
 }

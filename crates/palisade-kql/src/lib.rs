@@ -111,7 +111,7 @@
 //!
 //! # Execution
 //! Rows stream through `where`, `project`, `extend`, `take`, `union`, `mv-expand`
-//! and `parse`; `summarize`, `sort`, `join` (its right side, and its output) hold
+//! and `parse`; `summarize`, `sort` and `join` (its right side only) hold
 //! rows in memory within [`ExecOptions::memory_rows`]; `top N` keeps N rows. Scans
 //! carry only the columns the query reads. Filters on a table become a
 //! [`ScanRequest`] (the source may apply them; the engine re-checks every row), a

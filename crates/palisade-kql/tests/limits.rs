@@ -225,3 +225,30 @@ fn errors_carry_stage_and_position() {
     assert_eq!(e.stage, Stage::Lex);
     assert_eq!(e.trace(), format!("lex 1:25: {}", e.message));
 }
+
+#[test]
+fn join_output_streams_past_the_memory_budget() {
+    let mut opts = common::opts();
+    opts.memory_rows = 150;
+    opts.max_rows = 10;
+    // 100 rows on each side, 50 keys: 200 output rows, more than the budget; only
+    // the right side (100 rows) is held.
+    let r = run(
+        "DeviceEvents | join kind=inner (DeviceEvents) on DeviceName",
+        &catalog(),
+        &big(100),
+        &opts,
+    )
+    .unwrap();
+    assert_eq!(r.rows.len(), 10);
+    assert!(r.truncated);
+    opts.max_rows = 1000;
+    let r = run(
+        "DeviceEvents | join kind=fullouter (DeviceEvents | take 10) on DeviceName | count",
+        &catalog(),
+        &big(100),
+        &opts,
+    )
+    .unwrap();
+    assert_eq!(r.rows[0][0], Value::Long(100));
+}
