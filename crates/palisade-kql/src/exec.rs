@@ -1149,6 +1149,12 @@ pub(crate) fn open<'a>(plan: &'a Plan, ex: &'a Exec<'a>) -> Result<Rows<'a>, Kql
             })))
         }
         Node::Take(input, n) => {
+            // `sort by ... | take N` is `top N`: keep N rows instead of sorting all.
+            if let Node::Sort(inner, keys, limit) = &input.node {
+                let l = limit.map_or(*n, |l| l.min(*n));
+                let rows = sort_rows(ex, open(inner, ex)?, keys, Some(l))?;
+                return Ok(Box::new(rows.into_iter().map(Ok)));
+            }
             let n = usize::try_from(*n).unwrap_or(usize::MAX);
             if let Some((scan, preds)) = filters_on_scan(input) {
                 let (mut req, all) = scan_request(ex, scan, &preds);

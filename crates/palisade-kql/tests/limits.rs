@@ -252,3 +252,34 @@ fn join_output_streams_past_the_memory_budget() {
     .unwrap();
     assert_eq!(r.rows[0][0], Value::Long(100));
 }
+
+#[test]
+fn compiled_queries_and_results_cross_threads() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<CompiledQuery>();
+    send_sync::<QueryResult>();
+    send_sync::<KqlError>();
+    send_sync::<Catalog>();
+    send_sync::<ScanRequest>();
+}
+
+#[test]
+fn sort_then_take_is_a_top_n() {
+    let mut opts = common::opts();
+    opts.memory_rows = 10;
+    let r = run(
+        "DeviceEvents | sort by Timestamp asc | take 3 | project DeviceName",
+        &catalog(),
+        &big(100),
+        &opts,
+    )
+    .unwrap();
+    assert_eq!(
+        r.rows,
+        vec![
+            vec![Value::str("h49")],
+            vec![Value::str("h48")],
+            vec![Value::str("h47")]
+        ]
+    );
+}
