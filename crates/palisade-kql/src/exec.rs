@@ -1020,6 +1020,7 @@ fn scan_request(ex: &Exec, scan: &Plan, preds: &[&TExpr]) -> (ScanRequest, bool)
             predicates,
             time_window,
             limit: None,
+            order_by: Vec::new(),
         },
         all,
     )
@@ -1094,6 +1095,39 @@ fn open_scan<'a>(ex: &'a Exec<'a>, scan: &'a Plan, req: ScanRequest) -> Result<R
     })))
 }
 
+/// `top N` / `sort | take N` directly on filters over a scan, with plain-column
+/// keys and the whole filter pushed: the source may sort and cut itself.
+fn open_top<'a>(ex: &'a Exec<'a>, input: &'a Plan, keys: &'a [SortKey], n: u64) -> Result<Vec<Vec<Value>>, KqlError> {
+    if let Some((scan, preds)) = filters_on_scan(input) {
+        let (mut req, all) = scan_request(ex, scan, &preds);
+        let order: Option<Vec<OrderKey>> = keys
+            .iter()
+            .map(|k| match &k.expr {
+                TExpr::Col(i) => {
+                    let (name, ty) = scan.schema.get(*i)?;
+                    (*ty != KqlType::Dynamic).then(|| OrderKey {
+                        column: name.clone(),
+                        descending: k.desc,
+                        nulls_first: k.nulls_first,
+                        is_string: *ty == KqlType::String,
+                    })
+                }
+                _ => None,
+            })
+            .collect();
+        if let (true, Some(order)) = (all, order) {
+            req.limit = Some(n);
+            req.order_by = order;
+        }
+        let mut it = open_scan(ex, scan, req)?;
+        for p in preds {
+            it = filter_rows(ex, it, p);
+        }
+        return sort_rows(ex, it, keys, Some(n));
+    }
+    sort_rows(ex, open(input, ex)?, keys, Some(n))
+}
+
 fn filter_rows<'a>(ex: &'a Exec<'a>, input: Rows<'a>, pred: &'a TExpr) -> Rows<'a> {
     Box::new(input.filter(move |r| match r {
         Ok(row) => matches!(
@@ -1152,7 +1186,7 @@ pub(crate) fn open<'a>(plan: &'a Plan, ex: &'a Exec<'a>) -> Result<Rows<'a>, Kql
             // `sort by ... | take N` is `top N`: keep N rows instead of sorting all.
             if let Node::Sort(inner, keys, limit) = &input.node {
                 let l = limit.map_or(*n, |l| l.min(*n));
-                let rows = sort_rows(ex, open(inner, ex)?, keys, Some(l))?;
+                let rows = open_top(ex, inner, keys, l)?;
                 return Ok(Box::new(rows.into_iter().map(Ok)));
             }
             let n = usize::try_from(*n).unwrap_or(usize::MAX);
@@ -1170,8 +1204,10 @@ pub(crate) fn open<'a>(plan: &'a Plan, ex: &'a Exec<'a>) -> Result<Rows<'a>, Kql
             Ok(Box::new(open(input, ex)?.take(n)))
         }
         Node::Sort(input, keys, limit) => {
-            let it = open(input, ex)?;
-            let rows = sort_rows(ex, it, keys, *limit)?;
+            let rows = match limit {
+                Some(n) => open_top(ex, input, keys, *n)?,
+                None => sort_rows(ex, open(input, ex)?, keys, None)?,
+            };
             Ok(Box::new(rows.into_iter().map(Ok)))
         }
         Node::Summarize { input, keys, aggs } => {

@@ -115,7 +115,9 @@
 //! rows in memory within [`ExecOptions::memory_rows`]; `top N` keeps N rows. Scans
 //! carry only the columns the query reads. Filters on a table become a
 //! [`ScanRequest`] (the source may apply them; the engine re-checks every row), a
-//! `take` right after a fully pushed filter becomes the scan limit, and
+//! `take` right after a fully pushed filter becomes the scan limit, `top N by col`
+//! and `sort by col | take N` on such a filter become a limit with an order
+//! ([`OrderKey`], SQL `ORDER BY ... LIMIT`; the engine sorts and cuts again), and
 //! `summarize count()/dcount/sum/min/max by <columns>` on such a scan is offered to
 //! [`RowSource::aggregate`] (see [`sql::aggregate_sql`]). Timing (`tests/bench.rs`,
 //! release build, 2 shared cores under load, 1,000,000 rows): in memory,
@@ -181,13 +183,14 @@ pub use parser::{MAX_DEPTH, MAX_LIST, MAX_OPERATORS};
 pub use render::value_json;
 pub use semantic::MAX_PLAN_NODES;
 pub use source::{
-    AggregateRequest, CmpOp, MemorySource, Predicate, PushedAggregate, Row, RowIter, RowSource, ScanRequest,
+    AggregateRequest, CmpOp, MemorySource, OrderKey, Predicate, PushedAggregate, Row, RowIter, RowSource, ScanRequest,
     SourceError, TimeWindow,
 };
 pub use types::KqlType;
 pub use value::{
     datetime_to_ticks, format_datetime_ticks, format_timespan, parse_datetime, parse_guid, parse_timespan,
-    ticks_to_datetime, Value, TICKS_PER_DAY, TICKS_PER_HOUR, TICKS_PER_MILLISECOND, TICKS_PER_MINUTE, TICKS_PER_SECOND,
+    ticks_to_datetime, total_cmp, Value, TICKS_PER_DAY, TICKS_PER_HOUR, TICKS_PER_MILLISECOND, TICKS_PER_MINUTE,
+    TICKS_PER_SECOND,
 };
 
 /// A parsed and checked query, ready to run any number of times.

@@ -176,6 +176,19 @@ pub struct ScanRequest {
     pub predicates: Vec<Predicate>,
     pub time_window: Option<TimeWindow>,
     pub limit: Option<u64>,
+    /// With `limit`: which rows are the first ones (`top N by`, `sort by | take N`).
+    /// Empty otherwise.
+    pub order_by: Vec<OrderKey>,
+}
+
+/// One sort key of a pushed `top`: a plain column.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OrderKey {
+    pub column: String,
+    pub descending: bool,
+    pub nulls_first: bool,
+    /// A string column (never null in Kusto: a stored NULL sorts as `""`).
+    pub is_string: bool,
 }
 
 impl ScanRequest {
@@ -275,8 +288,54 @@ impl RowSource for MemorySource {
         let preds: Vec<(Option<usize>, Predicate)> =
             req.predicates.iter().map(|p| (pos(p.column()), p.clone())).collect();
         let limit = if apply { req.limit.unwrap_or(u64::MAX) } else { u64::MAX };
-        let it = rows
-            .iter()
+        let mut ordered: Vec<&Row> = rows.iter().collect();
+        if apply && req.limit.is_some() && !req.order_by.is_empty() {
+            let keys: Vec<(Option<usize>, &OrderKey)> = req.order_by.iter().map(|k| (pos(&k.column), k)).collect();
+            ordered.sort_by(|a, b| {
+                for (i, k) in &keys {
+                    let get = |r: &Row| {
+                        let v = i.and_then(|i| r.get(i)).cloned().unwrap_or(Value::Null);
+                        if k.is_string && v.is_null() {
+                            Value::String(String::new())
+                        } else {
+                            v
+                        }
+                    };
+                    let (x, y) = (get(a), get(b));
+                    let o = match (x.is_null(), y.is_null()) {
+                        (true, true) => std::cmp::Ordering::Equal,
+                        (true, false) => {
+                            if k.nulls_first {
+                                std::cmp::Ordering::Less
+                            } else {
+                                std::cmp::Ordering::Greater
+                            }
+                        }
+                        (false, true) => {
+                            if k.nulls_first {
+                                std::cmp::Ordering::Greater
+                            } else {
+                                std::cmp::Ordering::Less
+                            }
+                        }
+                        _ => {
+                            let o = crate::value::total_cmp(&x, &y);
+                            if k.descending {
+                                o.reverse()
+                            } else {
+                                o
+                            }
+                        }
+                    };
+                    if o != std::cmp::Ordering::Equal {
+                        return o;
+                    }
+                }
+                std::cmp::Ordering::Equal
+            });
+        }
+        let it = ordered
+            .into_iter()
             .filter(move |r| {
                 if !apply {
                     return true;

@@ -296,6 +296,34 @@ pub fn scan_sql(
     }
     sql.push_str(&f.sql);
     if let (Some(n), true) = (req.limit, f.exact) {
+        if !req.order_by.is_empty() {
+            let terms: Vec<String> = req
+                .order_by
+                .iter()
+                .map(|k| {
+                    let c = col(&k.column);
+                    let (c, nullable) = if k.is_string && !opts.strings_not_null {
+                        (format!("COALESCE({c}, '')"), false)
+                    } else {
+                        (c, !k.is_string)
+                    };
+                    let c = if k.is_string && opts.dialect == Dialect::Postgres {
+                        format!("{c} COLLATE \"C\"")
+                    } else {
+                        c
+                    };
+                    let dir = if k.descending { "DESC" } else { "ASC" };
+                    if nullable {
+                        // `x IS NULL` is 1 for nulls: DESC puts them first.
+                        let nulls = if k.nulls_first { "DESC" } else { "ASC" };
+                        format!("{} IS NULL {nulls}, {c} {dir}", col(&k.column))
+                    } else {
+                        format!("{c} {dir}")
+                    }
+                })
+                .collect();
+            sql.push_str(&format!(" ORDER BY {}", terms.join(", ")));
+        }
         sql.push_str(&format!(" LIMIT {n}"));
     }
     f.sql = sql;

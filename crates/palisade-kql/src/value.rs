@@ -369,9 +369,9 @@ fn type_rank(v: &Value) -> u8 {
 pub fn total_cmp(a: &Value, b: &Value) -> Ordering {
     match (a, b) {
         (Value::Long(x), Value::Long(y)) => x.cmp(y),
-        (Value::Real(x), Value::Real(y)) => x.total_cmp(y),
-        (Value::Long(x), Value::Real(y)) => (*x as f64).total_cmp(y),
-        (Value::Real(x), Value::Long(y)) => x.total_cmp(&(*y as f64)),
+        (Value::Real(x), Value::Real(y)) => real_cmp(*x, *y),
+        (Value::Long(x), Value::Real(y)) => real_cmp(*x as f64, *y),
+        (Value::Real(x), Value::Long(y)) => real_cmp(*x, *y as f64),
         (Value::Bool(x), Value::Bool(y)) => x.cmp(y),
         (Value::String(x), Value::String(y)) => x.cmp(y),
         (Value::DateTime(x), Value::DateTime(y)) | (Value::TimeSpan(x), Value::TimeSpan(y)) => x.cmp(y),
@@ -386,6 +386,14 @@ pub fn total_cmp(a: &Value, b: &Value) -> Ordering {
                 _ => type_rank(a).cmp(&type_rank(b)),
             }
         }
+    }
+}
+
+/// Numeric order with `-0.0 == 0.0` and NaN above every number (equal to NaN).
+fn real_cmp(a: f64, b: f64) -> Ordering {
+    match a.partial_cmp(&b) {
+        Some(o) => o,
+        None => a.is_nan().cmp(&b.is_nan()),
     }
 }
 

@@ -87,6 +87,7 @@ fn summarize_one_million_rows() {
                 from: base - 30 * TICKS_PER_DAY,
             }),
             limit: None,
+            order_by: vec![],
         },
         group_by: vec!["DeviceName".into()],
         aggregates: vec![PushedAggregate::Count],

@@ -283,3 +283,52 @@ fn sort_then_take_is_a_top_n() {
         ]
     );
 }
+
+#[test]
+fn top_is_offered_to_the_source_with_its_order() {
+    let src = Recording {
+        inner: common::dataset(),
+        seen: RefCell::new(Vec::new()),
+    };
+    let r = run(
+        "DeviceProcessEvents | where ActionType == 'ProcessCreated' | top 2 by FileSize asc nulls last | project FileName, FileSize",
+        &catalog(),
+        &src,
+        &common::opts(),
+    )
+    .unwrap();
+    assert_eq!(
+        r.rows,
+        vec![
+            vec![Value::str("notepad.exe"), Value::Long(200)],
+            vec![Value::str("whoami.exe"), Value::Long(300)]
+        ]
+    );
+    let seen = src.seen.borrow();
+    assert_eq!(seen[0].limit, Some(2));
+    assert_eq!(
+        seen[0].order_by,
+        vec![OrderKey {
+            column: "FileSize".into(),
+            descending: false,
+            nulls_first: false,
+            is_string: false
+        }]
+    );
+    let sql = sql::scan_sql(
+        &seen[0],
+        "t",
+        None,
+        &|c| c.to_string(),
+        sql::SqlOptions {
+            dialect: sql::Dialect::Sqlite,
+            strings_not_null: false,
+            first_param: 1,
+        },
+    );
+    assert!(
+        sql.sql.ends_with("ORDER BY FileSize IS NULL ASC, FileSize ASC LIMIT 2"),
+        "{}",
+        sql.sql
+    );
+}
