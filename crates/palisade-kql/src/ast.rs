@@ -220,6 +220,9 @@ pub(crate) enum OpKind {
         kind: Option<(String, Pos)>,
         right: Expr,
         on: Vec<Expr>,
+        /// `lookup` rather than `join`: default kind leftouter, right key columns
+        /// left out of the result.
+        lookup: bool,
     },
     Union(UnionSpec),
     MvExpand {
@@ -253,6 +256,7 @@ impl OpKind {
             OpKind::Summarize { .. } => "summarize",
             OpKind::Distinct(_) => "distinct",
             OpKind::Count => "count",
+            OpKind::Join { lookup: true, .. } => "lookup",
             OpKind::Join { .. } => "join",
             OpKind::Union(_) => "union",
             OpKind::MvExpand { .. } => "mv-expand",

@@ -81,6 +81,12 @@ impl Catalog {
         Ok(Catalog { tables })
     }
 
+    /// The hunting catalog built once per process (what a server should use).
+    pub fn defender_hunting_shared() -> &'static Catalog {
+        static CATALOG: std::sync::OnceLock<Catalog> = std::sync::OnceLock::new();
+        CATALOG.get_or_init(Catalog::defender_hunting)
+    }
+
     /// The 13 Microsoft Defender advanced hunting tables.
     pub fn defender_hunting() -> Catalog {
         // The bundled file is checked by a unit test, so this cannot fail.

@@ -43,7 +43,8 @@
 //! rightanti; `on Key` or `on $left.A == $right.B`), `union` (`withsource=`,
 //! `kind=inner|outer`), `mv-expand` (one column, `to typeof(T)`, `limit`), `parse`
 //! (simple kind), `getschema`, `search` (one string term: `T | search "x"`,
-//! `search in (T1, T2) "x"`, and `where * has "x"`). Sources: tables, `let` names,
+//! `search in (T1, T2) "x"`, and `where * has "x"`), `lookup` (`kind=leftouter`
+//! (default) or `inner`; the right side's key columns are left out). Sources: tables, `let` names,
 //! `union`, `print`, `datatable(...) [...]`, `materialize(...)`. Statements: `let`
 //! scalars, tabular values, and functions with typed or tabular (`T:(*)`)
 //! parameters and defaults. Sub-queries: `x in (T | project c)` (also `!in`, `in~`,

@@ -36,7 +36,6 @@ const KNOWN_UNSUPPORTED_OPS: &[&str] = &[
     "invoke",
     "facet",
     "fork",
-    "lookup",
     "partition",
     "sample",
     "sample-distinct",
@@ -540,7 +539,7 @@ impl Parser {
                 }
             }
             "count" => OpKind::Count,
-            "join" => {
+            "join" | "lookup" => {
                 let mut kind = None;
                 loop {
                     if self.is_kw("kind") && matches!(self.peek_at(1).tok, Tok::Sym("=")) {
@@ -575,7 +574,12 @@ impl Parser {
                         break;
                     }
                 }
-                OpKind::Join { kind, right, on }
+                OpKind::Join {
+                    kind,
+                    right,
+                    on,
+                    lookup: name == "lookup",
+                }
             }
             "union" => OpKind::Union(self.union_spec()?),
             "mv-expand" => {

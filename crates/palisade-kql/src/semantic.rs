@@ -843,7 +843,42 @@ impl<'c> Binder<'c> {
                 },
                 schema: vec![("Count".into(), KqlType::Long)],
             }),
-            OpKind::Join { kind, right, on } => self.join(input, kind, right, on, op.pos, env),
+            OpKind::Join {
+                kind,
+                right,
+                on,
+                lookup,
+            } => {
+                if !lookup {
+                    return self.join(input, kind, right, on, op.pos, env);
+                }
+                // lookup: leftouter by default (inner allowed); the result has the
+                // left columns then the right ones except its keys.
+                let kind = match kind {
+                    None => Some(("leftouter".to_string(), op.pos)),
+                    Some((k, p)) if k == "leftouter" || k == "inner" => Some((k.clone(), *p)),
+                    Some((k, p)) => {
+                        return Err(sem(
+                            ErrorKind::Type,
+                            *p,
+                            format!("'lookup' operator: unknown lookup kind '{k}'; expected leftouter or inner"),
+                        ))
+                    }
+                };
+                let lw = input.schema.len();
+                let joined = self.join(input, &kind, right, on, op.pos, env)?;
+                let Node::Join { right_keys, .. } = &joined.node else {
+                    return Ok(joined);
+                };
+                let keep: Vec<usize> = (0..joined.schema.len())
+                    .filter(|i| *i < lw || !right_keys.contains(&(i - lw)))
+                    .collect();
+                let schema = keep.iter().map(|i| joined.schema[*i].clone()).collect();
+                Ok(Plan {
+                    node: Node::Project(Box::new(joined), keep.into_iter().map(TExpr::Col).collect()),
+                    schema,
+                })
+            }
             OpKind::Union(spec) => self.union(Some(input), spec, op.pos, env),
             OpKind::MvExpand { items, limit } => {
                 if items.len() != 1 {
