@@ -865,7 +865,7 @@ pub(crate) fn call(f: Func, args: &[Value], ctx: &EvalCtx) -> Value {
         },
         Func::DayOfWeek => dt_of(a0)
             .map(|t| {
-                let days = (t + EPOCH_NET_TICKS).div_euclid(TICKS_PER_DAY);
+                let days = t.saturating_add(EPOCH_NET_TICKS).div_euclid(TICKS_PER_DAY);
                 // 0001-01-01 was a Monday; Sunday is 0.
                 V::TimeSpan(((days + 1).rem_euclid(7)) * TICKS_PER_DAY)
             })
@@ -1061,7 +1061,8 @@ pub(crate) fn call(f: Func, args: &[Value], ctx: &EvalCtx) -> Value {
                 Func::StartOfMonth
             };
             start_of(start, t, off.saturating_add(1))
-                .map(|x| V::DateTime(x - 1))
+                .and_then(|x| x.checked_sub(1))
+                .map(V::DateTime)
                 .unwrap_or(V::Null)
         }
         Func::ArrayConcat => {
@@ -1195,8 +1196,16 @@ fn bin(v: &Value, size: &Value) -> Value {
             let n = t.saturating_add(EPOCH_NET_TICKS);
             Value::DateTime(n.div_euclid(*sz).saturating_mul(*sz).saturating_sub(EPOCH_NET_TICKS))
         }
-        (Value::TimeSpan(t), Value::TimeSpan(sz)) if *sz > 0 => Value::TimeSpan(t.div_euclid(*sz) * sz),
-        (Value::Long(x), Value::Long(sz)) if *sz > 0 => Value::Long(x.div_euclid(*sz) * sz),
+        (Value::TimeSpan(t), Value::TimeSpan(sz)) if *sz > 0 => t
+            .div_euclid(*sz)
+            .checked_mul(*sz)
+            .map(Value::TimeSpan)
+            .unwrap_or(Value::Null),
+        (Value::Long(x), Value::Long(sz)) if *sz > 0 => x
+            .div_euclid(*sz)
+            .checked_mul(*sz)
+            .map(Value::Long)
+            .unwrap_or(Value::Null),
         (Value::Long(_) | Value::Real(_), Value::Long(_) | Value::Real(_)) => match (as_f64(v), as_f64(size)) {
             (Some(x), Some(sz)) if sz > 0.0 => Value::Real((x / sz).floor() * sz),
             _ => Value::Null,
@@ -1215,10 +1224,14 @@ fn start_of(f: Func, t: i64, offset: i64) -> Option<i64> {
     let day_ticks = |nd: NaiveDate| nd.and_hms_opt(0, 0, 0).map(|n| datetime_to_ticks(n.and_utc()));
     Some(match f {
         Func::StartOfDay => day_ticks(d)?.checked_add(offset.checked_mul(TICKS_PER_DAY)?)?,
-        Func::EndOfDay => day_ticks(d)?.checked_add((offset.checked_add(1)?).checked_mul(TICKS_PER_DAY)?)? - 1,
+        Func::EndOfDay => day_ticks(d)?
+            .checked_add((offset.checked_add(1)?).checked_mul(TICKS_PER_DAY)?)?
+            .checked_sub(1)?,
         Func::StartOfWeek => {
             let back = i64::from(d.weekday().num_days_from_sunday());
-            day_ticks(d)? - back * TICKS_PER_DAY + offset.checked_mul(7 * TICKS_PER_DAY)?
+            day_ticks(d)?
+                .checked_sub(back * TICKS_PER_DAY)?
+                .checked_add(offset.checked_mul(7 * TICKS_PER_DAY)?)?
         }
         Func::StartOfMonth => {
             let first = NaiveDate::from_ymd_opt(d.year(), d.month(), 1)?;
@@ -1270,13 +1283,16 @@ fn datetime_diff(part: &str, a: i64, b: i64) -> Option<i64> {
         }
         "week" => {
             // Weeks start on Sunday; 0001-01-01 was a Monday, so shift by one day.
-            let w = |t: i64| (t + EPOCH_NET_TICKS + TICKS_PER_DAY).div_euclid(7 * TICKS_PER_DAY);
+            let w = |t: i64| {
+                t.saturating_add(EPOCH_NET_TICKS + TICKS_PER_DAY)
+                    .div_euclid(7 * TICKS_PER_DAY)
+            };
             Some(w(a) - w(b))
         }
         "nanosecond" => a.checked_sub(b)?.checked_mul(100),
         _ => {
             let u = unit_ticks(&p)?;
-            let f = |t: i64| (t + EPOCH_NET_TICKS).div_euclid(u);
+            let f = |t: i64| t.saturating_add(EPOCH_NET_TICKS).div_euclid(u);
             Some(f(a) - f(b))
         }
     }

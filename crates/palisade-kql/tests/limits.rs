@@ -332,3 +332,25 @@ fn top_is_offered_to_the_source_with_its_order() {
         sql.sql
     );
 }
+
+#[test]
+fn extreme_values_do_not_overflow() {
+    let cat = catalog();
+    let src = common::dataset();
+    let opts = common::opts();
+    for q in [
+        "print bin(-9223372036854775807 - 1, 3), bin(-9223372036854775807, 7), -(-9223372036854775807 - 1)",
+        "print x = (-9223372036854775807 - 1) / -1, y = (-9223372036854775807 - 1) % -1, z = 9223372036854775807 + 1",
+        "print d = datetime(2025-01-01) + 3650000d * 1000, e = datetime_diff('week', datetime(2025-01-01) + 1000000d * 100, datetime(2025-01-01))",
+        "print startofweek(datetime(2025-01-01), 9223372036854775807), endofday(datetime(2025-01-01), -9223372036854775807), endofmonth(datetime(2025-01-01), 9223372036854775807)",
+        "print dayofweek(datetime(2025-01-01) - 1000000d * 10000), bin(datetime(2025-01-01) - 1000000d * 10000, 7d)",
+        "print unixtime_seconds_todatetime(9223372036854775807), unixtime_milliseconds_todatetime(1e300), datetime_add('year', 9223372036854775807, now())",
+        "print bin(-1000000d * 10675, 3h), abs(-9223372036854775807 - 1), round(1e308, 15), toint(1e300)",
+        "print format_datetime(datetime(2025-01-01) + 1000000d * 100, 'yyyy'), tostring(datetime(2025-01-01) - 1000000d * 1000)",
+        "print substring('abc', -5, 9223372036854775807), split('a', '', 9223372036854775807), strlen(strcat_delim(',', '', ''))",
+    ] {
+        if let Err(e) = run(q, &cat, &src, &opts) {
+            eprintln!("{q}: {e}");
+        }
+    }
+}
