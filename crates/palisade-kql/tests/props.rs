@@ -461,3 +461,173 @@ fn summarize_count_is_pushed_to_sql() {
     assert_eq!(r.stats.rows_read, 0);
     assert_eq!(r.rows.len(), 7);
 }
+
+const FUNCTION_NAMES: &[&str] = &[
+    "ago",
+    "now",
+    "bin",
+    "floor",
+    "startofday",
+    "startofweek",
+    "startofmonth",
+    "startofyear",
+    "endofday",
+    "endofweek",
+    "endofmonth",
+    "format_datetime",
+    "datetime_diff",
+    "datetime_add",
+    "dayofweek",
+    "dayofmonth",
+    "dayofyear",
+    "getyear",
+    "getmonth",
+    "hourofday",
+    "unixtime_seconds_todatetime",
+    "unixtime_milliseconds_todatetime",
+    "tolower",
+    "toupper",
+    "strlen",
+    "substring",
+    "strcat",
+    "strcat_delim",
+    "split",
+    "replace_string",
+    "replace_regex",
+    "trim",
+    "indexof",
+    "countof",
+    "reverse",
+    "extract",
+    "extract_all",
+    "base64_encode_tostring",
+    "base64_decode_tostring",
+    "parse_json",
+    "todynamic",
+    "tostring",
+    "toint",
+    "tolong",
+    "todouble",
+    "toreal",
+    "tobool",
+    "todatetime",
+    "totimespan",
+    "toguid",
+    "iff",
+    "case",
+    "coalesce",
+    "isnull",
+    "isnotnull",
+    "isempty",
+    "isnotempty",
+    "array_length",
+    "array_concat",
+    "pack",
+    "bag_pack",
+    "pack_array",
+    "bag_keys",
+    "not",
+    "abs",
+    "round",
+    "sqrt",
+    "log10",
+    "gettype",
+    "ipv4_is_private",
+    "ipv4_is_in_range",
+    "toscalar",
+];
+
+const AGG_NAMES: &[&str] = &[
+    "count",
+    "countif",
+    "dcount",
+    "dcountif",
+    "sum",
+    "sumif",
+    "avg",
+    "avgif",
+    "min",
+    "max",
+    "make_set",
+    "make_list",
+    "make_set_if",
+    "make_list_if",
+    "arg_max",
+    "arg_min",
+    "any",
+    "take_any",
+    "percentile",
+];
+
+const ARGS: &[&str] = &[
+    "(-9223372036854775807 - 1)",
+    "9223372036854775807",
+    "0",
+    "-1",
+    "7",
+    "1.5",
+    "-0.0",
+    "1e308",
+    "\"\"",
+    "\"abc\"",
+    "\"a.b.c\"",
+    "\"(\\\\d+)\"",
+    "\"\\\\1\"",
+    "\"10.1.2.3\"",
+    "\"10.0.0.0/8\"",
+    "\"aGk=\"",
+    "\"2025-01-01\"",
+    "\"01:00:00\"",
+    "\"day\"",
+    "\"month\"",
+    "datetime(2025-01-01)",
+    "datetime(null)",
+    "1d",
+    "-1d",
+    "0d",
+    "dynamic([1, \"a\", null])",
+    "dynamic({\"a\": 1})",
+    "dynamic(null)",
+    "dynamic(\"s\")",
+    "long(null)",
+    "real(null)",
+    "true",
+    "false",
+    "guid(00000000-0000-0000-0000-000000000001)",
+    "V",
+    "N",
+    "S",
+    "D",
+    "T",
+    "J",
+    "B",
+];
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 4000, .. ProptestConfig::default() })]
+
+    /// Every function and aggregate with arbitrary literal and column arguments
+    /// (including extreme values) is refused or evaluated without panicking.
+    #[test]
+    fn functions_on_odd_arguments(
+        f in prop::sample::select(FUNCTION_NAMES),
+        agg in prop::sample::select(AGG_NAMES),
+        args in prop::collection::vec(prop::sample::select(ARGS), 0..4),
+        use_agg in any::<bool>(),
+    ) {
+        let table = "datatable(V:long, N:real, S:string, D:datetime, T:timespan, J:dynamic, B:bool) \
+            [9223372036854775807, 1e308, \"x\", datetime(2025-01-01), 1d, dynamic([1]), true, \
+             long(null), real(null), \"\", datetime(null), timespan(null), dynamic(null), bool(null), \
+             (-9223372036854775807 - 1), -0.0, \"10.0.0.1\", datetime(1970-01-01), -1d, dynamic({\"a\":[1]}), false]";
+        let call = format!("{}({})", if use_agg { agg } else { f }, args.join(", "));
+        let q = if use_agg {
+            format!("{table} | summarize x = {call} by B")
+        } else {
+            format!("{table} | extend x = {call} | summarize count() by tostring(x)")
+        };
+        let cat = Catalog::defender_hunting();
+        if let Ok(c) = compile(&q, &cat) {
+            let _ = c.execute(&MemorySource::new(), &ExecOptions::hunting(now()));
+        }
+    }
+}
