@@ -196,26 +196,23 @@ pub(crate) fn eval(e: &TExpr, row: &[Value], ctx: &EvalCtx) -> Value {
             if x.is_null() {
                 return Value::Null;
             }
-            let found = list.iter().any(|it| {
-                let y = eval(it, row, ctx);
+            let found = list_values(list, row, ctx).iter().any(|y| {
                 if *ci {
                     eq_ci(&x.to_kql_string(), &y.to_kql_string()) && !y.is_null()
                 } else {
-                    compare_values(&x, &y) == Some(Ordering::Equal)
+                    compare_values(&x, y) == Some(Ordering::Equal)
                 }
             });
             Value::Bool(found != *neg)
         }
         TExpr::HasAny { e, list, all } => {
             let x = eval(e, row, ctx).to_kql_string();
-            let mut hit = |it: &TExpr| {
-                let y = eval(it, row, ctx).to_kql_string();
-                str_match(StrOp::Has, &x, &y, false)
-            };
+            let items = list_values(list, row, ctx);
+            let hit = |y: &Value| str_match(StrOp::Has, &x, &y.to_kql_string(), false);
             Value::Bool(if *all {
-                list.iter().all(&mut hit)
+                items.iter().all(hit)
             } else {
-                list.iter().any(&mut hit)
+                items.iter().any(hit)
             })
         }
         TExpr::Between { e, lo, hi, neg } => {
@@ -331,6 +328,19 @@ fn kusto_rewrite(rw: &str) -> String {
             }
             '$' => out.push_str("$$"),
             other => out.push(other),
+        }
+    }
+    out
+}
+
+/// The values of an `in`/`has_any` list; a dynamic array (a `let` holding
+/// `dynamic([...])`) contributes its elements, as in Kusto.
+fn list_values(list: &[TExpr], row: &[Value], ctx: &EvalCtx) -> Vec<Value> {
+    let mut out = Vec::with_capacity(list.len());
+    for it in list {
+        match eval(it, row, ctx) {
+            Value::Dynamic(serde_json::Value::Array(a)) => out.extend(a.into_iter().map(Value::Dynamic)),
+            v => out.push(v),
         }
     }
     out
@@ -950,10 +960,32 @@ fn to_predicate(e: &TExpr, schema: &Schema, ctx: &EvalCtx) -> Option<Predicate> 
             if ty == KqlType::Dynamic || (*ci && ty != KqlType::String) || list.is_empty() {
                 return None;
             }
-            let values = list
-                .iter()
-                .map(|x| pushable_value(cst(x)?, ty))
-                .collect::<Option<Vec<_>>>()?;
+            let mut values = Vec::new();
+            for x in list {
+                match cst(x)? {
+                    // A constant dynamic array: its elements, if each is exactly of
+                    // the column's kind (otherwise the engine alone decides).
+                    Value::Dynamic(serde_json::Value::Array(a)) => {
+                        for j in &a {
+                            let exact = match (ty, j) {
+                                (KqlType::String, serde_json::Value::String(_)) => true,
+                                (KqlType::Int | KqlType::Long, serde_json::Value::Number(n)) => n.is_i64(),
+                                (KqlType::Real, serde_json::Value::Number(_)) => true,
+                                (KqlType::Bool, serde_json::Value::Bool(_)) => true,
+                                _ => false,
+                            };
+                            if !exact {
+                                return None;
+                            }
+                            values.push(Value::from_json(j, ty));
+                        }
+                    }
+                    v => values.push(pushable_value(v, ty)?),
+                }
+            }
+            if values.is_empty() {
+                return None;
+            }
             Some(Predicate::In {
                 column: name,
                 values,
