@@ -128,6 +128,17 @@
 //! `(device_name, ts)` about 75 ms, and streaming one column out of SQLite about
 //! 80 ms.
 //!
+//! # Writing a store's RowSource
+//! `tests/props.rs` has a complete SQLite-backed [`RowSource`] (`struct Sqlite`):
+//! [`RowSource::scan`] renders the request with [`sql::scan_sql`] (the caller maps
+//! column names and may AND in its own condition, e.g. the tenant), binds the
+//! [`sql::SqlValue`]s and returns each row's values in request order;
+//! [`RowSource::aggregate`] does the same with [`sql::aggregate_sql`] and returns
+//! `None` when that gives `None`. Values may come back as SQL gives them: the engine
+//! reads integers as date-times or time spans (ticks) and 0/1 as Booleans where the
+//! column type says so, JSON text as `dynamic`, NULL strings as `""`.
+//! [`Value::from_json`] converts JSON documents for stores that keep them.
+//!
 //! # Limits
 //! Query text up to 1,000,000 characters; expression nesting [`MAX_DEPTH`];
 //! [`MAX_OPERATORS`] operators per pipeline; at most [`MAX_PLAN_NODES`] expanded
