@@ -238,6 +238,8 @@ pub(crate) enum OpKind {
         cs: bool,
         term: Expr,
     },
+    /// `serialize [Name = expr, ...]`.
+    Serialize(Vec<NamedExpr>),
 }
 
 impl OpKind {
@@ -263,6 +265,7 @@ impl OpKind {
             OpKind::Parse { .. } => "parse",
             OpKind::GetSchema => "getschema",
             OpKind::Search { .. } => "search",
+            OpKind::Serialize(_) => "serialize",
         }
     }
 }

@@ -663,6 +663,17 @@ pub(crate) fn prune(plan: &mut Plan, need: &[bool]) {
             mark(&mut n, src);
             prune(input, &n);
         }
+        Node::Window(input, cols) => {
+            let w = input.schema.len();
+            let mut n: Vec<bool> = need.iter().take(w).copied().collect();
+            n.resize(w, false);
+            for c in cols.iter() {
+                if let WindowCol::Shift { expr, .. } = c {
+                    mark(&mut n, expr);
+                }
+            }
+            prune(input, &n);
+        }
     }
 }
 
@@ -845,6 +856,20 @@ pub(crate) fn narrow(plan: &mut Plan) -> ColMap {
             let out = narrow_targets(&mut ts, &m, old_width, width);
             for ((t, _), nt) in targets.iter_mut().zip(ts) {
                 *t = nt;
+            }
+            out
+        }
+        Node::Window(input, cols) => {
+            let m = narrow(input);
+            for c in cols.iter_mut() {
+                if let WindowCol::Shift { expr, .. } = c {
+                    remap(expr, &m);
+                }
+            }
+            let new_base = m.iter().flatten().count();
+            let mut out = m;
+            for k in 0..cols.len() {
+                out.push(Some(new_base + k));
             }
             out
         }
@@ -1336,6 +1361,42 @@ pub(crate) fn open<'a>(plan: &'a Plan, ex: &'a Exec<'a>) -> Result<Rows<'a>, Kql
                     })
                     .collect()
             })))
+        }
+        Node::Window(input, cols) => {
+            let mut rows = Vec::new();
+            for r in open(input, ex)? {
+                rows.push(r?);
+                ex.check_time()?;
+                ex.budget(rows.len())?;
+            }
+            if cols.is_empty() {
+                return Ok(Box::new(rows.into_iter().map(Ok)));
+            }
+            let n = rows.len();
+            let mut extra: Vec<Vec<Value>> = Vec::with_capacity(cols.len());
+            for c in cols {
+                let vals: Vec<Value> = match c {
+                    WindowCol::RowNumber { start } => {
+                        (0..n).map(|i| Value::Long(start.saturating_add(i as i64))).collect()
+                    }
+                    WindowCol::Shift { expr, offset, default } => (0..n)
+                        .map(|i| {
+                            let j = i as i64 - offset;
+                            match usize::try_from(j).ok().filter(|j| *j < n) {
+                                Some(j) => eval(expr, &rows[j], &ex.ctx),
+                                None => default.clone(),
+                            }
+                        })
+                        .collect(),
+                };
+                extra.push(vals);
+            }
+            for (i, row) in rows.iter_mut().enumerate() {
+                for col in extra.iter_mut() {
+                    row.push(std::mem::replace(&mut col[i], Value::Null));
+                }
+            }
+            Ok(Box::new(rows.into_iter().map(Ok)))
         }
         Node::Parse {
             input,

@@ -32,7 +32,6 @@ const KNOWN_UNSUPPORTED_OPS: &[&str] = &[
     "top-nested",
     "top-hitters",
     "as",
-    "serialize",
     "invoke",
     "facet",
     "fork",
@@ -477,6 +476,13 @@ impl Parser {
             "where" | "filter" => OpKind::Where(self.expr()?),
             "project" => OpKind::Project(self.named_list(false)?),
             "extend" => OpKind::Extend(self.named_list(false)?),
+            "serialize" => {
+                let at_end = matches!(
+                    self.peek().tok,
+                    Tok::Sym("|") | Tok::Sym(")") | Tok::Sym(";") | Tok::Eof
+                );
+                OpKind::Serialize(if at_end { Vec::new() } else { self.named_list(false)? })
+            }
             "project-away" => OpKind::ProjectAway(self.name_patterns()?),
             "project-keep" => OpKind::ProjectKeep(self.name_patterns()?),
             "project-reorder" => {

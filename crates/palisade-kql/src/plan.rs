@@ -158,6 +158,15 @@ pub(crate) struct AggCall {
     pub max_size: Option<usize>,
 }
 
+/// A column computed from neighbouring rows of a serialized row set.
+#[derive(Debug, Clone)]
+pub(crate) enum WindowCol {
+    /// `prev(expr, offset, default)` (`offset` negative for `next`).
+    Shift { expr: TExpr, offset: i64, default: Value },
+    /// `row_number(start)`.
+    RowNumber { start: i64 },
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum JoinKind {
     Inner,
@@ -213,6 +222,14 @@ impl Plan {
             Node::MvExpand { input, src, .. } | Node::Parse { input, src, .. } => {
                 input.exprs_mut(f);
                 f(src);
+            }
+            Node::Window(input, cols) => {
+                input.exprs_mut(f);
+                for c in cols.iter_mut() {
+                    if let WindowCol::Shift { expr, .. } = c {
+                        f(expr);
+                    }
+                }
             }
         }
     }
@@ -274,4 +291,7 @@ pub(crate) enum Node {
         /// Per capture group: target column (existing or appended) and type.
         targets: Vec<(Option<usize>, KqlType)>,
     },
+    /// A serialized row set (`serialize`, and where `prev`/`next`/`row_number`
+    /// are used): the input rows in order, with the window columns appended.
+    Window(Box<Plan>, Vec<WindowCol>),
 }

@@ -67,6 +67,31 @@ pub(crate) struct Binder<'c> {
     catalog: &'c Catalog,
     nodes: usize,
     call_depth: u32,
+    /// While binding `extend`/`project`/`serialize`: the window columns
+    /// (`prev`, `next`, `row_number`) found so far.
+    window: Option<WindowCollector>,
+}
+
+struct WindowCollector {
+    /// Input width: window column k is input column `base + k`.
+    base: usize,
+    serialized: bool,
+    cols: Vec<WindowCol>,
+    types: Vec<KqlType>,
+}
+
+/// Whether a plan's rows have a defined order (Kusto's "serialized" row set).
+fn is_serialized(p: &Plan) -> bool {
+    match &p.node {
+        Node::Sort(..) | Node::Window(..) => true,
+        Node::Filter(i, _)
+        | Node::Project(i, _)
+        | Node::Extend(i, _)
+        | Node::Take(i, _)
+        | Node::MvExpand { input: i, .. }
+        | Node::Parse { input: i, .. } => is_serialized(i),
+        _ => false,
+    }
 }
 
 type R<T> = Result<T, KqlError>;
@@ -84,6 +109,7 @@ pub(crate) fn bind_query(body: &Body, catalog: &Catalog) -> R<Plan> {
         catalog,
         nodes: 0,
         call_depth: 0,
+        window: None,
     };
     let env = b.bind_lets(&body.lets, &Env::default())?;
     let plan = b.tabular(&body.expr, &env)?;
@@ -624,6 +650,87 @@ impl<'c> Binder<'c> {
 
     fn operator(&mut self, input: Plan, op: &Op, env: &Env) -> R<Plan> {
         self.tick(op.pos)?;
+        if matches!(op.kind, OpKind::Project(_) | OpKind::Extend(_) | OpKind::Serialize(_)) {
+            let serialized = matches!(op.kind, OpKind::Serialize(_)) || is_serialized(&input);
+            let saved = self.window.replace(WindowCollector {
+                base: input.schema.len(),
+                serialized,
+                cols: Vec::new(),
+                types: Vec::new(),
+            });
+            let r = self.operator_inner(input, op, env);
+            let collected = std::mem::replace(&mut self.window, saved);
+            let plan = r?;
+            let Some(w) = collected else { return Ok(plan) };
+            return Ok(self.with_window(plan, w, op));
+        }
+        // Other operators: window functions are not allowed (even in sub-queries
+        // bound while an outer `extend` is being bound).
+        let saved = self.window.take();
+        let r = self.operator_inner(input, op, env);
+        self.window = saved;
+        r
+    }
+
+    /// Puts the window columns collected while binding `plan` (a project or extend
+    /// node, or a serialize) under it, and hides them from its output.
+    fn with_window(&mut self, plan: Plan, w: WindowCollector, op: &Op) -> Plan {
+        let serialize = matches!(op.kind, OpKind::Serialize(_));
+        if w.cols.is_empty() && !serialize {
+            return plan;
+        }
+        let hidden: Schema = w
+            .types
+            .iter()
+            .enumerate()
+            .map(|(k, t)| (format!("__w{k}"), *t))
+            .collect();
+        let wrap = |input: Plan, cols: Vec<WindowCol>| {
+            let mut schema = input.schema.clone();
+            schema.extend(hidden.iter().cloned());
+            Plan {
+                node: Node::Window(Box::new(input), cols),
+                schema,
+            }
+        };
+        let Plan { node, schema } = plan;
+        match node {
+            Node::Project(input, exprs) => Plan {
+                node: Node::Project(Box::new(wrap(*input, w.cols)), exprs),
+                schema,
+            },
+            Node::Extend(input, items) => {
+                // Output: input columns, hidden window columns, appended columns;
+                // then a projection drops the hidden ones.
+                let base = w.base;
+                let h = hidden.len();
+                let mut full = schema[..base].to_vec();
+                full.extend(hidden.iter().cloned());
+                full.extend(schema[base..].iter().cloned());
+                let keep: Vec<TExpr> = (0..base).chain(base + h..full.len()).map(TExpr::Col).collect();
+                let ext = Plan {
+                    node: Node::Extend(Box::new(wrap(*input, w.cols)), items),
+                    schema: full,
+                };
+                Plan {
+                    node: Node::Project(Box::new(ext), keep),
+                    schema,
+                }
+            }
+            other => {
+                // `serialize` without columns: the marker alone.
+                let input = Plan { node: other, schema };
+                let base = input.schema.clone();
+                let exprs = (0..base.len()).map(TExpr::Col).collect();
+                Plan {
+                    node: Node::Project(Box::new(wrap(input, w.cols)), exprs),
+                    schema: base,
+                }
+            }
+        }
+    }
+
+    fn operator_inner(&mut self, input: Plan, op: &Op, env: &Env) -> R<Plan> {
         let name = op.kind.name();
         let col_msg = "Failed to resolve column or scalar expression named";
         match &op.kind {
@@ -1009,6 +1116,16 @@ impl<'c> Binder<'c> {
                 })
             }
             OpKind::Search { cs, term } => self.search(input, *cs, term, op.pos, env),
+            OpKind::Serialize(items) => {
+                if items.is_empty() {
+                    return Ok(input);
+                }
+                let ext = Op {
+                    kind: OpKind::Extend(items.clone()),
+                    pos: op.pos,
+                };
+                self.operator_inner(input, &ext, env)
+            }
         }
     }
 
@@ -1841,6 +1958,104 @@ impl<'c> Binder<'c> {
         }
     }
 
+    fn window_call(&mut self, name: &str, args: &[Expr], pos: Pos, sc: &Scope) -> R<(TExpr, KqlType)> {
+        let op = sc.op;
+        match &self.window {
+            None => {
+                return Err(KqlError::unsupported(
+                    pos,
+                    &format!("Function '{name}' outside 'extend', 'project' or 'serialize'"),
+                ))
+            }
+            Some(w) if !w.serialized => {
+                return Err(type_err(
+                    pos,
+                    op,
+                    format!("Function '{name}' cannot be invoked in current context: the row set must be serialized (use 'serialize', 'sort' or 'top' before it)"),
+                ))
+            }
+            _ => {}
+        }
+        let konst = |b: &mut Self, e: &Expr| -> R<(Value, KqlType)> {
+            let (t, ty) = b.scalar(e, sc)?;
+            match crate::exec::eval_const(&t) {
+                Some(v) if t.is_const() => Ok((v, ty)),
+                _ => Err(type_err(
+                    e.pos,
+                    op,
+                    format!("the arguments of '{name}' after the first must be constants"),
+                )),
+            }
+        };
+        let (col, ty) = if name == "row_number" {
+            if args.len() > 2 {
+                return Err(type_err(
+                    pos,
+                    op,
+                    "The function 'row_number' expects 0 to 2 argument(s)",
+                ));
+            }
+            if args.len() == 2 {
+                return Err(KqlError::unsupported(
+                    args[1].pos,
+                    "'row_number' with a restart condition",
+                ));
+            }
+            let start = match args.first() {
+                Some(a) => match konst(self, a)? {
+                    (Value::Long(n), _) => n,
+                    _ => return Err(type_err(a.pos, op, "row_number() expects an integer start")),
+                },
+                None => 1,
+            };
+            (WindowCol::RowNumber { start }, KqlType::Long)
+        } else {
+            if args.is_empty() || args.len() > 3 {
+                return Err(type_err(
+                    pos,
+                    op,
+                    format!("The function '{name}' expects 1 to 3 argument(s), got {}", args.len()),
+                ));
+            }
+            let (expr, ty) = self.scalar(&args[0], sc)?;
+            let offset = match args.get(1) {
+                Some(a) => match konst(self, a)? {
+                    (Value::Long(n), _) if (0..=1_000_000).contains(&n) => n,
+                    _ => {
+                        return Err(type_err(
+                            a.pos,
+                            op,
+                            format!("{name}() expects a non-negative integer offset"),
+                        ))
+                    }
+                },
+                None => 1,
+            };
+            let default = match args.get(2) {
+                Some(a) => {
+                    let (v, dty) = konst(self, a)?;
+                    if !(dty == ty || v.is_null() || (ty.is_numeric() && dty.is_numeric())) {
+                        return Err(type_err(
+                            a.pos,
+                            op,
+                            format!("{name}() default must be of type {ty}, got {dty}"),
+                        ));
+                    }
+                    functions::convert(&v, ty)
+                }
+                None => aggregates::null_of(ty),
+            };
+            let offset = if name == "next" { -offset } else { offset };
+            (WindowCol::Shift { expr, offset, default }, ty)
+        };
+        let Some(w) = self.window.as_mut() else {
+            return Err(type_err(pos, op, format!("Function '{name}' cannot be used here")));
+        };
+        w.cols.push(col);
+        w.types.push(ty);
+        Ok((TExpr::Col(w.base + w.cols.len() - 1), ty))
+    }
+
     /// Binds a sub-query (of `in` or `toscalar`), pruned and narrowed on its own.
     fn subquery(&mut self, e: &Expr, sc: &Scope) -> R<Plan> {
         let mut p = self.tabular(e, sc.env)?;
@@ -1996,6 +2211,9 @@ impl<'c> Binder<'c> {
                     "A tabular function call in a scalar position",
                 )),
             };
+        }
+        if matches!(name, "prev" | "next" | "row_number") {
+            return self.window_call(name, args, pos, sc);
         }
         if name == "toscalar" {
             if args.len() != 1 {
@@ -2234,7 +2452,8 @@ fn plan_size(p: &Plan) -> usize {
         | Node::Sort(i, _, _)
         | Node::Summarize { input: i, .. }
         | Node::MvExpand { input: i, .. }
-        | Node::Parse { input: i, .. } => plan_size(i),
+        | Node::Parse { input: i, .. }
+        | Node::Window(i, _) => plan_size(i),
         Node::Join { left, right, .. } => plan_size(left) + plan_size(right),
         Node::Union { inputs, .. } => inputs.iter().map(|(p, _)| plan_size(p)).sum(),
     }

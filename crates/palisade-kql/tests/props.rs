@@ -535,6 +535,9 @@ const FUNCTION_NAMES: &[&str] = &[
     "ipv4_is_private",
     "ipv4_is_in_range",
     "toscalar",
+    "prev",
+    "next",
+    "row_number",
 ];
 
 const AGG_NAMES: &[&str] = &[
@@ -623,7 +626,7 @@ proptest! {
         let q = if use_agg {
             format!("{table} | summarize x = {call} by B")
         } else {
-            format!("{table} | extend x = {call} | summarize count() by tostring(x)")
+            format!("{table} | serialize | extend x = {call} | summarize count() by tostring(x)")
         };
         let cat = Catalog::defender_hunting();
         if let Ok(c) = compile(&q, &cat) {

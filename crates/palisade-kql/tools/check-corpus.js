@@ -70,6 +70,8 @@ const KNOWN = [
   'union kind=inner', // Palisade keeps only common columns, as the union docs say
   'where FileSize in (DeviceInfo | project DeviceName)',
   'datatable(a:long) ["x"]',
+  'extend p = prev(Timestamp)', // the service: "the row set must be serialized"
+  'prev(Timestamp, FileSize)', // the service: offsets are constants
 ];
 const known = q => KNOWN.some(k => q.includes(k.replace(/\\\\n/g, '\\n')));
 let problems = 0;
