@@ -44,7 +44,10 @@
 //! `kind=inner|outer`), `mv-expand` (one column, `to typeof(T)`, `limit`), `parse`
 //! (simple kind), `getschema`, `search` (one string term: `T | search "x"`,
 //! `search in (T1, T2) "x"`, and `where * has "x"`), `lookup` (`kind=leftouter`
-//! (default) or `inner`; the right side's key columns are left out). Sources: tables, `let` names,
+//! (default) or `inner`; the right side's key columns are left out), `serialize`,
+//! with the window functions `prev()`, `next()`, `row_number()` in `extend`,
+//! `project` and `serialize` over a serialized row set (after `sort`, `top` or
+//! `serialize`; held in memory within the budget). Sources: tables, `let` names,
 //! `union`, `print`, `datatable(...) [...]`, `materialize(...)`. Statements: `let`
 //! scalars, tabular values, and functions with typed or tabular (`T:(*)`)
 //! parameters and defaults. Sub-queries: `x in (T | project c)` (also `!in`, `in~`,
