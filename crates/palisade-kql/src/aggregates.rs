@@ -1,6 +1,8 @@
 //! Aggregation functions of `summarize`: result types, default column names and
 //! accumulator state.
 //!
+//! `stdev`/`variance` are the sample forms (`stdevp`/`variancep` the population
+//! ones), computed with Welford's method.
 //! Names follow Kusto (checked against Kusto.Language): `count_`, `countif_X`,
 //! `dcount_X`, `sum_X`, `avg_X`, `min_X`, `max_X`, `set_X` (`make_set`), `list_X`
 //! (`make_list`), `any_X`, `X` (`take_any`), `percentile_X_95`, where `X` is the
@@ -35,6 +37,26 @@ pub(crate) enum AggFunc {
     ArgMin,
     Any,
     Percentile,
+    Stdev,
+    StdevP,
+    Variance,
+    VarianceP,
+    StdevIf,
+    VarianceIf,
+    MaxIf,
+    MinIf,
+    AnyIf,
+}
+
+impl AggFunc {
+    /// Takes a predicate as its last argument, the row counting only when true
+    /// (for the functions whose state does not check it itself).
+    fn generic_if(self) -> bool {
+        matches!(
+            self,
+            AggFunc::StdevIf | AggFunc::VarianceIf | AggFunc::MaxIf | AggFunc::MinIf | AggFunc::AnyIf
+        )
+    }
 }
 
 /// (name, func, min args, max args, column-name prefix)
@@ -62,17 +84,21 @@ const AGGS: &[(&str, AggFunc, usize, usize, &str)] = &[
     // Named after its argument alone (Kusto.Language does so).
     ("take_any", AggFunc::Any, 1, 1, ""),
     ("percentile", AggFunc::Percentile, 2, 2, "percentile"),
+    ("stdev", AggFunc::Stdev, 1, 1, "stdev"),
+    ("stdevp", AggFunc::StdevP, 1, 1, "stdevp"),
+    ("variance", AggFunc::Variance, 1, 1, "variance"),
+    ("variancep", AggFunc::VarianceP, 1, 1, "variancep"),
+    ("stdevif", AggFunc::StdevIf, 2, 2, "stdevif"),
+    ("varianceif", AggFunc::VarianceIf, 2, 2, "varianceif"),
+    ("maxif", AggFunc::MaxIf, 2, 2, "maxif"),
+    ("minif", AggFunc::MinIf, 2, 2, "minif"),
+    ("anyif", AggFunc::AnyIf, 2, 2, "anyif"),
+    ("take_anyif", AggFunc::AnyIf, 2, 2, ""),
 ];
 
 /// Kusto aggregation functions Palisade does not implement (a "not supported"
 /// error rather than "unknown").
 pub(crate) const KNOWN_UNSUPPORTED: &[&str] = &[
-    "stdev",
-    "stdevif",
-    "stdevp",
-    "variance",
-    "varianceif",
-    "variancep",
     "percentiles",
     "percentiles_array",
     "percentilew",
@@ -89,10 +115,6 @@ pub(crate) const KNOWN_UNSUPPORTED: &[&str] = &[
     "binary_all_or",
     "binary_all_xor",
     "buildschema",
-    "take_anyif",
-    "anyif",
-    "maxif",
-    "minif",
     "covariance",
 ];
 
@@ -130,6 +152,28 @@ pub(crate) fn result_type(f: AggFunc, args: &[KqlType]) -> Result<KqlType, Strin
             other => return Err(format!("avg() cannot be applied to a value of type {other}")),
         },
         AggFunc::Min | AggFunc::Max | AggFunc::ArgMax | AggFunc::ArgMin | AggFunc::Any => a0,
+        AggFunc::MaxIf | AggFunc::MinIf | AggFunc::AnyIf => {
+            if args.get(1).is_some_and(|t| *t != Bool && *t != Dynamic) {
+                return Err("the second argument must be a bool predicate".into());
+            }
+            a0
+        }
+        AggFunc::Stdev
+        | AggFunc::StdevP
+        | AggFunc::Variance
+        | AggFunc::VarianceP
+        | AggFunc::StdevIf
+        | AggFunc::VarianceIf => {
+            if !matches!(a0, Int | Long | Real | Dynamic) {
+                return Err(format!("stdev()/variance() cannot be applied to a value of type {a0}"));
+            }
+            if matches!(f, AggFunc::StdevIf | AggFunc::VarianceIf)
+                && args.get(1).is_some_and(|t| *t != Bool && *t != Dynamic)
+            {
+                return Err("the second argument must be a bool predicate".into());
+            }
+            Real
+        }
         AggFunc::MakeSet | AggFunc::MakeList => Dynamic,
         AggFunc::MakeSetIf | AggFunc::MakeListIf => {
             if args.get(1).is_some_and(|t| *t != Bool && *t != Dynamic) {
@@ -161,6 +205,8 @@ pub(crate) enum AggState {
     List(Vec<Value>, usize),
     Any(Option<Value>),
     Values(Vec<Value>),
+    /// Welford's running count, mean and sum of squared deviations.
+    Moments(i64, f64, f64),
 }
 
 /// Default cap of `make_set`/`make_list` elements (Kusto: 1,048,576).
@@ -177,7 +223,14 @@ impl AggState {
                 _ => AggState::SumReal(0.0),
             },
             AggFunc::Avg | AggFunc::AvgIf => AggState::Avg(0.0, 0, ty == KqlType::TimeSpan),
-            AggFunc::Min | AggFunc::Max => AggState::Extreme(None),
+            AggFunc::Min | AggFunc::Max | AggFunc::MinIf | AggFunc::MaxIf => AggState::Extreme(None),
+            AggFunc::AnyIf => AggState::Any(None),
+            AggFunc::Stdev
+            | AggFunc::StdevP
+            | AggFunc::Variance
+            | AggFunc::VarianceP
+            | AggFunc::StdevIf
+            | AggFunc::VarianceIf => AggState::Moments(0, 0.0, 0.0),
             AggFunc::ArgMax | AggFunc::ArgMin => AggState::Arg(None, Vec::new()),
             AggFunc::MakeSet | AggFunc::MakeSetIf => {
                 AggState::Set(Vec::new(), HashSet::new(), max_size.unwrap_or(MAKE_MAX))
@@ -191,7 +244,18 @@ impl AggState {
     /// Feeds one row: `args` are the evaluated arguments (for `*if`, the predicate
     /// is the last; for arg_max, the key then the captured values).
     pub(crate) fn update(&mut self, f: AggFunc, args: &mut Vec<Value>) {
+        if f.generic_if() && !matches!(args.get(1), Some(Value::Bool(true))) {
+            return;
+        }
         match (self, f) {
+            (AggState::Moments(n, mean, m2), _) => {
+                if let Some(x) = args.first().and_then(as_f64) {
+                    *n += 1;
+                    let d = x - *mean;
+                    *mean += d / *n as f64;
+                    *m2 += d * (x - *mean);
+                }
+            }
             (AggState::Count(n), AggFunc::Count) => *n += 1,
             (AggState::Count(n), AggFunc::CountIf) => {
                 if matches!(args.first(), Some(Value::Bool(true))) {
@@ -251,7 +315,7 @@ impl AggState {
                     None => true,
                     Some(b) => {
                         let o = compare_values(v, b).unwrap_or_else(|| total_cmp(v, b));
-                        if f == AggFunc::Max {
+                        if matches!(f, AggFunc::Max | AggFunc::MaxIf) {
                             o == std::cmp::Ordering::Greater
                         } else {
                             o == std::cmp::Ordering::Less
@@ -333,6 +397,22 @@ impl AggState {
                 Value::Real(acc / n as f64)
             }),
             AggState::Extreme(v) => one(v.unwrap_or(null_of(ty))),
+            AggState::Moments(n, _, m2) => {
+                let population = matches!(f, AggFunc::StdevP | AggFunc::VarianceP);
+                let var = if population {
+                    (n > 0).then(|| m2 / n as f64)
+                } else if n > 1 {
+                    Some(m2 / (n - 1) as f64)
+                } else {
+                    // Kusto: the sample variance of a single value is 0.
+                    (n == 1).then_some(0.0)
+                };
+                let sqrt = matches!(f, AggFunc::Stdev | AggFunc::StdevP | AggFunc::StdevIf);
+                one(match var {
+                    Some(v) => Value::Real(if sqrt { v.sqrt() } else { v }),
+                    None => Value::Null,
+                })
+            }
             AggState::Arg(best, row) => {
                 let mut out = Vec::with_capacity(n_out);
                 match best {

@@ -70,7 +70,8 @@
 //! pack_array bag_keys not abs round sqrt log10 gettype ipv4_is_private
 //! ipv4_is_in_range toscalar`. Aggregates (`aggregates.rs`): `count countif dcount
 //! dcountif count_distinct sum sumif avg avgif min max make_set make_list
-//! make_set_if make_list_if arg_max arg_min any take_any percentile`.
+//! make_set_if make_list_if arg_max arg_min any take_any anyif take_anyif maxif
+//! minif percentile stdev stdevp stdevif variance variancep varianceif`.
 //!
 //! Anything else is an error naming the construct, never ignored: known Kusto
 //! operators, statements, functions and aggregates Palisade lacks (`render`,

@@ -560,6 +560,12 @@ const AGG_NAMES: &[&str] = &[
     "any",
     "take_any",
     "percentile",
+    "stdev",
+    "variancep",
+    "stdevif",
+    "maxif",
+    "minif",
+    "anyif",
 ];
 
 const ARGS: &[&str] = &[
