@@ -228,6 +228,8 @@ pub(crate) enum OpKind {
     MvExpand {
         items: Vec<(NamedExpr, Option<KqlType>)>,
         limit: Option<i64>,
+        /// `with_itemindex=Name`.
+        index: Option<String>,
     },
     Parse {
         e: Expr,

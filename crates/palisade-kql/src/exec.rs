@@ -333,6 +333,23 @@ fn kusto_rewrite(rw: &str) -> String {
     out
 }
 
+/// The items an `mv-expand` makes of a value: array elements, one-entry bags of a
+/// property bag, the value itself otherwise; an empty array gives no item.
+fn expand_items(v: Value) -> Vec<Value> {
+    match v {
+        Value::Dynamic(serde_json::Value::Array(a)) => a.into_iter().map(Value::Dynamic).collect(),
+        Value::Dynamic(serde_json::Value::Object(m)) => m
+            .into_iter()
+            .map(|(k, v)| {
+                let mut o = serde_json::Map::new();
+                o.insert(k, v);
+                Value::Dynamic(serde_json::Value::Object(o))
+            })
+            .collect(),
+        other => vec![other],
+    }
+}
+
 /// The values of an `in`/`has_any` list; a dynamic array (a `let` holding
 /// `dynamic([...])`) contributes its elements, as in Kusto.
 fn list_values(list: &[TExpr], row: &[Value], ctx: &EvalCtx) -> Vec<Value> {
@@ -656,7 +673,16 @@ pub(crate) fn prune(plan: &mut Plan, need: &[bool]) {
                 prune(p, &n);
             }
         }
-        Node::MvExpand { input, src, .. } | Node::Parse { input, src, .. } => {
+        Node::MvExpand { input, items, .. } => {
+            let w = input.schema.len();
+            let mut n: Vec<bool> = need.iter().take(w).copied().collect();
+            n.resize(w, false);
+            for it in items.iter() {
+                mark(&mut n, &it.src);
+            }
+            prune(input, &n);
+        }
+        Node::Parse { input, src, .. } => {
             let w = input.schema.len();
             let mut n: Vec<bool> = need.iter().take(w).copied().collect();
             n.resize(w, false);
@@ -837,13 +863,23 @@ pub(crate) fn narrow(plan: &mut Plan) -> ColMap {
             }
             identity(width)
         }
-        Node::MvExpand { input, src, target, .. } => {
+        Node::MvExpand {
+            input, items, index, ..
+        } => {
             let old_width = input.schema.len();
             let m = narrow(input);
-            remap(src, &m);
-            let mut t = [*target];
-            let out = narrow_targets(&mut t, &m, old_width, width);
-            *target = t[0];
+            let mut targets: Vec<Option<usize>> = Vec::new();
+            for it in items.iter_mut() {
+                remap(&mut it.src, &m);
+                targets.push(it.target);
+            }
+            if *index {
+                targets.push(None);
+            }
+            let out = narrow_targets(&mut targets, &m, old_width, width);
+            for (it, t) in items.iter_mut().zip(targets) {
+                it.target = t;
+            }
             out
         }
         Node::Parse {
@@ -1315,9 +1351,8 @@ pub(crate) fn open<'a>(plan: &'a Plan, ex: &'a Exec<'a>) -> Result<Rows<'a>, Kql
         }
         Node::MvExpand {
             input,
-            src,
-            target,
-            ty,
+            items,
+            index,
             limit,
         } => {
             let it = open(input, ex)?;
@@ -1329,37 +1364,31 @@ pub(crate) fn open<'a>(plan: &'a Plan, ex: &'a Exec<'a>) -> Result<Rows<'a>, Kql
                     Ok(r) => r,
                     Err(e) => return vec![Err(e)],
                 };
-                let v = eval(src, &row, &ex.ctx);
-                let items: Vec<Value> = match v {
-                    Value::Dynamic(serde_json::Value::Array(a)) => {
-                        a.into_iter().take(limit).map(Value::Dynamic).collect()
-                    }
-                    Value::Dynamic(serde_json::Value::Object(m)) => m
-                        .into_iter()
-                        .take(limit)
-                        .map(|(k, v)| {
-                            let mut o = serde_json::Map::new();
-                            o.insert(k, v);
-                            Value::Dynamic(serde_json::Value::Object(o))
-                        })
-                        .collect(),
-                    other => vec![other],
-                };
-                items
-                    .into_iter()
-                    .map(|it| {
-                        let it = match ty {
-                            Some(t) => convert(&it, *t),
-                            None => it,
+                let lists: Vec<Vec<Value>> = items
+                    .iter()
+                    .map(|it| expand_items(eval(&it.src, &row, &ex.ctx)))
+                    .collect();
+                let n = lists.iter().map(Vec::len).max().unwrap_or(0).min(limit);
+                let mut out = Vec::with_capacity(n);
+                for k in 0..n {
+                    let mut r = row.clone();
+                    for (it, list) in items.iter().zip(&lists) {
+                        let v = list.get(k).cloned().unwrap_or(Value::Null);
+                        let v = match it.ty {
+                            Some(t) => convert(&v, t),
+                            None => v,
                         };
-                        let mut r = row.clone();
-                        match target {
-                            Some(i) => set_at(&mut r, *i, it),
-                            None => r.push(it),
+                        match it.target {
+                            Some(i) => set_at(&mut r, i, v),
+                            None => r.push(v),
                         }
-                        Ok(r)
-                    })
-                    .collect()
+                    }
+                    if *index {
+                        r.push(Value::Long(k as i64));
+                    }
+                    out.push(Ok(r));
+                }
+                out
             })))
         }
         Node::Window(input, cols) => {

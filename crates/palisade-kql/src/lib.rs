@@ -41,8 +41,9 @@
 //! countif(a) / count()`), `distinct`, `count`, `join` (`kind=` inner, innerunique
 //! (default), leftouter, rightouter, fullouter, leftsemi, leftanti, rightsemi,
 //! rightanti; `on Key` or `on $left.A == $right.B`), `union` (`withsource=`,
-//! `kind=inner|outer`), `mv-expand` (one column, `to typeof(T)`, `limit`), `parse`
-//! (simple kind), `getschema`, `search` (one string term: `T | search "x"`,
+//! `kind=inner|outer`), `mv-expand` (one or several columns expanded in
+//! parallel, `to typeof(T)`, `with_itemindex=`, `limit`), `parse` (simple kind),
+//! `getschema`, `search` (one string term: `T | search "x"`,
 //! `search in (T1, T2) "x"`, and `where * has "x"`), `lookup` (`kind=leftouter`
 //! (default) or `inner`; the right side's key columns are left out), `serialize`,
 //! with the window functions `prev()`, `next()`, `row_number()` in `extend`,

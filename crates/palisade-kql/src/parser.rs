@@ -589,15 +589,24 @@ impl Parser {
             }
             "union" => OpKind::Union(self.union_spec()?),
             "mv-expand" => {
-                // bagexpansion=, with_itemindex= are not supported.
-                if matches!(self.peek_at(1).tok, Tok::Sym("="))
-                    && (self.is_kw("bagexpansion") || self.is_kw("with_itemindex") || self.is_kw("kind"))
-                {
-                    let t = self.peek().clone();
-                    return Err(KqlError::unsupported(
-                        t.pos,
-                        &format!("'mv-expand' parameter '{}'", t.text),
-                    ));
+                let mut index = None;
+                loop {
+                    if !matches!(self.peek_at(1).tok, Tok::Sym("=")) {
+                        break;
+                    }
+                    if self.is_kw("with_itemindex") {
+                        self.bump();
+                        self.bump();
+                        index = Some(self.ident("a column name")?.0);
+                    } else if self.is_kw("bagexpansion") || self.is_kw("kind") {
+                        let t = self.peek().clone();
+                        return Err(KqlError::unsupported(
+                            t.pos,
+                            &format!("'mv-expand' parameter '{}'", t.text),
+                        ));
+                    } else {
+                        break;
+                    }
                 }
                 let mut items = Vec::new();
                 loop {
@@ -627,7 +636,7 @@ impl Parser {
                 } else {
                     None
                 };
-                OpKind::MvExpand { items, limit }
+                OpKind::MvExpand { items, limit, index }
             }
             "parse" => {
                 if self.is_kw("kind") && matches!(self.peek_at(1).tok, Tok::Sym("=")) {

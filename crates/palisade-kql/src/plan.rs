@@ -158,6 +158,15 @@ pub(crate) struct AggCall {
     pub max_size: Option<usize>,
 }
 
+/// One column of an `mv-expand`.
+#[derive(Debug, Clone)]
+pub(crate) struct MvItem {
+    pub src: TExpr,
+    /// Column written (existing index) or appended (`None`, in item order).
+    pub target: Option<usize>,
+    pub ty: Option<KqlType>,
+}
+
 /// A column computed from neighbouring rows of a serialized row set.
 #[derive(Debug, Clone)]
 pub(crate) enum WindowCol {
@@ -219,7 +228,11 @@ impl Plan {
                 right.exprs_mut(f);
             }
             Node::Union { inputs, .. } => inputs.iter_mut().for_each(|(p, _)| p.exprs_mut(f)),
-            Node::MvExpand { input, src, .. } | Node::Parse { input, src, .. } => {
+            Node::MvExpand { input, items, .. } => {
+                input.exprs_mut(f);
+                items.iter_mut().for_each(|it| f(&mut it.src));
+            }
+            Node::Parse { input, src, .. } => {
                 input.exprs_mut(f);
                 f(src);
             }
@@ -276,12 +289,12 @@ pub(crate) enum Node {
         inputs: Vec<(Plan, Vec<Option<usize>>)>,
         source_names: Option<Vec<String>>,
     },
+    /// Expands arrays (or bags) of one or more columns in parallel, padding
+    /// shorter ones with null; optionally appends the item index.
     MvExpand {
         input: Box<Plan>,
-        src: TExpr,
-        /// Column written (existing index or appended).
-        target: Option<usize>,
-        ty: Option<KqlType>,
+        items: Vec<MvItem>,
+        index: bool,
         limit: Option<u64>,
     },
     Parse {

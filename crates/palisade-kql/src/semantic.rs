@@ -987,53 +987,69 @@ impl<'c> Binder<'c> {
                 })
             }
             OpKind::Union(spec) => self.union(Some(input), spec, op.pos, env),
-            OpKind::MvExpand { items, limit } => {
-                if items.len() != 1 {
-                    return Err(KqlError::unsupported(op.pos, "'mv-expand' of several columns at once"));
-                }
-                let (ne, ty) = &items[0];
-                let (src, sty) = self.scalar(
-                    &ne.expr,
-                    &Scope {
-                        op: name,
-                        schema: &input.schema,
-                        env,
-                    },
-                )?;
-                if sty != KqlType::Dynamic {
-                    return Err(type_err(
-                        ne.expr.pos,
-                        name,
-                        format!("mv-expand expects a dynamic (array or property bag) expression, got {sty}"),
-                    ));
-                }
-                let out_ty = ty.unwrap_or(KqlType::Dynamic);
+            OpKind::MvExpand { items, limit, index } => {
                 let mut schema = input.schema.clone();
-                let target_name = ne.name.as_ref().map(|n| n.0.clone()).or_else(|| natural_name(&ne.expr));
-                let target = match target_name {
-                    Some(n) => match schema.iter().position(|(x, _)| *x == n) {
-                        Some(i) => {
-                            schema[i].1 = out_ty;
-                            Some(i)
-                        }
+                let mut mv = Vec::new();
+                for (ne, ty) in items {
+                    let (src, sty) = self.scalar(
+                        &ne.expr,
+                        &Scope {
+                            op: name,
+                            schema: &input.schema,
+                            env,
+                        },
+                    )?;
+                    if sty != KqlType::Dynamic {
+                        return Err(type_err(
+                            ne.expr.pos,
+                            name,
+                            format!("mv-expand expects a dynamic (array or property bag) expression, got {sty}"),
+                        ));
+                    }
+                    let out_ty = ty.unwrap_or(KqlType::Dynamic);
+                    let target_name = ne.name.as_ref().map(|n| n.0.clone()).or_else(|| natural_name(&ne.expr));
+                    let target = match target_name {
+                        Some(n) => match schema.iter().position(|(x, _)| *x == n) {
+                            Some(i) if i < input.schema.len() => {
+                                schema[i].1 = out_ty;
+                                Some(i)
+                            }
+                            Some(_) => {
+                                return Err(type_err(
+                                    ne.expr.pos,
+                                    name,
+                                    format!("A column with the name '{n}' is already declared"),
+                                ))
+                            }
+                            None => {
+                                schema.push((n, out_ty));
+                                None
+                            }
+                        },
                         None => {
+                            let mut c = 0;
+                            let n = next_column_name(&schema, &mut c);
                             schema.push((n, out_ty));
                             None
                         }
-                    },
-                    None => {
-                        let mut c = 0;
-                        let n = next_column_name(&schema, &mut c);
-                        schema.push((n, out_ty));
-                        None
+                    };
+                    mv.push(MvItem { src, target, ty: *ty });
+                }
+                if let Some(ix) = index {
+                    if schema.iter().any(|(x, _)| x == ix) {
+                        return Err(type_err(
+                            op.pos,
+                            name,
+                            format!("A column with the name '{ix}' is already declared"),
+                        ));
                     }
-                };
+                    schema.push((ix.clone(), KqlType::Long));
+                }
                 Ok(Plan {
                     node: Node::MvExpand {
                         input: Box::new(input),
-                        src,
-                        target,
-                        ty: *ty,
+                        items: mv,
+                        index: index.is_some(),
                         limit: limit.map(|l| l as u64),
                     },
                     schema,
