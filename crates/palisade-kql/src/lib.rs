@@ -76,7 +76,7 @@
 //!
 //! Anything else is an error naming the construct, never ignored: known Kusto
 //! operators, statements, functions and aggregates Palisade lacks (`render`,
-//! `evaluate`, `make-series`, `set`, `hash_sha256`, `stdev`...) answer `... is not
+//! `evaluate`, `make-series`, `set`, `hash_sha256`, `percentiles`...) answer `... is not
 //! supported by Palisade`; other names answer "unknown" with a "did you mean".
 //!
 //! # Checked against Kusto.Language
