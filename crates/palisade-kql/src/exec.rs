@@ -121,6 +121,16 @@ impl<'a> Exec<'a> {
         Ok(())
     }
 
+    /// A source failure; reported as the timeout when the deadline has passed (the
+    /// source stopped because of it).
+    fn source_error(&self, e: SourceError) -> KqlError {
+        if self.deadline.is_some_and(|d| Instant::now() > d) {
+            KqlError::timeout()
+        } else {
+            source_err(e)
+        }
+    }
+
     fn budget(&self, n: usize) -> Result<(), KqlError> {
         if n > self.memory_rows {
             return Err(KqlError::exec(
@@ -1114,6 +1124,7 @@ fn scan_request(ex: &Exec, scan: &Plan, preds: &[&TExpr]) -> (ScanRequest, bool)
             time_window,
             limit: None,
             order_by: Vec::new(),
+            deadline: ex.deadline,
         },
         all,
     )
@@ -1152,13 +1163,13 @@ fn open_scan<'a>(ex: &'a Exec<'a>, scan: &'a Plan, req: ScanRequest) -> Result<R
         .collect();
     let width = scan.schema.len();
     let types: Vec<KqlType> = scan.schema.iter().map(|(_, t)| *t).collect();
-    let it = ex.source.scan(&req).map_err(source_err)?;
+    let it = ex.source.scan(&req).map_err(|e| ex.source_error(e))?;
     let from = ex.window_from.filter(|_| time_column.is_some());
     let tc = *time_column;
     Ok(Box::new(it.filter_map(move |r| {
         let r = match r {
             Ok(r) => r,
-            Err(e) => return Some(Err(source_err(e))),
+            Err(e) => return Some(Err(ex.source_error(e))),
         };
         if let Err(e) = ex.check_time() {
             return Some(Err(e));
@@ -1677,7 +1688,7 @@ fn try_pushed_aggregate<'a>(
         group_by,
         aggregates: pushed,
     };
-    let Some(it) = ex.source.aggregate(&req).map_err(source_err)? else {
+    let Some(it) = ex.source.aggregate(&req).map_err(|e| ex.source_error(e))? else {
         return Ok(None);
     };
     ex.pushed_aggs.set(ex.pushed_aggs.get() + 1);
@@ -1685,7 +1696,7 @@ fn try_pushed_aggregate<'a>(
     let no_keys = keys.is_empty();
     let mut rows = Vec::new();
     for r in it {
-        let r = r.map_err(source_err)?;
+        let r = r.map_err(|e| ex.source_error(e))?;
         ex.check_time()?;
         rows.push(
             r.into_iter()

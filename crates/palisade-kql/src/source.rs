@@ -179,6 +179,11 @@ pub struct ScanRequest {
     /// With `limit`: which rows are the first ones (`top N by`, `sort by | take N`).
     /// Empty otherwise.
     pub order_by: Vec<OrderKey>,
+    /// When the query must end. The engine checks it between rows; a source that
+    /// runs one long statement (a SQL `GROUP BY`, a sort) should stop at it too (a
+    /// SQLite progress handler, a PostgreSQL `statement_timeout`) and fail with a
+    /// [`SourceError`].
+    pub deadline: Option<std::time::Instant>,
 }
 
 /// One sort key of a pushed `top`: a plain column.

@@ -88,6 +88,7 @@ fn summarize_one_million_rows() {
             }),
             limit: None,
             order_by: vec![],
+            deadline: None,
         },
         group_by: vec!["DeviceName".into()],
         aggregates: vec![PushedAggregate::Count],

@@ -405,6 +405,7 @@ fn sql_shapes() {
         }),
         limit: Some(10),
         order_by: vec![],
+        deadline: None,
     };
     let f = scan_sql(
         &req,
