@@ -6,7 +6,8 @@
 //! Filters directly on a table are offered to the source ([`ScanRequest`]) and
 //! re-checked here; `take` right after them becomes the scan limit when the whole
 //! filter could be pushed; `summarize` of `count()`/`dcount`/`sum`/`min`/`max` by
-//! plain columns on such a scan is offered to [`RowSource::aggregate`].
+//! plain columns or `bin(column, size)` on such a scan is offered to
+//! [`RowSource::aggregate`].
 
 use std::cell::Cell;
 use std::cmp::Ordering;
@@ -1649,10 +1650,36 @@ fn try_pushed_aggregate<'a>(
     };
     let mut group_by = Vec::new();
     for k in keys {
-        match col(k) {
-            Some((n, t)) if !matches!(t, KqlType::Dynamic | KqlType::Real) => group_by.push(n),
+        let key = match k {
+            TExpr::Col(_) => match col(k) {
+                Some((n, t)) if !matches!(t, KqlType::Dynamic | KqlType::Real) => GroupKey::Column(n),
+                _ => return Ok(None),
+            },
+            // bin(column, constant size) on a long/int or datetime column.
+            TExpr::Call(crate::functions::Func::Bin, args) if args.len() == 2 => {
+                let Some((n, t)) = col(&args[0]) else { return Ok(None) };
+                let size = if args[1].is_const() {
+                    Some(eval(&args[1], &[], &ex.ctx))
+                } else {
+                    None
+                };
+                match (t, size) {
+                    (KqlType::Int | KqlType::Long, Some(Value::Long(sz))) if sz > 0 => GroupKey::Bin {
+                        column: n,
+                        size: sz,
+                        datetime: false,
+                    },
+                    (KqlType::DateTime, Some(Value::TimeSpan(sz))) if sz > 0 => GroupKey::Bin {
+                        column: n,
+                        size: sz,
+                        datetime: true,
+                    },
+                    _ => return Ok(None),
+                }
+            }
             _ => return Ok(None),
-        }
+        };
+        group_by.push(key);
     }
     let mut pushed = Vec::new();
     for a in aggs {

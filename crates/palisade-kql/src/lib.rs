@@ -124,7 +124,8 @@
 //! `take` right after a fully pushed filter becomes the scan limit, `top N by col`
 //! and `sort by col | take N` on such a filter become a limit with an order
 //! ([`OrderKey`], SQL `ORDER BY ... LIMIT`; the engine sorts and cuts again), and
-//! `summarize count()/dcount/sum/min/max by <columns>` on such a scan is offered to
+//! `summarize count()/dcount/sum/min/max by <columns or bin(column, size)>` on such
+//! a scan is offered to
 //! [`RowSource::aggregate`] (see [`sql::aggregate_sql`]). Timing (`tests/bench.rs`,
 //! release build, 2 shared cores under load, 1,000,000 rows): in memory,
 //! `summarize count() by DeviceName` about 175 ms, `where FileName has "cmd" |
@@ -200,8 +201,8 @@ pub use parser::{MAX_DEPTH, MAX_LIST, MAX_OPERATORS};
 pub use render::value_json;
 pub use semantic::MAX_PLAN_NODES;
 pub use source::{
-    AggregateRequest, CmpOp, MemorySource, OrderKey, Predicate, PushedAggregate, Row, RowIter, RowSource, ScanRequest,
-    SourceError, TimeWindow,
+    AggregateRequest, CmpOp, GroupKey, MemorySource, OrderKey, Predicate, PushedAggregate, Row, RowIter, RowSource,
+    ScanRequest, SourceError, TimeWindow,
 };
 pub use types::KqlType;
 pub use value::{

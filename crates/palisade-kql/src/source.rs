@@ -230,13 +230,33 @@ pub enum PushedAggregate {
     Max(String),
 }
 
+/// A `summarize` group key a source may compute.
+#[derive(Debug, Clone, PartialEq)]
+pub enum GroupKey {
+    /// A column (strings: a stored NULL groups with `""`).
+    Column(String),
+    /// `bin(column, size)` on an `int`/`long` column (`datetime: false`, `size` in
+    /// the column's units) or a `datetime` column (`datetime: true`, `size` in ticks,
+    /// bins aligned to 0001-01-01 as Kusto does): the largest multiple of `size` not
+    /// above the value. `size` is positive.
+    Bin { column: String, size: i64, datetime: bool },
+}
+
+impl GroupKey {
+    pub fn column(&self) -> &str {
+        match self {
+            GroupKey::Column(c) | GroupKey::Bin { column: c, .. } => c,
+        }
+    }
+}
+
 /// `T | where <pushed> | summarize aggs by group_by` computed by the source.
 /// Result rows: group-by values then aggregate values, in order. Groups may come
 /// in any order.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AggregateRequest {
     pub scan: ScanRequest,
-    pub group_by: Vec<String>,
+    pub group_by: Vec<GroupKey>,
     pub aggregates: Vec<PushedAggregate>,
 }
 

@@ -21,7 +21,7 @@
 //! Kelvin sign K), which the engine folds and SQL does not.
 
 use crate::ast::StrOp;
-use crate::source::{AggregateRequest, CmpOp, Predicate, PushedAggregate, ScanRequest};
+use crate::source::{AggregateRequest, CmpOp, GroupKey, Predicate, PushedAggregate, ScanRequest};
 use crate::value::Value;
 
 /// Target SQL dialect.
@@ -354,7 +354,22 @@ pub fn aggregate_sql(
             n
         }
     };
-    let mut select: Vec<String> = req.group_by.iter().map(|c| expr(c)).collect();
+    // .NET ticks at the Unix epoch: date-time bins are aligned to 0001-01-01.
+    const EPOCH_NET_TICKS: i64 = 621_355_968_000_000_000;
+    let key = |k: &GroupKey| match k {
+        GroupKey::Column(c) => expr(c),
+        // The largest multiple not above: c - ((c % s) + s) % s, which is right for
+        // negative values too (SQL `%` keeps the dividend's sign).
+        GroupKey::Bin { column, size, datetime } => {
+            let c = col(column);
+            if *datetime {
+                format!("({c} - ((({c} + {EPOCH_NET_TICKS}) % {size}) + {size}) % {size})")
+            } else {
+                format!("({c} - (({c} % {size}) + {size}) % {size})")
+            }
+        }
+    };
+    let mut select: Vec<String> = req.group_by.iter().map(key).collect();
     for a in &req.aggregates {
         select.push(match a {
             PushedAggregate::Count => "COUNT(*)".into(),
@@ -370,7 +385,7 @@ pub fn aggregate_sql(
     }
     sql.push_str(&f.sql);
     if !req.group_by.is_empty() {
-        let g: Vec<String> = req.group_by.iter().map(|c| expr(c)).collect();
+        let g: Vec<String> = req.group_by.iter().map(key).collect();
         sql.push_str(&format!(" GROUP BY {}", g.join(", ")));
     }
     Some(SqlFragment {

@@ -90,7 +90,7 @@ fn summarize_one_million_rows() {
             order_by: vec![],
             deadline: None,
         },
-        group_by: vec!["DeviceName".into()],
+        group_by: vec![GroupKey::Column("DeviceName".into())],
         aggregates: vec![PushedAggregate::Count],
     };
     let f = aggregate_sql(&req, "dpe", None, &col, &|_| true, opts_sql).unwrap();

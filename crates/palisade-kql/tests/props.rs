@@ -135,6 +135,9 @@ fn query() -> impl Strategy<Value = String> {
         Just(" | summarize count(), dcount(Kind) by Id".to_string()),
         Just(" | summarize sum(Dur), avg(Dur) by Flag".to_string()),
         Just(" | distinct Kind, Flag".to_string()),
+        (1i64..10).prop_map(|d| format!(" | summarize count(), max(N) by bin(Timestamp, {d}d)")),
+        (1i64..7).prop_map(|s| format!(" | summarize count(), dcount(Kind) by bin(N, {s}), Kind")),
+        (1i64..50).prop_map(|m| format!(" | summarize sum(N) by bin(Timestamp, {m}h), Flag")),
         (1u64..5).prop_map(|n| format!(" | top {n} by N asc | project N")),
         (1u64..5).prop_map(|n| format!(" | top {n} by Name | project Name")),
         (1u64..5).prop_map(|n| format!(" | sort by Timestamp desc | take {n} | project Timestamp")),
@@ -461,6 +464,23 @@ fn summarize_count_is_pushed_to_sql() {
     assert_eq!(r.stats.pushed_aggregates, 1);
     assert_eq!(r.stats.rows_read, 0);
     assert_eq!(r.rows.len(), 7);
+    let r = run(
+        "T | summarize count() by bin(N, 25), bin(Timestamp, 1h)",
+        &catalog(),
+        &db,
+        &ExecOptions::hunting(now()),
+    )
+    .unwrap();
+    assert_eq!(r.stats.pushed_aggregates, 1);
+    let hour = datetime_to_ticks(now()) / TICKS_PER_HOUR * TICKS_PER_HOUR;
+    let mut got = r.rows.clone();
+    got.sort_by(|a, b| total_cmp(&a[0], &b[0]));
+    assert_eq!(
+        got,
+        (0..4)
+            .map(|k| vec![Value::Long(k * 25), Value::DateTime(hour), Value::Long(25)])
+            .collect::<Vec<_>>()
+    );
 }
 
 const FUNCTION_NAMES: &[&str] = &[
