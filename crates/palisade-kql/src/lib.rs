@@ -127,12 +127,12 @@
 //! `summarize count()/dcount/sum/min/max by <columns or bin(column, size)>` on such
 //! a scan is offered to
 //! [`RowSource::aggregate`] (see [`sql::aggregate_sql`]). Timing (`tests/bench.rs`,
-//! release build, 2 shared cores under load, 1,000,000 rows): in memory,
-//! `summarize count() by DeviceName` about 175 ms, `where FileName has "cmd" |
-//! count` about 145 ms, `top 10 by Timestamp` over all 58 columns about 1.7 s (the
-//! rows are built in full); through the SQL push-down, SQLite `GROUP BY` on an index
-//! `(device_name, ts)` about 75 ms, and streaming one column out of SQLite about
-//! 80 ms.
+//! release build, 2 cores shared with other builds, 1,000,000 rows): through the
+//! SQL push-down, SQLite `GROUP BY` for `summarize count() by DeviceName` on an
+//! index `(device_name, ts)` 57 to 78 ms, streaming one column out of SQLite about
+//! 80 ms; in memory ([`MemorySource`]), `summarize count() by DeviceName` 160 to
+//! 175 ms, `where FileName has "cmd" | count` 125 to 145 ms, `top 10 by Timestamp`
+//! over all 58 columns about 0.9 s (the memory source sorts the whole table).
 //!
 //! # Writing a store's RowSource
 //! `tests/props.rs` has a complete SQLite-backed [`RowSource`] (`struct Sqlite`):
