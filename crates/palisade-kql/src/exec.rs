@@ -1655,6 +1655,15 @@ fn try_pushed_aggregate<'a>(
                 Some((n, t)) if !matches!(t, KqlType::Dynamic | KqlType::Real) => GroupKey::Column(n),
                 _ => return Ok(None),
             },
+            // startofday(column) is bin(column, 1d).
+            TExpr::Call(crate::functions::Func::StartOfDay, args) if args.len() == 1 => match col(&args[0]) {
+                Some((n, KqlType::DateTime)) => GroupKey::Bin {
+                    column: n,
+                    size: TICKS_PER_DAY,
+                    datetime: true,
+                },
+                _ => return Ok(None),
+            },
             // bin(column, constant size) on a long/int or datetime column.
             TExpr::Call(crate::functions::Func::Bin, args) if args.len() == 2 => {
                 let Some((n, t)) = col(&args[0]) else { return Ok(None) };

@@ -138,6 +138,7 @@ fn query() -> impl Strategy<Value = String> {
         (1i64..10).prop_map(|d| format!(" | summarize count(), max(N) by bin(Timestamp, {d}d)")),
         (1i64..7).prop_map(|s| format!(" | summarize count(), dcount(Kind) by bin(N, {s}), Kind")),
         (1i64..50).prop_map(|m| format!(" | summarize sum(N) by bin(Timestamp, {m}h), Flag")),
+        Just(" | summarize count(), min(Dur) by startofday(Timestamp)".to_string()),
         (1u64..5).prop_map(|n| format!(" | top {n} by N asc | project N")),
         (1u64..5).prop_map(|n| format!(" | top {n} by Name | project Name")),
         (1u64..5).prop_map(|n| format!(" | sort by Timestamp desc | take {n} | project Timestamp")),
