@@ -107,42 +107,52 @@ start_ceiling() {
 rss_mib() { awk '/^VmRSS/{printf "%.1f", $2 / 1024}' "/proc/$1/status"; }
 threads() { awk '/^Threads/{print $2}' "/proc/$1/status"; }
 fds() { find "/proc/$1/fd" -mindepth 1 -maxdepth 1 | wc -l; }
+usage() { echo "$(rss_mib "$1") MiB, $(threads "$1") threads, $(fds "$1") descriptors"; }
+# The highest RSS, threads and descriptors sampled as each Palisade run ended.
+after_load() {
+  awk '$1 > r { r = $1 } $3 > t { t = $3 } $5 > d { d = $5 }
+    END { printf "%.1f MiB, %d threads, %d descriptors", r, t, d }' "$WORK/usage-$1"
+}
 
-# Time from exec to the first 200 from /_palisade/health, STARTS times on an existing store: a
-# Python loop reads the port from the banner and retries the request on a raw socket.
+# Time from exec to the first 200 from /_palisade/health, STARTS times on an existing store: Python
+# blocks on the banner (no busy loop that would take a core from the starting server), reads the
+# port from it, then sends the request on a raw socket, retrying until it is answered.
 time_to_first_answer() {
-  python3 - "$BIN" "$1" "$STARTS" "$WORK" <<'PY'
-import re, socket, statistics, subprocess, sys, time
-binary, data, starts, work = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+  python3 - "$BIN" "$1" "$STARTS" <<'PY'
+import re, socket, statistics, subprocess, sys, threading, time
+binary, data, starts = sys.argv[1], sys.argv[2], int(sys.argv[3])
 took = []
 for n in range(starts):
-    path = f"{work}/ttfa-{n}.log"
-    with open(path, "w") as log:
-        t0 = time.perf_counter()
-        p = subprocess.Popen([binary, "serve", "--data", data, "--http", "127.0.0.1:0", "--https", "off",
-                              "--no-rate-limits"], stdout=log, stderr=subprocess.DEVNULL)
-        try:
-            port = None
-            while port is None:
-                if p.poll() is not None or time.perf_counter() - t0 > 600:
-                    sys.exit(f"palisade did not start on {data}")
-                with open(path) as f:
-                    m = re.search(r"HTTP +http://127\.0\.0\.1:(\d+)", f.read())
-                port = m and int(m.group(1))
-            while True:
-                try:
-                    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
-                        s.sendall(b"GET /_palisade/health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
-                        if s.recv(16).startswith(b"HTTP/1.1 200"):
-                            break
-                except OSError:
-                    pass
-                if time.perf_counter() - t0 > 600:
-                    sys.exit("no 200 from /_palisade/health")
-            took.append((time.perf_counter() - t0) * 1000)
-        finally:
-            p.terminate()
-            p.wait(timeout=60)
+    t0 = time.perf_counter()
+    p = subprocess.Popen([binary, "serve", "--data", data, "--http", "127.0.0.1:0", "--https", "off",
+                          "--no-rate-limits"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    watchdog = threading.Timer(600, p.kill)
+    watchdog.start()
+    try:
+        port = None
+        for line in p.stdout:
+            m = re.search(r"HTTP +http://127\.0\.0\.1:(\d+)", line)
+            if m:
+                port = int(m.group(1))
+                break
+        if port is None:
+            sys.exit(f"palisade did not start on {data}")
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+                    s.sendall(b"GET /_palisade/health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+                    if s.recv(16).startswith(b"HTTP/1.1 200"):
+                        break
+            except OSError:
+                pass
+            if time.perf_counter() - t0 > 600:
+                sys.exit("no 200 from /_palisade/health")
+            time.sleep(0.001)
+        took.append((time.perf_counter() - t0) * 1000)
+    finally:
+        watchdog.cancel()
+        p.terminate()
+        p.wait(timeout=60)
 print(f"median {statistics.median(took):.1f} ms (min {min(took):.1f}, max {max(took):.1f}, {starts} starts)")
 PY
 }
@@ -190,6 +200,7 @@ row() {
   local round p c
   for round in $(seq "$ROUNDS"); do
     p=$(wrk_once "$PALISADE_BASE" "$path" "$DURATION" "$script" "$token")
+    usage "$PALISADE_PID" >>"$WORK/usage-$PALISADE_PID"
     c=$(wrk_once "$CEILING_BASE" "$path" "$DURATION" "$script" "$token")
     echo "   round $round  palisade: $p   ceiling: $c   (req/s p50 p99 non-2xx socket-errors)"
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$ROW" "$label" "$expect" "$target" "$(wc -c <"$answer")" "$p" "$c" >>"$RESULTS"
@@ -208,7 +219,7 @@ start_palisade "$DEMO"
 DEMO_PID=$PALISADE_PID
 curl -sf --max-time 30 -o /dev/null "$PALISADE_BASE/_palisade/health" || fail "no 200 from /_palisade/health"
 sleep 1
-IDLE_DEMO="$(rss_mib "$DEMO_PID") MiB, $(threads "$DEMO_PID") threads, $(fds "$DEMO_PID") descriptors"
+IDLE_DEMO=$(usage "$DEMO_PID")
 TOKEN=$("$BIN" token --data "$DEMO")
 CREDENTIALS=$("$BIN" credentials --data "$DEMO" --json)
 read -r TENANT CLIENT_ID CLIENT_SECRET < <(python3 -c \
@@ -260,7 +271,8 @@ BEFORE_IMPORT=$(indicators)
 row "POST /api/indicators/import, 500 (updates)" 200 - "/api/indicators/import" "$TOKEN" "$WORK/import.lua" \
   -H 'content-type: application/json' --data-binary "@$WORK/import.json"
 AFTER_IMPORT=$(indicators)
-LOADED_DEMO="$(rss_mib "$DEMO_PID") MiB, $(threads "$DEMO_PID") threads, $(fds "$DEMO_PID") descriptors"
+LOADED_DEMO=$(after_load "$DEMO_PID")
+END_DEMO=$(usage "$DEMO_PID")
 stop "$DEMO_PID"
 
 # --- the seeded store: $top=100 alerts over ALERTS alerts.
@@ -279,10 +291,11 @@ if [ "$ALERTS" -gt 0 ]; then
   SEEDED_PID=$PALISADE_PID
   curl -sf --max-time 30 -o /dev/null "$PALISADE_BASE/_palisade/health" || fail "no 200 from /_palisade/health"
   sleep 1
-  IDLE_SEEDED="$(rss_mib "$SEEDED_PID") MiB, $(threads "$SEEDED_PID") threads, $(fds "$SEEDED_PID") descriptors"
+  IDLE_SEEDED=$(usage "$SEEDED_PID")
   TOKEN=$("$BIN" token --data "$DATA")
   row "GET /api/alerts?\$top=100 ($ALERTS alerts)" 200 0.1 "/api/alerts?\$top=100" "$TOKEN" ""
-  LOADED_SEEDED="$(rss_mib "$SEEDED_PID") MiB, $(threads "$SEEDED_PID") threads, $(fds "$SEEDED_PID") descriptors"
+  LOADED_SEEDED=$(after_load "$SEEDED_PID")
+  END_SEEDED=$(usage "$SEEDED_PID")
   stop "$SEEDED_PID"
 fi
 
@@ -314,12 +327,16 @@ print()
 print("req/s: mean over rounds; p50: median over rounds; p99: worst round. Targets from issue 17, not enforced.")
 PY
 echo
-echo "Palisade, demo tenant:   idle $IDLE_DEMO; after the load $LOADED_DEMO"
-echo "                         time to first answer on an existing store: $TTFA_DEMO"
-echo "                         indicators: $BEFORE_IMPORT before the import row, $AFTER_IMPORT after (the first call created 500, every later one updated them)"
+echo "Palisade, demo tenant:    idle: $IDLE_DEMO"
+echo "  after the load (highest as a run ended): $LOADED_DEMO"
+echo "  at the end (a ceiling run after its last run): $END_DEMO"
+echo "  time to first answer on an existing store: $TTFA_DEMO"
+echo "  indicators: $BEFORE_IMPORT before the import row, $AFTER_IMPORT after (the first call created 500, every later one updated them)"
 if [ "$ALERTS" -gt 0 ]; then
-  echo "Palisade, $ALERTS alerts: idle $IDLE_SEEDED; after the load $LOADED_SEEDED"
-  echo "                         time to first answer on an existing store: $TTFA_SEEDED"
+  echo "Palisade, $ALERTS alerts: idle: $IDLE_SEEDED"
+  echo "  after the load (highest as a run ended): $LOADED_SEEDED"
+  echo "  at the end (a ceiling run after its last run): $END_SEEDED"
+  echo "  time to first answer on an existing store: $TTFA_SEEDED"
 fi
 echo "Targets (issue 17): idle RSS < 15 MiB, RSS after the load < 64 MiB, first answer < 15 ms."
 echo "== load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
