@@ -106,15 +106,24 @@ async fn no_route(method: Method, uri: axum::http::Uri) -> ApiError {
     ApiError::not_found(format!("No API route matches {method} {}", uri.path()))
 }
 
-async fn wrong_method(method: Method, uri: axum::http::Uri) -> ApiError {
-    ApiError::new(
+async fn wrong_method(method: Method, uri: axum::http::Uri) -> axum::response::Response {
+    let error = ApiError::new(
         palisade_error::ErrorCode::MethodNotAllowed,
         format!(
             "The requested resource {} does not support http method '{method}'",
             uri.path()
         ),
         "method not allowed",
-    )
+    );
+    let mut response = error.into_response();
+    // `Allow` from the documented operations, not from axum's route: `findbyip(...)` shares the
+    // `/api/machines/{id}` route but takes GET only. axum keeps an `Allow` the fallback set.
+    if let Some(allow) = openapi::allowed_methods(uri.path())
+        .and_then(|methods| axum::http::HeaderValue::from_str(&methods.join(",")).ok())
+    {
+        response.headers_mut().insert(axum::http::header::ALLOW, allow);
+    }
+    response
 }
 
 /// A running server.

@@ -3,9 +3,16 @@
 //!
 //! The document is built from one table of operations. Entity shapes come from the OData schemas
 //! the list endpoints execute, and request bodies from the `request_body!` declarations the
-//! extractors parse, so neither can drift from the code. A unit test reads every `.route(...)` in
-//! the route modules (`src/api/`, `src/admin/`, `src/signin.rs`) and fails if one is missing here; an API test calls every operation listed here
-//! and fails if one is not routed.
+//! extractors parse, so neither can drift from the code; `components.schemas` holds every entity
+//! the table names, so no reference dangles. Failures are declared in the format each contract
+//! answers: the Defender envelope (`Error`), or Entra's OAuth2 body (`EntraError`) for sign-in and
+//! discovery. The same table answers a 405's `Allow` ([`allowed_methods`]), since the router
+//! cannot: `findbyip(...)` shares the `/api/machines/{id}` route.
+//!
+//! Three tests hold the table to the code: an `insta` snapshot pins the whole document (any change
+//! shows as a reviewed diff); a unit test reads every `.route(...)` in the route modules
+//! (`src/api/`, `src/admin/`, `src/signin.rs`) and fails if one is missing here; an API test calls
+//! every operation listed here and fails if one is not routed.
 
 use crate::admin::{self, faults};
 use crate::api::mde::{actions, alerts, indicators, machines};
@@ -48,6 +55,10 @@ pub enum Answer {
     Json(&'static str),
     /// A file download.
     File,
+    /// An HTML page.
+    Html,
+    /// Plain text, described in words (Prometheus metrics).
+    Text(&'static str),
 }
 
 pub struct Operation {
@@ -61,6 +72,85 @@ pub struct Operation {
     pub input: Input,
     pub status: u16,
     pub answer: Answer,
+}
+
+impl Operation {
+    /// The entity schemas the operation takes or answers (for `components.schemas`).
+    fn entities(&self) -> impl Iterator<Item = &'static EntitySchema> {
+        let input = match self.input {
+            Input::ListOptions(schema) => Some(schema),
+            _ => None,
+        };
+        let answer = match self.answer {
+            Answer::Collection(schema) | Answer::Entity(schema) => Some(schema),
+            _ => None,
+        };
+        input.into_iter().chain(answer)
+    }
+}
+
+/// The methods the table documents for the operation path that `path` (as routed, after
+/// normalisation) is an instance of, upper-case, for a 405's `Allow`. The most literal template
+/// wins, so `/api/machines/findbyip(...)` is its own operation, not `/api/machines/{id}` (which
+/// the router shares with it because the function call sits where a machine id would).
+pub fn allowed_methods(path: &str) -> Option<Vec<String>> {
+    let operations = operations();
+    let best = operations
+        .iter()
+        .filter(|o| template_matches(o.path, path))
+        .map(|o| (literal_length(o.path), o.path))
+        .max()?;
+    let mut methods: Vec<String> = operations
+        .iter()
+        .filter(|o| o.path == best.1)
+        .map(|o| o.method.to_ascii_uppercase())
+        .collect();
+    if let Some(get) = methods.iter().position(|m| m == "GET") {
+        // axum answers HEAD wherever it answers GET (and lists it next to GET).
+        methods.insert(get + 1, "HEAD".into());
+    }
+    Some(methods)
+}
+
+/// The characters of `template` outside its `{name}` parameters.
+fn literal_length(template: &str) -> usize {
+    let mut inside = false;
+    template
+        .chars()
+        .filter(|&c| {
+            let literal = !inside && c != '{';
+            inside = (inside || c == '{') && c != '}';
+            literal
+        })
+        .count()
+}
+
+/// Whether `path` is an instance of `template`: segment by segment, literal text compared without
+/// regard to case, each `{name}` standing for one or more characters other than `/`.
+fn template_matches(template: &str, path: &str) -> bool {
+    let template: Vec<&str> = template.split('/').collect();
+    let path: Vec<&str> = path.split('/').collect();
+    template.len() == path.len() && template.iter().zip(&path).all(|(t, p)| segment_matches(t, p))
+}
+
+fn segment_matches(template: &str, segment: &str) -> bool {
+    match template.split_once('{') {
+        None => template.eq_ignore_ascii_case(segment),
+        Some((literal, rest)) => {
+            let Some(head) = segment.get(..literal.len()) else {
+                return false;
+            };
+            if !head.eq_ignore_ascii_case(literal) {
+                return false;
+            }
+            let rest_template = rest.split_once('}').map_or("", |(_, after)| after);
+            let segment = &segment[literal.len()..];
+            // The parameter takes at least one character; try every split (segments are short).
+            (1..=segment.len())
+                .filter(|&n| segment.is_char_boundary(n))
+                .any(|n| segment_matches(rest_template, &segment[n..]))
+        }
+    }
 }
 
 /// The JSON body of `T`, as its extractor parses it.
@@ -198,7 +288,7 @@ pub fn operations() -> Vec<Operation> {
         op("get", "/{tenant}/discovery/instance", SIGN_IN, "Instance discovery (MSAL)", NO_ROLES, I::None, 200, A::Json("instance discovery metadata")),
         // Admin
         op("get", "/_palisade/health", ADMIN, "Readiness (open to all)", NO_ROLES, I::None, 200, A::Json("{status: ok}")),
-        op("get", "/_palisade/docs", ADMIN, "This documentation, as a page (open to all)", NO_ROLES, I::None, 200, A::Json("HTML")),
+        op("get", "/_palisade/docs", ADMIN, "This documentation, as a page (open to all)", NO_ROLES, I::None, 200, A::Html),
         op("get", "/openapi.json", ADMIN, "This document (open to all)", NO_ROLES, I::None, 200, A::Json("OpenAPI 3.0")),
         op("get", "/_palisade/errors/{target}", ADMIN, "The journal record of an error response", NO_ROLES, I::None, 200, A::Json("{target, time, tenantId, appId, method, path, status, code, message, cause}")),
         op("post", "/_palisade/tokens", ADMIN, "Mint a token with chosen claims", NO_ROLES, json_body::<admin::MintRequest>(), 200, A::Json("{access_token, ...}")),
@@ -221,7 +311,7 @@ pub fn operations() -> Vec<Operation> {
         op("post", "/_palisade/reset", ADMIN, "Back to a first start: demo tenant and dev app only, journals emptied, clock reset", NO_ROLES, I::None, 204, A::Empty),
         op("get", "/_palisade/requests", ADMIN, "The request journal, filtered (oldest first)", NO_ROLES, I::Query(&[("method", false, "HTTP method"), ("path", false, "normalised path, exact"), ("pathPrefix", false, "path prefix"), ("status", false, "HTTP status"), ("code", false, "error code"), ("clientId", false, "app"), ("tenantId", false, "tenant"), ("bodyContains", false, "text in the request body"), ("since", false, "ISO time"), ("after", false, "sequence number"), ("limit", false, "newest N")]), 200, A::Json("{value: [request]}")),
         op("delete", "/_palisade/requests", ADMIN, "Empty the request journal", NO_ROLES, I::None, 200, A::Json("{cleared: N}")),
-        op("get", "/metrics", ADMIN, "Prometheus metrics: requests by route and status, errors by code, latency histograms", NO_ROLES, I::None, 200, A::Json("Prometheus text format")),
+        op("get", "/metrics", ADMIN, "Prometheus metrics: requests by route and status, errors by code, latency histograms", NO_ROLES, I::None, 200, A::Text("Prometheus text format 0.0.4")),
         op("post", "/_palisade/faults", ADMIN, "Create a fault-injection rule", NO_ROLES, json_body::<faults::FaultRuleBody>(), 201, A::Json("the rule")),
         op("get", "/_palisade/faults", ADMIN, "List fault rules with their counters and state", NO_ROLES, I::None, 200, A::Json("{value: [rule]}")),
         op("delete", "/_palisade/faults", ADMIN, "Remove every fault rule", NO_ROLES, I::None, 204, A::Empty),
@@ -243,21 +333,20 @@ pub fn operations() -> Vec<Operation> {
 
 /// The OpenAPI document, with `origin` (the scheme, host and port the client called) as server.
 pub fn document(origin: &str) -> Value {
+    let operations = operations();
     let mut paths = Map::new();
-    for operation in operations() {
+    for operation in &operations {
         let entry = paths.entry(operation.path.to_string()).or_insert_with(|| json!({}));
-        entry[operation.method] = describe(&operation);
+        entry[operation.method] = describe(operation);
     }
+    // Every entity the table names, so a referenced schema cannot be left undefined.
     let mut schemas = Map::new();
-    for schema in [
-        &MACHINES,
-        &ALERTS,
-        &MACHINE_ACTIONS,
-        &INVESTIGATIONS,
-        &USERS,
-        &INDICATORS,
-    ] {
-        schemas.insert(schema.entity.to_string(), entity_schema(schema));
+    for operation in &operations {
+        for schema in operation.entities() {
+            schemas
+                .entry(schema.entity.to_string())
+                .or_insert_with(|| entity_schema(schema));
+        }
     }
     schemas.insert(
         "Error".into(),
@@ -268,6 +357,23 @@ pub fn document(origin: &str) -> Value {
                 "code": {"type": "string"}, "message": {"type": "string"}, "target": {"type": "string"}
             }, "required": ["code", "message", "target"]}},
             "required": ["error"]
+        }),
+    );
+    schemas.insert(
+        "EntraError".into(),
+        json!({
+            "type": "object",
+            "description": "Entra ID's OAuth2 error body, which the sign-in and discovery endpoints answer instead of the Defender envelope; look `trace_id` up at /_palisade/errors/{target}.",
+            "properties": {
+                "error": {"type": "string", "description": "the OAuth2 error, e.g. invalid_client"},
+                "error_description": {"type": "string", "description": "AADSTSnnnnn: message, then trace id, correlation id and timestamp"},
+                "error_codes": {"type": "array", "items": {"type": "integer"}},
+                "timestamp": {"type": "string"},
+                "trace_id": {"type": "string", "format": "uuid"},
+                "correlation_id": {"type": "string", "format": "uuid"},
+                "error_uri": {"type": "string"}
+            },
+            "required": ["error", "error_description", "error_codes", "timestamp", "trace_id", "correlation_id"]
         }),
     );
     json!({
@@ -358,6 +464,20 @@ fn describe(operation: &Operation) -> Value {
         Answer::File => {
             json!({"description": "the file", "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}})
         }
+        Answer::Html => {
+            json!({"description": "an HTML page", "content": {"text/html": {"schema": {"type": "string"}}}})
+        }
+        Answer::Text(description) => {
+            json!({"description": description, "content": {"text/plain": {"schema": {"type": "string"}}}})
+        }
+    };
+    // Sign-in and discovery answer failures as Entra does, not with the Defender envelope.
+    let failure = if operation.tag == SIGN_IN {
+        json!({"description": "Entra's OAuth2 error body (AADSTS code, trace and correlation ids)",
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/EntraError"}}}})
+    } else {
+        json!({"description": "an error envelope with the contract's code and status",
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}})
     };
     let mut description = String::new();
     if !operation.roles.is_empty() {
@@ -370,8 +490,7 @@ fn describe(operation: &Operation) -> Value {
         "parameters": parameters,
         "responses": {
             operation.status.to_string(): success,
-            "default": {"description": "an error envelope with the contract's code and status",
-                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+            "default": failure
         }
     });
     if !description.is_empty() {
@@ -595,6 +714,68 @@ mod tests {
             })
             .collect();
         assert!(missing.is_empty(), "routes missing from the OpenAPI table: {missing:?}");
+    }
+
+    /// The whole document, pinned: a change to any operation, body or entity shows in review as a
+    /// snapshot diff (`cargo insta review`), so the document cannot change unnoticed.
+    #[test]
+    fn document_snapshot() {
+        let doc = document("http://palisade.test");
+        insta::assert_snapshot!(serde_json::to_string_pretty(&doc).unwrap());
+    }
+
+    #[test]
+    fn every_schema_reference_is_defined() {
+        let doc = document("http://palisade.test");
+        let text = doc.to_string();
+        let defined = doc["components"]["schemas"].as_object().unwrap();
+        let mut references = 0;
+        for part in text.split("\"#/components/schemas/").skip(1) {
+            let name = part.split('"').next().unwrap();
+            assert!(defined.contains_key(name), "{name} is referenced but not defined");
+            references += 1;
+        }
+        assert!(references > 20, "only {references} references");
+        assert!(defined.contains_key("LibraryFile"));
+    }
+
+    #[test]
+    fn sign_in_failures_are_entra_errors_and_pages_are_not_json() {
+        let doc = document("http://palisade.test");
+        for (path, method) in [
+            ("/{tenant}/oauth2/v2.0/token", "post"),
+            ("/{tenant}/discovery/instance", "get"),
+            ("/{tenant}/v2.0/.well-known/openid-configuration", "get"),
+        ] {
+            let failure = &doc["paths"][path][method]["responses"]["default"];
+            assert_eq!(
+                failure["content"]["application/json"]["schema"]["$ref"], "#/components/schemas/EntraError",
+                "{method} {path}"
+            );
+        }
+        let machines = &doc["paths"]["/api/machines"]["get"]["responses"]["default"];
+        assert_eq!(
+            machines["content"]["application/json"]["schema"]["$ref"],
+            "#/components/schemas/Error"
+        );
+        let page = &doc["paths"]["/_palisade/docs"]["get"]["responses"]["200"]["content"];
+        assert!(page.get("text/html").is_some() && page.get("application/json").is_none());
+        let metrics = &doc["paths"]["/metrics"]["get"]["responses"]["200"]["content"];
+        assert!(metrics.get("text/plain").is_some() && metrics.get("application/json").is_none());
+    }
+
+    #[test]
+    fn allow_comes_from_the_most_literal_documented_path() {
+        let allow = |path: &str| allowed_methods(path).map(|m| m.join(","));
+        assert_eq!(
+            allow("/api/machines/findbyip(ip='10.0.0.1',timestamp=2024-01-01T00:00:00Z)").as_deref(),
+            Some("GET,HEAD")
+        );
+        assert_eq!(allow("/api/machines/abc").as_deref(), Some("GET,HEAD,PATCH"));
+        assert_eq!(allow("/api/machines/findbytag").as_deref(), Some("GET,HEAD"));
+        assert_eq!(allow("/api/nowhere/at/all"), None);
+        assert!(template_matches("/api/machines/{id}", "/API/Machines/x"));
+        assert!(!template_matches("/api/machines/{id}", "/api/machines/"));
     }
 
     #[test]

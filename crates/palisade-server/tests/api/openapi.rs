@@ -61,3 +61,56 @@ async fn documentation_page_is_self_contained_html() {
     // Offline: nothing is loaded from another origin.
     assert!(!page.contains("https://"), "the page must not load remote assets");
 }
+
+#[tokio::test]
+async fn allow_lists_the_documented_methods_of_a_function_path() {
+    let app = TestApp::spawn().await;
+    let token = app.token().await;
+    // `findbyip(...)` is routed through `/api/machines/{id}`, which also takes PATCH.
+    let path = "/api/machines/findbyip(ip='10.1.1.1',timestamp=2024-01-01T00:00:00Z)";
+    let response = app.call(Method::OPTIONS, path, Some(&token), None).await;
+    assert_eq!(response.status(), 405);
+    assert_eq!(response.headers()["allow"], "GET,HEAD");
+    let response = app.call(Method::DELETE, "/api/machines/abc", Some(&token), None).await;
+    assert_eq!(response.status(), 405);
+    assert_eq!(response.headers()["allow"], "GET,HEAD,PATCH");
+}
+
+#[tokio::test]
+async fn document_declares_each_operations_real_formats() {
+    let app = TestApp::spawn().await;
+    let doc = app.get_json(&format!("{}/openapi.json", app.http)).await;
+    let schemas = doc["components"]["schemas"].as_object().expect("schemas");
+    assert!(schemas.contains_key("LibraryFile"));
+    let token = &doc["paths"]["/{tenant}/oauth2/v2.0/token"]["post"]["responses"]["default"];
+    assert_eq!(
+        token["content"]["application/json"]["schema"]["$ref"],
+        "#/components/schemas/EntraError"
+    );
+    // What the server answers matches what the document declares.
+    for (path, declared) in [("/_palisade/docs", "text/html"), ("/metrics", "text/plain")] {
+        let content = &doc["paths"][path]["get"]["responses"]["200"]["content"];
+        assert!(content.get(declared).is_some(), "{path}: {content}");
+        let response = app.call(Method::GET, path, None, None).await;
+        let served = response.headers()["content-type"].to_str().unwrap().to_string();
+        assert!(served.starts_with(declared), "{path} serves {served}");
+    }
+    let response = app
+        .call(
+            Method::POST,
+            &format!("/{TENANT}/oauth2/v2.0/token"),
+            None,
+            Some("grant_type=password"),
+        )
+        .await;
+    let body: Value = response.json().await.unwrap();
+    for key in [
+        "error",
+        "error_description",
+        "error_codes",
+        "trace_id",
+        "correlation_id",
+    ] {
+        assert!(body.get(key).is_some(), "the token error lacks {key}: {body}");
+    }
+}
