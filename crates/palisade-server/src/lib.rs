@@ -22,6 +22,7 @@ pub mod error;
 pub mod extract;
 pub mod layers;
 pub mod openapi;
+pub mod routing;
 pub mod signin;
 pub mod state;
 pub mod tls;
@@ -42,6 +43,7 @@ use palisade_domain::control::clock::Clock;
 use palisade_domain::Core;
 use palisade_error::ApiError;
 use palisade_store_sqlite::SqliteStore;
+use routing::Routes;
 use state::AppState;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -75,23 +77,33 @@ pub fn open_core(config: &Config) -> Result<Arc<Core>, StartError> {
     Ok(Arc::new(core))
 }
 
-/// The whole application as one router.
-pub fn app(state: AppState) -> Router {
-    let api = Router::new()
+/// Every route the server answers, with the list of what it routes (see [`routing`]).
+pub fn routes(state: AppState) -> Routes {
+    let api = Routes::new()
         .merge(api::mde::router())
         .merge(api::xdr::router())
-        .route_layer(from_fn_with_state(state.clone(), injection::api_calls))
-        .route_layer(from_fn_with_state(state.clone(), auth::authenticate));
-    Router::new()
+        .layered(|router| {
+            router
+                .route_layer(from_fn_with_state(state.clone(), injection::api_calls))
+                .route_layer(from_fn_with_state(state.clone(), auth::authenticate))
+        });
+    let signin = signin::router().layered(|router| {
+        router
+            .route_layer(from_fn_with_state(state.clone(), injection::signin_calls))
+            .route_layer(from_fn_with_state(state.clone(), signin::entra_errors))
+    });
+    Routes::new()
         .merge(api)
-        .merge(
-            signin::router()
-                .route_layer(from_fn_with_state(state.clone(), injection::signin_calls))
-                .route_layer(from_fn_with_state(state.clone(), signin::entra_errors)),
-        )
-        .route("/openapi.json", axum::routing::get(openapi::serve_document))
-        .route("/_palisade/docs", axum::routing::get(openapi::serve_page))
-        .merge(admin::router(state.clone()))
+        .merge(signin)
+        .get("/openapi.json", openapi::serve_document)
+        .get("/_palisade/docs", openapi::serve_page)
+        .merge(admin::router(state))
+}
+
+/// The whole application as one router.
+pub fn app(state: AppState) -> Router {
+    routes(state.clone())
+        .into_router()
         .route_layer(axum::middleware::from_fn(journal::record_route))
         .fallback(no_route)
         .method_not_allowed_fallback(wrong_method)

@@ -4,13 +4,13 @@
 
 use crate::extract::{read_body, Origin};
 use crate::layers::journal::RequestContext;
+use crate::routing::Routes;
 use crate::state::AppState;
 use axum::extract::{Path, Query, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Extension, Router};
+use axum::Extension;
 use base64::Engine;
 use palisade_domain::signin::{Endpoint, TokenFailure, TokenRequest};
 use palisade_error::{EntraError, JournalEntry};
@@ -18,15 +18,15 @@ use serde_json::json;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/{tenant}/oauth2/token", post(token_v1))
-        .route("/{tenant}/oauth2/v2.0/token", post(token_v2))
-        .route("/{tenant}/v2.0/.well-known/openid-configuration", get(discovery_v2))
-        .route("/{tenant}/.well-known/openid-configuration", get(discovery_v1))
-        .route("/{tenant}/discovery/v2.0/keys", get(jwks))
-        .route("/{tenant}/discovery/keys", get(jwks))
-        .route("/{tenant}/discovery/instance", get(instance_discovery))
+pub fn router() -> Routes {
+    Routes::new()
+        .post("/{tenant}/oauth2/token", token_v1)
+        .post("/{tenant}/oauth2/v2.0/token", token_v2)
+        .get("/{tenant}/v2.0/.well-known/openid-configuration", discovery_v2)
+        .get("/{tenant}/.well-known/openid-configuration", discovery_v1)
+        .get("/{tenant}/discovery/v2.0/keys", jwks)
+        .get("/{tenant}/discovery/keys", jwks)
+        .get("/{tenant}/discovery/instance", instance_discovery)
 }
 
 async fn token_v1(

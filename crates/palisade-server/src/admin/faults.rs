@@ -9,26 +9,28 @@
 
 use crate::extract::{JsonBody, PathParam};
 use crate::request_body;
+use crate::routing::Routes;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use palisade_domain::control::faults::{FaultRuleSpec, FaultRuleView};
 use palisade_domain::control::ratelimit::{RateLimitSettings, API_LIMITS, DEFAULT_LIMIT};
 use palisade_error::ApiError;
 use serde_json::json;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/_palisade/faults", get(list).post(create).delete(clear))
-        .route("/_palisade/faults/{id}", get(get_one).delete(remove))
-        .route("/_palisade/ratelimits", get(limits).delete(reset_counters))
-        .route(
-            "/_palisade/tenants/{tenant}/ratelimits",
-            get(tenant_limits).patch(change_tenant_limits),
-        )
+pub fn router() -> Routes {
+    Routes::new()
+        .get("/_palisade/faults", list)
+        .post("/_palisade/faults", create)
+        .delete("/_palisade/faults", clear)
+        .get("/_palisade/faults/{id}", get_one)
+        .delete("/_palisade/faults/{id}", remove)
+        .get("/_palisade/ratelimits", limits)
+        .delete("/_palisade/ratelimits", reset_counters)
+        .get("/_palisade/tenants/{tenant}/ratelimits", tenant_limits)
+        .patch("/_palisade/tenants/{tenant}/ratelimits", change_tenant_limits)
 }
 
 request_body! {

@@ -9,13 +9,13 @@ pub mod faults;
 use crate::extract::{Caller, JsonBody, PathParam};
 use crate::layers::requests::RequestFilter;
 use crate::request_body;
+use crate::routing::Routes;
 use crate::state::AppState;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{from_fn_with_state, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use palisade_auth::{Claims, ALL_APP_ROLES};
 use palisade_domain::control::apps::AppView;
 use palisade_domain::control::tenants::NewTenant;
@@ -29,40 +29,44 @@ use subtle::ConstantTimeEq;
 
 pub use crate::config::ADMIN_KEY_HEADER;
 
-pub fn router(state: AppState) -> Router<AppState> {
-    let guarded = Router::new()
-        .route("/_palisade/errors/{target}", get(error_trace))
-        .route("/_palisade/tokens", post(mint_token))
-        .route("/_palisade/tenants", post(create_tenant).get(list_tenants))
-        .route("/_palisade/tenants/{tenant}", get(get_tenant).delete(delete_tenant))
-        .route("/_palisade/tenants/{tenant}/apps", post(register_app).get(list_apps))
-        .route(
-            "/_palisade/tenants/{tenant}/apps/{client}",
-            get(get_app).patch(update_app).delete(delete_app),
-        )
-        .route("/_palisade/tenants/{tenant}/apps/{client}/secrets", post(rotate_secret))
-        .route("/_palisade/tenants/{tenant}/data", post(load_data))
-        .route("/_palisade/tenants/{tenant}/export", get(export_data))
-        .route("/_palisade/tenants/{tenant}/reset", post(reset_tenant))
-        .route("/_palisade/reset", post(reset_everything))
-        .route("/_palisade/requests", get(list_requests).delete(clear_requests))
-        .route("/metrics", get(metrics))
-        .route("/_palisade/credentials", get(credentials))
-        .route("/_palisade/clock", get(clock_state).post(change_clock))
-        .route(
-            "/_palisade/tenants/{tenant}/features",
-            get(tenant_features).patch(change_features),
-        )
-        .route("/_palisade/tenants/{tenant}/machines/{id}/state", get(machine_state))
-        .route("/_palisade/debug/panic", post(panic_on_purpose))
-        .route(
+pub fn router(state: AppState) -> Routes {
+    let guarded = Routes::new()
+        .get("/_palisade/errors/{target}", error_trace)
+        .post("/_palisade/tokens", mint_token)
+        .post("/_palisade/tenants", create_tenant)
+        .get("/_palisade/tenants", list_tenants)
+        .get("/_palisade/tenants/{tenant}", get_tenant)
+        .delete("/_palisade/tenants/{tenant}", delete_tenant)
+        .post("/_palisade/tenants/{tenant}/apps", register_app)
+        .get("/_palisade/tenants/{tenant}/apps", list_apps)
+        .get("/_palisade/tenants/{tenant}/apps/{client}", get_app)
+        .patch("/_palisade/tenants/{tenant}/apps/{client}", update_app)
+        .delete("/_palisade/tenants/{tenant}/apps/{client}", delete_app)
+        .post("/_palisade/tenants/{tenant}/apps/{client}/secrets", rotate_secret)
+        .post("/_palisade/tenants/{tenant}/data", load_data)
+        .get("/_palisade/tenants/{tenant}/export", export_data)
+        .post("/_palisade/tenants/{tenant}/reset", reset_tenant)
+        .post("/_palisade/reset", reset_everything)
+        .get("/_palisade/requests", list_requests)
+        .delete("/_palisade/requests", clear_requests)
+        .get("/metrics", metrics)
+        .get("/_palisade/credentials", credentials)
+        .get("/_palisade/clock", clock_state)
+        .post("/_palisade/clock", change_clock)
+        .get("/_palisade/tenants/{tenant}/features", tenant_features)
+        .patch("/_palisade/tenants/{tenant}/features", change_features)
+        .get("/_palisade/tenants/{tenant}/machines/{id}/state", machine_state)
+        .post("/_palisade/debug/panic", panic_on_purpose)
+        .on(
+            "get",
             "/_palisade/whoami",
-            get(whoami).route_layer(from_fn_with_state(state.clone(), crate::layers::auth::authenticate)),
+            axum::routing::get(whoami)
+                .route_layer(from_fn_with_state(state.clone(), crate::layers::auth::authenticate)),
         )
         .merge(faults::router())
-        .route_layer(from_fn_with_state(state, guard));
-    Router::new()
-        .route("/_palisade/health", get(health))
+        .layered(|router| router.route_layer(from_fn_with_state(state, guard)));
+    Routes::new()
+        .get("/_palisade/health", health)
         .merge(crate::api::mde::actions::downloads_router())
         .merge(guarded)
 }

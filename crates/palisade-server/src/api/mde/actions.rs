@@ -8,12 +8,11 @@
 use crate::api::{count_response, entity_response, list_response, odata_query, odata_response};
 use crate::extract::{json_body, Caller, Origin, PathParam, RequestBody};
 use crate::request_body;
+use crate::routing::Routes;
 use crate::state::AppState;
 use axum::extract::{Path, Request, State};
 use axum::http::{header, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::Router;
 use palisade_auth::Principal;
 use palisade_domain::mde::actions::{action_roles, ActionDetails, ActionRequest, DownloadKind, INVESTIGATE_ROLES};
 use palisade_error::ApiError;
@@ -21,35 +20,35 @@ use palisade_model::entities::ActionType;
 use palisade_model::schemas::MACHINE_ACTIONS;
 use serde_json::json;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/machineactions", get(list))
-        .route("/api/machineactions/$count", get(count))
-        .route("/api/machineactions/{id}", get(get_one))
-        .route("/api/machineactions/{id}/cancel", post(cancel))
+pub fn router() -> Routes {
+    Routes::new()
+        .get("/api/machineactions", list)
+        .get("/api/machineactions/$count", count)
+        .get("/api/machineactions/{id}", get_one)
+        .post("/api/machineactions/{id}/cancel", cancel)
         // getPackageUri and GetLiveResponseResultDownloadLink(index=N): the second keeps its
         // argument inside the segment, so the segment is matched here rather than by the router.
-        .route("/api/machineactions/{id}/{call}", get(function_call))
-        .route("/api/machines/{id}/isolate", post(isolate))
-        .route("/api/machines/{id}/unisolate", post(unisolate))
-        .route("/api/machines/{id}/restrictCodeExecution", post(restrict))
-        .route("/api/machines/{id}/unrestrictCodeExecution", post(unrestrict))
-        .route("/api/machines/{id}/runAntiVirusScan", post(scan))
-        .route("/api/machines/{id}/collectInvestigationPackage", post(collect))
-        .route("/api/machines/{id}/offboard", post(offboard))
-        .route("/api/machines/{id}/StopAndQuarantineFile", post(stop_and_quarantine))
-        .route("/api/machines/{id}/runliveresponse", post(live_response))
-        .route("/api/machines/{id}/startInvestigation", post(start_investigation))
+        .get("/api/machineactions/{id}/{call}", function_call)
+        .post("/api/machines/{id}/isolate", isolate)
+        .post("/api/machines/{id}/unisolate", unisolate)
+        .post("/api/machines/{id}/restrictCodeExecution", restrict)
+        .post("/api/machines/{id}/unrestrictCodeExecution", unrestrict)
+        .post("/api/machines/{id}/runAntiVirusScan", scan)
+        .post("/api/machines/{id}/collectInvestigationPackage", collect)
+        .post("/api/machines/{id}/offboard", offboard)
+        .post("/api/machines/{id}/StopAndQuarantineFile", stop_and_quarantine)
+        .post("/api/machines/{id}/runliveresponse", live_response)
+        .post("/api/machines/{id}/startInvestigation", start_investigation)
 }
 
 /// Download links: no token (they are signed and expire, like the real SAS URIs). Merged into the
 /// open part of the admin router.
-pub fn downloads_router() -> Router<AppState> {
-    Router::new()
-        .route("/_palisade/downloads/{tenant}/{action}/package", get(download_package))
-        .route(
+pub fn downloads_router() -> Routes {
+    Routes::new()
+        .get("/_palisade/downloads/{tenant}/{action}/package", download_package)
+        .get(
             "/_palisade/downloads/{tenant}/{action}/results/{index}",
-            get(download_result),
+            download_result,
         )
 }
 

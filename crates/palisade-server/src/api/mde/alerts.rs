@@ -4,31 +4,31 @@
 use crate::api::{count_response, entity_response, list_response, odata_query, odata_response};
 use crate::extract::{Caller, JsonBody, Origin, PathParam};
 use crate::request_body;
+use crate::routing::Routes;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::Router;
 use palisade_domain::mde::alerts::{AlertReference, AlertUpdate};
 use palisade_error::ApiError;
 use palisade_model::schemas::ALERTS;
 use serde_json::json;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/alerts", get(list))
-        .route("/api/alerts/$count", get(count))
-        .route("/api/alerts/batchUpdate", post(batch_update))
-        .route("/api/alerts/CreateAlertByReference", post(create_by_reference))
-        .route("/api/alerts/{id}", get(get_one).patch(update))
-        .route("/api/alerts/{id}/domains", get(domains))
-        .route("/api/alerts/{id}/files", get(files))
-        .route("/api/alerts/{id}/ips", get(ips))
-        .route("/api/alerts/{id}/machine", get(machine))
-        .route("/api/alerts/{id}/user", get(user))
-        .route("/api/machines/{id}/alerts", get(machine_alerts))
-        .route("/api/machines/{id}/alerts/$count", get(count_machine_alerts))
+pub fn router() -> Routes {
+    Routes::new()
+        .get("/api/alerts", list)
+        .get("/api/alerts/$count", count)
+        .post("/api/alerts/batchUpdate", batch_update)
+        .post("/api/alerts/CreateAlertByReference", create_by_reference)
+        .get("/api/alerts/{id}", get_one)
+        .patch("/api/alerts/{id}", update)
+        .get("/api/alerts/{id}/domains", domains)
+        .get("/api/alerts/{id}/files", files)
+        .get("/api/alerts/{id}/ips", ips)
+        .get("/api/alerts/{id}/machine", machine)
+        .get("/api/alerts/{id}/user", user)
+        .get("/api/machines/{id}/alerts", machine_alerts)
+        .get("/api/machines/{id}/alerts/$count", count_machine_alerts)
 }
 
 pub async fn list(

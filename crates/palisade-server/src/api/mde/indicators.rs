@@ -5,26 +5,26 @@ use crate::api::{count_response, entity_response, list_response, odata_query, od
 use crate::extract::{apply_body_policy, json_body, parse_body, Caller, JsonBody, Origin, PathParam, RequestBody};
 use crate::layers::journal::RequestContext;
 use crate::request_body;
+use crate::routing::Routes;
 use crate::state::AppState;
 use axum::extract::Request;
 use axum::extract::State;
 use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
-use axum::Router;
 use palisade_domain::mde::indicators::IndicatorSubmission;
 use palisade_error::ApiError;
 use palisade_model::schemas::INDICATORS;
 use serde_json::json;
 use std::sync::Arc;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/indicators", get(list).post(submit))
-        .route("/api/indicators/$count", get(count))
-        .route("/api/indicators/import", post(import))
-        .route("/api/indicators/BatchDelete", post(batch_delete))
-        .route("/api/indicators/{id}", delete(delete_one))
+pub fn router() -> Routes {
+    Routes::new()
+        .get("/api/indicators", list)
+        .post("/api/indicators", submit)
+        .get("/api/indicators/$count", count)
+        .post("/api/indicators/import", import)
+        .post("/api/indicators/BatchDelete", batch_delete)
+        .delete("/api/indicators/{id}", delete_one)
 }
 
 pub async fn list(

@@ -3,20 +3,19 @@
 
 use crate::api::{count_response, entity_response, list_response, odata_query};
 use crate::extract::{Caller, Origin, PathParam};
+use crate::routing::Routes;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::{StatusCode, Uri};
 use axum::response::Response;
-use axum::routing::get;
-use axum::Router;
 use palisade_error::ApiError;
 use palisade_model::schemas::INVESTIGATIONS;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/investigations", get(list))
-        .route("/api/investigations/$count", get(count))
-        .route("/api/investigations/{id}", get(get_one))
+pub fn router() -> Routes {
+    Routes::new()
+        .get("/api/investigations", list)
+        .get("/api/investigations/$count", count)
+        .get("/api/investigations/{id}", get_one)
 }
 
 pub async fn list(

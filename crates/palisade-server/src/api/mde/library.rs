@@ -4,13 +4,12 @@
 
 use crate::api::{entity_response, list_response};
 use crate::extract::{Caller, Origin, PathParam};
+use crate::routing::Routes;
 use crate::state::AppState;
 use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Request, State};
 use axum::handler::Handler;
 use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get};
-use axum::Router;
 use palisade_domain::mde::library::{file_too_large, LibraryUpload, LIBRARY_ROLES, MAX_FILE_BYTES};
 use palisade_error::{ApiError, ErrorCode};
 use palisade_model::schemas::LIBRARY_FILES;
@@ -29,13 +28,15 @@ const TEXT_FIELDS: &[&str] = &[
     "OverrideIfExists",
 ];
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route(
+pub fn router() -> Routes {
+    Routes::new()
+        .get("/api/libraryfiles", list)
+        .on(
+            "post",
             "/api/libraryfiles",
-            get(list).post(upload.layer(DefaultBodyLimit::max(UPLOAD_BODY_LIMIT))),
+            axum::routing::post(upload.layer(DefaultBodyLimit::max(UPLOAD_BODY_LIMIT))),
         )
-        .route("/api/libraryfiles/{name}", delete(remove))
+        .delete("/api/libraryfiles/{name}", remove)
 }
 
 pub async fn list(

@@ -4,12 +4,11 @@
 
 use crate::api::{entity_response, list_response};
 use crate::extract::{Caller, Origin, PathParam};
+use crate::routing::Routes;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::{StatusCode, Uri};
 use axum::response::Response;
-use axum::routing::get;
-use axum::Router;
 use palisade_error::ApiError;
 use palisade_model::schemas::{ALERTS, MACHINES};
 
@@ -18,17 +17,17 @@ const FILE_STATS: &str = "microsoft.windowsDefenderATP.api.InOrgFileStats";
 const IP_STATS: &str = "microsoft.windowsDefenderATP.api.InOrgIPStats";
 const DOMAIN_STATS: &str = "microsoft.windowsDefenderATP.api.InOrgDomainStats";
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/files/{id}", get(file))
-        .route("/api/files/{id}/stats", get(file_stats))
-        .route("/api/files/{id}/alerts", get(file_alerts))
-        .route("/api/files/{id}/machines", get(file_machines))
-        .route("/api/ips/{ip}/stats", get(ip_stats))
-        .route("/api/ips/{ip}/alerts", get(ip_alerts))
-        .route("/api/domains/{domain}/stats", get(domain_stats))
-        .route("/api/domains/{domain}/alerts", get(domain_alerts))
-        .route("/api/domains/{domain}/machines", get(domain_machines))
+pub fn router() -> Routes {
+    Routes::new()
+        .get("/api/files/{id}", file)
+        .get("/api/files/{id}/stats", file_stats)
+        .get("/api/files/{id}/alerts", file_alerts)
+        .get("/api/files/{id}/machines", file_machines)
+        .get("/api/ips/{ip}/stats", ip_stats)
+        .get("/api/ips/{ip}/alerts", ip_alerts)
+        .get("/api/domains/{domain}/stats", domain_stats)
+        .get("/api/domains/{domain}/alerts", domain_alerts)
+        .get("/api/domains/{domain}/machines", domain_machines)
 }
 
 /// The statistics routes' one query parameter, `lookBackHours` (its name in any case: the pages

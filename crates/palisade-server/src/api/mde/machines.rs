@@ -3,26 +3,26 @@
 use crate::api::{count_response, entity_response, list_response, odata_query, odata_response, page_response};
 use crate::extract::{Caller, JsonBody, Origin, PathParam};
 use crate::request_body;
+use crate::routing::Routes;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::{StatusCode, Uri};
 use axum::response::Response;
-use axum::routing::{get, post};
-use axum::Router;
 use palisade_domain::mde::machines::FindByIp;
 use palisade_error::ApiError;
 use palisade_model::schemas::{MACHINES, USERS};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/machines", get(list))
-        .route("/api/machines/$count", get(count))
-        .route("/api/machines/findbytag", get(find_by_tag))
-        .route("/api/machines/AddOrRemoveTagForMultipleMachines", post(tag_many))
-        .route("/api/machines/{id}", get(get_one).patch(update))
-        .route("/api/machines/{id}/logonusers", get(logon_users))
-        .route("/api/machines/{id}/tags", post(tag))
-        .route("/api/machines/{id}/setDeviceValue", post(set_device_value))
+pub fn router() -> Routes {
+    Routes::new()
+        .get("/api/machines", list)
+        .get("/api/machines/$count", count)
+        .get("/api/machines/findbytag", find_by_tag)
+        .post("/api/machines/AddOrRemoveTagForMultipleMachines", tag_many)
+        .get("/api/machines/{id}", get_one)
+        .patch("/api/machines/{id}", update)
+        .get("/api/machines/{id}/logonusers", logon_users)
+        .post("/api/machines/{id}/tags", tag)
+        .post("/api/machines/{id}/setDeviceValue", set_device_value)
 }
 
 pub async fn list(

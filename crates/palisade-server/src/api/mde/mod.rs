@@ -10,12 +10,11 @@ pub mod lookups;
 pub mod machines;
 pub mod users;
 
-use crate::state::AppState;
-use axum::Router;
+use crate::routing::Routes;
 
 /// Every Defender for Endpoint route (authentication and injection are layered on by the caller).
-pub fn router() -> Router<AppState> {
-    Router::new()
+pub fn router() -> Routes {
+    Routes::new()
         .merge(machines::router())
         .merge(alerts::router())
         .merge(actions::router())

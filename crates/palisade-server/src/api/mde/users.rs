@@ -2,19 +2,18 @@
 
 use crate::api::list_response;
 use crate::extract::{Caller, Origin, PathParam};
+use crate::routing::Routes;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::Uri;
 use axum::response::Response;
-use axum::routing::get;
-use axum::Router;
 use palisade_error::ApiError;
 use palisade_model::schemas::{ALERTS, MACHINES};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/users/{id}/alerts", get(alerts))
-        .route("/api/users/{id}/machines", get(machines))
+pub fn router() -> Routes {
+    Routes::new()
+        .get("/api/users/{id}/alerts", alerts)
+        .get("/api/users/{id}/machines", machines)
 }
 
 pub async fn alerts(
