@@ -4,7 +4,8 @@
 //! Tour, by concern: `pool` opens connections and lends them; `migrations` holds the schema; `docs`
 //! the entity tables, their paging SQL and query plans; `tenants` tenants and apps; `links`
 //! relations; `observations` the lookups' rows and statistics; `journal` the error journal; `meta`
-//! small values, sequences and upkeep; `error` maps SQLite's errors onto the neutral `StoreError`
+//! small values, sequences and upkeep; `rate_windows` the shared rate-limit windows (one upsert
+//! per window; `examples/rate_window_cost.rs` measures it); `error` maps SQLite's errors onto the neutral `StoreError`
 //! (busy → `Unavailable`, unique or primary-key violations → `Conflict`, the rest → `Backend`).
 //! `tests/conformance.rs` runs `palisade_store::conformance` against this backend.
 
@@ -16,6 +17,7 @@ mod meta;
 mod migrations;
 mod observations;
 mod pool;
+mod rate_windows;
 mod tenants;
 
 use palisade_store::StoreError;

@@ -227,6 +227,16 @@ CREATE INDEX observations_by_machine ON observations (tenant_id, kind, key, mach
 -- IP statistics also count the machines that report an address as their own.
 CREATE INDEX machines_by_external_ip ON machines (tenant_id, last_external_ip_address, id);
 "#,
+    r#"
+-- Rate-limit windows (RateWindowStore): one row per (tenant, app, API, window length), counted by
+-- one upsert, so processes sharing the file share the limits. Not tenant data: a tenant's reset
+-- leaves them, as it leaves the in-process counters.
+CREATE TABLE rate_windows (
+    key TEXT PRIMARY KEY,
+    opened_ms INTEGER NOT NULL,
+    count INTEGER NOT NULL
+) WITHOUT ROWID;
+"#,
 ];
 
 pub(crate) fn migrate(conn: &mut Connection) -> Result<()> {

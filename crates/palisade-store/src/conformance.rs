@@ -61,6 +61,10 @@ pub const ALL: &[(&str, Check)] = &[
     ),
     ("clearing_keeps_what_it_promises", clearing_keeps_what_it_promises),
     ("meta_init_is_first_writer_wins", meta_init_is_first_writer_wins),
+    (
+        "rate_windows_count_all_or_nothing_atomically",
+        rate_windows_count_all_or_nothing_atomically,
+    ),
 ];
 
 /// One `#[test]` per behaviour of [`conformance`](crate::conformance), for a backend's test file:
@@ -81,6 +85,7 @@ macro_rules! conformance_tests {
             error_journal_keeps_the_newest_records,
             clearing_keeps_what_it_promises,
             meta_init_is_first_writer_wins,
+            rate_windows_count_all_or_nothing_atomically,
         );
     };
     (@each $make:expr; $($name:ident),+ $(,)?) => {
@@ -552,4 +557,78 @@ pub fn meta_init_is_first_writer_wins(make: MakeStore<'_>) {
         "every racer sees one value: {answers:?}"
     );
     assert_eq!(store.get_meta("race").unwrap().as_ref(), Some(&answers[0]));
+}
+
+/// Rate windows: a full window refuses with the exact wait, a refused call is counted in no
+/// window, a window reopens at its end (and after the clock moves back), keys count apart, and
+/// concurrent callers never admit more than the limit.
+pub fn rate_windows_count_all_or_nothing_atomically(make: MakeStore<'_>) {
+    use crate::{Admission, WindowLimit};
+    let store = make();
+    let minute = WindowLimit {
+        length_ms: 60_000,
+        limit: 2,
+    };
+    let hour = WindowLimit {
+        length_ms: 3_600_000,
+        limit: 3,
+    };
+    let both = [minute, hour];
+    let t0 = 1_000_000;
+    assert_eq!(store.count_call("a", &both, t0).unwrap(), Admission::Admitted);
+    assert_eq!(store.count_call("a", &both, t0 + 1_000).unwrap(), Admission::Admitted);
+    assert_eq!(
+        store.count_call("a", &both, t0 + 2_000).unwrap(),
+        Admission::Refused {
+            window: 0,
+            retry_after_ms: 58_000
+        },
+        "the minute is full"
+    );
+    assert_eq!(
+        store.count_call("b", &both, t0 + 2_000).unwrap(),
+        Admission::Admitted,
+        "keys count apart"
+    );
+    // The refused call was not counted in the hour: one slot is left in it.
+    assert_eq!(store.count_call("a", &both, t0 + 60_000).unwrap(), Admission::Admitted);
+    assert_eq!(
+        store.count_call("a", &both, t0 + 61_000).unwrap(),
+        Admission::Refused {
+            window: 1,
+            retry_after_ms: 3_600_000 - 61_000
+        },
+        "the hour is full; the minute had room, and is not counted"
+    );
+    // Only the minute: it reopened at t0 + 60s with one call; the refusal above did not count.
+    assert_eq!(
+        store.count_call("a", &[minute], t0 + 62_000).unwrap(),
+        Admission::Admitted
+    );
+    assert!(matches!(
+        store.count_call("a", &[minute], t0 + 63_000).unwrap(),
+        Admission::Refused { .. }
+    ));
+    // The clock moved back before the window opened: the window counts as closed.
+    assert_eq!(store.count_call("a", &[minute], t0).unwrap(), Admission::Admitted);
+    store.clear_rate_windows().unwrap();
+    assert_eq!(store.count_call("a", &both, t0 + 61_000).unwrap(), Admission::Admitted);
+    // Concurrent callers on one key: exactly the limit is admitted.
+    let wide = WindowLimit {
+        length_ms: 60_000,
+        limit: 25,
+    };
+    let admitted = std::sync::atomic::AtomicU32::new(0);
+    std::thread::scope(|scope| {
+        for _ in 0..4 {
+            scope.spawn(|| {
+                for _ in 0..20 {
+                    if store.count_call("shared", &[wide], t0).unwrap() == Admission::Admitted {
+                        admitted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
+                }
+            });
+        }
+    });
+    assert_eq!(admitted.into_inner(), 25);
 }

@@ -3,7 +3,8 @@
 //! SQL; everything above this crate sees the traits, [`StoreError`] and the model's types.
 //!
 //! Tour: the narrow traits ([`MetaStore`], [`TenantStore`], [`DocStore`], [`LinkStore`],
-//! [`ObservationStore`], [`JournalStore`], [`SequenceStore`]) and their sum [`Store`];
+//! [`ObservationStore`], [`JournalStore`], [`SequenceStore`], [`RateWindowStore`]) and their sum
+//! [`Store`];
 //! [`StoreError`], the neutral error; [`Execution`], where a backend's calls should run;
 //! [`conformance`], the behaviour every backend must show, as public test functions.
 //!
@@ -31,8 +32,10 @@
 //!    `INSERT .. ON CONFLICT .. RETURNING`), never as process locks. Done: tenant creation
 //!    ([`TenantStore::insert_tenant`] answers [`StoreError::Conflict`] from the unique id and
 //!    domain), numeric sequences ([`SequenceStore::next_sequence`]), first-start values
-//!    ([`MetaStore::init_meta`]). Next, still process-local in the domain: the rate-limit windows
-//!    (an atomic "count this call in its window" operation), the machine-action check-then-write
+//!    ([`MetaStore::init_meta`]), rate-limit windows ([`RateWindowStore::count_call`]: one upsert
+//!    per window, all windows of a call in one transaction; the domain's limiter still counts in
+//!    process memory and moves onto it next). Next, still process-local: the machine-action
+//!    check-then-write
 //!    (today a process `Mutex`; to become a conditional insert on a partial unique index of pending
 //!    actions per machine and type), and the live-response library's file contents (today files in
 //!    the data directory; to become store blobs written with their metadata in one transaction).
@@ -229,18 +232,65 @@ pub trait SequenceStore: Send + Sync {
 /// A whole store: every narrow trait. Implemented for every type that implements them all, so a
 /// backend implements the narrow traits only.
 pub trait Store:
-    MetaStore + TenantStore + DocStore + LinkStore + ObservationStore + JournalStore + SequenceStore + 'static
+    MetaStore
+    + TenantStore
+    + DocStore
+    + LinkStore
+    + ObservationStore
+    + JournalStore
+    + SequenceStore
+    + RateWindowStore
+    + 'static
 {
 }
 
 impl<T> Store for T where
-    T: MetaStore + TenantStore + DocStore + LinkStore + ObservationStore + JournalStore + SequenceStore + 'static
+    T: MetaStore
+        + TenantStore
+        + DocStore
+        + LinkStore
+        + ObservationStore
+        + JournalStore
+        + SequenceStore
+        + RateWindowStore
+        + 'static
 {
+}
+
+/// One fixed rate-limit window of a call: its length and how many calls it admits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WindowLimit {
+    pub length_ms: i64,
+    pub limit: u32,
+}
+
+/// What [`RateWindowStore::count_call`] decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    /// Counted in every window.
+    Admitted,
+    /// Counted in none: the window at `window` (an index into the limits given) is full, and the
+    /// longest wait among full windows is `retry_after_ms`.
+    Refused { window: usize, retry_after_ms: i64 },
+}
+
+/// Rate-limit windows shared by every process on the store (decision 4): counting a call is one
+/// atomic operation, so two processes behind one database cannot both take the last slot.
+/// Windows are fixed and open at the first call counted in them: a window opened at `t` admits
+/// `limit` calls during `[t, t + length)`; a window opened after `now_ms` (the emulator's clock was
+/// moved back) counts as closed.
+pub trait RateWindowStore: Send + Sync {
+    /// Counts one call of `key` in each of `windows`, all or none: a call refused by one window is
+    /// counted in no window (a client retrying too early does not push the other windows on).
+    fn count_call(&self, key: &str, windows: &[WindowLimit], now_ms: i64) -> Result<Admission, StoreError>;
+    /// Forgets every window (the admin reset of the counters).
+    fn clear_rate_windows(&self) -> Result<(), StoreError>;
 }
 
 /// Every trait, for `use palisade_store::prelude::*` where store methods are called.
 pub mod prelude {
     pub use super::{
-        DocStore, JournalStore, LinkStore, MetaStore, ObservationStore, SequenceStore, Store, StoreError, TenantStore,
+        DocStore, JournalStore, LinkStore, MetaStore, ObservationStore, RateWindowStore, SequenceStore, Store,
+        StoreError, TenantStore,
     };
 }
