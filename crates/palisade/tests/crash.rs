@@ -165,7 +165,7 @@ fn acknowledged_writes_survive_sigkill() {
                     }
                     _ => {
                         let machine = &machines[n as usize % machines.len()];
-                        let verb = if n % 2 == 0 {
+                        let verb = if n.is_multiple_of(2) {
                             "runAntiVirusScan"
                         } else {
                             "collectInvestigationPackage"
