@@ -44,13 +44,22 @@ pub async fn read_body(request: Request, limit: usize) -> Result<axum::body::Byt
 
 /// [`read_body`] for a body already split from its request.
 pub async fn read_limited(body: axum::body::Body, limit: usize) -> Result<axum::body::Bytes, ApiError> {
-    match Limited::new(body, limit).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.is::<LengthLimitError>() => Err(ApiError::new(
+    let too_large = || {
+        ApiError::new(
             palisade_error::ErrorCode::PayloadTooLarge,
             format!("Request body is larger than {limit} bytes"),
             "body size limit",
-        )),
+        )
+    };
+    // A declared `Content-Length` over the limit is refused before the first poll: hyper sends
+    // `100 Continue` only when the body is first read, so a client that sent
+    // `Expect: 100-continue` gets the 413 at once and never uploads the body.
+    if axum::body::HttpBody::size_hint(&body).lower() > limit as u64 {
+        return Err(too_large());
+    }
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.is::<LengthLimitError>() => Err(too_large()),
         Err(e) => Err(ApiError::invalid_request_body(
             format!("the body could not be read ({e})"),
             "body read",

@@ -241,6 +241,23 @@ struct ServeArgs {
     /// them; each tenant can also switch this on (its `strictBodies` feature).
     #[arg(long, env = "PALISADE_STRICT_BODIES")]
     strict_bodies: bool,
+    /// Host names to answer to besides localhost, loopback and the bound addresses (comma-separated;
+    /// `*` answers to every name and gives up the DNS-rebinding defence). Name the host clients use
+    /// when it is not one of those, e.g. a Compose service name.
+    #[arg(long = "allowed-host", env = "PALISADE_ALLOWED_HOSTS", value_delimiter = ',')]
+    allowed_hosts: Vec<String>,
+    /// Seconds a TLS handshake may take.
+    #[arg(long, env = "PALISADE_TLS_HANDSHAKE_TIMEOUT", default_value_t = 10)]
+    tls_handshake_timeout: u64,
+    /// Seconds a request's headers may take to arrive (slow clients are closed).
+    #[arg(long, env = "PALISADE_HEADER_TIMEOUT", default_value_t = 10)]
+    header_timeout: u64,
+    /// Seconds a request's body may take to arrive once it is read.
+    #[arg(long, env = "PALISADE_BODY_TIMEOUT", default_value_t = 30)]
+    body_timeout: u64,
+    /// Seconds a connection may stay idle between requests.
+    #[arg(long, env = "PALISADE_IDLE_TIMEOUT", default_value_t = 60)]
+    idle_timeout: u64,
 }
 
 #[derive(Clone, Copy)]
@@ -326,6 +343,13 @@ fn serve(args: ServeArgs) -> Result<ExitCode, String> {
         },
         rate_limits: !args.no_rate_limits,
         strict_bodies: args.strict_bodies,
+        allowed_hosts: args.allowed_hosts,
+        timeouts: palisade_server::config::Timeouts {
+            tls_handshake: std::time::Duration::from_secs(args.tls_handshake_timeout.max(1)),
+            headers: std::time::Duration::from_secs(args.header_timeout.max(1)),
+            body: std::time::Duration::from_secs(args.body_timeout.max(1)),
+            idle: std::time::Duration::from_secs(args.idle_timeout.max(1)),
+        },
     };
     let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
     runtime.block_on(async move {
@@ -417,12 +441,12 @@ fn credentials(data: DataArg, json: bool) -> Result<ExitCode, String> {
             "clientSecret": DEV_CLIENT_SECRET,
             "caBundle": bundle,
         });
-        println!("{value}");
+        print_line(&value.to_string())?;
     } else {
-        println!("tenant id      {DEMO_TENANT_ID}");
-        println!("client id      {DEV_CLIENT_ID}");
-        println!("client secret  {DEV_CLIENT_SECRET}");
-        println!("CA bundle      {}", bundle.display());
+        print_line(&format!(
+            "tenant id      {DEMO_TENANT_ID}\nclient id      {DEV_CLIENT_ID}\nclient secret  {DEV_CLIENT_SECRET}\nCA bundle      {}",
+            bundle.display()
+        ))?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -439,8 +463,19 @@ fn token(data: DataArg, audience: &str) -> Result<ExitCode, String> {
         palisade_auth::TOKEN_LIFETIME_SECS,
     );
     let token = core.signing_key.mint(&claims).map_err(|e| e.to_string())?;
-    println!("{token}");
+    print_line(&token)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Writes one line to stdout. A reader that has gone (`palisade token | head -c 10`) is not an
+/// error: `println!` would panic on the broken pipe, since Rust ignores SIGPIPE.
+fn print_line(text: &str) -> Result<(), String> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match writeln!(out, "{text}").and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.to_string()),
+        _ => Ok(()),
+    }
 }
 
 fn trace(data: DataArg, target: &str, json: bool) -> Result<ExitCode, String> {
