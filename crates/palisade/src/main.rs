@@ -290,7 +290,11 @@ fn parse_listen(value: &str) -> Result<Listen, String> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = match cli.command.unwrap_or(Command::Serve(cli.serve)) {
+    let command = cli.command.unwrap_or(Command::Serve(cli.serve));
+    if !matches!(command, Command::Serve(_)) {
+        end_quietly_on_a_closed_pipe();
+    }
+    let result = match command {
         Command::Serve(args) => serve(args),
         Command::Credentials { data, json } => credentials(data, json),
         Command::Token { data, audience } => token(data, &audience),
@@ -318,6 +322,17 @@ fn main() -> ExitCode {
             eprintln!("palisade: {message}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// The one-shot commands print for pipelines (`palisade export | head`): when the reader goes, they
+/// end as other Unix tools do, by SIGPIPE, instead of `println!` panicking on the broken pipe (Rust
+/// ignores SIGPIPE). Not for `serve`: a client closing its socket must not end the server.
+fn end_quietly_on_a_closed_pipe() {
+    #[cfg(unix)]
+    // SAFETY: restores the default disposition before any thread is started; no handler is run.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 
@@ -441,12 +456,12 @@ fn credentials(data: DataArg, json: bool) -> Result<ExitCode, String> {
             "clientSecret": DEV_CLIENT_SECRET,
             "caBundle": bundle,
         });
-        print_line(&value.to_string())?;
+        println!("{value}");
     } else {
-        print_line(&format!(
-            "tenant id      {DEMO_TENANT_ID}\nclient id      {DEV_CLIENT_ID}\nclient secret  {DEV_CLIENT_SECRET}\nCA bundle      {}",
-            bundle.display()
-        ))?;
+        println!("tenant id      {DEMO_TENANT_ID}");
+        println!("client id      {DEV_CLIENT_ID}");
+        println!("client secret  {DEV_CLIENT_SECRET}");
+        println!("CA bundle      {}", bundle.display());
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -463,19 +478,8 @@ fn token(data: DataArg, audience: &str) -> Result<ExitCode, String> {
         palisade_auth::TOKEN_LIFETIME_SECS,
     );
     let token = core.signing_key.mint(&claims).map_err(|e| e.to_string())?;
-    print_line(&token)?;
+    println!("{token}");
     Ok(ExitCode::SUCCESS)
-}
-
-/// Writes one line to stdout. A reader that has gone (`palisade token | head -c 10`) is not an
-/// error: `println!` would panic on the broken pipe, since Rust ignores SIGPIPE.
-fn print_line(text: &str) -> Result<(), String> {
-    use std::io::Write;
-    let mut out = std::io::stdout().lock();
-    match writeln!(out, "{text}").and_then(|()| out.flush()) {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.to_string()),
-        _ => Ok(()),
-    }
 }
 
 fn trace(data: DataArg, target: &str, json: bool) -> Result<ExitCode, String> {

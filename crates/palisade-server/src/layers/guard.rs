@@ -134,10 +134,52 @@ fn refusal(state: &AppState, request: &Request) -> Option<ApiError> {
         }
         Some(_) => {}
     }
+    if let Some(name) = request.uri().query().and_then(non_utf8_parameter) {
+        return Some(ApiError::bad_request(
+            format!("Invalid query: parameter '{name}' is not UTF-8 once percent-decoded"),
+            "query not UTF-8",
+        ));
+    }
     if request.uri().path().starts_with("/_palisade/") && is_write(request.method()) {
         return admin_write_refusal(state, headers);
     }
     None
+}
+
+/// The first query parameter whose name or value does not percent-decode to UTF-8 (its name,
+/// lossily). The form decoder everything downstream uses would turn such bytes into U+FFFD, and a
+/// `$filter` literal would then match nothing (an empty 200); a path with the same bytes is
+/// already `400 BadRequest`, and so is this.
+fn non_utf8_parameter(query: &str) -> Option<String> {
+    query.split('&').find_map(|pair| {
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let ok = |part: &str| std::str::from_utf8(&percent_decode(part)).is_ok();
+        (!ok(name) || !ok(value)).then(|| String::from_utf8_lossy(&percent_decode(name)).into_owned())
+    })
+}
+
+fn percent_decode(part: &str) -> Vec<u8> {
+    let bytes = part.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match (
+            bytes[i],
+            bytes.get(i + 1).copied().and_then(hex),
+            bytes.get(i + 2).copied().and_then(hex),
+        ) {
+            (b'%', Some(high), Some(low)) => {
+                out.push((high * 16 + low) as u8);
+                i += 3;
+            }
+            (byte, _, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    out
 }
 
 fn is_write(method: &Method) -> bool {
@@ -188,7 +230,14 @@ fn admin_write_refusal(state: &AppState, headers: &HeaderMap) -> Option<ApiError
 
 #[cfg(test)]
 mod tests {
-    use super::HostAllowList;
+    use super::{non_utf8_parameter, HostAllowList};
+
+    #[test]
+    fn query_parameters_must_decode_to_utf8() {
+        assert_eq!(non_utf8_parameter("$filter=id%20eq%20'%FF'"), Some("$filter".into()));
+        assert_eq!(non_utf8_parameter("a=1&%FF=2"), Some("\u{FFFD}".into()));
+        assert_eq!(non_utf8_parameter("$filter=name%20eq%20'%C3%A9'&b=%zz&c=%"), None);
+    }
 
     #[test]
     fn hosts_palisade_answers_to() {

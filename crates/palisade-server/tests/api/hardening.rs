@@ -306,3 +306,92 @@ async fn a_body_slower_than_declared_is_cut_off() {
     assert!(answer.contains("did not arrive within"), "{answer}");
     assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
 }
+
+#[tokio::test]
+async fn duplicate_json_keys_are_refused_naming_the_key() {
+    let app = TestApp::spawn().await;
+    let token = app.token().await;
+    let body = r#"{"indicatorValue":"evil.example","indicatorType":"DomainName","action":"Alert","action":"Allowed","title":"t","description":"d"}"#;
+    let response = app.post("/api/indicators", &token, body).await;
+    expect_error(
+        &app,
+        response,
+        400,
+        "InvalidRequestBody",
+        &["'action' appears more than once"],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn isolate_refuses_an_empty_comment_and_takes_a_null_isolation_type_as_absent() {
+    let app = TestApp::spawn().await;
+    let token = app.token().await;
+    let machine = windows_machine(&app, &token).await;
+    let path = format!("/api/machines/{machine}/isolate");
+    let empty = app.post(&path, &token, r#"{"Comment":"","IsolationType":null}"#).await;
+    expect_error(&app, empty, 400, "MissingRequiredParameter", &["Comment"]).await;
+    let blank = app.post(&path, &token, r#"{"Comment":"  "}"#).await;
+    expect_error(&app, blank, 400, "MissingRequiredParameter", &["Comment"]).await;
+    let ok = app
+        .post(&path, &token, r#"{"Comment":"contain","IsolationType":null}"#)
+        .await;
+    assert_eq!(ok.status(), 201);
+    let action: serde_json::Value = ok.json().await.unwrap();
+    assert_eq!(action["scope"], "Full");
+}
+
+#[tokio::test]
+async fn a_machine_update_that_changes_nothing_is_refused() {
+    let app = TestApp::spawn().await;
+    let token = app.token().await;
+    let machine = windows_machine(&app, &token).await;
+    let path = format!("/api/machines/{machine}");
+    let null = app.patch(&path, &token, r#"{"deviceValue":null}"#).await;
+    expect_error(&app, null, 400, "InvalidRequestBody", &["nothing to update"]).await;
+    let set = app.patch(&path, &token, r#"{"deviceValue":"High"}"#).await;
+    assert_eq!(set.status(), 200);
+}
+
+#[tokio::test]
+async fn the_admin_api_refuses_a_blank_domain_or_client_id() {
+    let app = TestApp::spawn().await;
+    let domain = admin(
+        &app,
+        Method::POST,
+        "/_palisade/tenants",
+        Some(serde_json::json!({"domain": ""})),
+    )
+    .await;
+    expect_error(&app, domain, 400, "InvalidDomainName", &[]).await;
+    let client = admin(
+        &app,
+        Method::POST,
+        "/_palisade/tokens",
+        Some(serde_json::json!({"clientId": ""})),
+    )
+    .await;
+    expect_error(&app, client, 400, "InvalidInput", &["clientId"]).await;
+    let named = admin(
+        &app,
+        Method::POST,
+        "/_palisade/tenants",
+        Some(serde_json::json!({"domain": "contoso.onmicrosoft.com"})),
+    )
+    .await;
+    assert_eq!(named.status(), 201);
+}
+
+#[tokio::test]
+async fn invalid_utf8_in_a_filter_literal_is_the_same_400_as_in_a_path() {
+    let app = TestApp::spawn().await;
+    let token = app.token().await;
+    let response = app
+        .get("/api/machines?$filter=computerDnsName%20eq%20'%FF%FE'", &token)
+        .await;
+    expect_error(&app, response, 400, "BadRequest", &["Invalid query", "$filter"]).await;
+    let fine = app
+        .get("/api/machines?$filter=computerDnsName%20eq%20'%C3%A9'", &token)
+        .await;
+    assert_eq!(fine.status(), 200);
+}
