@@ -509,7 +509,10 @@ pub fn error_journal_batches_keep_order_and_capacity(make: MakeStore<'_>) {
     store.record_errors(&[], 5).unwrap();
     let batch: Vec<ErrorRecord> = (0..4).map(|n| record(&format!("batch-{n}"))).collect();
     store.record_errors(&batch, 5).unwrap();
-    assert!(store.find_error("single-0").unwrap().is_some(), "5 kept: the single and 4");
+    assert!(
+        store.find_error("single-0").unwrap().is_some(),
+        "5 kept: the single and 4"
+    );
     let batch: Vec<ErrorRecord> = (4..7).map(|n| record(&format!("batch-{n}"))).collect();
     store.record_errors(&batch, 5).unwrap();
     assert!(store.find_error("single-0").unwrap().is_none());

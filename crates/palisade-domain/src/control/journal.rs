@@ -161,9 +161,7 @@ impl Core {
         let queue = shared.lock();
         let _ = shared
             .written
-            .wait_timeout_while(queue, Duration::from_secs(10), |q| {
-                q.records.len() > QUEUE_HIGH_WATER
-            });
+            .wait_timeout_while(queue, Duration::from_secs(10), |q| q.records.len() > QUEUE_HIGH_WATER);
     }
 
     /// Writes every record queued so far to the store (a clean shutdown calls it; the CLI's
