@@ -9,6 +9,7 @@
 #   bench/ceiling.sh                      # 10 s per run, 2 rounds, 1,000,000 seeded alerts
 #   SHORT=1 bench/ceiling.sh              # CI smoke mode: 2 s per run, 1 round, no seeded store
 #   DURATION=5 ROUNDS=3 ALERTS=0 bench/ceiling.sh
+#   PALISADE_BIN=/tmp/palisade-old SHORT=1 bench/ceiling.sh   # another build of Palisade
 #
 # Rows on a fresh data directory (the demo tenant): GET a machine by id with a token, a
 # ResourceNotFound, an Unauthorized, the health probe, $top=10 alerts, a one-row OData filter, the
@@ -40,8 +41,10 @@ fi
 for tool in curl python3; do
   command -v "$tool" >/dev/null || { echo "ceiling.sh needs $tool" >&2; exit 1; }
 done
+# PALISADE_BIN measures another Palisade binary (an A/B against an older build) with this
+# workspace's ceiling.
 cargo build --release -q -p palisade -p palisade-ceiling
-BIN=$TARGET_DIR/release/palisade
+BIN=${PALISADE_BIN:-$TARGET_DIR/release/palisade}
 CEILING_BIN=$TARGET_DIR/release/palisade-ceiling
 
 WORK=$(mktemp -d)
