@@ -1238,7 +1238,7 @@ fn start_of(f: Func, t: i64, offset: i64) -> Option<i64> {
             let m = if offset >= 0 {
                 first.checked_add_months(Months::new(u32::try_from(offset).ok()?))?
             } else {
-                first.checked_sub_months(Months::new(u32::try_from(-offset).ok()?))?
+                first.checked_sub_months(Months::new(u32::try_from(offset.unsigned_abs()).ok()?))?
             };
             day_ticks(m)?
         }
@@ -1312,7 +1312,7 @@ fn datetime_add(part: &str, n: i64, t: i64) -> Option<i64> {
             let r = if months >= 0 {
                 d.checked_add_months(Months::new(u32::try_from(months).ok()?))?
             } else {
-                d.checked_sub_months(Months::new(u32::try_from(-months).ok()?))?
+                d.checked_sub_months(Months::new(u32::try_from(months.unsigned_abs()).ok()?))?
             };
             Some(datetime_to_ticks(r))
         }

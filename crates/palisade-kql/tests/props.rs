@@ -662,3 +662,19 @@ proptest! {
         }
     }
 }
+
+/// Regressions found by `functions_on_odd_arguments`: a month offset of `i64::MIN` was negated
+/// (overflow panic) in `startofmonth` and `datetime_add`.
+#[test]
+fn month_offsets_of_i64_min_do_not_panic() {
+    let cat = Catalog::defender_hunting();
+    for q in [
+        "print x = startofmonth(datetime(2025-01-01), (-9223372036854775807 - 1))",
+        "print x = datetime_add('month', (-9223372036854775807 - 1), datetime(2025-01-01))",
+        "print x = datetime_add('year', (-9223372036854775807 - 1), datetime(2025-01-01))",
+    ] {
+        if let Ok(c) = compile(q, &cat) {
+            let _ = c.execute(&MemorySource::new(), &ExecOptions::hunting(now()));
+        }
+    }
+}

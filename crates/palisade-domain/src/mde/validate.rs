@@ -396,6 +396,15 @@ fn label_rules(label: &str) -> Result<String, String> {
     if label.starts_with('-') || label.ends_with('-') {
         return Err(format!("label '{label}' starts or ends with a hyphen"));
     }
+    // Checked again on the mapped name: UTS 46 drops some characters (`\u{200b}-b` maps to `-b`)
+    // and maps others to a hyphen (fullwidth `－`), and the answer must validate as itself.
+    let mapped = unicode_form(&ascii);
+    if mapped.starts_with('-') || mapped.ends_with('-') {
+        return Err(format!(
+            "label '{}' starts or ends with a hyphen once mapped by UTS 46 ('{mapped}')",
+            label.escape_default()
+        ));
+    }
     Ok(ascii)
 }
 
