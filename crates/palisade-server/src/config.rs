@@ -47,6 +47,38 @@ pub struct Config {
     /// and recording them. Off by default, because published clients send more than the pages list
     /// and the real service ignores what it does not bind; each tenant can also switch it on.
     pub strict_bodies: bool,
+    /// Host names Palisade answers to besides `localhost`, loopback and the bound addresses (see
+    /// `layers::guard`); `*` answers to every name, which gives up the DNS-rebinding defence.
+    pub allowed_hosts: Vec<String>,
+    /// Connection timeouts (slow clients).
+    pub timeouts: Timeouts,
+}
+
+/// How long a connection may take at each stage before it is closed. A slow client (slowloris)
+/// holds a descriptor and a task for as long as it is allowed to, so every stage is bounded.
+#[derive(Debug, Clone, Copy)]
+pub struct Timeouts {
+    /// TLS handshake, from accept.
+    pub tls_handshake: std::time::Duration,
+    /// A request's headers, from its first byte (HTTP/1; hyper's `header_read_timeout`).
+    pub headers: std::time::Duration,
+    /// A request's whole body, once its handler starts reading it.
+    pub body: std::time::Duration,
+    /// A connection with no request in flight (HTTP/1 keep-alive between requests; HTTP/2 pings
+    /// unanswered for this long).
+    pub idle: std::time::Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        use std::time::Duration;
+        Timeouts {
+            tls_handshake: Duration::from_secs(10),
+            headers: Duration::from_secs(10),
+            body: Duration::from_secs(30),
+            idle: Duration::from_secs(60),
+        }
+    }
 }
 
 impl Config {
@@ -65,6 +97,8 @@ impl Config {
             core: palisade_domain::Settings::default(),
             rate_limits: true,
             strict_bodies: false,
+            allowed_hosts: Vec::new(),
+            timeouts: Timeouts::default(),
         }
     }
 

@@ -44,13 +44,22 @@ pub async fn read_body(request: Request, limit: usize) -> Result<axum::body::Byt
 
 /// [`read_body`] for a body already split from its request.
 pub async fn read_limited(body: axum::body::Body, limit: usize) -> Result<axum::body::Bytes, ApiError> {
-    match Limited::new(body, limit).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.is::<LengthLimitError>() => Err(ApiError::new(
+    let too_large = || {
+        ApiError::new(
             palisade_error::ErrorCode::PayloadTooLarge,
             format!("Request body is larger than {limit} bytes"),
             "body size limit",
-        )),
+        )
+    };
+    // A declared `Content-Length` over the limit is refused before the first poll: hyper sends
+    // `100 Continue` only when the body is first read, so a client that sent
+    // `Expect: 100-continue` gets the 413 at once and never uploads the body.
+    if axum::body::HttpBody::size_hint(&body).lower() > limit as u64 {
+        return Err(too_large());
+    }
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.is::<LengthLimitError>() => Err(too_large()),
         Err(e) => Err(ApiError::invalid_request_body(
             format!("the body could not be read ({e})"),
             "body read",
@@ -119,8 +128,13 @@ pub fn parse_body<T: RequestBody>(bytes: &[u8]) -> Result<ParsedBody<T>, ApiErro
             "empty body",
         ));
     }
-    let value: serde_json::Value = serde_json::from_slice(bytes)
-        .map_err(|e| ApiError::invalid_request_body(format!("the body is not valid JSON ({e})"), "json syntax"))?;
+    let UniqueKeys(value) = serde_json::from_slice(bytes).map_err(|e| {
+        if e.is_data() {
+            ApiError::invalid_request_body(e.to_string(), "duplicate property")
+        } else {
+            ApiError::invalid_request_body(format!("the body is not valid JSON ({e})"), "json syntax")
+        }
+    })?;
     let serde_json::Value::Object(mut object) = value else {
         return Err(ApiError::invalid_request_body(
             format!(
@@ -215,6 +229,82 @@ pub async fn apply_body_policy(
         context.add_ignored_properties(ignored);
     }
     Ok(())
+}
+
+/// A JSON value whose objects, at every depth, name each property once. RFC 8259 leaves
+/// duplicates to the parser, and serde_json keeps the last silently: a client that sends
+/// `{"Action":"Block","Action":"Allow"}` would get whichever we happened to pick. We refuse it
+/// (`InvalidRequestBody` naming the property) rather than guess.
+struct UniqueKeys(serde_json::Value);
+
+impl<'de> serde::Deserialize<'de> for UniqueKeys {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(UniqueKeysVisitor).map(UniqueKeys)
+    }
+}
+
+struct UniqueKeysVisitor;
+
+impl<'de> serde::de::Visitor<'de> for UniqueKeysVisitor {
+    type Value = serde_json::Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
+        Ok(serde_json::Number::from_f64(v).map_or(serde_json::Value::Null, serde_json::Value::Number))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(serde_json::Value::Null)
+    }
+
+    fn visit_none<E>(self) -> Result<Self::Value, E> {
+        Ok(serde_json::Value::Null)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(UniqueKeys(item)) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(serde_json::Value::Array(items))
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut object = serde_json::Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            let UniqueKeys(value) = map.next_value()?;
+            if object.contains_key(&key) {
+                return Err(serde::de::Error::custom(format_args!(
+                    "property '{key}' appears more than once; send each property once"
+                )));
+            }
+            object.insert(key, value);
+        }
+        Ok(serde_json::Value::Object(object))
+    }
 }
 
 fn json_kind(value: &serde_json::Value) -> &'static str {
@@ -336,5 +426,14 @@ mod tests {
         let (c, m) = code(r#"{"Comment":5}"#);
         assert_eq!(c, ErrorCode::InvalidRequestBody);
         assert!(m.contains("'Comment'"), "{m}");
+        let (c, m) = code(r#"{"Comment":"x","Comment":"y"}"#);
+        assert_eq!(c, ErrorCode::InvalidRequestBody);
+        assert!(m.contains("'Comment' appears more than once"), "{m}");
+        let (_, m) = code(r#"{"Comment":"x","IsolationType":{"a":1,"a":2}}"#);
+        assert!(m.contains("'a' appears more than once"), "{m}");
+        assert_eq!(
+            parsed(r#"{"Comment":"x","Bogus":[{"a":1},{"a":2}]}"#).ignored,
+            ["Bogus"]
+        );
     }
 }

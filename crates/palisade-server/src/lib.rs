@@ -10,7 +10,7 @@
 //! conversion of lower errors into the contract; [`state`], [`config`], [`tls`].
 //!
 //! A request passes, in order: path normalisation → journal (errors, requests, metrics; bodies are
-//! read here, within the body limit) → panic catcher → routing → for API routes, authentication →
+//! read here, within the body limit) → host and cross-origin guard → panic catcher → routing → for API routes, authentication →
 //! rate limits and fault rules (`injection`) → handler → domain operation; sign-in routes meet the
 //! fault rules too. Every error response, whichever layer made it, is an
 //! [`ApiError`](palisade_error::ApiError) envelope recorded by the journal layer.
@@ -18,6 +18,7 @@
 pub mod admin;
 pub mod api;
 pub mod config;
+pub mod conn;
 pub mod error;
 pub mod extract;
 pub mod layers;
@@ -34,7 +35,7 @@ use axum::middleware::from_fn_with_state;
 use axum::response::IntoResponse;
 use axum::Router;
 use extract::Scheme;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder as ConnectionBuilder;
 use hyper_util::service::TowerToHyperService;
 use layers::{auth, injection, journal, normalize};
@@ -98,6 +99,7 @@ pub fn app(state: AppState) -> Router {
         .layer(CatchPanicLayer::custom(|payload: Box<dyn std::any::Any + Send>| {
             ApiError::internal(format!("handler panicked: {}", error::describe_panic(payload.as_ref()))).into_response()
         }))
+        .layer(from_fn_with_state(state.clone(), layers::guard::check))
         .layer(from_fn_with_state(state.clone(), journal::journal_errors))
         .with_state(state)
 }
@@ -150,6 +152,13 @@ impl Server {
         };
         let router = app(state);
         let (shutdown, _) = watch::channel(false);
+        // One budget of connections for both listeners, derived from the open-file limit.
+        let connection_limit = conn::raise_fd_limit_and_derive_connection_limit();
+        tracing::info!(connection_limit, "connection limit");
+        let limits = Limits {
+            connections: Arc::new(tokio::sync::Semaphore::new(connection_limit)),
+            timeouts: config.timeouts,
+        };
         let mut server = Server {
             http_addr: None,
             https_addr: None,
@@ -168,6 +177,7 @@ impl Server {
                 listener,
                 None,
                 router.clone(),
+                limits.clone(),
                 server.shutdown.subscribe(),
             )));
         }
@@ -181,6 +191,7 @@ impl Server {
                 listener,
                 Some(acceptor),
                 router,
+                limits,
                 server.shutdown.subscribe(),
             )));
         }
@@ -200,19 +211,46 @@ impl Server {
     }
 }
 
-const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What bounds the serve loops: connections at once (shared by the listeners) and the timeouts.
+#[derive(Clone)]
+struct Limits {
+    connections: Arc<tokio::sync::Semaphore>,
+    timeouts: config::Timeouts,
+}
 
 async fn serve(
     listener: TcpListener,
     tls: Option<tokio_rustls::TlsAcceptor>,
     router: Router,
+    limits: Limits,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let scheme = if tls.is_some() { Scheme::Https } else { Scheme::Http };
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let builder = ConnectionBuilder::new(TokioExecutor::new());
+    let timeouts = limits.timeouts;
+    let mut builder = ConnectionBuilder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        // Also the keep-alive idle limit: hyper starts it when it waits for the next request.
+        .header_read_timeout(timeouts.headers);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(timeouts.idle)
+        .keep_alive_timeout(timeouts.headers);
     loop {
+        // A permit before accepting: at the limit, new connections wait in the listen backlog
+        // rather than failing accept with EMFILE.
+        let permit = tokio::select! {
+            permit = limits.connections.clone().acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => break,
+            },
+            _ = shutdown.changed() => break,
+        };
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
@@ -225,18 +263,21 @@ async fn serve(
             _ = shutdown.changed() => break,
         };
         let _ = stream.set_nodelay(true);
-        let service =
-            tower::util::MapRequestLayer::new(move |mut request: axum::http::Request<hyper::body::Incoming>| {
-                request.extensions_mut().insert(ConnectInfo(peer));
-                request.extensions_mut().insert(scheme);
-                normalize::normalize_request(request)
-            })
-            .layer(router.clone());
+        let body_timeout = timeouts.body;
+        let service = tower::util::MapRequestLayer::new(move |request: axum::http::Request<hyper::body::Incoming>| {
+            let (mut parts, body) = request.into_parts();
+            parts.extensions.insert(ConnectInfo(peer));
+            parts.extensions.insert(scheme);
+            let body = conn::with_deadline(axum::body::Body::new(body), body_timeout);
+            normalize::normalize_request(axum::http::Request::from_parts(parts, body))
+        })
+        .layer(router.clone());
         let hyper_service = TowerToHyperService::new(service);
         let builder = builder.clone();
         let watcher = graceful.watcher();
         let tls = tls.clone();
         tokio::spawn(async move {
+            let _permit = permit;
             match tls {
                 None => {
                     let connection = builder
@@ -245,7 +286,7 @@ async fn serve(
                     let _ = watcher.watch(connection).await;
                 }
                 Some(acceptor) => {
-                    let Ok(Ok(stream)) = tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await
+                    let Ok(Ok(stream)) = tokio::time::timeout(timeouts.tls_handshake, acceptor.accept(stream)).await
                     else {
                         return;
                     };

@@ -241,6 +241,23 @@ struct ServeArgs {
     /// them; each tenant can also switch this on (its `strictBodies` feature).
     #[arg(long, env = "PALISADE_STRICT_BODIES")]
     strict_bodies: bool,
+    /// Host names to answer to besides localhost, loopback and the bound addresses (comma-separated;
+    /// `*` answers to every name and gives up the DNS-rebinding defence). Name the host clients use
+    /// when it is not one of those, e.g. a Compose service name.
+    #[arg(long = "allowed-host", env = "PALISADE_ALLOWED_HOSTS", value_delimiter = ',')]
+    allowed_hosts: Vec<String>,
+    /// Seconds a TLS handshake may take.
+    #[arg(long, env = "PALISADE_TLS_HANDSHAKE_TIMEOUT", default_value_t = 10)]
+    tls_handshake_timeout: u64,
+    /// Seconds a request's headers may take to arrive (slow clients are closed).
+    #[arg(long, env = "PALISADE_HEADER_TIMEOUT", default_value_t = 10)]
+    header_timeout: u64,
+    /// Seconds a request's body may take to arrive once it is read.
+    #[arg(long, env = "PALISADE_BODY_TIMEOUT", default_value_t = 30)]
+    body_timeout: u64,
+    /// Seconds a connection may stay idle between requests.
+    #[arg(long, env = "PALISADE_IDLE_TIMEOUT", default_value_t = 60)]
+    idle_timeout: u64,
 }
 
 #[derive(Clone, Copy)]
@@ -273,7 +290,11 @@ fn parse_listen(value: &str) -> Result<Listen, String> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = match cli.command.unwrap_or(Command::Serve(cli.serve)) {
+    let command = cli.command.unwrap_or(Command::Serve(cli.serve));
+    if !matches!(command, Command::Serve(_)) {
+        end_quietly_on_a_closed_pipe();
+    }
+    let result = match command {
         Command::Serve(args) => serve(args),
         Command::Credentials { data, json } => credentials(data, json),
         Command::Token { data, audience } => token(data, &audience),
@@ -304,6 +325,17 @@ fn main() -> ExitCode {
     }
 }
 
+/// The one-shot commands print for pipelines (`palisade export | head`): when the reader goes, they
+/// end as other Unix tools do, by SIGPIPE, instead of `println!` panicking on the broken pipe (Rust
+/// ignores SIGPIPE). Not for `serve`: a client closing its socket must not end the server.
+fn end_quietly_on_a_closed_pipe() {
+    #[cfg(unix)]
+    // SAFETY: restores the default disposition before any thread is started; no handler is run.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 fn serve(args: ServeArgs) -> Result<ExitCode, String> {
     init_logging(args.log_json);
     let config = Config {
@@ -326,6 +358,13 @@ fn serve(args: ServeArgs) -> Result<ExitCode, String> {
         },
         rate_limits: !args.no_rate_limits,
         strict_bodies: args.strict_bodies,
+        allowed_hosts: args.allowed_hosts,
+        timeouts: palisade_server::config::Timeouts {
+            tls_handshake: std::time::Duration::from_secs(args.tls_handshake_timeout.max(1)),
+            headers: std::time::Duration::from_secs(args.header_timeout.max(1)),
+            body: std::time::Duration::from_secs(args.body_timeout.max(1)),
+            idle: std::time::Duration::from_secs(args.idle_timeout.max(1)),
+        },
     };
     let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
     runtime.block_on(async move {

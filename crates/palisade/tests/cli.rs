@@ -215,6 +215,35 @@ fn token_command_prints_a_token_the_server_accepts() {
     assert_eq!(status, 200);
 }
 
+#[cfg(unix)]
+#[test]
+fn printing_into_a_closed_pipe_does_not_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    // The first run initialises the data directory, so the next ones write quickly.
+    assert_eq!(run(&["token", "--data", data]).0, 0);
+    for command in ["token", "export", "credentials"] {
+        let mut child = Command::new(BIN)
+            .args([command, "--data", data])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // `palisade export | head -c 0`: the reader is gone before anything is written.
+        drop(child.stdout.take());
+        let output = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!stderr.contains("panicked"), "{command}: {stderr}");
+        // Ended by SIGPIPE as `yes | head` is, or done before the pipe closed.
+        use std::os::unix::process::ExitStatusExt;
+        assert!(
+            output.status.code() == Some(0) || output.status.signal() == Some(13),
+            "{command}: {:?} {stderr}",
+            output.status
+        );
+    }
+}
+
 #[test]
 fn help_explains_the_serve_flags_and_their_environment_variables() {
     let (code, out) = run(&["serve", "--help"]);
@@ -226,6 +255,12 @@ fn help_explains_the_serve_flags_and_their_environment_variables() {
         "PALISADE_HTTP",
         "PALISADE_HTTPS",
         "PALISADE_DATA",
+        "--allowed-host",
+        "PALISADE_ALLOWED_HOSTS",
+        "--header-timeout",
+        "--body-timeout",
+        "--idle-timeout",
+        "--tls-handshake-timeout",
     ] {
         assert!(out.contains(flag), "{flag} in help");
     }

@@ -36,6 +36,12 @@ impl Core {
                 .to_string(),
             None => uuid::Uuid::new_v4().to_string(),
         };
+        // The domain is what sign-in authorities name instead of the id: an empty or malformed one
+        // would make a tenant no authority can reach. Validated as the indicator domains are, and
+        // kept as sent.
+        if let Some(domain) = request.domain.as_deref() {
+            crate::mde::validate::domain_name(domain)?;
+        }
         let short = &tenant_id[..8];
         let tenant = Tenant::new(
             tenant_id.clone(),

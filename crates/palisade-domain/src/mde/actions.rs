@@ -157,6 +157,16 @@ struct Validated {
     commands: Vec<CommandStatus>,
 }
 
+/// `Comment` is required on every action (`isolate-machine.md` and its siblings; offboard's page
+/// documents the 400): an empty or blank one is as missing as an absent one, since it says nothing
+/// to the analyst reading the action log.
+fn require_comment(comment: &str) -> Result<(), ApiError> {
+    if comment.trim().is_empty() {
+        return Err(ApiError::missing_parameter("Comment", Some("it is empty")));
+    }
+    Ok(())
+}
+
 fn validate(request: ActionRequest) -> Result<Validated, ApiError> {
     let mut out = Validated {
         scope: None,
@@ -523,6 +533,7 @@ impl Core {
     ) -> DomainResult<MachineAction> {
         let kind = request.kind();
         caller.require_any(action_roles(kind))?;
+        require_comment(&details.comment)?;
         let valid = validate(request)?;
         let tenant = &caller.tenant_id;
         // Held from the conflict checks to the insert: two concurrent duplicates cannot both pass.
@@ -585,6 +596,7 @@ impl Core {
     /// `POST /api/machineactions/{id}/cancel`: only while the action is Pending or InProgress.
     pub fn cancel_action(&self, caller: &Principal, id: &str, comment: &str) -> DomainResult<MachineAction> {
         caller.require_any(CANCEL_ROLES)?;
+        require_comment(comment)?;
         let _guard = self.lock_state();
         self.settle_locked(&caller.tenant_id)?;
         let mut action = self.find_action(&caller.tenant_id, id)?;

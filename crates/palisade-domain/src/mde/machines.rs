@@ -171,6 +171,16 @@ impl Core {
         device_value: Option<&str>,
     ) -> DomainResult<Machine> {
         caller.require_any(WRITE_ROLES)?;
+        // `null` is absent under the body policy, so `{"deviceValue":null}` names nothing to change.
+        // Answering 200 with the machine unchanged would let a client believe it cleared the value:
+        // refused loudly instead (the page does not say what null does).
+        if tags.is_none() && device_value.is_none() {
+            return Err(ApiError::invalid_request_body(
+                "the body sets neither machineTags nor deviceValue (null counts as absent); nothing to update",
+                "empty machine update",
+            )
+            .into());
+        }
         let device_value = device_value
             .map(|v| DeviceValue::parse_input("deviceValue", v))
             .transpose()?;

@@ -137,6 +137,16 @@ async fn mint_token(
     State(state): State<AppState>,
     JsonBody(body): JsonBody<MintRequest>,
 ) -> Result<Response, ApiError> {
+    // Absent means the dev app's ids; present but blank names no tenant or app, and a token for
+    // one would only fail later, somewhere less clear.
+    for (name, value) in [("tenantId", &body.tenant_id), ("clientId", &body.client_id)] {
+        if value.as_deref().is_some_and(|v| v.trim().is_empty()) {
+            return Err(ApiError::invalid_input(
+                format!("{name} ''; leave it out for the dev app's"),
+                "blank id",
+            ));
+        }
+    }
     let now = state.core.clock.unix();
     let roles = body
         .roles

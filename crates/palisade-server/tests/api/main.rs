@@ -10,6 +10,7 @@ mod clock;
 mod envelope;
 mod faults;
 mod fidelity;
+mod hardening;
 mod indicators;
 mod investigations;
 mod journal;
