@@ -168,6 +168,18 @@ pub fn is_signin_path(path: &str) -> bool {
     )
 }
 
+/// A refusal raised before routing (the journal's body limit, the Host/Origin guard), in the shape
+/// of the route it was meant for: Entra's on the sign-in routes, whose own layer it never reaches;
+/// the Defender envelope everywhere else.
+pub fn pre_routing_refusal(state: &AppState, path: &str, refusal: palisade_error::ApiError) -> Response {
+    let response = refusal.into_response();
+    if is_signin_path(path) {
+        in_entra_shape(state, response)
+    } else {
+        response
+    }
+}
+
 /// A Defender-envelope error response re-rendered as Entra's (anything else is returned as it is).
 pub fn in_entra_shape(state: &AppState, response: Response) -> Response {
     let Some(entry) = response.extensions().get::<JournalEntry>() else {

@@ -22,7 +22,7 @@ use crate::state::AppState;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, Method, Version};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use palisade_error::{ApiError, ErrorCode};
 use std::net::{IpAddr, SocketAddr};
 
@@ -89,7 +89,7 @@ fn host_name(host: &str) -> &str {
 
 pub async fn check(State(state): State<AppState>, request: Request, next: Next) -> Response {
     match refusal(&state, &request) {
-        Some(refusal) => refusal.into_response(),
+        Some(refusal) => crate::signin::pre_routing_refusal(&state, request.uri().path(), refusal),
         None => next.run(request).await,
     }
 }

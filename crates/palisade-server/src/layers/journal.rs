@@ -17,7 +17,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use palisade_error::JournalEntry;
 use palisade_model::journal::ErrorRecord;
 use sha2::{Digest, Sha256};
@@ -125,11 +125,7 @@ pub async fn journal_errors(State(state): State<AppState>, request: Request, nex
                 }
                 next.run(Request::from_parts(parts, Body::from(bytes))).await
             }
-            // Refused before routing, so the sign-in routes' own layer cannot give it Entra's shape.
-            Err(refusal) if crate::signin::is_signin_path(parts.uri.path()) => {
-                crate::signin::in_entra_shape(&state, refusal.into_response())
-            }
-            Err(refusal) => refusal.into_response(),
+            Err(refusal) => crate::signin::pre_routing_refusal(&state, parts.uri.path(), refusal),
         }
     } else {
         next.run(Request::from_parts(parts, body)).await

@@ -345,6 +345,20 @@ async fn an_oversized_token_request_is_refused_in_entras_shape() {
     expect_entra_error(&app, response, 413, "invalid_request", 90100).await;
 }
 
+#[tokio::test]
+async fn a_sign_in_call_refused_by_the_host_guard_is_in_entras_shape() {
+    let app = TestApp::spawn().await;
+    let response = app
+        .client
+        .post(format!("{}/{TENANT}/oauth2/v2.0/token", app.http))
+        .header("host", "rebind.example")
+        .form(&token_form())
+        .send()
+        .await
+        .unwrap();
+    expect_entra_error(&app, response, 400, "invalid_request", 90100).await;
+}
+
 async fn machine_state(app: &TestApp, machine: &str) -> Value {
     app.get_json(&format!(
         "{}/_palisade/tenants/{TENANT}/machines/{machine}/state",
