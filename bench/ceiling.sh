@@ -10,6 +10,7 @@
 #   SHORT=1 bench/ceiling.sh              # CI smoke mode: 2 s per run, 1 round, no seeded store
 #   SHORT=1 PROFILE=debug bench/ceiling.sh  # same on the debug build `cargo test` already made (CI)
 #   DURATION=5 ROUNDS=3 ALERTS=0 bench/ceiling.sh
+#   PALISADE_BIN=/tmp/palisade-old SHORT=1 bench/ceiling.sh   # another build of Palisade
 #
 # Rows on a fresh data directory (the demo tenant): GET a machine by id with a token, a
 # ResourceNotFound, an Unauthorized, the health probe, $top=10 alerts, a one-row OData filter, the
@@ -42,14 +43,15 @@ for tool in curl python3; do
   command -v "$tool" >/dev/null || { echo "ceiling.sh needs $tool" >&2; exit 1; }
 done
 # PROFILE=debug reuses the test build, so CI keeps the script from rotting without a release build;
-# its figures then mean nothing (nor are they judged).
+# its figures then mean nothing (nor are they judged). PALISADE_BIN measures another Palisade binary
+# (an A/B against an older build) with this workspace's ceiling.
 PROFILE=${PROFILE:-release}
 case "$PROFILE" in
   release) cargo build --release -q -p palisade -p palisade-ceiling; PROFILE_DIR=release ;;
   debug) cargo build -q -p palisade -p palisade-ceiling; PROFILE_DIR=debug ;;
   *) echo "ceiling.sh: PROFILE is release or debug" >&2; exit 1 ;;
 esac
-BIN=$TARGET_DIR/$PROFILE_DIR/palisade
+BIN=${PALISADE_BIN:-$TARGET_DIR/$PROFILE_DIR/palisade}
 CEILING_BIN=$TARGET_DIR/$PROFILE_DIR/palisade-ceiling
 
 WORK=$(mktemp -d)

@@ -94,6 +94,8 @@ pub struct Core {
     /// Process-local, like the files in the data directory; both are to become store blobs
     /// written with their metadata in one transaction.
     pub(crate) library_lock: Mutex<()>,
+    /// The error journal's queue and group-commit writer (see [`journal`](control::journal)).
+    pub(crate) journal: control::journal::JournalQueue,
 }
 
 const SIGNING_KEY_META: &str = "signing_key_pem";
@@ -106,7 +108,7 @@ impl Core {
         let signing_key = Arc::new(load_or_create_key(store.as_ref())?);
         let verifier = TokenVerifier::new(signing_key.clone());
         let core = Core {
-            store,
+            store: store.clone(),
             clock,
             signing_key,
             verifier,
@@ -116,10 +118,18 @@ impl Core {
             faults: faults::FaultRules::default(),
             rate_limits: ratelimit::RateLimiter::default(),
             library_lock: Mutex::new(()),
+            journal: control::journal::JournalQueue::start(store.clone()),
         };
         core.backfill_observations()?;
         core.ensure_demo_tenant()?;
         Ok(core)
+    }
+}
+
+impl Core {
+    /// Where the store's calls may run (the server's dispatch asks; see `palisade_store`).
+    pub fn execution(&self) -> palisade_store::Execution {
+        self.store.execution()
     }
 }
 

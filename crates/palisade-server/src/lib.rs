@@ -169,6 +169,7 @@ impl Server {
             config: Arc::new(config.clone()),
             requests,
             metrics,
+            blocking: state::blocking_permits(),
         };
         let router = app(state);
         let (shutdown, _) = watch::channel(false);
@@ -224,6 +225,10 @@ impl Server {
         for task in self.tasks {
             let _ = task.await;
         }
+        // Error records still queued for the journal's group commit reach the store, so their
+        // targets stay traceable after a restart.
+        let core = self.core.clone();
+        let _ = tokio::task::spawn_blocking(move || core.flush_journal()).await;
     }
 }
 

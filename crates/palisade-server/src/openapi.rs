@@ -639,6 +639,7 @@ mod tests {
             config: std::sync::Arc::new(config),
             requests,
             metrics,
+            blocking: crate::state::blocking_permits(),
         };
         crate::routes(state)
             .routed()

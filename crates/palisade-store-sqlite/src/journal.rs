@@ -19,6 +19,30 @@ impl JournalStore for SqliteStore {
         })
     }
 
+    fn record_errors(&self, records: &[ErrorRecord], capacity: usize) -> Result<(), StoreError> {
+        let docs = records
+            .iter()
+            .map(|r| Ok((r.target.as_str(), serde_json::to_string(r)?)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        self.write(|c| {
+            let tx = c.transaction()?;
+            let mut last = None;
+            {
+                let mut insert = tx.prepare_cached("INSERT INTO error_journal (target, doc) VALUES (?1, ?2)")?;
+                for (target, doc) in &docs {
+                    insert.execute([*target, doc.as_str()])?;
+                    last = Some(tx.last_insert_rowid());
+                }
+            }
+            if let Some(seq) = last {
+                tx.prepare_cached("DELETE FROM error_journal WHERE seq <= ?1")?
+                    .execute([seq - capacity as i64])?;
+            }
+            tx.commit()?;
+            Ok(())
+        })
+    }
+
     fn find_error(&self, target: &str) -> Result<Option<ErrorRecord>, StoreError> {
         let doc: Option<String> = self.read(|c| {
             Ok(

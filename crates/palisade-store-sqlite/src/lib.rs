@@ -1,5 +1,5 @@
-//! Palisade's embedded store: one SQLite file in WAL mode, one writer connection and a few idle
-//! readers, implementing every `palisade-store` trait. Only this crate writes SQLite's SQL.
+//! Palisade's embedded store: one SQLite file in WAL mode, one writer connection and a bounded set
+//! of readers, implementing every `palisade-store` trait. Only this crate writes SQLite's SQL.
 //!
 //! Tour, by concern: `pool` opens connections and lends them; `migrations` holds the schema; `docs`
 //! the entity tables, their paging SQL and query plans; `tenants` tenants and apps; `links`
@@ -18,6 +18,8 @@ mod migrations;
 mod observations;
 mod pool;
 mod rate_windows;
+
+pub use pool::max_readers;
 mod tenants;
 
 use palisade_store::StoreError;
@@ -33,7 +35,7 @@ pub struct SqliteStore {
     /// reads its rows already in key order.
     key_ordered_indexes: HashSet<(String, String)>,
     writer: Mutex<Connection>,
-    readers: Mutex<Vec<Connection>>,
+    readers: pool::Readers,
 }
 
 impl SqliteStore {
@@ -55,7 +57,7 @@ impl SqliteStore {
             path: path.to_path_buf(),
             key_ordered_indexes,
             writer: Mutex::new(writer),
-            readers: Mutex::new(Vec::new()),
+            readers: pool::Readers::new(pool::max_readers()),
         })
     }
 }

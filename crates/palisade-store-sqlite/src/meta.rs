@@ -5,10 +5,11 @@ use palisade_store::{Execution, MetaStore, SequenceStore, StoreError};
 use rusqlite::{params, OptionalExtension};
 
 impl MetaStore for SqliteStore {
-    /// Every call runs on the blocking pool for now. The hot-path work gives each async worker its
-    /// own reader connection and answers `Inline` for point reads.
+    /// A local file and a bounded set of readers whose free ones are lent without waiting (see
+    /// `pool`): point reads may run on the calling async worker. The server still sends long work
+    /// (pages, counts, writes, loads) to its bounded blocking pool.
     fn execution(&self) -> Execution {
-        Execution::Blocking
+        Execution::Inline
     }
 
     fn get_meta(&self, key: &str) -> Result<Option<String>, StoreError> {

@@ -59,11 +59,19 @@ pub const ALL: &[(&str, Check)] = &[
         "error_journal_keeps_the_newest_records",
         error_journal_keeps_the_newest_records,
     ),
+    (
+        "error_journal_batches_keep_order_and_capacity",
+        error_journal_batches_keep_order_and_capacity,
+    ),
     ("clearing_keeps_what_it_promises", clearing_keeps_what_it_promises),
     ("meta_init_is_first_writer_wins", meta_init_is_first_writer_wins),
     (
         "rate_windows_count_all_or_nothing_atomically",
         rate_windows_count_all_or_nothing_atomically,
+    ),
+    (
+        "concurrent_readers_beyond_the_connection_set_wait_or_refuse",
+        concurrent_readers_beyond_the_connection_set_wait_or_refuse,
     ),
 ];
 
@@ -83,9 +91,11 @@ macro_rules! conformance_tests {
             sequences_are_unique_across_calls,
             observations_answer_lookups_and_stats,
             error_journal_keeps_the_newest_records,
+            error_journal_batches_keep_order_and_capacity,
             clearing_keeps_what_it_promises,
             meta_init_is_first_writer_wins,
             rate_windows_count_all_or_nothing_atomically,
+            concurrent_readers_beyond_the_connection_set_wait_or_refuse,
         );
     };
     (@each $make:expr; $($name:ident),+ $(,)?) => {
@@ -493,6 +503,61 @@ pub fn error_journal_keeps_the_newest_records(make: MakeStore<'_>) {
     for n in 6..10 {
         let found = store.find_error(&format!("TARGET-{n}")).unwrap().unwrap();
         assert_eq!(found, record(&format!("target-{n}")));
+    }
+}
+
+/// A batch (`record_errors`, the domain's group commit) is kept as its records one by one would
+/// be: in order, the newest `capacity` of everything written, batches and single records alike.
+pub fn error_journal_batches_keep_order_and_capacity(make: MakeStore<'_>) {
+    let store = make();
+    store.record_error(&record("single-0"), 5).unwrap();
+    store.record_errors(&[], 5).unwrap();
+    let batch: Vec<ErrorRecord> = (0..4).map(|n| record(&format!("batch-{n}"))).collect();
+    store.record_errors(&batch, 5).unwrap();
+    assert!(
+        store.find_error("single-0").unwrap().is_some(),
+        "5 kept: the single and 4"
+    );
+    let batch: Vec<ErrorRecord> = (4..7).map(|n| record(&format!("batch-{n}"))).collect();
+    store.record_errors(&batch, 5).unwrap();
+    assert!(store.find_error("single-0").unwrap().is_none());
+    for n in 0..2 {
+        assert!(store.find_error(&format!("batch-{n}")).unwrap().is_none(), "batch-{n}");
+    }
+    for n in 2..7 {
+        assert_eq!(
+            store.find_error(&format!("BATCH-{n}")).unwrap().unwrap(),
+            record(&format!("batch-{n}"))
+        );
+    }
+}
+
+/// Many more concurrent readers than a backend keeps connections (64 threads, each reading
+/// repeatedly) all get an answer or a clean `Unavailable`, never another error (SQLite's
+/// "unable to open database file" when descriptors run out, say): connections are bounded and
+/// callers queue for them.
+pub fn concurrent_readers_beyond_the_connection_set_wait_or_refuse(make: MakeStore<'_>) {
+    let store = with_tenants(make);
+    let outcomes: Vec<Result<(), String>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..64)
+            .map(|_| {
+                let store = &store;
+                scope.spawn(move || {
+                    for _ in 0..20 {
+                        match store.find_tenant(T1) {
+                            Ok(Some(_)) | Err(StoreError::Unavailable(_)) => {}
+                            Ok(None) => return Err("tenant not found".to_string()),
+                            Err(e) => return Err(e.to_string()),
+                        }
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().expect("reader thread")).collect()
+    });
+    for outcome in outcomes {
+        outcome.unwrap();
     }
 }
 

@@ -21,9 +21,10 @@
 //! 2. **Where the thread hop goes.** A store reports its [`Execution`]: `Inline` when a call may
 //!    run on the calling async worker (SQLite point reads on a per-thread reader connection cost
 //!    no hop), `Blocking` when it waits on a network and must run on the server's bounded blocking
-//!    pool. SQLite answers `Blocking` today, and the server still runs every domain operation on
-//!    the blocking pool; the hot-path work will give SQLite per-thread readers, answer `Inline` for
-//!    point reads and let the server dispatch on this answer.
+//!    pool. SQLite answers `Inline` (a bounded set of readers whose free ones are lent without
+//!    a wait); the server runs the operations it calls point reads (`AppState::read_inline`) on the
+//!    async worker when the store answers `Inline`, and everything else on its bounded blocking
+//!    pool.
 //! 3. **Bounded connections.** A backend owns a fixed-size set of connections; when none is free
 //!    within its timeout it answers [`StoreError::Unavailable`], which the server turns into a
 //!    traceable `InternalServerError` (the journal keeps the cause).
@@ -218,6 +219,11 @@ pub trait ObservationStore: Send + Sync {
 pub trait JournalStore: Send + Sync {
     /// Appends to the error journal, dropping the oldest records beyond `capacity`.
     fn record_error(&self, record: &ErrorRecord, capacity: usize) -> Result<(), StoreError>;
+    /// Appends several records at once, in order (the domain's group commit): backends write them
+    /// in one transaction. The default writes them one by one.
+    fn record_errors(&self, records: &[ErrorRecord], capacity: usize) -> Result<(), StoreError> {
+        records.iter().try_for_each(|r| self.record_error(r, capacity))
+    }
     /// The record of one target (case-insensitively), if it is still kept.
     fn find_error(&self, target: &str) -> Result<Option<ErrorRecord>, StoreError>;
 }

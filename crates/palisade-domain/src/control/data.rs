@@ -336,7 +336,7 @@ impl Core {
     /// error journal, fault rules and rate-limit counters emptied. The signing key stays, so the CA
     /// and issued tokens of the dev app keep working.
     pub fn reset_all(&self) -> DomainResult<()> {
-        self.store.clear_all()?;
+        self.with_journal_cleared(|| Ok(self.store.clear_all()?))?;
         self.remove_library_files(None)?;
         self.registrations.forget_all();
         self.faults.clear();

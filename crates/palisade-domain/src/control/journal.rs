@@ -1,17 +1,287 @@
 //! The error journal's policy: every error response is kept under its `target` tracking id, the
 //! newest `capacity` of them, in the store (so `palisade trace` in another process finds them).
+//!
+//! # Group commit
+//!
+//! An error response must not wait on the disk, yet its target must be traceable the moment the
+//! response is received. So [`Core::record_error`] only appends the record to an in-memory queue
+//! (a mutex held for a push) and wakes the journal's writer thread; [`Core::find_error`] looks in
+//! that queue first, then in the store (read-your-writes in this process). The writer takes
+//! everything queued, writes it in one transaction ([`JournalStore::record_errors`]) and only then
+//! removes it from the queue, so a record is always in one of the two places. Records arriving
+//! while a batch is written form the next batch: under load, batches grow and the cost per error
+//! falls.
+//!
+//! What may be lost: a clean shutdown flushes the queue ([`Core::flush_journal`], also on drop),
+//! so a target survives a restart. A `kill -9` (or a power loss) loses the records still queued:
+//! the errors of the last few milliseconds (one batch's write time) before the kill. Another
+//! process (`palisade trace`) sees a record once its batch is committed, milliseconds later.
+//!
+//! The queue is bounded ([`QUEUE_HIGH_WATER`]): past it, [`Core::record_error`] tells the caller to
+//! wait ([`Core::wait_journal_below_high_water`], on a blocking thread) so a disk slower than the
+//! error rate slows the errors instead of growing memory.
 
 use crate::{Core, DomainResult};
 use palisade_model::journal::ErrorRecord;
+use palisade_store::Store;
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
 
-impl Core {
-    /// Keeps an error response's record, dropping the oldest beyond `capacity`.
-    pub fn record_error(&self, record: &ErrorRecord, capacity: usize) -> DomainResult<()> {
-        Ok(self.store.record_error(record, capacity)?)
+/// Records queued beyond which producers wait for the writer.
+pub const QUEUE_HIGH_WATER: usize = 16_384;
+
+/// Most records written in one transaction.
+const BATCH: usize = 4_096;
+
+/// The queue and the writer thread, owned by [`Core`].
+pub struct JournalQueue {
+    shared: Arc<Shared>,
+    writer: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+struct Shared {
+    store: Arc<dyn Store>,
+    queue: Mutex<Queue>,
+    /// Wakes the writer (records queued, or shutdown).
+    work: Condvar,
+    /// Wakes producers and flushers (a batch was written).
+    written: Condvar,
+    /// Held while a batch is copied, written and dropped from the queue, and while the journal is
+    /// cleared, so a batch in flight cannot come back after a reset.
+    batch: Mutex<()>,
+    capacity: AtomicUsize,
+}
+
+#[derive(Default)]
+struct Queue {
+    records: VecDeque<ErrorRecord>,
+    /// Records ever queued / ever written (or dropped by a clear): a flush waits until the second
+    /// reaches what the first was when it began.
+    queued: u64,
+    done: u64,
+    shutdown: bool,
+}
+
+impl JournalQueue {
+    pub(crate) fn start(store: Arc<dyn Store>) -> Self {
+        let shared = Arc::new(Shared {
+            store,
+            queue: Mutex::new(Queue::default()),
+            work: Condvar::new(),
+            written: Condvar::new(),
+            batch: Mutex::new(()),
+            capacity: AtomicUsize::new(usize::MAX),
+        });
+        let thread_shared = shared.clone();
+        let writer = std::thread::Builder::new()
+            .name("palisade-journal".into())
+            .spawn(move || thread_shared.run())
+            .expect("the journal writer thread starts");
+        JournalQueue {
+            shared,
+            writer: Mutex::new(Some(writer)),
+        }
+    }
+}
+
+impl Shared {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The record of an error target (any case), if it is still kept.
+    fn run(&self) {
+        loop {
+            {
+                let mut queue = self.lock();
+                while queue.records.is_empty() && !queue.shutdown {
+                    queue = self.work.wait(queue).unwrap_or_else(|e| e.into_inner());
+                }
+                if queue.records.is_empty() && queue.shutdown {
+                    return;
+                }
+            }
+            self.write_batch();
+        }
+    }
+
+    /// Writes the oldest queued records, then drops them from the queue.
+    fn write_batch(&self) {
+        let _batch = self.batch.lock().unwrap_or_else(|e| e.into_inner());
+        let records: Vec<ErrorRecord> = self.lock().records.iter().take(BATCH).cloned().collect();
+        if records.is_empty() {
+            return;
+        }
+        let capacity = self.capacity.load(Ordering::Relaxed);
+        if let Err(e) = self.store.record_errors(&records, capacity) {
+            // Kept in the queue would retry forever on a broken store; the records stay findable
+            // nowhere, and the log says so (with the targets, so they can still be told apart).
+            let targets: Vec<&str> = records.iter().map(|r| r.target.as_str()).collect();
+            tracing::error!(error = %e, ?targets, "error journal write failed");
+        }
+        let mut queue = self.lock();
+        let n = records.len().min(queue.records.len());
+        queue.records.drain(..n);
+        queue.done += n as u64;
+        drop(queue);
+        self.written.notify_all();
+    }
+}
+
+impl Drop for JournalQueue {
+    fn drop(&mut self) {
+        self.shared.lock().shutdown = true;
+        self.shared.work.notify_all();
+        if let Some(writer) = self.writer.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            let _ = writer.join();
+        }
+    }
+}
+
+impl Core {
+    /// Keeps an error response's record, dropping the oldest beyond `capacity`. Returns at once
+    /// (the record is queued and findable); `true` when the queue is past its high-water mark and
+    /// the caller should [`wait_journal_below_high_water`](Core::wait_journal_below_high_water).
+    pub fn record_error(&self, record: ErrorRecord, capacity: usize) -> bool {
+        let shared = &self.journal.shared;
+        shared.capacity.store(capacity, Ordering::Relaxed);
+        let mut queue = shared.lock();
+        queue.records.push_back(record);
+        queue.queued += 1;
+        let backlog = queue.records.len() > QUEUE_HIGH_WATER;
+        drop(queue);
+        shared.work.notify_one();
+        backlog
+    }
+
+    /// Blocks until the queue is back under its high-water mark (bounded: at most 10 s).
+    pub fn wait_journal_below_high_water(&self) {
+        let shared = &self.journal.shared;
+        let queue = shared.lock();
+        let _ = shared
+            .written
+            .wait_timeout_while(queue, Duration::from_secs(10), |q| q.records.len() > QUEUE_HIGH_WATER);
+    }
+
+    /// Writes every record queued so far to the store (a clean shutdown calls it; the CLI's
+    /// `trace` in another process sees them afterwards).
+    pub fn flush_journal(&self) {
+        let shared = &self.journal.shared;
+        let target = shared.lock().queued;
+        loop {
+            if shared.lock().done >= target {
+                return;
+            }
+            // Written on this thread rather than waited for, so a flush also works while the
+            // writer thread is busy or gone.
+            shared.write_batch();
+        }
+    }
+
+    /// Empties the journal (queued records and the store's), as a reset does; with the batch lock,
+    /// so a batch being written cannot reappear afterwards.
+    pub(crate) fn with_journal_cleared<T>(&self, clear_store: impl FnOnce() -> DomainResult<T>) -> DomainResult<T> {
+        let shared = &self.journal.shared;
+        let _batch = shared.batch.lock().unwrap_or_else(|e| e.into_inner());
+        {
+            let mut queue = shared.lock();
+            let n = queue.records.len() as u64;
+            queue.records.clear();
+            queue.done += n;
+        }
+        shared.written.notify_all();
+        clear_store()
+    }
+
+    /// The record of an error target (any case), if it is still kept: the queue first, then the
+    /// store.
     pub fn find_error(&self, target: &str) -> DomainResult<Option<ErrorRecord>> {
+        {
+            let queue = self.journal.shared.lock();
+            // Newest first: the most recent errors are the ones looked up.
+            if let Some(record) = queue
+                .records
+                .iter()
+                .rev()
+                .find(|r| r.target.eq_ignore_ascii_case(target))
+            {
+                return Ok(Some(record.clone()));
+            }
+        }
         Ok(self.store.find_error(target)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::control::clock::Clock;
+    use palisade_model::time::Timestamp;
+    use palisade_store_sqlite::SqliteStore;
+
+    fn record(target: &str) -> ErrorRecord {
+        ErrorRecord {
+            target: target.into(),
+            time: Timestamp(palisade_model::time::fixed_now()),
+            tenant_id: None,
+            app_id: None,
+            method: "GET".into(),
+            path: "/".into(),
+            status: 404,
+            code: "ResourceNotFound".into(),
+            message: "m".into(),
+            cause: "c".into(),
+        }
+    }
+
+    fn open(path: &std::path::Path) -> (Arc<dyn Store>, Core) {
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(path).unwrap());
+        let core = Core::open(store.clone(), Arc::new(Clock::new()), crate::Settings::default()).unwrap();
+        (store, core)
+    }
+
+    #[test]
+    fn a_queued_record_is_found_before_its_batch_is_written_and_written_by_a_flush() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, core) = open(&dir.path().join("p.db"));
+        // Holding the batch lock stalls the writer thread: the record stays queued.
+        let stall = core.journal.shared.batch.lock().unwrap();
+        assert!(!core.record_error(record("t-queued"), 100));
+        assert!(store.find_error("t-queued").unwrap().is_none(), "not written yet");
+        assert_eq!(core.find_error("T-QUEUED").unwrap().unwrap().target, "t-queued");
+        drop(stall);
+        core.flush_journal();
+        assert_eq!(store.find_error("t-queued").unwrap().unwrap().target, "t-queued");
+        assert_eq!(core.find_error("t-queued").unwrap().unwrap().target, "t-queued");
+    }
+
+    #[test]
+    fn records_queued_when_the_core_drops_reach_the_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.db");
+        {
+            let (_store, core) = open(&path);
+            for n in 0..500 {
+                core.record_error(record(&format!("t-{n}")), 1_000);
+            }
+        }
+        let store = SqliteStore::open(&path).unwrap();
+        use palisade_store::JournalStore;
+        for n in [0, 250, 499] {
+            assert!(store.find_error(&format!("t-{n}")).unwrap().is_some(), "t-{n}");
+        }
+    }
+
+    #[test]
+    fn a_reset_drops_queued_records_too() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_store, core) = open(&dir.path().join("p.db"));
+        let stall = core.journal.shared.batch.lock().unwrap();
+        core.record_error(record("t-reset"), 100);
+        drop(stall);
+        core.reset_all().unwrap();
+        core.flush_journal();
+        assert!(core.find_error("t-reset").unwrap().is_none());
     }
 }

@@ -117,7 +117,7 @@ async fn health() -> Json<serde_json::Value> {
 
 async fn error_trace(State(state): State<AppState>, PathParam(target): PathParam) -> Result<Response, ApiError> {
     let lookup = target.clone();
-    let record = state.run(move |core| core.find_error(&lookup)).await?;
+    let record = state.read_inline(move |core| core.find_error(&lookup)).await?;
     match record {
         Some(record) => Ok(Json(record).into_response()),
         None => Err(ApiError::resource_not_found("Error target", &target)),

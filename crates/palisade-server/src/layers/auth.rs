@@ -42,7 +42,10 @@ async fn require_registered(state: &AppState, principal: &palisade_auth::Princip
         return Ok(());
     }
     let (tenant, app) = (principal.tenant_id.clone(), principal.app_id.clone());
-    if state.run(move |core| core.app_is_registered(&tenant, &app)).await? {
+    if state
+        .read_inline(move |core| core.app_is_registered(&tenant, &app))
+        .await?
+    {
         Ok(())
     } else {
         Err(ApiError::unauthorized(

@@ -292,7 +292,9 @@ async fn record_error(state: &AppState, context: &RequestContext, status: u16, e
         Some((tenant, app)) => (Some(tenant.clone()), app.clone()),
         None => (None, None),
     };
-    tracing::warn!(
+    // DEBUG: the journal keeps every error response, so a line per error on stderr would only
+    // cost the error path its speed (RUST_LOG=palisade_server=debug shows them).
+    tracing::debug!(
         target_id = %entry.target,
         code = %entry.code,
         status,
@@ -321,14 +323,12 @@ async fn record_error(state: &AppState, context: &RequestContext, status: u16, e
         message: entry.message,
         cause,
     };
-    let core = state.core.clone();
-    let capacity = state.config.journal_capacity;
-    // Written before the response leaves, so a client can look its target up at once.
-    let written = tokio::task::spawn_blocking(move || core.record_error(&record, capacity)).await;
-    match written {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => tracing::error!(error = %e, "error journal write failed"),
-        Err(e) => tracing::error!(error = %e, "error journal write panicked"),
+    // Queued before the response leaves (findable at once, written by the journal's group
+    // commit: see `palisade_domain::control::journal`). Past the queue's high-water mark the
+    // response waits for the writer, off the async worker.
+    if state.core.record_error(record, state.config.journal_capacity) {
+        let core = state.core.clone();
+        let _ = tokio::task::spawn_blocking(move || core.wait_journal_below_high_water()).await;
     }
 }
 

@@ -80,7 +80,7 @@ pub async fn get_one(
     origin: Origin,
     PathParam(id): PathParam,
 ) -> Result<Response, ApiError> {
-    let action = state.run(move |core| core.get_action(&caller, &id)).await?;
+    let action = state.read_inline(move |core| core.get_action(&caller, &id)).await?;
     Ok(entity_response(
         StatusCode::OK,
         &origin,

@@ -55,7 +55,7 @@ pub async fn get_one(
     origin: Origin,
     PathParam(id): PathParam,
 ) -> Result<Response, ApiError> {
-    let alert = state.run(move |core| core.get_alert(&caller, &id)).await?;
+    let alert = state.read_inline(move |core| core.get_alert(&caller, &id)).await?;
     Ok(entity_response(StatusCode::OK, &origin, "Alerts/$entity", &alert))
 }
 

@@ -45,7 +45,9 @@ pub async fn get_one(
     origin: Origin,
     PathParam(id): PathParam,
 ) -> Result<Response, ApiError> {
-    let investigation = state.run(move |core| core.get_investigation(&caller, &id)).await?;
+    let investigation = state
+        .read_inline(move |core| core.get_investigation(&caller, &id))
+        .await?;
     Ok(entity_response(
         StatusCode::OK,
         &origin,

@@ -55,7 +55,7 @@ pub async fn get_one(
             return find_by_ip(state, caller, origin, form, args).await;
         }
     }
-    let machine = state.run(move |core| core.get_machine(&caller, &id)).await?;
+    let machine = state.read_inline(move |core| core.get_machine(&caller, &id)).await?;
     Ok(entity_response(StatusCode::OK, &origin, "Machines/$entity", &machine))
 }
 
