@@ -194,21 +194,27 @@ impl Core {
         clear_store()
     }
 
-    /// The record of an error target (any case), if it is still kept: the queue first, then the
-    /// store.
+    /// The record of an error target (any case), if it is still kept among the newest `capacity`:
+    /// the queue first, then the store. Everything stored is older than everything queued, so a
+    /// queued record is kept exactly when fewer than `capacity` queued records are newer; a record
+    /// not queued is looked up after a flush, so the store has dropped what the queue pushed out.
     pub fn find_error(&self, target: &str) -> DomainResult<Option<ErrorRecord>> {
+        let shared = &self.journal.shared;
+        let capacity = shared.capacity.load(Ordering::Relaxed);
         {
-            let queue = self.journal.shared.lock();
+            let queue = shared.lock();
             // Newest first: the most recent errors are the ones looked up.
-            if let Some(record) = queue
+            if let Some((newer, record)) = queue
                 .records
                 .iter()
                 .rev()
-                .find(|r| r.target.eq_ignore_ascii_case(target))
+                .enumerate()
+                .find(|(_, r)| r.target.eq_ignore_ascii_case(target))
             {
-                return Ok(Some(record.clone()));
+                return Ok((newer < capacity).then(|| record.clone()));
             }
         }
+        self.flush_journal();
         Ok(self.store.find_error(target)?)
     }
 }
