@@ -1067,16 +1067,22 @@ impl<'c> Binder<'c> {
                 let mut pattern = String::from("(?s)^");
                 let mut schema = input.schema.clone();
                 let mut targets = Vec::new();
-                let ncols = parts.iter().filter(|p| matches!(p, ParsePart::Column(..))).count();
-                let mut seen_cols = 0;
+                let mut declared: Vec<&str> = Vec::new();
                 for (k, p) in parts.iter().enumerate() {
                     match p {
                         ParsePart::Lit(s) => pattern.push_str(&regex::escape(s)),
                         ParsePart::Star => pattern.push_str(".*?"),
                         ParsePart::Column(n, _, ty) => {
-                            seen_cols += 1;
+                            // One pattern cannot fill a column twice (`with A " " A`).
+                            if declared.contains(&n.as_str()) {
+                                return Err(sem(
+                                    ErrorKind::Type,
+                                    op.pos,
+                                    format!("'{name}' operator: A column with the name '{n}' is already declared"),
+                                ));
+                            }
+                            declared.push(n);
                             let last = k == parts.len() - 1;
-                            let _ = ncols;
                             pattern.push_str(if last { "(.*)" } else { "(.*?)" });
                             match schema.iter().position(|(x, _)| x == n) {
                                 Some(i) => {
@@ -1091,10 +1097,7 @@ impl<'c> Binder<'c> {
                         }
                     }
                 }
-                let _ = seen_cols;
-                if matches!(parts.last(), Some(ParsePart::Lit(_))) {
-                    // A trailing literal must be matched; what follows is ignored.
-                }
+                // A trailing literal must be matched; what follows it is ignored.
                 let re = regex::Regex::new(&pattern)
                     .map_err(|e| type_err(op.pos, name, format!("invalid parse pattern: {e}")))?;
                 Ok(Plan {

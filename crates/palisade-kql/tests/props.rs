@@ -678,3 +678,15 @@ fn month_offsets_of_i64_min_do_not_panic() {
         }
     }
 }
+
+/// Found by `mutated_corpus_queries_run_or_fail_cleanly`: a pattern naming one column twice (here a
+/// missing `|` turned `project Rest` into pattern words) broke the column mapping.
+#[test]
+fn a_parse_pattern_naming_a_column_twice_is_refused() {
+    let cat = Catalog::defender_hunting();
+    let query = r#"DeviceProcessEvents | parse ProcessCommandLine with Exe " " Rest  project Rest | take 3"#;
+    match compile(query, &cat) {
+        Ok(_) => panic!("compiled: {query}"),
+        Err(e) => assert!(e.message.contains("'Rest' is already declared"), "{}", e.message),
+    }
+}
