@@ -255,13 +255,7 @@ async fn strict_bodies_can_be_switched_on_for_one_tenant() {
 }
 
 async fn add_fault(app: &TestApp, rule: Value) {
-    let response = app
-        .client
-        .post(format!("{}/_palisade/faults", app.http))
-        .json(&rule)
-        .send()
-        .await
-        .unwrap();
+    let response = app.admin_post("/_palisade/faults", rule).await;
     assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
 }
 
