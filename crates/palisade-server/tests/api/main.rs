@@ -10,6 +10,7 @@ mod clock;
 mod envelope;
 mod faults;
 mod fidelity;
+mod hunting;
 mod hardening;
 mod indicators;
 mod investigations;
