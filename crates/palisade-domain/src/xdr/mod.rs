@@ -157,3 +157,23 @@ impl Core {
         Ok(serde_json::Value::Object(tables))
     }
 }
+
+impl Core {
+    /// A tenant's machines, for generating events on them (`palisade seed --events`); refuses an
+    /// unknown tenant.
+    pub fn machines_of(&self, tenant_id: &str) -> DomainResult<Vec<Machine>> {
+        if self.store.find_tenant(tenant_id)?.is_none() {
+            return Err(palisade_error::ApiError::resource_not_found("Tenant", tenant_id).into());
+        }
+        let docs = self.store.query_docs(
+            palisade_model::schemas::MACHINE_TABLE,
+            tenant_id,
+            &palisade_odata::Query::default(),
+            0,
+            u64::MAX,
+        )?;
+        docs.iter()
+            .map(|d| serde_json::from_str(d).map_err(|e| palisade_store::StoreError::from(e).into()))
+            .collect()
+    }
+}
