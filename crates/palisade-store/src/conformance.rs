@@ -729,7 +729,11 @@ fn process_event(ticks: i64, device: &str, file: &str, pid: i64) -> crate::Hunti
         .collect()
 }
 
-fn scan_request(columns: &[&str], predicates: Vec<palisade_kql::Predicate>, limit: Option<u64>) -> palisade_kql::ScanRequest {
+fn scan_request(
+    columns: &[&str],
+    predicates: Vec<palisade_kql::Predicate>,
+    limit: Option<u64>,
+) -> palisade_kql::ScanRequest {
     palisade_kql::ScanRequest {
         table: "DeviceProcessEvents".into(),
         columns: columns.iter().map(|c| c.to_string()).collect(),
@@ -814,7 +818,11 @@ pub fn hunting_rows_scan_filter_limit_and_stop(make: MakeStore<'_>) {
         .unwrap();
     assert_eq!(seen, 1);
     // Dynamic columns keep their JSON.
-    let dynamic = scan_all(store.as_ref(), T2, &scan_request(&["AdditionalFields"], Vec::new(), None));
+    let dynamic = scan_all(
+        store.as_ref(),
+        T2,
+        &scan_request(&["AdditionalFields"], Vec::new(), None),
+    );
     match &dynamic[0][0] {
         Value::String(text) => assert_eq!(serde_json::from_str::<Value2>(text).unwrap(), json!({"k": [1, 2]})),
         Value::Dynamic(j) => assert_eq!(j, &json!({"k": [1, 2]})),

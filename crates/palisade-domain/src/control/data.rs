@@ -288,7 +288,12 @@ impl Core {
             self.store.upsert_docs(kind.table, &tenant.id, docs)?;
             (kind.after_store)(self, &tenant.id, docs)?;
         }
-        let loaded = |name: &str| batches.iter().find(|(k, _)| k.name == name).map_or(&[][..], |(_, d)| &d[..]);
+        let loaded = |name: &str| {
+            batches
+                .iter()
+                .find(|(k, _)| k.name == name)
+                .map_or(&[][..], |(_, d)| &d[..])
+        };
         if let Some(n) = self.load_hunting(&tenant.id, hunting, loaded("machines"), loaded("alerts"))? {
             counts.insert(crate::xdr::HUNTING.to_string(), n.into());
         }
