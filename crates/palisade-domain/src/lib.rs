@@ -10,6 +10,7 @@
 //! the error journal) and [`signin`] (Entra-style token issuance). [`listing`] pages entity lists.
 
 pub mod control;
+pub mod family;
 pub mod listing;
 pub mod mde;
 pub mod signin;
@@ -46,6 +47,9 @@ pub struct Settings {
     /// Where the live-response library keeps its files (`<data dir>/library`); `None` leaves
     /// uploads and deletes unavailable (`InternalServerError`), as in store-only uses.
     pub library_dir: Option<std::path::PathBuf>,
+    /// Families beyond the built-in [`family::FAMILIES`] (a test's toy family): their tables are
+    /// created at open, and every registry reads them.
+    pub extra_families: Vec<&'static family::Family>,
 }
 
 /// How fast machine actions progress on the emulator's clock.
@@ -120,6 +124,11 @@ impl Core {
             library_lock: Mutex::new(()),
             journal: control::journal::JournalQueue::start(store.clone()),
         };
+        for family in &core.settings.extra_families {
+            for table in family.tables {
+                core.store.ensure_table(*table)?;
+            }
+        }
         core.backfill_observations()?;
         core.ensure_demo_tenant()?;
         Ok(core)
@@ -127,6 +136,11 @@ impl Core {
 }
 
 impl Core {
+    /// The built-in families, then the added ones (see [`family`]).
+    pub fn families(&self) -> impl Iterator<Item = &'static family::Family> + Clone + '_ {
+        family::all(&self.settings.extra_families)
+    }
+
     /// Where the store's calls may run (the server's dispatch asks; see `palisade_store`).
     pub fn execution(&self) -> palisade_store::Execution {
         self.store.execution()
