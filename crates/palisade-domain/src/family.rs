@@ -47,8 +47,8 @@ impl Eq for Family {}
 /// Path words no single family owns.
 pub const SHARED_PATH_WORDS: &[&str] = &["api", "$count"];
 
-/// Every built-in family. Adding a family is a `pub const FAMILY: Family` beside its domain
-/// operations and one line here (and one line in the server's `families`, with its routes).
+/// Every built-in family. Adding a family is a `Family` (here, or beside its domain operations)
+/// and one line in this list (and one line in the server's `families`, with its routes).
 pub const FAMILIES: &[&Family] = &[
     &MACHINES,
     &ALERTS,

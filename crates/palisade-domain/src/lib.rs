@@ -8,6 +8,8 @@
 //! and value validation), [`xdr`] (Defender XDR, to come), [`control`] (the emulator's own
 //! controls: tenants, apps, data load/export, demo data, faults, features, rate limits, the clock,
 //! the error journal) and [`signin`] (Entra-style token issuance). [`listing`] pages entity lists.
+//! [`family`] holds each family's descriptor (tables, data kinds, rate limits, roles, path words),
+//! from which the data loader, the rate limiter and the server's registries read.
 
 pub mod control;
 pub mod family;

@@ -3,7 +3,8 @@
 //! thin: they extract, call one `palisade-domain` operation and shape the answer; none touches the
 //! store.
 //!
-//! Tour: [`api`] the emulated APIs by product ([`api::mde`], [`api::xdr`]); [`signin`] the
+//! Tour: [`api`] the emulated APIs by product ([`api::mde`], [`api::xdr`]), routed through
+//! [`families`] (each family's routes beside its domain descriptor); [`signin`] the
 //! Entra-style token and discovery endpoints; [`admin`] the emulator's `/_palisade/` API (tenants,
 //! apps, data, clock, faults, journals); [`layers`] the middleware (auth, injection, journal,
 //! metrics, normalize); [`openapi`] the document; [`extract`] our extractors; [`error`] the one

@@ -1,6 +1,7 @@
 //! The family descriptor, judged from outside: a toy family declared in this file (a domain
 //! descriptor, a route module, its OpenAPI operations) and registered with one line of
-//! configuration is routed, documented, rate limited, loadable and exported like a built-in one.
+//! configuration is routed, documented, rate limited, loadable and exported like a built-in one,
+//! and its role is one apps may hold.
 //! The registries' own completeness (every table, data kind, limit, role and path word owned by
 //! exactly one family; every route documented) is held by the unit tests of
 //! `palisade_domain::family`, `palisade_server::families` and `palisade_server::openapi`.
@@ -116,15 +117,13 @@ static TOY: RouteFamily = RouteFamily {
     operations: toy_operations,
 };
 
-async fn toy_token(app: &TestApp) -> String {
-    app.mint(json!({"roles": TOY_ROLES})).await
-}
-
 #[tokio::test]
 async fn a_toy_family_in_one_line_is_routed_documented_limited_loaded_and_exported() {
     // The one line.
     let app = TestApp::spawn_with(|config| config.extra_families.push(&TOY)).await;
-    let token = toy_token(&app).await;
+    // Its role is an application role: the development app holds it, and apps may be given it.
+    let token = app.token().await;
+    app.register_app(TOY_ROLES).await;
     app.freeze_clock().await;
 
     // Loadable: the loader takes its data kind, checks entities against its type, and counts them.
@@ -188,7 +187,7 @@ async fn a_toy_family_in_one_line_is_routed_documented_limited_loaded_and_export
 #[tokio::test]
 async fn without_its_line_the_toy_family_is_nowhere() {
     let app = TestApp::spawn().await;
-    let token = toy_token(&app).await;
+    let token = app.mint(json!({"roles": TOY_ROLES})).await;
     let unrouted = app.get("/api/toys", &token).await;
     expect_error(&app, unrouted, 404, "NotFound", &["/api/toys"]).await;
     let refused = app
@@ -204,4 +203,11 @@ async fn without_its_line_the_toy_family_is_nowhere() {
         .get_json(&format!("{}/_palisade/tenants/{TENANT}/export", app.http))
         .await;
     assert!(exported.get("toys").is_none());
+    let role_refused = app
+        .admin_post(
+            &format!("/_palisade/tenants/{TENANT}/apps"),
+            json!({"displayName": "toy app", "roles": TOY_ROLES}),
+        )
+        .await;
+    expect_error(&app, role_refused, 400, "InvalidInput", &["Toy.Read.All"]).await;
 }
