@@ -23,8 +23,8 @@ use crate::{Core, DomainError, DomainResult};
 use palisade_auth::Principal;
 use palisade_error::{ApiError, ErrorCode};
 use palisade_kql::{
-    AggregateRequest, Catalog, ErrorKind, ExecOptions, KqlError, QueryResult, Row, RowIter, RowSource,
-    ScanRequest, SourceError, Stage, Value,
+    AggregateRequest, Catalog, ErrorKind, ExecOptions, KqlError, QueryResult, Row, RowIter, RowSource, ScanRequest,
+    SourceError, Stage, Value,
 };
 use palisade_store::Store;
 use std::sync::Arc;
