@@ -475,6 +475,9 @@ mod tests {
             ("PATCH", "/api/incidents/123", Some(50), Some(1500)),
             // Get incident: its own page says 100/minute and 1,500/hour, the default.
             ("GET", "/api/incidents/123", Some(100), Some(1500)),
+            // Advanced hunting, both routes: the tenant's limits.
+            ("POST", "/api/advancedhunting/run", Some(45), Some(1500)),
+            ("POST", "/api/advancedqueries/run", Some(45), Some(1500)),
         ];
         for &(method, path, per_minute, per_hour) in expected {
             let limit = limit_for(method, path);
@@ -484,8 +487,10 @@ mod tests {
                 "{method} {path}"
             );
         }
-        // Nine APIs have their own figures; no entry beyond them.
-        assert_eq!(api_limits().count(), 9);
+        // Eleven APIs have their own figures; no entry beyond them.
+        assert_eq!(api_limits().count(), 11);
+        assert!(limit_for("POST", "/api/advancedhunting/run").per_tenant);
+        assert!(!limit_for("POST", "/api/alerts/batchUpdate").per_tenant);
     }
 
     #[test]
