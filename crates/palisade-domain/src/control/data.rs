@@ -340,7 +340,7 @@ impl Core {
         self.remove_library_files(None)?;
         self.registrations.forget_all();
         self.faults.clear();
-        self.rate_limits.reset();
+        self.store.clear_rate_windows()?;
         self.rate_limits.forget_tenants();
         self.install_demo_tenant()
     }

@@ -103,6 +103,12 @@ impl Core {
         if self.store.get_meta(DEMO_SEEDED_META)?.is_some() {
             return Ok(());
         }
+        // Processes starting at once on an empty store: one installs, the others wait for it and
+        // then find the marker.
+        let _section = self.exclusive("first-start")?;
+        if self.store.get_meta(DEMO_SEEDED_META)?.is_some() {
+            return Ok(());
+        }
         self.install_demo_tenant()?;
         self.store.init_meta(DEMO_SEEDED_META, "1")?;
         Ok(())

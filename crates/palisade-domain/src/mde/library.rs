@@ -122,7 +122,7 @@ impl Core {
         let has_parameters = parse_flag("HasParameters", upload.has_parameters.as_deref())?
             .unwrap_or(!parameters_description.trim().is_empty());
         let path = self.library_path(&caller.tenant_id, &upload.file_name)?;
-        let _guard = self.library_lock.lock().unwrap_or_else(|e| e.into_inner());
+        let _section = self.tenant_section(&caller.tenant_id)?;
         let existing = self.find_library_file(&caller.tenant_id, &upload.file_name)?;
         if let (Some(existing), false) = (&existing, override_if_exists) {
             return Err(ApiError::bad_request(
@@ -161,7 +161,7 @@ impl Core {
         caller.require_any(LIBRARY_ROLES)?;
         validate_file_name(name)?;
         let path = self.library_path(&caller.tenant_id, name)?;
-        let _guard = self.library_lock.lock().unwrap_or_else(|e| e.into_inner());
+        let _section = self.tenant_section(&caller.tenant_id)?;
         if !self.store.delete_doc(LIBRARY_FILE_TABLE, &caller.tenant_id, name)? {
             return Err(ApiError::new(
                 ErrorCode::ResourceNotFound,

@@ -104,9 +104,9 @@ async fn limits(State(state): State<AppState>) -> Json<serde_json::Value> {
     }))
 }
 
-async fn reset_counters(State(state): State<AppState>) -> StatusCode {
-    state.core.rate_limits.reset();
-    StatusCode::NO_CONTENT
+async fn reset_counters(State(state): State<AppState>) -> Result<StatusCode, ApiError> {
+    state.run(|core| core.reset_rate_limits()).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 async fn tenant_limits(

@@ -117,7 +117,13 @@ async fn health() -> Json<serde_json::Value> {
 
 async fn error_trace(State(state): State<AppState>, PathParam(target): PathParam) -> Result<Response, ApiError> {
     let lookup = target.clone();
-    let record = state.read_inline(move |core| core.find_error(&lookup)).await?;
+    let mut record = state.read_inline(move |core| core.find_error(&lookup)).await?;
+    if record.is_none() {
+        // Another process on the store may still be writing it: look again, up to its bound,
+        // on a blocking thread.
+        let lookup = target.clone();
+        record = state.run(move |core| core.find_error_shared(&lookup)).await?;
+    }
     match record {
         Some(record) => Ok(Json(record).into_response()),
         None => Err(ApiError::resource_not_found("Error target", &target)),
@@ -262,21 +268,27 @@ async fn change_clock(
         }
         None => None,
     };
-    let clock = &state.core.clock;
-    if body.reset == Some(true) {
-        clock.reset();
-    }
-    match body.freeze {
-        Some(true) => clock.freeze(),
-        Some(false) => clock.unfreeze(),
-        None => {}
-    }
-    if let Some(at) = set {
-        clock.set(at);
-    }
-    if let Some(by) = advance {
-        clock.advance(by);
-    }
+    // Shared by every process on the store: stored first, then applied here.
+    state
+        .run(move |core| {
+            core.change_clock(|clock| {
+                if body.reset == Some(true) {
+                    clock.reset();
+                }
+                match body.freeze {
+                    Some(true) => clock.freeze(),
+                    Some(false) => clock.unfreeze(),
+                    None => {}
+                }
+                if let Some(at) = set {
+                    clock.set(at);
+                }
+                if let Some(by) = advance {
+                    clock.advance(by);
+                }
+            })
+        })
+        .await?;
     Ok(clock_json(&state))
 }
 
@@ -467,8 +479,12 @@ async fn reset_tenant(
 /// `POST /_palisade/reset`: back to a first start (demo tenant and dev app only, journals empty,
 /// clock reset).
 async fn reset_everything(State(state): State<AppState>) -> Result<StatusCode, ApiError> {
-    state.run(|core| core.reset_all()).await?;
-    state.core.clock.reset();
+    state
+        .run(|core| {
+            core.reset_all()?;
+            core.change_clock(|clock| clock.reset())
+        })
+        .await?;
     state.requests.clear();
     Ok(StatusCode::NO_CONTENT)
 }

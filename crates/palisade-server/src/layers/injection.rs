@@ -77,8 +77,16 @@ async fn admit(state: &AppState, caller: &Principal, method: &str, route: &str, 
     }
     let limit = ratelimit::limit_for(method, path);
     let now_ms = core.clock.now().timestamp_millis();
-    core.rate_limits
-        .admit(&caller.tenant_id, &caller.app_id, limit, method, route, now_ms)
+    // One store write (shared by every process on the store), so off the async workers.
+    let (tenant, app, method_owned, route_owned) = (
+        caller.tenant_id.clone(),
+        caller.app_id.clone(),
+        method.to_string(),
+        route.to_string(),
+    );
+    state
+        .run(move |core| core.admit_call(&tenant, &app, limit, &method_owned, &route_owned, now_ms))
+        .await?
         .map_err(|throttle| {
             let api = match (limit.api, limit.path) {
                 (Some(name), Some(pattern)) => format!("{name} ({method} {pattern})"),
