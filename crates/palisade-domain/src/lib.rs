@@ -44,9 +44,6 @@ pub struct Settings {
     /// Most live-response sessions running at once in a tenant (`None`: the documented 25); lower
     /// it to reach the limit with a small population.
     pub max_live_response_sessions: Option<usize>,
-    /// Where the live-response library keeps its files (`<data dir>/library`); `None` leaves
-    /// uploads and deletes unavailable (`InternalServerError`), as in store-only uses.
-    pub library_dir: Option<std::path::PathBuf>,
 }
 
 /// How fast machine actions progress on the emulator's clock.
@@ -84,8 +81,8 @@ pub struct Core {
     pub(crate) releases: Arc<exclusive::Releases>,
     /// Apps recently confirmed registered (see [`Core::app_is_registered`]).
     pub(crate) registrations: apps::RegistrationCache,
-    /// Fault-injection rules (in memory; see [`faults`]).
-    pub faults: faults::FaultRules,
+    /// This process's copy of the shared fault-injection rules (see [`faults`]).
+    pub faults: Arc<faults::FaultRules>,
     /// Rate-limit counters and the tenants' switches (see [`ratelimit`]). Counted per process;
     /// the windows are to move into the store (an atomic "count this call" operation).
     pub rate_limits: ratelimit::RateLimiter,
@@ -105,6 +102,8 @@ impl Core {
         let signing_key = Arc::new(load_or_create_key(store.as_ref())?);
         let verifier = TokenVerifier::new(signing_key.clone());
         clock.sync_from(store.as_ref())?;
+        let faults = Arc::new(faults::FaultRules::default());
+        faults.refresh(store.as_ref())?;
         let core = Core {
             store: store.clone(),
             clock: clock.clone(),
@@ -113,10 +112,10 @@ impl Core {
             settings,
             releases: Arc::default(),
             registrations: apps::RegistrationCache::default(),
-            faults: faults::FaultRules::default(),
+            faults: faults.clone(),
             rate_limits: ratelimit::RateLimiter::default(),
             journal: control::journal::JournalQueue::start(store.clone()),
-            _clock_sync: control::clock::ClockSync::start(store.clone(), clock.clone()),
+            _clock_sync: control::clock::ClockSync::start(store.clone(), clock.clone(), faults),
         };
         core.backfill_observations()?;
         core.ensure_demo_tenant()?;

@@ -68,11 +68,7 @@ pub enum StartError {
 /// Opens the data directory's store and domain, initialising both on first start.
 pub fn open_core(config: &Config) -> Result<Arc<Core>, StartError> {
     let store = SqliteStore::open(&config.database_path()).map_err(|e| StartError::Store(e.to_string()))?;
-    let mut settings = config.core.clone();
-    // The library's files sit beside the database unless the settings name another place.
-    settings
-        .library_dir
-        .get_or_insert_with(|| config.data_dir.join("library"));
+    let settings = config.core.clone();
     let core =
         Core::open(Arc::new(store), Arc::new(Clock::new()), settings).map_err(|e| StartError::Store(e.to_string()))?;
     Ok(Arc::new(core))

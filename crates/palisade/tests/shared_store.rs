@@ -365,6 +365,80 @@ pub fn two_processes_behave_as_one(backend: &Backend) {
     assert!(status >= 400, "{refused}");
     assert_eq!(refused["error"]["code"], "DisabledFeature", "{refused}");
 
+    // Fault rules: created on A, counted across both: `times: 3` fires exactly three times over
+    // calls alternating between the processes (once B's copy has followed, within its bound).
+    let (status, rule) = admin(
+        a,
+        "POST",
+        "/_palisade/faults",
+        &json!({"path": "/api/alerts", "method": "GET", "error": "InternalServerError", "times": 3}),
+    );
+    assert_eq!(status, 201, "{rule}");
+    std::thread::sleep(CLOCK_BOUND * 3);
+    let statuses: Vec<u16> = (0..8)
+        .map(|n| {
+            api(
+                if n % 2 == 0 { b } else { a },
+                "GET",
+                "/api/alerts?$top=1",
+                &token,
+                &Value::Null,
+            )
+            .0
+        })
+        .collect();
+    assert_eq!(
+        statuses,
+        [500, 500, 500, 200, 200, 200, 200, 200],
+        "one budget of three firings"
+    );
+    let (_, rule_b) = admin(
+        b,
+        "GET",
+        &format!("/_palisade/faults/{}", rule["id"].as_str().expect("rule id")),
+        &Value::Null,
+    );
+    assert_eq!(
+        (&rule_b["fired"], &rule_b["state"]),
+        (&json!(3), &json!("Exhausted")),
+        "{rule_b}"
+    );
+    let (status, _) = admin(b, "DELETE", "/_palisade/faults", &Value::Null);
+    assert_eq!(status, 204);
+
+    // The live-response library: uploaded through A, listed and read back through B.
+    let boundary = "palisade-shared-store";
+    let form = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"File\"; filename=\"shared.ps1\"\r\n\
+         Content-Type: application/octet-stream\r\n\r\nWrite-Output shared\r\n--{boundary}--\r\n"
+    );
+    let bearer = format!("Bearer {token}");
+    let content_type = format!("multipart/form-data; boundary={boundary}");
+    let (status, uploaded) = http(
+        a,
+        "POST",
+        "/api/libraryfiles",
+        &[("Authorization", &bearer), ("Content-Type", &content_type)],
+        &form,
+    );
+    assert_eq!(status, 200, "{uploaded}");
+    let (status, listed) = api(b, "GET", "/api/libraryfiles", &token, &Value::Null);
+    assert_eq!(status, 200, "{listed}");
+    assert!(
+        listed["value"]
+            .as_array()
+            .is_some_and(|files| files.iter().any(|f| f["fileName"] == "shared.ps1")),
+        "{listed}"
+    );
+    let (status, bytes) = http(
+        b,
+        "GET",
+        &format!("/_palisade/tenants/{TENANT}/libraryfiles/shared.ps1"),
+        &[],
+        "",
+    );
+    assert_eq!((status, bytes.as_str()), (200, "Write-Output shared"));
+
     // Rate limits: 100 calls spread over both processes fill one shared window; the 101st is
     // refused, whichever process takes it.
     let (status, _) = admin(a, "DELETE", "/_palisade/ratelimits", &Value::Null);

@@ -110,15 +110,19 @@ impl Core {
     }
 }
 
-/// The thread that keeps this process's clock on the shared setting (see the module doc);
-/// stops when dropped.
+/// The thread that keeps this process's clock on the shared setting (see the module doc), and its
+/// copy of the shared fault rules (see [`faults`](crate::control::faults)); stops when dropped.
 pub struct ClockSync {
     stop: Arc<(Mutex<bool>, Condvar)>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl ClockSync {
-    pub(crate) fn start(store: Arc<dyn Store>, clock: Arc<Clock>) -> ClockSync {
+    pub(crate) fn start(
+        store: Arc<dyn Store>,
+        clock: Arc<Clock>,
+        faults: Arc<crate::control::faults::FaultRules>,
+    ) -> ClockSync {
         let stop = Arc::new((Mutex::new(false), Condvar::new()));
         let thread_stop = stop.clone();
         let thread = std::thread::Builder::new()
@@ -126,6 +130,9 @@ impl ClockSync {
             .spawn(move || loop {
                 if let Err(e) = clock.sync_from(store.as_ref()) {
                     tracing::warn!(error = %e, "shared clock not read; keeping the last setting");
+                }
+                if let Err(e) = faults.refresh(store.as_ref()) {
+                    tracing::warn!(error = %e, "shared fault rules not read; keeping the last copy");
                 }
                 let (stopped, wake) = &*thread_stop;
                 let guard = stopped.lock().unwrap_or_else(|e| e.into_inner());

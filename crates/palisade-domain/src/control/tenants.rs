@@ -135,7 +135,6 @@ impl Core {
     pub fn delete_tenant(&self, id: &str) -> DomainResult<()> {
         let tenant = self.tenant(id)?;
         self.store.delete_tenant(&tenant.id)?;
-        self.remove_library_files(Some(&tenant.id))?;
         self.registrations.forget_all();
         // A tenant recreated under this id must not inherit the deleted one's cached switch.
         self.rate_limits.forget_tenants();

@@ -56,6 +56,10 @@ pub fn router(state: AppState) -> Routes {
         .get("/_palisade/tenants/{tenant}/features", tenant_features)
         .patch("/_palisade/tenants/{tenant}/features", change_features)
         .get("/_palisade/tenants/{tenant}/machines/{id}/state", machine_state)
+        .get(
+            "/_palisade/tenants/{tenant}/libraryfiles/{fileName}",
+            library_file_content,
+        )
         .post("/_palisade/debug/panic", panic_on_purpose)
         .on(
             "get",
@@ -330,6 +334,31 @@ async fn machine_state(
 ) -> Result<Json<palisade_domain::mde::actions::DeviceState>, ApiError> {
     let [tenant, machine] = crate::api::mde::actions::path_params::<2>(params)?;
     Ok(Json(state.run(move |core| core.device_state(&tenant, &machine)).await?))
+}
+
+/// The bytes of a live-response library file as uploaded (the API has no download of its own):
+/// lets a user check what their client sent.
+async fn library_file_content(
+    State(state): State<AppState>,
+    params: crate::api::mde::actions::PathParams,
+) -> Result<Response, ApiError> {
+    let [tenant, name] = crate::api::mde::actions::path_params::<2>(params)?;
+    let lookup = name.clone();
+    let (file, bytes) = state
+        .run(move |core| core.library_file_content(&tenant, &lookup))
+        .await?
+        .ok_or_else(|| ApiError::resource_not_found("Library file", &name))?;
+    let mut response = (StatusCode::OK, bytes).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("application/octet-stream"),
+    );
+    let disposition = format!("attachment; filename=\"{}\"", file.file_name.replace(['"', '\\'], "_"));
+    if let Ok(value) = axum::http::HeaderValue::from_str(&disposition) {
+        headers.insert(axum::http::header::CONTENT_DISPOSITION, value);
+    }
+    Ok(response)
 }
 
 async fn list_tenants(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {

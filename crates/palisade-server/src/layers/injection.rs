@@ -16,7 +16,7 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use palisade_auth::Principal;
-use palisade_domain::control::faults::Call;
+use palisade_domain::control::faults::{Call, OwnedCall};
 use palisade_domain::control::ratelimit;
 use palisade_error::ApiError;
 
@@ -98,7 +98,16 @@ async fn admit(state: &AppState, caller: &Principal, method: &str, route: &str, 
 
 /// Waits and/or fails as the firing fault rules say; `Some` is the injected error.
 async fn apply_faults(state: &AppState, call: &Call<'_>) -> Option<ApiError> {
-    let verdict = state.core.faults.evaluate(call, state.core.clock.now())?;
+    // This process's copy of the shared rules says whether a rule may fire; only then is the
+    // call counted in the shared set (a store lock and write, so off the async workers).
+    if !state.core.faults.might_fire(call, state.core.clock.now()) {
+        return None;
+    }
+    let owned = OwnedCall::of(call);
+    let verdict = match state.run(move |core| core.evaluate_faults(&owned)).await {
+        Ok(verdict) => verdict?,
+        Err(error) => return Some(error),
+    };
     if !verdict.delay.is_zero() {
         tracing::info!(
             method = call.method,
