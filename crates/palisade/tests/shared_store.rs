@@ -57,20 +57,36 @@ fn spawn(backend: &Backend) -> Child {
         .args(["serve", "--http", "127.0.0.1:0", "--https", "off"])
         .args(backend.store_args())
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .expect("palisade serve starts")
 }
 
 /// Reads the process's address from its banner (it prints it once it listens).
 fn ready(mut child: Child) -> Served {
+    // Stderr is drained all along (a full pipe would stall the server), its tail kept for failures.
+    let stderr = child.stderr.take().expect("stderr");
+    let tail = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let kept = tail.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let mut kept = kept.lock().unwrap_or_else(|e| e.into_inner());
+            if kept.len() > 16_384 {
+                kept.clear();
+            }
+            kept.push_str(&line);
+            kept.push('\n');
+        }
+    });
     let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
     let addr = loop {
         let line = match lines.next() {
             Some(Ok(line)) => line,
             _ => {
                 let status = child.wait().expect("exit status");
-                panic!("palisade serve ended before listening: {status}");
+                std::thread::sleep(Duration::from_millis(100));
+                let tail = tail.lock().unwrap_or_else(|e| e.into_inner()).clone();
+                panic!("palisade serve ended before listening: {status}\n{tail}");
             }
         };
         if let Some(url) = line.trim().strip_prefix("HTTP") {
@@ -85,7 +101,20 @@ fn ready(mut child: Child) -> Served {
 
 /// One HTTP/1.1 exchange.
 fn http(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> (u16, String) {
-    let mut stream = TcpStream::connect(addr).expect("connects");
+    let stream = TcpStream::connect(addr).expect("connects");
+    exchange(stream, addr, method, path, headers, body)
+}
+
+/// One HTTP/1.1 exchange on a connection already open (so racers can connect first, then send
+/// together).
+fn exchange(
+    mut stream: TcpStream,
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, String) {
     stream.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
     let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
     for (name, value) in headers {
@@ -251,19 +280,53 @@ pub fn two_processes_behave_as_one(backend: &Backend) {
     assert_eq!(again["error"]["code"], "ActiveRequestAlreadyExists");
 
     // 20 concurrent duplicate isolations of one machine, spread over both: exactly one action.
+    // Every racer connects first and sends when all are connected. The target machine gets 2,000
+    // finished antivirus scans first: every request reads and decodes them between its conflict
+    // check and its write, which widens the check-then-write window a lock must close (without
+    // the shared lock, this creates more than one action).
     let target = machines[1].clone();
+    let mut template = created.clone();
+    template
+        .as_object_mut()
+        .expect("action object")
+        .remove("@odata.context");
+    template["machineId"] = json!(target);
+    template["type"] = json!("RunAntiVirusScan");
+    template["status"] = json!("Succeeded");
+    template["scope"] = json!("Quick");
+    let padding: Vec<Value> = (0..2_000)
+        .map(|n| {
+            let mut action = template.clone();
+            action["id"] = json!(format!("00000000-0000-4000-8000-{n:012}"));
+            action
+        })
+        .collect();
+    let (status, loaded) = admin(
+        a,
+        "POST",
+        &format!("/_palisade/tenants/{TENANT}/data"),
+        &json!({ "machineActions": padding }),
+    );
+    assert_eq!(status, 200, "{loaded}");
+    let start = std::sync::Barrier::new(20);
     let outcomes: Vec<(u16, Value)> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..20)
             .map(|n| {
-                let (addr, token, target) = (if n % 2 == 0 { a } else { b }, &token, &target);
+                let (addr, token, target, start) = (if n % 2 == 0 { a } else { b }, &token, &target, &start);
                 scope.spawn(move || {
-                    api(
+                    let stream = TcpStream::connect(addr).expect("connects");
+                    let bearer = format!("Bearer {token}");
+                    let body = json!({"Comment": format!("race {n}"), "IsolationType": "Full"}).to_string();
+                    start.wait();
+                    let (status, text) = exchange(
+                        stream,
                         addr,
                         "POST",
                         &format!("/api/machines/{target}/isolate"),
-                        token,
-                        &json!({"Comment": format!("race {n}"), "IsolationType": "Full"}),
-                    )
+                        &[("Authorization", &bearer), ("Content-Type", "application/json")],
+                        &body,
+                    );
+                    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
                 })
             })
             .collect();
@@ -454,6 +517,39 @@ pub fn two_processes_behave_as_one(backend: &Backend) {
         assert_eq!(status, 429, "over the shared limit: {body}");
         assert_eq!(body["error"]["code"], "TooManyRequests");
     }
+}
+
+/// Processes started together on an empty store all come up, and the first start's work (the
+/// demo tenant, its app and data) is done once: several rounds, as the collisions are timing.
+pub fn simultaneous_first_starts_initialise_once(make: &dyn Fn() -> Backend) {
+    for round in 0..4 {
+        let backend = make();
+        let children: Vec<Child> = (0..3).map(|_| spawn(&backend)).collect();
+        let served: Vec<Served> = children.into_iter().map(ready).collect();
+        let mut machine_counts = Vec::new();
+        for process in &served {
+            let (status, tenants) = admin(&process.addr, "GET", "/_palisade/tenants", &Value::Null);
+            assert_eq!(status, 200, "round {round}: {tenants}");
+            assert_eq!(
+                tenants["value"].as_array().map(Vec::len),
+                Some(1),
+                "round {round}: {tenants}"
+            );
+            let token = sign_in(&process.addr, TENANT, CLIENT_ID, SECRET);
+            let (status, count) = api(&process.addr, "GET", "/api/machines/$count", &token, &Value::Null);
+            assert_eq!(status, 200, "round {round}: {count}");
+            machine_counts.push(count);
+        }
+        assert!(
+            machine_counts.iter().all(|c| *c == machine_counts[0]),
+            "round {round}: every process sees one demo population: {machine_counts:?}"
+        );
+    }
+}
+
+#[test]
+fn sqlite_simultaneous_first_starts_initialise_once() {
+    simultaneous_first_starts_initialise_once(&|| Backend::Sqlite(tempfile::tempdir().expect("temp dir")));
 }
 
 #[test]
