@@ -109,6 +109,7 @@ impl Core {
         let verifier = TokenVerifier::new(signing_key.clone());
         clock.sync_from(store.as_ref())?;
         let faults = Arc::new(faults::FaultRules::default());
+        let releases: Arc<exclusive::Releases> = Arc::default();
         faults.refresh(store.as_ref())?;
         let core = Core {
             store: store.clone(),
@@ -116,12 +117,12 @@ impl Core {
             signing_key,
             verifier,
             settings,
-            releases: Arc::default(),
+            releases: releases.clone(),
             registrations: apps::RegistrationCache::default(),
             faults: faults.clone(),
             rate_limits: ratelimit::RateLimiter::default(),
             journal: control::journal::JournalQueue::start(store.clone()),
-            _clock_sync: control::clock::ClockSync::start(store.clone(), clock.clone(), faults),
+            _clock_sync: control::clock::ClockSync::start(store.clone(), clock.clone(), faults, releases),
         };
         for family in &core.settings.extra_families {
             for table in family.tables {

@@ -110,8 +110,9 @@ impl Core {
     }
 }
 
-/// The thread that keeps this process's clock on the shared setting (see the module doc), and its
-/// copy of the shared fault rules (see [`faults`](crate::control::faults)); stops when dropped.
+/// The thread that keeps this process's clock on the shared setting (see the module doc), its
+/// copy of the shared fault rules (see [`faults`](crate::control::faults)), and the leases of the
+/// store locks it holds (see [`exclusive`](crate::exclusive)); stops when dropped.
 pub struct ClockSync {
     stop: Arc<(Mutex<bool>, Condvar)>,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -122,6 +123,7 @@ impl ClockSync {
         store: Arc<dyn Store>,
         clock: Arc<Clock>,
         faults: Arc<crate::control::faults::FaultRules>,
+        releases: Arc<crate::exclusive::Releases>,
     ) -> ClockSync {
         let stop = Arc::new((Mutex::new(false), Condvar::new()));
         let thread_stop = stop.clone();
@@ -134,6 +136,7 @@ impl ClockSync {
                 if let Err(e) = faults.refresh(store.as_ref()) {
                     tracing::warn!(error = %e, "shared fault rules not read; keeping the last copy");
                 }
+                releases.renew(store.as_ref());
                 let (stopped, wake) = &*thread_stop;
                 let guard = stopped.lock().unwrap_or_else(|e| e.into_inner());
                 let (guard, _) = wake
