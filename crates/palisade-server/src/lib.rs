@@ -52,7 +52,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tower::Layer;
 use tower_http::catch_panic::CatchPanicLayer;
 
 #[derive(Debug, thiserror::Error)]
@@ -249,7 +248,8 @@ async fn serve(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let scheme = if tls.is_some() { Scheme::Https } else { Scheme::Http };
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    // Every connection task holds a sender; the drain ends when the last one is dropped.
+    let (live, mut drained) = tokio::sync::mpsc::channel::<()>(1);
     let timeouts = limits.timeouts;
     let mut builder = ConnectionBuilder::new(TokioExecutor::new());
     builder
@@ -285,26 +285,36 @@ async fn serve(
         };
         let _ = stream.set_nodelay(true);
         let body_timeout = timeouts.body;
-        let service = tower::util::MapRequestLayer::new(move |request: axum::http::Request<hyper::body::Incoming>| {
-            let (mut parts, body) = request.into_parts();
-            parts.extensions.insert(ConnectInfo(peer));
-            parts.extensions.insert(scheme);
-            let body = conn::with_deadline(axum::body::Body::new(body), body_timeout);
-            normalize::normalize_request(axum::http::Request::from_parts(parts, body))
-        })
-        .layer(router.clone());
+        let activity = conn::Activity::new();
+        let (started, answered) = (activity.clone(), activity.clone());
+        let service = tower::ServiceBuilder::new()
+            .map_response(move |response| {
+                answered.touch();
+                response
+            })
+            .map_request(move |request: axum::http::Request<hyper::body::Incoming>| {
+                started.touch();
+                let (mut parts, body) = request.into_parts();
+                parts.extensions.insert(ConnectInfo(peer));
+                parts.extensions.insert(scheme);
+                let body = conn::with_deadline(axum::body::Body::new(body), body_timeout);
+                normalize::normalize_request(axum::http::Request::from_parts(parts, body))
+            })
+            .service(router.clone());
         let hyper_service = TowerToHyperService::new(service);
         let builder = builder.clone();
-        let watcher = graceful.watcher();
+        let shutdown = shutdown.clone();
+        let live = live.clone();
         let tls = tls.clone();
         tokio::spawn(async move {
             let _permit = permit;
+            let _live = live;
             match tls {
                 None => {
                     let connection = builder
                         .serve_connection_with_upgrades(TokioIo::new(stream), hyper_service)
                         .into_owned();
-                    let _ = watcher.watch(connection).await;
+                    conn::drive(connection, &activity, timeouts.idle, shutdown).await;
                 }
                 Some(acceptor) => {
                     let Ok(Ok(stream)) = tokio::time::timeout(timeouts.tls_handshake, acceptor.accept(stream)).await
@@ -314,11 +324,12 @@ async fn serve(
                     let connection = builder
                         .serve_connection_with_upgrades(TokioIo::new(stream), hyper_service)
                         .into_owned();
-                    let _ = watcher.watch(connection).await;
+                    conn::drive(connection, &activity, timeouts.idle, shutdown).await;
                 }
             }
         });
     }
     drop(listener);
-    let _ = tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown()).await;
+    drop(live);
+    let _ = tokio::time::timeout(DRAIN_TIMEOUT, drained.recv()).await;
 }
