@@ -66,30 +66,38 @@ pub enum StartError {
 
 /// Opens the data directory's store and domain, initialising both on first start.
 pub fn open_core(config: &Config) -> Result<Arc<Core>, StartError> {
-    let store = SqliteStore::open(&config.database_path()).map_err(|e| StartError::Store(e.to_string()))?;
+    Ok(open_core_and_store(config)?.0)
+}
+
+/// As [`open_core`], also handing out the store itself (bulk loads drive it directly).
+pub fn open_core_and_store(config: &Config) -> Result<(Arc<Core>, Arc<SqliteStore>), StartError> {
+    let store = Arc::new(SqliteStore::open(&config.database_path()).map_err(|e| StartError::Store(e.to_string()))?);
     let mut settings = config.core.clone();
     // The library's files sit beside the database unless the settings name another place.
     settings
         .library_dir
         .get_or_insert_with(|| config.data_dir.join("library"));
     let core =
-        Core::open(Arc::new(store), Arc::new(Clock::new()), settings).map_err(|e| StartError::Store(e.to_string()))?;
-    Ok(Arc::new(core))
+        Core::open(store.clone(), Arc::new(Clock::new()), settings).map_err(|e| StartError::Store(e.to_string()))?;
+    Ok((Arc::new(core), store))
 }
 
 /// Every route the server answers, with the list of what it routes (see [`routing`]).
 pub fn routes(state: AppState) -> Routes {
+    // The layers share one state behind an `Arc`: a clone per request and layer is then one
+    // counter, not one per field.
+    let shared = Arc::new(state.clone());
     let api = Routes::new()
         .merge(api::mde::router())
         .merge(api::xdr::router())
         .layered(|router| {
             router
-                .route_layer(from_fn_with_state(state.clone(), injection::api_calls))
-                .route_layer(from_fn_with_state(state.clone(), auth::authenticate))
+                .route_layer(from_fn_with_state(shared.clone(), injection::api_calls))
+                .route_layer(from_fn_with_state(shared.clone(), auth::authenticate))
         });
     let signin = signin::router().layered(|router| {
         router
-            .route_layer(from_fn_with_state(state.clone(), injection::signin_calls))
+            .route_layer(from_fn_with_state(shared.clone(), injection::signin_calls))
             .route_layer(from_fn_with_state(state.clone(), signin::entra_errors))
     });
     Routes::new()
@@ -102,6 +110,7 @@ pub fn routes(state: AppState) -> Routes {
 
 /// The whole application as one router.
 pub fn app(state: AppState) -> Router {
+    let shared = Arc::new(state.clone());
     routes(state.clone())
         .into_router()
         .route_layer(axum::middleware::from_fn(journal::record_route))
@@ -110,8 +119,8 @@ pub fn app(state: AppState) -> Router {
         .layer(CatchPanicLayer::custom(|payload: Box<dyn std::any::Any + Send>| {
             ApiError::internal(format!("handler panicked: {}", error::describe_panic(payload.as_ref()))).into_response()
         }))
-        .layer(from_fn_with_state(state.clone(), layers::guard::check))
-        .layer(from_fn_with_state(state.clone(), journal::journal_errors))
+        .layer(from_fn_with_state(shared.clone(), layers::guard::check))
+        .layer(from_fn_with_state(shared, journal::journal_errors))
         .with_state(state)
 }
 

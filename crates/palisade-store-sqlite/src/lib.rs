@@ -5,10 +5,12 @@
 //! the entity tables, their paging SQL and query plans; `tenants` tenants and apps; `links`
 //! relations; `observations` the lookups' rows and statistics; `journal` the error journal; `meta`
 //! small values, sequences and upkeep; `rate_windows` the shared rate-limit windows (one upsert
-//! per window; `examples/rate_window_cost.rs` measures it); `error` maps SQLite's errors onto the neutral `StoreError`
+//! per window; `examples/rate_window_cost.rs` measures it); `bulk` bulk loads (secondary indexes
+//! dropped and rebuilt, crash-safe); `error` maps SQLite's errors onto the neutral `StoreError`
 //! (busy → `Unavailable`, unique or primary-key violations → `Conflict`, the rest → `Backend`).
 //! `tests/conformance.rs` runs `palisade_store::conformance` against this backend.
 
+mod bulk;
 mod docs;
 mod error;
 mod journal;
@@ -51,6 +53,7 @@ impl SqliteStore {
         let mut writer = pool::connect(path)?;
         writer.pragma_update(None, "cache_size", -pool::WRITER_CACHE_KIB)?;
         migrations::migrate(&mut writer)?;
+        bulk::restore_indexes(&mut writer)?;
         writer.execute_batch("PRAGMA optimize=0x10002;")?;
         let key_ordered_indexes = docs::key_ordered_indexes(&writer)?;
         Ok(SqliteStore {

@@ -332,9 +332,9 @@ async fn an_http2_connection_that_only_pings_is_closed_once_idle() {
             received.drain(..9 + length);
             match (kind, flags & 1) {
                 (PING, 0) => {
-                    if stream.write_all(&[0, 0, 8, PING, 1, 0, 0, 0, 0]).await.is_ok() {
-                        let _ = stream.write_all(&payload).await;
-                    }
+                    let mut ack = vec![0, 0, 8, PING, 1, 0, 0, 0, 0];
+                    ack.extend_from_slice(&payload);
+                    let _ = stream.write_all(&ack).await;
                 }
                 (PING, _) => ping_acks += 1,
                 (GOAWAY, _) => goaway = true,
