@@ -170,15 +170,16 @@ impl Server {
     /// Opens the store, prepares TLS, binds the listeners and starts serving.
     pub async fn start(config: Config) -> Result<Server, StartError> {
         let setup_config = config.clone();
-        let (core, tls) = tokio::task::spawn_blocking(move || {
-            let core = open_core(&setup_config)?;
+        let (core, store, tls) = tokio::task::spawn_blocking(move || {
+            let (core, store) = open_core_and_store(&setup_config)?;
             let tls = tls::ensure(&setup_config.data_dir)?;
-            Ok::<_, StartError>((core, tls))
+            Ok::<_, StartError>((core, store, tls))
         })
         .await
         .map_err(|e| StartError::Store(format!("initialisation panicked: {e}")))??;
         let (tls_config, tls_files) = tls;
         let (requests, metrics) = journal::observability(&config);
+        let requests_seen = requests.clone();
         let state = AppState {
             core: core.clone(),
             config: Arc::new(config.clone()),
@@ -188,6 +189,7 @@ impl Server {
         };
         let router = app(state);
         let (shutdown, _) = watch::channel(false);
+        let trimming = tokio::spawn(release_memory_when_idle(store, requests_seen, shutdown.subscribe()));
         // One budget of connections for both listeners, derived from the open-file limit.
         let connection_limit = conn::raise_fd_limit_and_derive_connection_limit();
         tracing::info!(connection_limit, "connection limit");
@@ -202,7 +204,7 @@ impl Server {
             ca_cert: tls_files.ca_cert,
             core,
             shutdown,
-            tasks: Vec::new(),
+            tasks: vec![trimming],
         };
         if let Some(addr) = config.http {
             let listener = TcpListener::bind(addr)
@@ -250,6 +252,35 @@ impl Server {
 }
 
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long without a request before the store's page caches are released.
+const IDLE_BEFORE_RELEASE: Duration = Duration::from_secs(5);
+
+/// Gives the memory of a burst back once the server has been idle for [`IDLE_BEFORE_RELEASE`]
+/// (issue 15): the store's page caches are the bulk of what a burst leaves resident. Once per
+/// quiet spell, until the server stops.
+async fn release_memory_when_idle(
+    store: Arc<SqliteStore>,
+    requests: Arc<layers::requests::RequestJournal>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut seen = requests.next_sequence();
+    let mut released = true;
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(IDLE_BEFORE_RELEASE) => {}
+            _ = shutdown.changed() => return,
+        }
+        let now = requests.next_sequence();
+        if now != seen {
+            (seen, released) = (now, false);
+        } else if !released {
+            released = true;
+            let store = store.clone();
+            let _ = tokio::task::spawn_blocking(move || store.release_memory()).await;
+        }
+    }
+}
 
 /// What bounds the serve loops: connections at once (shared by the listeners) and the timeouts.
 #[derive(Clone)]

@@ -292,20 +292,16 @@ fn parse_listen(value: &str) -> Result<Listen, String> {
         .map_err(|e| format!("'{value}' is not an address like 127.0.0.1:8080 ({e})"))
 }
 
-/// Keeps the resident memory near what is in use: an idle server under 15 MiB, and back near it
-/// after a burst (issue 15). By default mimalloc commits its arena eagerly and purges freed pages
-/// only after a delay (measured: 28 MiB idle, 118 MiB twelve seconds after a burst; with these,
-/// 15 MiB and 33 MiB). Set before the first allocation, which reserves the arena.
+/// Gives a burst's memory back (issue 15): mimalloc purges freed pages only after a second by
+/// default, and only when the thread that freed them allocates again, so a server left idle after
+/// a burst kept it (measured: 118 MiB twelve seconds after the CPU rows of `bench/cpu.sh`, 48 MiB
+/// with this). Costs page faults when memory is reused soon after (see bench/RESULTS.md).
 fn tune_allocator() {
-    // The option numbers of mimalloc v3's `mi_option_e` (include/mimalloc.h), which the bindings
-    // do not name.
-    const ARENA_EAGER_COMMIT: libmimalloc_sys::mi_option_t = 4;
+    // The number of `mi_option_purge_delay` in mimalloc v3's `mi_option_e` (include/mimalloc.h),
+    // which the bindings do not name.
     const PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
     // SAFETY: setting an option is a store into mimalloc's option table.
-    unsafe {
-        libmimalloc_sys::mi_option_set(ARENA_EAGER_COMMIT, 0);
-        libmimalloc_sys::mi_option_set(PURGE_DELAY, 0);
-    }
+    unsafe { libmimalloc_sys::mi_option_set(PURGE_DELAY, 0) };
 }
 
 fn main() -> ExitCode {

@@ -165,6 +165,11 @@ impl RequestJournal {
         found
     }
 
+    /// The sequence number the next journaled request will get: unchanged while no request comes.
+    pub fn next_sequence(&self) -> u64 {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner()).next_sequence
+    }
+
     /// Forgets every record (sequence numbers keep counting).
     pub fn clear(&self) -> usize {
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
