@@ -265,8 +265,8 @@ fn acknowledged_writes_survive_sigkill() {
 fn error_targets(addr: &str, token: &str, count: usize) -> Vec<String> {
     (0..count)
         .map(|_| {
-            let (status, body) = http(addr, "GET", &format!("/api/machines/{}", "0".repeat(40)), token, "")
-                .expect("an answer");
+            let (status, body) =
+                http(addr, "GET", &format!("/api/machines/{}", "0".repeat(40)), token, "").expect("an answer");
             assert_eq!(status, 404, "{body}");
             json(&body)["error"]["target"]
                 .as_str()
