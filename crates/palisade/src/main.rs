@@ -305,9 +305,13 @@ fn tune_allocator() {
 }
 
 fn main() -> ExitCode {
-    tune_allocator();
     let cli = Cli::parse();
     let command = cli.command.unwrap_or(Command::Serve(cli.serve));
+    // Only a long-running server has bursts to give back; a bulk load (`seed`) reuses what it
+    // frees at once, and purging it would only cost page faults.
+    if matches!(command, Command::Serve(_)) {
+        tune_allocator();
+    }
     if !matches!(command, Command::Serve(_)) {
         end_quietly_on_a_closed_pipe();
     }
