@@ -1,2 +1,4 @@
-//! Microsoft Defender XDR (`https://api.security.microsoft.com/api/...`): incidents and advanced
-//! hunting go here, one module per API family as under [`crate::mde`]. Nothing is emulated yet.
+//! Microsoft Defender XDR (`https://api.security.microsoft.com/api/...`), one module per API
+//! family as under [`crate::mde`]: [`incidents`] (advanced hunting to come).
+
+pub mod incidents;

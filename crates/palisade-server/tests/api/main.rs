@@ -11,6 +11,7 @@ mod envelope;
 mod faults;
 mod fidelity;
 mod hardening;
+mod incidents;
 mod indicators;
 mod investigations;
 mod journal;
