@@ -924,3 +924,33 @@ async fn listing_and_updating_allow_fifty_calls_a_minute() {
     )
     .await;
 }
+
+// ---- the request journal ------------------------------------------------------------------------
+
+#[tokio::test]
+async fn the_request_journal_records_incident_calls_with_their_route_and_body() {
+    let app = TestApp::spawn().await;
+    let token = app.token().await;
+    let id = id_of(&values(&app.get_ok("/api/incidents?$top=1", &token).await)[0]);
+    let body = r#"{"comment":"seen by the journal"}"#;
+    let response = app.patch(&format!("/API/Incidents/{id}"), &token, body).await;
+    assert_eq!(response.status(), 200);
+    app.get("/api/incidents/0", &token).await;
+    let journal = |query: String| {
+        let app = &app;
+        async move {
+            let body = app.get_json(&format!("{}/_palisade/requests?{query}", app.http)).await;
+            body["value"].as_array().unwrap().clone()
+        }
+    };
+    let calls = journal(format!("method=PATCH&path=/api/incidents/{id}")).await;
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    assert_eq!(calls[0]["route"], "/api/incidents/{id}");
+    assert_eq!(calls[0]["status"], 200);
+    assert_eq!(calls[0]["body"], body);
+    assert_eq!(calls[0]["clientId"], CLIENT_ID);
+    let missing = journal("path=/api/incidents/0".to_string()).await;
+    assert_eq!(missing.len(), 1);
+    assert_eq!(missing[0]["errorCode"], "ResourceNotFound");
+    assert_eq!(journal("method=GET&path=/api/incidents".to_string()).await.len(), 1);
+}
