@@ -1,11 +1,5 @@
 //! Defender XDR (`https://api.security.microsoft.com/api/...`), one route module per API family
-//! as under [`crate::api::mde`]: [`incidents`] (advanced hunting to come).
+//! as under [`crate::api::mde`], each paired with its family in [`crate::families`]:
+//! [`incidents`] (advanced hunting to come).
 
 pub mod incidents;
-
-use crate::routing::Routes;
-
-/// Every Defender XDR route.
-pub fn router() -> Routes {
-    Routes::new().merge(incidents::router())
-}
