@@ -389,7 +389,7 @@ impl Core {
         self.store
             .upsert_docs(schemas::ALERT_TABLE, tenant_id, &to_docs(&alerts)?)?;
         self.index_alerts(tenant_id, &alerts)?;
-        self.file_stored_alerts(tenant_id, &alerts, &[])?;
+        self.file_seeded_alerts(tenant_id, &alerts)?;
         Ok(self.store.add_links(tenant_id, links::USER_ALERTS, &links)?)
     }
 }

@@ -238,6 +238,14 @@ fn severity_of(alerts: &[Alert]) -> Option<IncidentSeverity> {
         .max_by_key(|s| IncidentSeverity::VALUES.iter().position(|v| *v == s.as_str()))
 }
 
+/// A severity's rank (`UnSpecified` lowest, `High` highest).
+fn severity_rank(severity: IncidentSeverity) -> usize {
+    IncidentSeverity::VALUES
+        .iter()
+        .position(|v| *v == severity.as_str())
+        .unwrap_or(0)
+}
+
 /// `CommandAndControl` → `Command and control`, as the portal words categories in names.
 fn words(category: &str) -> String {
     let mut out = String::new();
@@ -763,6 +771,55 @@ impl Core {
                 return Ok(id);
             }
         }
+    }
+
+    /// After a batch of generated alerts was stored (`palisade seed`, whose alerts all name their
+    /// incident): their incidents, from the batch alone. A bulk load drops the alerts' secondary
+    /// indexes, so reading each incident's alerts back would scan the table once per batch; an
+    /// incident split across two batches is merged with its record from the first instead.
+    pub(crate) fn file_seeded_alerts(&self, tenant_id: &str, alerts: &[Alert]) -> DomainResult<()> {
+        let mut batch: BTreeMap<i64, Vec<Alert>> = BTreeMap::new();
+        for alert in alerts {
+            if let Some(id) = alert.incident_id {
+                batch.entry(id).or_default().push(alert.clone());
+            }
+        }
+        let ids: Vec<i64> = batch.keys().copied().collect();
+        let _section = self.tenant_section(tenant_id)?;
+        let mut existing = self.records_of(tenant_id, &ids)?;
+        let now = self.clock.now();
+        let records: Vec<IncidentRecord> = batch
+            .iter()
+            .map(|(id, alerts)| {
+                let fresh = derived_record(*id, alerts, now);
+                match existing.remove(id) {
+                    None => fresh,
+                    Some(mut record) => {
+                        record.created_time = record.created_time.min(fresh.created_time);
+                        record.last_update_time = record.last_update_time.max(fresh.last_update_time);
+                        if severity_rank(fresh.severity) > severity_rank(record.severity) {
+                            record.severity = fresh.severity;
+                        }
+                        if record.status == IncidentStatus::Resolved && fresh.status != IncidentStatus::Resolved {
+                            record.status = IncidentStatus::Active;
+                        }
+                        if record.incident_name != fresh.incident_name {
+                            record.incident_name = format!(
+                                "Multi-stage incident involving {}",
+                                record
+                                    .incident_name
+                                    .trim_start_matches("Multi-stage incident involving ")
+                            );
+                        }
+                        record
+                    }
+                }
+            })
+            .collect();
+        if let Some(highest) = ids.last() {
+            self.reserve_incident_ids_through(*highest)?;
+        }
+        self.save_incidents(tenant_id, &records)
     }
 
     /// Moves the incident id sequence past `highest`, so stored ids are never handed out again.
