@@ -76,10 +76,9 @@ pub const FAMILIES: &[RouteFamily] = &[
         routes: mde::library::router,
         operations: none,
     },
-    // The XDR module routes both of its families until each has its own route module.
     RouteFamily {
         family: &family::INCIDENTS,
-        routes: xdr::router,
+        routes: xdr::incidents::router,
         operations: none,
     },
     RouteFamily {

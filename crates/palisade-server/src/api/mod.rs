@@ -142,7 +142,7 @@ fn collapse_last_array(doc: &str, name: &str) -> Option<String> {
 }
 
 /// The same request with `$skip` moved on; every other option is kept exactly as the client sent it.
-fn next_link(origin: &Origin, uri: &Uri, skip: u64) -> String {
+pub(crate) fn next_link(origin: &Origin, uri: &Uri, skip: u64) -> String {
     let mut parts: Vec<&str> = uri
         .query()
         .unwrap_or("")

@@ -13,6 +13,7 @@ mod faults;
 mod fidelity;
 mod hardening;
 mod hunting;
+mod incidents;
 mod indicators;
 mod investigations;
 mod journal;
