@@ -7,9 +7,11 @@
 //! alerts, indicators, investigations, users, lookups, the live-response library, device support
 //! and value validation), [`xdr`] (Defender XDR, to come), [`control`] (the emulator's own
 //! controls: tenants, apps, data load/export, demo data, faults, features, rate limits, the clock,
-//! the error journal) and [`signin`] (Entra-style token issuance). [`listing`] pages entity lists.
+//! the error journal), [`graph`] (Microsoft Graph's security API over the same data) and [`signin`]
+//! (Entra-style token issuance). [`listing`] pages entity lists.
 
 pub mod control;
+pub mod graph;
 pub mod listing;
 pub mod mde;
 pub mod signin;

@@ -3,7 +3,7 @@
 //! thin: they extract, call one `palisade-domain` operation and shape the answer; none touches the
 //! store.
 //!
-//! Tour: [`api`] the emulated APIs by product ([`api::mde`], [`api::xdr`]); [`signin`] the
+//! Tour: [`api`] the emulated APIs by product ([`api::mde`], [`api::xdr`], [`api::graph`]); [`signin`] the
 //! Entra-style token and discovery endpoints; [`admin`] the emulator's `/_palisade/` API (tenants,
 //! apps, data, clock, faults, journals); [`layers`] the middleware (auth, injection, journal,
 //! metrics, normalize); [`openapi`] the document; [`extract`] our extractors; [`error`] the one
@@ -88,6 +88,11 @@ pub fn routes(state: AppState) -> Routes {
                 .route_layer(from_fn_with_state(state.clone(), injection::api_calls))
                 .route_layer(from_fn_with_state(state.clone(), auth::authenticate))
         });
+    let graph = api::graph::router().layered(|router| {
+        router
+            .route_layer(from_fn_with_state(state.clone(), injection::api_calls))
+            .route_layer(from_fn_with_state(state.clone(), auth::authenticate_graph))
+    });
     let signin = signin::router().layered(|router| {
         router
             .route_layer(from_fn_with_state(state.clone(), injection::signin_calls))
@@ -95,6 +100,7 @@ pub fn routes(state: AppState) -> Routes {
     });
     Routes::new()
         .merge(api)
+        .merge(graph)
         .merge(signin)
         .get("/openapi.json", openapi::serve_document)
         .get("/_palisade/docs", openapi::serve_page)
@@ -112,6 +118,9 @@ pub fn app(state: AppState) -> Router {
             ApiError::internal(format!("handler panicked: {}", error::describe_panic(payload.as_ref()))).into_response()
         }))
         .layer(from_fn_with_state(state.clone(), layers::guard::check))
+        // Outside the guard and the fallbacks, so every failure on a Graph path, whichever layer
+        // raised it, leaves in Graph's shape; inside the journal, which records it so.
+        .layer(from_fn_with_state(state.clone(), api::graph::graph_shape))
         .layer(from_fn_with_state(state.clone(), journal::journal_errors))
         .with_state(state)
 }

@@ -15,11 +15,13 @@
 //! operation listed here and fails if the running server does not route it.
 
 use crate::admin::{self, faults};
+use crate::api::graph::alerts as graph_alerts;
 use crate::api::mde::{actions, alerts, indicators, machines};
 use crate::extract::{Origin, RequestBody};
 use axum::http::header;
 use axum::response::{Html, IntoResponse, Response};
 use axum::Json;
+use palisade_model::graph::GRAPH_ALERTS;
 use palisade_model::schemas::{ALERTS, INDICATORS, INVESTIGATIONS, LIBRARY_FILES, MACHINES, MACHINE_ACTIONS, USERS};
 use palisade_odata::{EntitySchema, PropType};
 use serde_json::{json, Map, Value};
@@ -176,6 +178,9 @@ const NO_ROLES: &[&str] = &[];
 const LOOK_BACK: Input = Input::Query(&[("lookBackHours", false, "1–720, default 720 (30 days)")]);
 
 const MDE: &str = "Defender for Endpoint";
+const GRAPH: &str = "Microsoft Graph security";
+const GRAPH_ALERT_READ: &[&str] = palisade_domain::graph::ALERT_READ;
+const GRAPH_ALERT_WRITE: &[&str] = palisade_domain::graph::ALERT_WRITE;
 const SIGN_IN: &str = "Sign-in";
 const ADMIN: &str = "Emulator control (/_palisade)";
 
@@ -235,6 +240,15 @@ pub fn operations() -> Vec<Operation> {
         op("get", "/api/alerts/{id}/ips", MDE, "IP addresses in an alert's evidence", &["Ip.Read.All"], I::None, 200, A::Json("{value: [{id}]}")),
         op("get", "/api/alerts/{id}/machine", MDE, "The alert's machine", MACHINE_READ, I::None, 200, A::Entity(&MACHINES)),
         op("get", "/api/alerts/{id}/user", MDE, "The alert's user", &["User.Read.All"], I::None, 200, A::Entity(&USERS)),
+        // Microsoft Graph security (the same operations answer under /beta/security/)
+        op("get", "/v1.0/security/alerts_v2", GRAPH, "List alerts (Graph)", GRAPH_ALERT_READ, I::ListOptions(&GRAPH_ALERTS), 200, A::Collection(&GRAPH_ALERTS)),
+        op("get", "/v1.0/security/alerts_v2/{id}", GRAPH, "Get an alert (Graph)", GRAPH_ALERT_READ, I::None, 200, A::Entity(&GRAPH_ALERTS)),
+        op("patch", "/v1.0/security/alerts_v2/{id}", GRAPH, "Update an alert (Graph)", GRAPH_ALERT_WRITE, json_body::<graph_alerts::UpdateAlertRequest>(), 200, A::Entity(&GRAPH_ALERTS)),
+        op("post", "/v1.0/security/alerts_v2/{id}/comments", GRAPH, "Comment on an alert (Graph); answers every comment", GRAPH_ALERT_WRITE, json_body::<graph_alerts::CommentRequest>(), 200, A::Json("{value: [alertComment]}")),
+        op("get", "/beta/security/alerts_v2", GRAPH, "List alerts (Graph beta)", GRAPH_ALERT_READ, I::ListOptions(&GRAPH_ALERTS), 200, A::Collection(&GRAPH_ALERTS)),
+        op("get", "/beta/security/alerts_v2/{id}", GRAPH, "Get an alert (Graph beta)", GRAPH_ALERT_READ, I::None, 200, A::Entity(&GRAPH_ALERTS)),
+        op("patch", "/beta/security/alerts_v2/{id}", GRAPH, "Update an alert (Graph beta)", GRAPH_ALERT_WRITE, json_body::<graph_alerts::UpdateAlertRequest>(), 200, A::Entity(&GRAPH_ALERTS)),
+        op("post", "/beta/security/alerts_v2/{id}/comments", GRAPH, "Comment on an alert (Graph beta)", GRAPH_ALERT_WRITE, json_body::<graph_alerts::CommentRequest>(), 200, A::Json("{value: [alertComment]}")),
         // Users, investigations
         op("get", "/api/users/{id}/alerts", MDE, "A user's alerts", ALERT_READ, I::ListOptions(&ALERTS), 200, A::Collection(&ALERTS)),
         op("get", "/api/users/{id}/machines", MDE, "Machines a user logged on to", MACHINE_WRITE, I::ListOptions(&MACHINES), 200, A::Collection(&MACHINES)),
@@ -360,6 +374,21 @@ pub fn document(origin: &str) -> Value {
         }),
     );
     schemas.insert(
+        "GraphError".into(),
+        json!({
+            "type": "object",
+            "description": "Microsoft Graph's error body, which the Graph security routes answer instead of the Defender envelope; look `innerError.request-id` (also the `request-id` header) up at /_palisade/errors/{target}.",
+            "properties": {"error": {"type": "object", "properties": {
+                "code": {"type": "string", "description": "badRequest, InvalidAuthenticationToken, Forbidden, accessDenied, notFound, methodNotAllowed, requestEntityTooLarge, TooManyRequests, generalException, serviceNotAvailable"},
+                "message": {"type": "string"},
+                "innerError": {"type": "object", "properties": {
+                    "date": {"type": "string"}, "request-id": {"type": "string"}, "client-request-id": {"type": "string"}
+                }}
+            }, "required": ["code", "message", "innerError"]}},
+            "required": ["error"]
+        }),
+    );
+    schemas.insert(
         "EntraError".into(),
         json!({
             "type": "object",
@@ -381,10 +410,10 @@ pub fn document(origin: &str) -> Value {
         "info": {
             "title": "Palisade: Microsoft Defender APIs emulator",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "The emulated Defender for Endpoint API, its sign-in endpoints, and the emulator's own control plane under /_palisade/ (loopback callers or X-Palisade-Admin-Key). Every path also works under /api/v1.0/."
+            "description": "The emulated Defender for Endpoint API, Microsoft Graph's security API (/v1.0/security/, /beta/security/; tokens for https://graph.microsoft.com), the sign-in endpoints, and the emulator's own control plane under /_palisade/ (loopback callers or X-Palisade-Admin-Key). Every /api/ path also works under /api/v1.0/."
         },
         "servers": [{"url": origin}],
-        "tags": [{"name": MDE}, {"name": SIGN_IN}, {"name": ADMIN}],
+        "tags": [{"name": MDE}, {"name": GRAPH}, {"name": SIGN_IN}, {"name": ADMIN}],
         "paths": paths,
         "components": {
             "schemas": schemas,
@@ -475,6 +504,9 @@ fn describe(operation: &Operation) -> Value {
     let failure = if operation.tag == SIGN_IN {
         json!({"description": "Entra's OAuth2 error body (AADSTS code, trace and correlation ids)",
             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/EntraError"}}}})
+    } else if operation.tag == GRAPH {
+        json!({"description": "Microsoft Graph's error body (code, message, innerError with request-id)",
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/GraphError"}}}})
     } else {
         json!({"description": "an error envelope with the contract's code and status",
             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}})
@@ -497,7 +529,7 @@ fn describe(operation: &Operation) -> Value {
         out["description"] = json!(description);
         out["x-roles"] = json!(operation.roles);
     }
-    if operation.tag == MDE {
+    if operation.tag == MDE || operation.tag == GRAPH {
         out["security"] = json!([{"bearer": []}]);
     }
     if let Some(body) = body {

@@ -762,6 +762,7 @@ impl Core {
             tenant_id: tenant_id.to_string(),
             app_id: "palisade-admin".into(),
             roles: Vec::new(),
+            api: palisade_auth::Api::Defender,
         };
         let _guard = self.lock_state();
         self.settle_locked(tenant_id)?;

@@ -66,10 +66,40 @@ pub fn normalize_request<B>(mut request: Request<B>) -> Request<B> {
     request
 }
 
+/// Every fixed path word of the Graph security routes (Graph matches path segments without
+/// regard to case; its own docs write `alerts_V2`).
+const GRAPH_WORDS: &[&str] = &[
+    "v1.0",
+    "beta",
+    "security",
+    "alerts_v2",
+    "incidents",
+    "comments",
+    "runHuntingQuery",
+    "microsoft.graph.security.runHuntingQuery",
+];
+
+/// The canonical form of a Graph path (`/v1.0/...`, `/beta/...`), or `None` when it is one already.
+fn normalize_graph_path(path: &str) -> Option<String> {
+    let mut out = String::with_capacity(path.len());
+    for segment in path.split('/').skip(1) {
+        out.push('/');
+        match GRAPH_WORDS.iter().find(|w| w.eq_ignore_ascii_case(segment)) {
+            Some(word) => out.push_str(word),
+            None => out.push_str(segment),
+        }
+    }
+    (out != path).then_some(out)
+}
+
 /// The canonical form of an API path, or `None` when it is already canonical (or not an API path).
 pub fn normalize_path(path: &str) -> Option<String> {
     let mut segments = path.split('/').skip(1);
-    if !segments.next()?.eq_ignore_ascii_case("api") {
+    let first = segments.next()?;
+    if first.eq_ignore_ascii_case("v1.0") || first.eq_ignore_ascii_case("beta") {
+        return normalize_graph_path(path);
+    }
+    if !first.eq_ignore_ascii_case("api") {
         return None;
     }
     let mut out = String::from("/api");
@@ -115,6 +145,11 @@ mod tests {
             Some("/api/machineactions/abc/GetLiveResponseResultDownloadLink(index=0)")
         );
         assert_eq!(normalize_path("/tenant/oauth2/token"), None);
+        assert_eq!(
+            normalize_path("/V1.0/Security/alerts_V2/AbC").as_deref(),
+            Some("/v1.0/security/alerts_v2/AbC")
+        );
+        assert_eq!(normalize_path("/beta/security/incidents"), None);
         assert_eq!(
             normalize_path("/api/machines/abc/setdevicevalue").as_deref(),
             Some("/api/machines/abc/setDeviceValue")

@@ -10,6 +10,7 @@ mod clock;
 mod envelope;
 mod faults;
 mod fidelity;
+mod graph;
 mod hardening;
 mod indicators;
 mod investigations;

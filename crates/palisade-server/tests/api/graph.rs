@@ -1,0 +1,311 @@
+//! Microsoft Graph's security API over the same tenant: sign-in audience and permissions, Graph's
+//! error body and headers, its OData conventions, `alerts_v2` with typed evidence and comments,
+//! and one truth with the Defender routes.
+
+use palisade_testkit::{expect_error, expect_graph_error, uuid_like, values, TestApp, GRAPH};
+use reqwest::Method;
+use serde_json::{json, Value};
+
+const ALERTS: &str = "/v1.0/security/alerts_v2";
+
+/// The id of an alert of the demo tenant, through Graph.
+async fn some_alert(app: &TestApp, token: &str) -> Value {
+    let page = app.get_ok(&format!("{ALERTS}?$top=1"), token).await;
+    values(&page)[0].clone()
+}
+
+#[tokio::test]
+async fn graph_token_lists_alerts_in_graphs_shape() {
+    let app = TestApp::spawn().await;
+    let token = app.graph_token().await;
+    let response = app.get(ALERTS, &token).await;
+    assert_eq!(response.status(), 200);
+    let request_id = response.headers()["request-id"].to_str().unwrap().to_string();
+    assert!(uuid_like(&request_id));
+    assert_eq!(response.headers()["client-request-id"].to_str().unwrap(), request_id);
+    let page: Value = response.json().await.unwrap();
+    assert_eq!(
+        page["@odata.context"],
+        format!("{}/v1.0/$metadata#security/alerts_v2", app.http)
+    );
+    let alerts = values(&page);
+    assert!(!alerts.is_empty());
+    let alert = &alerts[0];
+    assert_eq!(alert["@odata.type"], "#microsoft.graph.security.alert");
+    assert!(alert["id"].is_string() && alert["incidentId"].is_string(), "{alert}");
+    for property in ["createdDateTime", "lastUpdateDateTime", "alertWebUrl", "incidentWebUrl"] {
+        assert!(alert[property].is_string(), "{property} in {alert}");
+    }
+    for absent in ["alertCreationTime", "lastUpdateTime", "machineId"] {
+        assert!(alert.get(absent).is_none(), "Defender's {absent} in {alert}");
+    }
+    let status = alert["status"].as_str().unwrap();
+    assert!(["new", "inProgress", "resolved", "unknown"].contains(&status), "{status}");
+    for property in ["severity", "classification", "determination", "detectionSource"] {
+        let value = alert[property].as_str().unwrap();
+        assert!(value.starts_with(|c: char| c.is_ascii_lowercase()), "{property} {value}");
+    }
+    assert_eq!(alert["serviceSource"], "microsoftDefenderForEndpoint");
+    // Most recent first, as the page says.
+    let created: Vec<&str> = alerts.iter().map(|a| a["createdDateTime"].as_str().unwrap()).collect();
+    assert!(created.windows(2).all(|w| w[0] >= w[1]), "{created:?}");
+}
+
+#[tokio::test]
+async fn evidence_is_typed_and_names_the_alerts_device() {
+    let app = TestApp::spawn().await;
+    let token = app.graph_token().await;
+    let defender = app.token().await;
+    let alert = some_alert(&app, &token).await;
+    let id = alert["id"].as_str().unwrap();
+    let mde = app.get_ok(&format!("/api/alerts/{id}"), &defender).await;
+    let evidence = alert["evidence"].as_array().unwrap();
+    let device = &evidence[0];
+    assert_eq!(device["@odata.type"], "#microsoft.graph.security.deviceEvidence");
+    assert_eq!(device["mdeDeviceId"], mde["machineId"]);
+    assert_eq!(device["deviceDnsName"], mde["computerDnsName"]);
+    assert_eq!(device["roles"], json!(["compromised"]));
+    // One typed item per Defender evidence item, each of a Graph evidence type.
+    assert_eq!(evidence.len(), 1 + mde["evidence"].as_array().unwrap().len(), "{alert}");
+    let allowed = ["file", "process", "ip", "url", "user", "registryKey", "registryValue"];
+    for item in &evidence[1..] {
+        let kind = item["@odata.type"].as_str().unwrap();
+        let short = kind
+            .strip_prefix("#microsoft.graph.security.")
+            .and_then(|k| k.strip_suffix("Evidence"))
+            .unwrap_or_else(|| panic!("{kind}"));
+        assert!(allowed.contains(&short), "{kind}");
+        assert_eq!(item["verdict"], "unknown");
+        if short == "file" {
+            assert!(item["fileDetails"]["sha1"].is_string() || item["fileDetails"]["sha256"].is_string());
+        }
+    }
+}
+
+#[tokio::test]
+async fn defender_token_is_refused_on_graph_routes() {
+    let app = TestApp::spawn().await;
+    let defender = app.token().await;
+    let response = app.get(ALERTS, &defender).await;
+    expect_graph_error(&app, response, 401, "InvalidAuthenticationToken", &[GRAPH]).await;
+    let response = app.call(Method::GET, ALERTS, None, None).await;
+    expect_graph_error(&app, response, 401, "InvalidAuthenticationToken", &["Authorization"]).await;
+}
+
+#[tokio::test]
+async fn graph_permissions_are_checked_by_name() {
+    let app = TestApp::spawn().await;
+    let (client_id, _) = app.app_with_roles(&["SecurityIncident.Read.All"]).await;
+    let token = app
+        .mint(json!({"clientId": client_id, "roles": ["SecurityIncident.Read.All"], "audience": GRAPH}))
+        .await;
+    let response = app.get(ALERTS, &token).await;
+    expect_graph_error(
+        &app,
+        response,
+        403,
+        "Forbidden",
+        &["SecurityAlert.Read.All", "SecurityIncident.Read.All"],
+    )
+    .await;
+    // Read does not grant write.
+    let (client_id, _) = app.app_with_roles(&["SecurityAlert.Read.All"]).await;
+    let reader = app
+        .mint(json!({"clientId": client_id, "roles": ["SecurityAlert.Read.All"], "audience": GRAPH}))
+        .await;
+    let alert = some_alert(&app, &reader).await;
+    let response = app
+        .patch(
+            &format!("{ALERTS}/{}", alert["id"].as_str().unwrap()),
+            &reader,
+            r#"{"status":"resolved"}"#,
+        )
+        .await;
+    expect_graph_error(&app, response, 403, "Forbidden", &["SecurityAlert.ReadWrite.All"]).await;
+    // Defender roles alone do not open Graph routes.
+    let (client_id, _) = app.app_with_roles(&["Alert.ReadWrite.All"]).await;
+    let token = app
+        .mint(json!({"clientId": client_id, "roles": ["Alert.ReadWrite.All"], "audience": GRAPH}))
+        .await;
+    let response = app.get(ALERTS, &token).await;
+    expect_graph_error(&app, response, 403, "Forbidden", &["SecurityAlert.Read.All"]).await;
+}
+
+#[tokio::test]
+async fn errors_take_graphs_shape_and_echo_the_client_request_id() {
+    let app = TestApp::spawn().await;
+    let token = app.graph_token().await;
+    let response = app
+        .client
+        .get(format!("{}{ALERTS}/no-such-alert", app.http))
+        .bearer_auth(&token)
+        .header("client-request-id", "my-correlation-1")
+        .send()
+        .await
+        .unwrap();
+    let body = expect_graph_error(&app, response, 404, "notFound", &["no-such-alert"]).await;
+    assert_eq!(body["error"]["innerError"]["client-request-id"], "my-correlation-1");
+    // Unknown OData property: badRequest naming it, traceable.
+    let response = app.get(&format!("{ALERTS}?$filter=colour eq 'red'"), &token).await;
+    expect_graph_error(&app, response, 400, "badRequest", &["colour"]).await;
+    // No such route under /v1.0/: Graph's shape too, without a token check first.
+    let response = app.get("/v1.0/security/nothing_here", &token).await;
+    expect_graph_error(&app, response, 404, "notFound", &["/v1.0/security/nothing_here"]).await;
+    let response = app.call(Method::DELETE, &format!("{ALERTS}/x"), Some(&token), None).await;
+    assert_eq!(response.headers()["allow"].to_str().unwrap(), "GET,HEAD,PATCH");
+    expect_graph_error(&app, response, 405, "methodNotAllowed", &["DELETE"]).await;
+    // A bad enum value on PATCH names the value.
+    let alert = some_alert(&app, &token).await;
+    let path = format!("{ALERTS}/{}", alert["id"].as_str().unwrap());
+    let response = app.patch(&path, &token, r#"{"status":"sleeping"}"#).await;
+    expect_graph_error(&app, response, 400, "badRequest", &["sleeping"]).await;
+    let response = app.patch(&path, &token, r#"{"classification":"unknownFutureValue"}"#).await;
+    expect_graph_error(&app, response, 400, "badRequest", &["unknownFutureValue"]).await;
+    let response = app.patch(&path, &token, "not json").await;
+    expect_graph_error(&app, response, 400, "badRequest", &["JSON"]).await;
+}
+
+#[tokio::test]
+async fn throttling_answers_too_many_requests_with_retry_after() {
+    let app = TestApp::spawn().await;
+    let token = app.graph_token().await;
+    let rule = app
+        .admin_post(
+            "/_palisade/faults",
+            json!({"path": "/v1.0/security/alerts_v2", "error": "TooManyRequests", "retryAfterSeconds": 7}),
+        )
+        .await;
+    assert_eq!(rule.status(), 201);
+    let response = app.get(ALERTS, &token).await;
+    assert_eq!(response.headers()["retry-after"].to_str().unwrap(), "7");
+    expect_graph_error(&app, response, 429, "TooManyRequests", &[]).await;
+    // An injected outage keeps its status and becomes Graph's generalException.
+    app.call(Method::DELETE, "/_palisade/faults", None, None).await;
+    app.admin_post(
+        "/_palisade/faults",
+        json!({"path": "/v1.0/security/alerts_v2", "error": "InternalServerError"}),
+    )
+    .await;
+    let response = app.get(ALERTS, &token).await;
+    expect_graph_error(&app, response, 500, "generalException", &["request-id"]).await;
+}
+
+#[tokio::test]
+async fn an_update_through_graph_is_read_back_through_defender_and_the_other_way_round() {
+    let app = TestApp::spawn().await;
+    let graph = app.graph_token().await;
+    let defender = app.token().await;
+    let alert = some_alert(&app, &graph).await;
+    let id = alert["id"].as_str().unwrap();
+    // Graph → Defender, with Graph's spellings and body names in any case.
+    let body = r#"{"Status":"inProgress","assignedto":"analyst@contoso.com","classification":"truePositive","DETERMINATION":"compromisedAccount"}"#;
+    let response = app.patch(&format!("{ALERTS}/{id}"), &graph, body).await;
+    assert_eq!(response.status(), 200);
+    let updated: Value = response.json().await.unwrap();
+    assert_eq!(updated["status"], "inProgress");
+    assert_eq!(updated["determination"], "compromisedUser");
+    assert_eq!(
+        updated["@odata.context"],
+        format!("{}/v1.0/$metadata#security/alerts_v2/$entity", app.http)
+    );
+    let mde = app.get_ok(&format!("/api/alerts/{id}"), &defender).await;
+    assert_eq!(mde["status"], "InProgress");
+    assert_eq!(mde["assignedTo"], "analyst@contoso.com");
+    assert_eq!(mde["classification"], "TruePositive");
+    assert_eq!(mde["determination"], "CompromisedUser");
+    assert_eq!(mde["lastUpdateTime"], updated["lastUpdateDateTime"]);
+    // Defender → Graph.
+    let response = app
+        .patch(&format!("/api/alerts/{id}"), &defender, r#"{"status":"Resolved","comment":"done"}"#)
+        .await;
+    assert_eq!(response.status(), 200);
+    let seen = app.get_ok(&format!("{ALERTS}/{id}"), &graph).await;
+    assert_eq!(seen["status"], "resolved");
+    assert!(seen["resolvedDateTime"].is_string());
+    assert_eq!(seen["comments"][0]["comment"], "done");
+    // A Graph comment is a Defender comment.
+    let response = app
+        .post(&format!("{ALERTS}/{id}/comments"), &graph, r#"{"@odata.type":"microsoft.graph.security.alertComment","Comment":"via graph"}"#)
+        .await;
+    assert_eq!(response.status(), 200);
+    let comments: Value = response.json().await.unwrap();
+    let texts: Vec<&str> = values(&comments).iter().map(|c| c["comment"].as_str().unwrap()).collect();
+    assert_eq!(texts, vec!["done", "via graph"]);
+    let mde = app.get_ok(&format!("/api/alerts/{id}"), &defender).await;
+    assert_eq!(mde["comments"][1]["comment"], "via graph");
+}
+
+#[tokio::test]
+async fn a_property_sent_twice_in_different_cases_is_refused() {
+    let app = TestApp::spawn().await;
+    let graph = app.graph_token().await;
+    let alert = some_alert(&app, &graph).await;
+    let path = format!("{ALERTS}/{}", alert["id"].as_str().unwrap());
+    let response = app.patch(&path, &graph, r#"{"status":"resolved","Status":"new"}"#).await;
+    expect_graph_error(&app, response, 400, "badRequest", &["status", "Status"]).await;
+    let response = app.post(&format!("{path}/comments"), &graph, r#"{"text":"x"}"#).await;
+    expect_graph_error(&app, response, 400, "badRequest", &["comment"]).await;
+}
+
+#[tokio::test]
+async fn odata_filter_count_and_paging_follow_graph() {
+    let app = TestApp::spawn().await;
+    let graph = app.graph_token().await;
+    let defender = app.token().await;
+    let all = app.get_ok(&format!("{ALERTS}?$count=true&$top=2"), &graph).await;
+    let total = all["@odata.count"].as_u64().unwrap();
+    assert!(total > 2);
+    assert_eq!(values(&all).len(), 2);
+    let next = all["@odata.nextLink"].as_str().unwrap();
+    assert!(next.starts_with(&format!("{}{ALERTS}?", app.http)), "{next}");
+    assert!(next.contains("$skip=2"), "{next}");
+    let second: Value = app.client.get(next).bearer_auth(&graph).send().await.unwrap().json().await.unwrap();
+    assert_ne!(values(&second)[0]["id"], values(&all)[0]["id"]);
+    // Enum literals in Graph's lowerCamel match the stored values.
+    let new = app
+        .get_ok(&format!("{ALERTS}?$filter=status eq 'new'&$count=true"), &graph)
+        .await;
+    let mde = app
+        .get_ok("/api/alerts?$filter=status eq 'New'&$count=true", &defender)
+        .await;
+    assert_eq!(new["@odata.count"], mde["@odata.count"]);
+    assert!(values(&new).iter().all(|a| a["status"] == "new"));
+    let high = app
+        .get_ok(&format!("{ALERTS}?$filter=severity eq 'high' and createdDateTime ge 2000-01-01T00:00:00Z"), &graph)
+        .await;
+    assert!(values(&high).iter().all(|a| a["severity"] == "high"));
+    // $select keeps Graph's names.
+    let selected = app.get_ok(&format!("{ALERTS}?$select=id,status&$top=1"), &graph).await;
+    assert_eq!(palisade_testkit::keys(&values(&selected)[0]), vec!["id", "status"]);
+}
+
+#[tokio::test]
+async fn beta_and_case_insensitive_paths_answer_the_same() {
+    let app = TestApp::spawn().await;
+    let graph = app.graph_token().await;
+    let alert = some_alert(&app, &graph).await;
+    let id = alert["id"].as_str().unwrap();
+    let beta = app.get_ok(&format!("/beta/security/alerts_v2/{id}"), &graph).await;
+    assert_eq!(beta["id"], alert["id"]);
+    assert_eq!(
+        beta["@odata.context"],
+        format!("{}/beta/$metadata#security/alerts_v2/$entity", app.http)
+    );
+    let docs_spelling = app.get_ok(&format!("/v1.0/Security/alerts_V2/{id}"), &graph).await;
+    assert_eq!(docs_spelling["id"], alert["id"]);
+}
+
+#[tokio::test]
+async fn graph_errors_are_traceable_by_request_id() {
+    let app = TestApp::spawn().await;
+    let graph = app.graph_token().await;
+    let response = app.get(&format!("{ALERTS}/missing-one"), &graph).await;
+    let body = expect_graph_error(&app, response, 404, "notFound", &["missing-one"]).await;
+    let id = body["error"]["innerError"]["request-id"].as_str().unwrap();
+    let record = app.trace(id).await.unwrap();
+    assert!(record["cause"].as_str().unwrap().contains("Graph's notFound"), "{record}");
+    // The Defender side keeps its own envelope.
+    let defender = app.token().await;
+    let response = app.get("/api/alerts/missing-one", &defender).await;
+    expect_error(&app, response, 404, "ResourceNotFound", &["missing-one"]).await;
+}
