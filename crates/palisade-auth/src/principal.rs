@@ -32,6 +32,7 @@ pub const ALL_APP_ROLES: &[&str] = &[
     "SecurityAlert.Read.All",
     "SecurityAlert.ReadWrite.All",
     "ThreatHunting.Read.All",
+    "AdvancedQuery.Read.All",
 ];
 
 /// The API a token was issued for (by its audience): the Defender APIs (MDE and XDR share their

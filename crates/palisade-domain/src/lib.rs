@@ -5,7 +5,7 @@
 //! Tour: [`Core`] is the entry point the server holds, and [`DomainError`] its one error type.
 //! Operations are grouped by API family: [`mde`] (Defender for Endpoint: machines, actions,
 //! alerts, indicators, investigations, users, lookups, the live-response library, device support
-//! and value validation), [`xdr`] (Defender XDR, to come), [`control`] (the emulator's own
+//! and value validation), [`xdr`] (Defender XDR: advanced hunting and its tables), [`control`] (the emulator's own
 //! controls: tenants, apps, data load/export, demo data, faults, features, rate limits, the clock,
 //! the error journal), [`graph`] (Microsoft Graph's security API over the same data) and [`signin`]
 //! (Entra-style token issuance). [`listing`] pages entity lists.
@@ -48,6 +48,8 @@ pub struct Settings {
     /// Where the live-response library keeps its files (`<data dir>/library`); `None` leaves
     /// uploads and deletes unavailable (`InternalServerError`), as in store-only uses.
     pub library_dir: Option<std::path::PathBuf>,
+    /// Advanced hunting's limits (rows, timeout, result size, look-back).
+    pub hunting: xdr::hunting::HuntingSettings,
 }
 
 /// How fast machine actions progress on the emulator's clock.

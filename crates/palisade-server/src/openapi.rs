@@ -17,6 +17,7 @@
 use crate::admin::{self, faults};
 use crate::api::graph::alerts as graph_alerts;
 use crate::api::mde::{actions, alerts, indicators, machines};
+use crate::api::xdr::hunting;
 use crate::extract::{Origin, RequestBody};
 use axum::http::header;
 use axum::response::{Html, IntoResponse, Response};
@@ -181,6 +182,7 @@ const MDE: &str = "Defender for Endpoint";
 const GRAPH: &str = "Microsoft Graph security";
 const GRAPH_ALERT_READ: &[&str] = palisade_domain::graph::ALERT_READ;
 const GRAPH_ALERT_WRITE: &[&str] = palisade_domain::graph::ALERT_WRITE;
+const XDR: &str = "Defender XDR";
 const SIGN_IN: &str = "Sign-in";
 const ADMIN: &str = "Emulator control (/_palisade)";
 
@@ -249,6 +251,9 @@ pub fn operations() -> Vec<Operation> {
         op("get", "/beta/security/alerts_v2/{id}", GRAPH, "Get an alert (Graph beta)", GRAPH_ALERT_READ, I::None, 200, A::Entity(&GRAPH_ALERTS)),
         op("patch", "/beta/security/alerts_v2/{id}", GRAPH, "Update an alert (Graph beta)", GRAPH_ALERT_WRITE, json_body::<graph_alerts::UpdateAlertRequest>(), 200, A::Entity(&GRAPH_ALERTS)),
         op("post", "/beta/security/alerts_v2/{id}/comments", GRAPH, "Comment on an alert (Graph beta)", GRAPH_ALERT_WRITE, json_body::<graph_alerts::CommentRequest>(), 200, A::Json("{value: [alertComment]}")),
+        // Advanced hunting (Defender XDR, and Defender for Endpoint's advanced queries)
+        op("post", "/api/advancedhunting/run", XDR, "Run an advanced hunting query (KQL) over the last 30 days", &["AdvancedHunting.Read.All"], json_body::<hunting::HuntingRequest>(), 200, A::Json("{Stats, Schema: [{Name, Type}], Results: [{column: value}]}; at most 100,000 rows")),
+        op("post", "/api/advancedqueries/run", MDE, "Run an advanced hunting query (KQL), Defender for Endpoint's route", &["AdvancedQuery.Read.All"], json_body::<hunting::HuntingRequest>(), 200, A::Json("{Stats, Schema: [{Name, Type}], Results: [{column: value}]}; at most 100,000 rows")),
         // Users, investigations
         op("get", "/api/users/{id}/alerts", MDE, "A user's alerts", ALERT_READ, I::ListOptions(&ALERTS), 200, A::Collection(&ALERTS)),
         op("get", "/api/users/{id}/machines", MDE, "Machines a user logged on to", MACHINE_WRITE, I::ListOptions(&MACHINES), 200, A::Collection(&MACHINES)),

@@ -5,12 +5,14 @@
 //! the entity tables, their paging SQL and query plans; `tenants` tenants and apps; `links`
 //! relations; `observations` the lookups' rows and statistics; `journal` the error journal; `meta`
 //! small values, sequences and upkeep; `rate_windows` the shared rate-limit windows (one upsert
-//! per window; `examples/rate_window_cost.rs` measures it); `error` maps SQLite's errors onto the neutral `StoreError`
+//! per window; `examples/rate_window_cost.rs` measures it); `hunting` the advanced-hunting tables
+//! (one SQL table each, scans and aggregates rendered by `palisade_kql::sql`); `error` maps SQLite's errors onto the neutral `StoreError`
 //! (busy → `Unavailable`, unique or primary-key violations → `Conflict`, the rest → `Backend`).
 //! `tests/conformance.rs` runs `palisade_store::conformance` against this backend.
 
 mod docs;
 mod error;
+mod hunting;
 mod journal;
 mod links;
 mod meta;

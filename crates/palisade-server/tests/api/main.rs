@@ -11,6 +11,7 @@ mod envelope;
 mod faults;
 mod fidelity;
 mod graph;
+mod hunting;
 mod hardening;
 mod indicators;
 mod investigations;

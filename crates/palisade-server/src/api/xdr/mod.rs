@@ -1,9 +1,11 @@
-//! Defender XDR (`https://api.security.microsoft.com/api/...`): incidents and advanced hunting go
-//! here, one route module per API family as under [`crate::api::mde`]. Nothing is routed yet.
+//! Defender XDR (`https://api.security.microsoft.com/api/...`): one route module per API family,
+//! as under [`crate::api::mde`]. [`hunting`] also serves Defender for Endpoint's advanced queries.
+
+pub mod hunting;
 
 use crate::routing::Routes;
 
-/// Every Defender XDR route: none yet.
+/// Every Defender XDR route.
 pub fn router() -> Routes {
-    Routes::new()
+    Routes::new().merge(hunting::router())
 }
