@@ -103,7 +103,113 @@ fn graph_enum(property: &str, value: Option<&String>) -> Result<Option<String>, 
     }
 }
 
+/// A `Timespan` of `runHuntingQuery` as the window `(start, end)` it names at `now`, in the forms
+/// the page lists: `P30D` (back from now), `start/end`, `P30D/end`, `start/P30D`, and a lone
+/// `start` (until now). Durations are ISO 8601 (`PnW`, `PnDTnHnMnS`; a year counts 365 days and a
+/// month 30, the usual reading where the docs give no calendar).
+pub fn hunting_window(
+    timespan: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>), ApiError> {
+    let refuse = |why: &str| {
+        ApiError::invalid_input(
+            format!(
+                "Timespan '{timespan}': {why}; use an ISO 8601 duration (P30D), start/end, duration/end, start/duration or a start time"
+            ),
+            "graph hunting timespan",
+        )
+    };
+    let instant = |s: &str| {
+        chrono::DateTime::parse_from_rfc3339(s.trim())
+            .map(|t| t.to_utc())
+            .map_err(|_| refuse(&format!("'{s}' is neither a date-time nor a duration")))
+    };
+    let is_duration = |s: &str| s.trim().starts_with(['P', 'p']);
+    let duration = |s: &str| iso_duration(s.trim()).ok_or_else(|| refuse(&format!("'{s}' is not an ISO 8601 duration")));
+    let (start, end) = match timespan.split_once('/') {
+        None if is_duration(timespan) => (now - duration(timespan)?, now),
+        None => (instant(timespan)?, now),
+        Some((a, b)) if is_duration(a) && is_duration(b) => return Err(refuse("two durations name no window")),
+        Some((a, b)) if is_duration(a) => {
+            let end = instant(b)?;
+            (end - duration(a)?, end)
+        }
+        Some((a, b)) if is_duration(b) => {
+            let start = instant(a)?;
+            (start, start + duration(b)?)
+        }
+        Some((a, b)) => (instant(a)?, instant(b)?),
+    };
+    if start >= end {
+        return Err(refuse("the window ends before it starts"));
+    }
+    Ok((start, end))
+}
+
+/// An ISO 8601 duration (`P1Y2M3W4DT5H6M7.5S`, any part optional but at least one).
+fn iso_duration(text: &str) -> Option<chrono::TimeDelta> {
+    let rest = text.strip_prefix(['P', 'p'])?;
+    let (date, time) = match rest.split_once(['T', 't']) {
+        Some((date, time)) if !time.is_empty() => (date, Some(time)),
+        Some(_) => return None,
+        None => (rest, None),
+    };
+    let mut seconds = 0f64;
+    let mut parts = 0;
+    let mut add = |part: &str, units: &[(char, f64)]| -> Option<()> {
+        let mut number = String::new();
+        for c in part.chars() {
+            if c.is_ascii_digit() || c == '.' || c == ',' {
+                number.push(if c == ',' { '.' } else { c });
+                continue;
+            }
+            let (_, scale) = units.iter().find(|(u, _)| u.eq_ignore_ascii_case(&c))?;
+            seconds += number.parse::<f64>().ok()? * scale;
+            number.clear();
+            parts += 1;
+        }
+        number.is_empty().then_some(())
+    };
+    const DAY: f64 = 86_400.0;
+    add(date, &[('Y', 365.0 * DAY), ('M', 30.0 * DAY), ('W', 7.0 * DAY), ('D', DAY)])?;
+    if let Some(time) = time {
+        add(time, &[('H', 3600.0), ('M', 60.0), ('S', 1.0)])?;
+    }
+    if parts == 0 || !seconds.is_finite() || seconds > 1e12 {
+        return None;
+    }
+    chrono::TimeDelta::try_milliseconds((seconds * 1000.0) as i64)
+}
+
 impl Core {
+    /// `POST /security/runHuntingQuery`: the query over the window its `Timespan` names (30 days
+    /// back from now when absent), never reaching past the data the tables keep (the hunting
+    /// settings' look-back before now); a window ending in the future ends now. Runs through
+    /// [`Core::hunting_query_until`], the operation every hunting API shares.
+    pub fn graph_run_hunting(
+        &self,
+        caller: &Principal,
+        query: &str,
+        timespan: Option<&str>,
+    ) -> DomainResult<palisade_kql::QueryResult> {
+        caller.require_any(HUNTING)?;
+        if query.trim().is_empty() {
+            return Err(ApiError::missing_parameter("Query", Some("the query is empty")).into());
+        }
+        let now = self.clock.now();
+        let settings = self.hunting_settings();
+        let kept = chrono::TimeDelta::from_std(settings.lookback).unwrap_or(chrono::TimeDelta::MAX);
+        let (start, end) = match timespan.filter(|t| !t.trim().is_empty()) {
+            Some(timespan) => hunting_window(timespan, now)?,
+            None => (now - chrono::TimeDelta::days(30), now),
+        };
+        let end = end.min(now);
+        let start = start.max(now - kept);
+        let lookback = (end - start).to_std().unwrap_or_default();
+        let settings = crate::xdr::hunting::HuntingSettings { lookback, ..settings };
+        self.hunting_query_until(&caller.tenant_id, query, &settings, end)
+    }
+
     /// `GET /security/alerts_v2`: the alerts of `/api/alerts`, most recent first unless `$orderby`
     /// says otherwise (the page: "The most recent alerts are displayed at the top of the list").
     pub fn graph_list_alerts(
@@ -211,6 +317,35 @@ mod tests {
         let acting = acting_as_defender(&caller);
         assert_eq!(acting.roles, vec!["Alert.Read.All".to_string()]);
         assert_eq!(acting.api, palisade_auth::Api::Defender);
+    }
+
+    #[test]
+    fn timespans_name_the_documented_windows() {
+        let now = chrono::DateTime::parse_from_rfc3339("2024-02-20T00:00:00Z").unwrap().to_utc();
+        let at = |s: &str| chrono::DateTime::parse_from_rfc3339(s).unwrap().to_utc();
+        let day = chrono::TimeDelta::days(1);
+        assert_eq!(hunting_window("P30D", now).unwrap(), (now - day * 30, now));
+        assert_eq!(
+            hunting_window("2024-02-01T08:00:00Z/2024-02-15T08:00:00Z", now).unwrap(),
+            (at("2024-02-01T08:00:00Z"), at("2024-02-15T08:00:00Z"))
+        );
+        assert_eq!(
+            hunting_window("P1D/2024-02-15T08:00:00Z", now).unwrap(),
+            (at("2024-02-14T08:00:00Z"), at("2024-02-15T08:00:00Z"))
+        );
+        assert_eq!(
+            hunting_window("2024-02-01T08:00:00Z/PT12H", now).unwrap(),
+            (at("2024-02-01T08:00:00Z"), at("2024-02-01T20:00:00Z"))
+        );
+        assert_eq!(
+            hunting_window("2024-02-19T00:00:00Z", now).unwrap(),
+            (at("2024-02-19T00:00:00Z"), now)
+        );
+        assert_eq!(iso_duration("P1W").unwrap(), day * 7);
+        for bad in ["P", "PT", "P1X", "yesterday", "P1D/P2D", "2024-02-15T00:00:00Z/2024-02-01T00:00:00Z"] {
+            let refusal = hunting_window(bad, now).unwrap_err();
+            assert!(refusal.message.contains(bad.split('/').next().unwrap()), "{bad}: {}", refusal.message);
+        }
     }
 
     #[test]

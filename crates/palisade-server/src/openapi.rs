@@ -16,6 +16,7 @@
 
 use crate::admin::{self, faults};
 use crate::api::graph::alerts as graph_alerts;
+use crate::api::graph::hunting as graph_hunting;
 use crate::api::mde::{actions, alerts, indicators, machines};
 use crate::api::xdr::hunting;
 use crate::extract::{Origin, RequestBody};
@@ -251,6 +252,10 @@ pub fn operations() -> Vec<Operation> {
         op("get", "/beta/security/alerts_v2/{id}", GRAPH, "Get an alert (Graph beta)", GRAPH_ALERT_READ, I::None, 200, A::Entity(&GRAPH_ALERTS)),
         op("patch", "/beta/security/alerts_v2/{id}", GRAPH, "Update an alert (Graph beta)", GRAPH_ALERT_WRITE, json_body::<graph_alerts::UpdateAlertRequest>(), 200, A::Entity(&GRAPH_ALERTS)),
         op("post", "/beta/security/alerts_v2/{id}/comments", GRAPH, "Comment on an alert (Graph beta)", GRAPH_ALERT_WRITE, json_body::<graph_alerts::CommentRequest>(), 200, A::Json("{value: [alertComment]}")),
+        op("post", "/v1.0/security/runHuntingQuery", GRAPH, "Run an advanced hunting query (Graph), over its Timespan (default 30 days)", palisade_domain::graph::HUNTING, json_body::<graph_hunting::RunHuntingQueryRequest>(), 200, A::Json("huntingQueryResults: {schema: [{name, type}], results: [{column: value}]}")),
+        op("post", "/v1.0/security/microsoft.graph.security.runHuntingQuery", GRAPH, "runHuntingQuery under its namespace-qualified name (what the Graph SDKs call)", palisade_domain::graph::HUNTING, json_body::<graph_hunting::RunHuntingQueryRequest>(), 200, A::Json("huntingQueryResults: {schema: [{name, type}], results: [{column: value}]}")),
+        op("post", "/beta/security/runHuntingQuery", GRAPH, "Run an advanced hunting query (Graph beta)", palisade_domain::graph::HUNTING, json_body::<graph_hunting::RunHuntingQueryRequest>(), 200, A::Json("huntingQueryResults: {schema: [{name, type}], results: [{column: value}]}")),
+        op("post", "/beta/security/microsoft.graph.security.runHuntingQuery", GRAPH, "runHuntingQuery, namespace-qualified (Graph beta)", palisade_domain::graph::HUNTING, json_body::<graph_hunting::RunHuntingQueryRequest>(), 200, A::Json("huntingQueryResults: {schema: [{name, type}], results: [{column: value}]}")),
         // Advanced hunting (Defender XDR, and Defender for Endpoint's advanced queries)
         op("post", "/api/advancedhunting/run", XDR, "Run an advanced hunting query (KQL) over the last 30 days", &["AdvancedHunting.Read.All"], json_body::<hunting::HuntingRequest>(), 200, A::Json("{Stats, Schema: [{Name, Type}], Results: [{column: value}]}; at most 100,000 rows")),
         op("post", "/api/advancedqueries/run", MDE, "Run an advanced hunting query (KQL), Defender for Endpoint's route", &["AdvancedQuery.Read.All"], json_body::<hunting::HuntingRequest>(), 200, A::Json("{Stats, Schema: [{Name, Type}], Results: [{column: value}]}; at most 100,000 rows")),

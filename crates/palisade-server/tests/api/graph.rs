@@ -309,3 +309,99 @@ async fn graph_errors_are_traceable_by_request_id() {
     let response = app.get("/api/alerts/missing-one", &defender).await;
     expect_error(&app, response, 404, "ResourceNotFound", &["missing-one"]).await;
 }
+
+const HUNTING: &str = "/v1.0/security/runHuntingQuery";
+const HUNTING_QUALIFIED: &str = "/v1.0/security/microsoft.graph.security.runHuntingQuery";
+
+#[tokio::test]
+async fn run_hunting_query_answers_in_graphs_casing_under_both_names() {
+    let app = TestApp::spawn().await;
+    let graph = app.graph_token().await;
+    let defender = app.token().await;
+    let query = "DeviceInfo | summarize Devices = dcount(DeviceId)";
+    let xdr = app
+        .post("/api/advancedhunting/run", &defender, &json!({"Query": query}).to_string())
+        .await
+        .json::<Value>()
+        .await
+        .unwrap();
+    // The Graph SDKs send `query` in lower case to the namespace-qualified name.
+    for (path, body) in [
+        (HUNTING, json!({"Query": query})),
+        (HUNTING_QUALIFIED, json!({"query": query, "timespan": null, "workspaceId": null})),
+    ] {
+        let response = app.post(path, &graph, &body.to_string()).await;
+        assert_eq!(response.status(), 200, "{path}");
+        let answer: Value = response.json().await.unwrap();
+        assert_eq!(
+            answer["@odata.context"],
+            format!("{}/v1.0/$metadata#microsoft.graph.security.huntingQueryResults", app.http)
+        );
+        assert_eq!(answer["schema"], json!([{"name": "Devices", "type": "Int64"}]));
+        assert_eq!(answer["results"], xdr["Results"], "{path}");
+        assert!(answer.get("Stats").is_none() && answer.get("Schema").is_none());
+    }
+}
+
+#[tokio::test]
+async fn run_hunting_query_timespan_narrows_the_window() {
+    let app = TestApp::spawn().await;
+    let graph = app.graph_token().await;
+    let now = app.frozen_now().await;
+    let count = |timespan: Option<String>| {
+        let mut body = json!({"Query": "DeviceProcessEvents | count"});
+        if let Some(t) = timespan {
+            body["Timespan"] = json!(t);
+        }
+        let app = &app;
+        let graph = graph.clone();
+        async move {
+            let response = app.post(HUNTING, &graph, &body.to_string()).await;
+            let status = response.status();
+            let answer: Value = response.json().await.unwrap();
+            assert_eq!(status, 200, "{answer}");
+            answer["results"][0]["Count"].as_i64().unwrap()
+        }
+    };
+    let default = count(None).await;
+    assert!(default > 0);
+    assert_eq!(count(Some("P30D".into())).await, default);
+    // Wider than the data kept: still the 30 days the tables hold.
+    assert_eq!(count(Some("P90D".into())).await, default);
+    let last_day = count(Some("P1D".into())).await;
+    assert!(last_day < default, "{last_day} of {default}");
+    let start = (now - chrono::TimeDelta::days(1)).to_rfc3339();
+    assert_eq!(count(Some(start.clone())).await, last_day);
+    assert_eq!(count(Some(format!("{start}/P1D"))).await, last_day);
+    let future = (now + chrono::TimeDelta::days(2)).to_rfc3339();
+    let past = (now - chrono::TimeDelta::days(60)).to_rfc3339();
+    assert_eq!(count(Some(format!("{past}/{future}"))).await, default);
+    let response = app
+        .post(HUNTING, &graph, &json!({"Query": "DeviceInfo", "Timespan": "last week"}).to_string())
+        .await;
+    expect_graph_error(&app, response, 400, "badRequest", &["last week", "ISO 8601"]).await;
+}
+
+#[tokio::test]
+async fn run_hunting_query_errors_are_graphs() {
+    let app = TestApp::spawn().await;
+    let graph = app.graph_token().await;
+    let response = app
+        .post(HUNTING_QUALIFIED, &graph, &json!({"query": "DeviceInfo | where"}).to_string())
+        .await;
+    let body = expect_graph_error(&app, response, 400, "badRequest", &["line"]).await;
+    let id = body["error"]["innerError"]["request-id"].as_str().unwrap();
+    let record = app.trace(id).await.unwrap();
+    assert!(record["cause"].as_str().unwrap().contains("advanced hunting"), "{record}");
+    let response = app.post(HUNTING, &graph, r#"{"Timespan":"P1D"}"#).await;
+    expect_graph_error(&app, response, 400, "badRequest", &["Query"]).await;
+    // ThreatHunting.Read.All is required; the alert permission is not enough.
+    let (client_id, _) = app.app_with_roles(&["SecurityAlert.Read.All"]).await;
+    let token = app
+        .mint(json!({"clientId": client_id, "roles": ["SecurityAlert.Read.All"], "audience": GRAPH}))
+        .await;
+    let response = app
+        .post(HUNTING, &token, &json!({"Query": "DeviceInfo"}).to_string())
+        .await;
+    expect_graph_error(&app, response, 403, "Forbidden", &["ThreatHunting.Read.All"]).await;
+}
