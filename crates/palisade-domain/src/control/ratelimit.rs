@@ -159,6 +159,12 @@ pub const API_LIMITS: &[ApiLimit] = &[
     // The two routes are two APIs, each with its own windows.
     tenant_api("Advanced hunting", "POST", "/api/advancedhunting/run", Some(45), Some(1500)),
     tenant_api("Advanced queries", "POST", "/api/advancedqueries/run", Some(45), Some(1500)),
+    // Graph's runHuntingQuery: its limits page repeats the XDR numbers. One API under its four
+    // paths (v1.0 and beta, plain and namespace-qualified), so they share their windows.
+    tenant_api("runHuntingQuery", "POST", "/v1.0/security/runHuntingQuery", Some(45), Some(1500)),
+    tenant_api("runHuntingQuery", "POST", "/v1.0/security/microsoft.graph.security.runHuntingQuery", Some(45), Some(1500)),
+    tenant_api("runHuntingQuery", "POST", "/beta/security/runHuntingQuery", Some(45), Some(1500)),
+    tenant_api("runHuntingQuery", "POST", "/beta/security/microsoft.graph.security.runHuntingQuery", Some(45), Some(1500)),
 ];
 
 /// The limits of the API a call belongs to.

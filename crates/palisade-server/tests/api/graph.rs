@@ -405,3 +405,20 @@ async fn run_hunting_query_errors_are_graphs() {
         .await;
     expect_graph_error(&app, response, 403, "Forbidden", &["ThreatHunting.Read.All"]).await;
 }
+
+#[tokio::test]
+async fn run_hunting_query_is_limited_to_45_calls_a_minute_under_both_names() {
+    let app = TestApp::spawn().await;
+    app.freeze_clock().await;
+    let graph = app.graph_token().await;
+    let body = json!({"Query": "DeviceInfo | take 1"}).to_string();
+    for n in 0..45 {
+        let path = if n % 2 == 0 { HUNTING } else { HUNTING_QUALIFIED };
+        assert_eq!(app.post(path, &graph, &body).await.status(), 200, "call {n}");
+    }
+    let response = app.post(HUNTING_QUALIFIED, &graph, &body).await;
+    assert!(response.headers().contains_key("retry-after"));
+    expect_graph_error(&app, response, 429, "TooManyRequests", &["45", "runHuntingQuery"]).await;
+    // The alert routes keep their own windows.
+    assert_eq!(app.get(ALERTS, &graph).await.status(), 200);
+}
