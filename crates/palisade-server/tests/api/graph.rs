@@ -422,3 +422,31 @@ async fn run_hunting_query_is_limited_to_45_calls_a_minute_under_both_names() {
     // The alert routes keep their own windows.
     assert_eq!(app.get(ALERTS, &graph).await.status(), 200);
 }
+
+#[tokio::test]
+async fn the_request_journal_records_graph_calls_under_their_request_id() {
+    let app = TestApp::spawn().await;
+    let graph = app.graph_token().await;
+    let ok = app.get(&format!("{ALERTS}?$top=1"), &graph).await;
+    let ok_id = ok.headers()["request-id"].to_str().unwrap().to_string();
+    let missing = app.get(&format!("{ALERTS}/nope"), &graph).await;
+    let missing_id = missing.headers()["request-id"].to_str().unwrap().to_string();
+    let journal = app
+        .get_json(&format!("{}/_palisade/requests?pathPrefix=/v1.0/security/", app.http))
+        .await;
+    let records = values(&journal);
+    let by_id = |id: &str| {
+        records
+            .iter()
+            .find(|r| r["requestId"] == id)
+            .unwrap_or_else(|| panic!("{id} not journaled: {journal}"))
+            .clone()
+    };
+    let first = by_id(&ok_id);
+    assert_eq!(first["status"], 200);
+    assert_eq!(first["route"], "/v1.0/security/alerts_v2");
+    let second = by_id(&missing_id);
+    assert_eq!(second["status"], 404);
+    assert_eq!(second["errorCode"], "notFound");
+    assert_eq!(second["route"], "/v1.0/security/alerts_v2/{id}");
+}
