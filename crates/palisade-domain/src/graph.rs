@@ -125,7 +125,8 @@ pub fn hunting_window(
             .map_err(|_| refuse(&format!("'{s}' is neither a date-time nor a duration")))
     };
     let is_duration = |s: &str| s.trim().starts_with(['P', 'p']);
-    let duration = |s: &str| iso_duration(s.trim()).ok_or_else(|| refuse(&format!("'{s}' is not an ISO 8601 duration")));
+    let duration =
+        |s: &str| iso_duration(s.trim()).ok_or_else(|| refuse(&format!("'{s}' is not an ISO 8601 duration")));
     let (start, end) = match timespan.split_once('/') {
         None if is_duration(timespan) => (now - duration(timespan)?, now),
         None => (instant(timespan)?, now),
@@ -171,7 +172,10 @@ fn iso_duration(text: &str) -> Option<chrono::TimeDelta> {
         number.is_empty().then_some(())
     };
     const DAY: f64 = 86_400.0;
-    add(date, &[('Y', 365.0 * DAY), ('M', 30.0 * DAY), ('W', 7.0 * DAY), ('D', DAY)])?;
+    add(
+        date,
+        &[('Y', 365.0 * DAY), ('M', 30.0 * DAY), ('W', 7.0 * DAY), ('D', DAY)],
+    )?;
     if let Some(time) = time {
         add(time, &[('H', 3600.0), ('M', 60.0), ('S', 1.0)])?;
     }
@@ -321,7 +325,9 @@ mod tests {
 
     #[test]
     fn timespans_name_the_documented_windows() {
-        let now = chrono::DateTime::parse_from_rfc3339("2024-02-20T00:00:00Z").unwrap().to_utc();
+        let now = chrono::DateTime::parse_from_rfc3339("2024-02-20T00:00:00Z")
+            .unwrap()
+            .to_utc();
         let at = |s: &str| chrono::DateTime::parse_from_rfc3339(s).unwrap().to_utc();
         let day = chrono::TimeDelta::days(1);
         assert_eq!(hunting_window("P30D", now).unwrap(), (now - day * 30, now));
@@ -342,9 +348,20 @@ mod tests {
             (at("2024-02-19T00:00:00Z"), now)
         );
         assert_eq!(iso_duration("P1W").unwrap(), day * 7);
-        for bad in ["P", "PT", "P1X", "yesterday", "P1D/P2D", "2024-02-15T00:00:00Z/2024-02-01T00:00:00Z"] {
+        for bad in [
+            "P",
+            "PT",
+            "P1X",
+            "yesterday",
+            "P1D/P2D",
+            "2024-02-15T00:00:00Z/2024-02-01T00:00:00Z",
+        ] {
             let refusal = hunting_window(bad, now).unwrap_err();
-            assert!(refusal.message.contains(bad.split('/').next().unwrap()), "{bad}: {}", refusal.message);
+            assert!(
+                refusal.message.contains(bad.split('/').next().unwrap()),
+                "{bad}: {}",
+                refusal.message
+            );
         }
     }
 

@@ -90,7 +90,12 @@ pub fn alert(alert: &Alert, machine: Option<&Machine>) -> Value {
     if let Some(machine) = machine {
         evidence.push(device_evidence(machine, &alert.alert_creation_time));
     }
-    evidence.extend(alert.evidence.iter().filter_map(|e| typed_evidence(e, &alert.machine_id)));
+    evidence.extend(
+        alert
+            .evidence
+            .iter()
+            .filter_map(|e| typed_evidence(e, &alert.machine_id)),
+    );
     json!({
         "@odata.type": format!("#{NAMESPACE}.alert"),
         "id": alert.id,
@@ -371,7 +376,9 @@ mod tests {
         for p in GRAPH_ALERT_PROPERTIES {
             if let Some(column) = p.column {
                 assert!(
-                    crate::schemas::ALERT_PROPERTIES.iter().any(|a| a.column == Some(column)),
+                    crate::schemas::ALERT_PROPERTIES
+                        .iter()
+                        .any(|a| a.column == Some(column)),
                     "{} uses {column}, which the alert table lacks",
                     p.name
                 );

@@ -237,7 +237,9 @@ impl<T: RequestBody> FromRequest<AppState> for AnyCaseJsonBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &AppState) -> Result<Self, ApiError> {
-        json_body_as(state, request, Casing::Insensitive).await.map(AnyCaseJsonBody)
+        json_body_as(state, request, Casing::Insensitive)
+            .await
+            .map(AnyCaseJsonBody)
     }
 }
 

@@ -412,17 +412,28 @@ pub async fn expect_entra_error(app: &TestApp, response: Response, status: u16, 
 /// `date`, `request-id`, `client-request-id` and nothing else), the message naming each of
 /// `mentions`, the `request-id` header equal to the body's, and the request id resolving in the
 /// journal to the same code. Returns the body.
-pub async fn expect_graph_error(app: &TestApp, response: Response, status: u16, code: &str, mentions: &[&str]) -> Value {
+pub async fn expect_graph_error(
+    app: &TestApp,
+    response: Response,
+    status: u16,
+    code: &str,
+    mentions: &[&str],
+) -> Value {
     assert_eq!(response.status().as_u16(), status, "status");
     let header = |name: &str| response.headers().get(name).map(|v| v.to_str().unwrap().to_string());
     let (request_id, client_request_id) = (header("request-id"), header("client-request-id"));
     let body: Value = response.json().await.expect("a Graph error body is JSON");
-    let error = body["error"].as_object().unwrap_or_else(|| panic!("no error object in {body}"));
+    let error = body["error"]
+        .as_object()
+        .unwrap_or_else(|| panic!("no error object in {body}"));
     assert_eq!(keys(&body["error"]), vec!["code", "message", "innerError"], "{body}");
     assert_eq!(error["code"], code, "code in {body}");
     let message = error["message"].as_str().unwrap();
     for mention in mentions {
-        assert!(message.contains(mention), "message '{message}' should mention '{mention}'");
+        assert!(
+            message.contains(mention),
+            "message '{message}' should mention '{mention}'"
+        );
     }
     let inner = &error["innerError"];
     assert_eq!(keys(inner), vec!["date", "request-id", "client-request-id"], "{body}");
@@ -430,7 +441,10 @@ pub async fn expect_graph_error(app: &TestApp, response: Response, status: u16, 
     assert!(uuid_like(id), "request-id {id}");
     assert_eq!(request_id.as_deref(), Some(id), "the request-id header is the body's");
     assert_eq!(client_request_id.as_deref(), inner["client-request-id"].as_str());
-    let record = app.trace(id).await.unwrap_or_else(|| panic!("request-id {id} not in the journal"));
+    let record = app
+        .trace(id)
+        .await
+        .unwrap_or_else(|| panic!("request-id {id} not in the journal"));
     assert_eq!(record["code"], code);
     assert_eq!(record["status"], status);
     body

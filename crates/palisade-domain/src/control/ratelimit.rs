@@ -157,14 +157,50 @@ pub const API_LIMITS: &[ApiLimit] = &[
     // Advanced hunting (xdr-api-and-auth.md §2.5): 45 calls per minute and 1,500 per hour per
     // tenant (the observed 429 bodies: "maximum allowed 45 per 00:01:00", "1500 per 01:00:00").
     // The two routes are two APIs, each with its own windows.
-    tenant_api("Advanced hunting", "POST", "/api/advancedhunting/run", Some(45), Some(1500)),
-    tenant_api("Advanced queries", "POST", "/api/advancedqueries/run", Some(45), Some(1500)),
+    tenant_api(
+        "Advanced hunting",
+        "POST",
+        "/api/advancedhunting/run",
+        Some(45),
+        Some(1500),
+    ),
+    tenant_api(
+        "Advanced queries",
+        "POST",
+        "/api/advancedqueries/run",
+        Some(45),
+        Some(1500),
+    ),
     // Graph's runHuntingQuery: its limits page repeats the XDR numbers. One API under its four
     // paths (v1.0 and beta, plain and namespace-qualified), so they share their windows.
-    tenant_api("runHuntingQuery", "POST", "/v1.0/security/runHuntingQuery", Some(45), Some(1500)),
-    tenant_api("runHuntingQuery", "POST", "/v1.0/security/microsoft.graph.security.runHuntingQuery", Some(45), Some(1500)),
-    tenant_api("runHuntingQuery", "POST", "/beta/security/runHuntingQuery", Some(45), Some(1500)),
-    tenant_api("runHuntingQuery", "POST", "/beta/security/microsoft.graph.security.runHuntingQuery", Some(45), Some(1500)),
+    tenant_api(
+        "runHuntingQuery",
+        "POST",
+        "/v1.0/security/runHuntingQuery",
+        Some(45),
+        Some(1500),
+    ),
+    tenant_api(
+        "runHuntingQuery",
+        "POST",
+        "/v1.0/security/microsoft.graph.security.runHuntingQuery",
+        Some(45),
+        Some(1500),
+    ),
+    tenant_api(
+        "runHuntingQuery",
+        "POST",
+        "/beta/security/runHuntingQuery",
+        Some(45),
+        Some(1500),
+    ),
+    tenant_api(
+        "runHuntingQuery",
+        "POST",
+        "/beta/security/microsoft.graph.security.runHuntingQuery",
+        Some(45),
+        Some(1500),
+    ),
 ];
 
 /// The limits of the API a call belongs to.

@@ -28,7 +28,11 @@ async fn authenticate_for(api: Api, State(state): State<AppState>, mut request: 
         .headers()
         .get(AUTHORIZATION)
         .map(|h| h.to_str().unwrap_or("\u{FFFD}"));
-    match state.core.verifier.verify_header_for(api, header, state.core.clock.unix()) {
+    match state
+        .core
+        .verifier
+        .verify_header_for(api, header, state.core.clock.unix())
+    {
         Ok(principal) => {
             if let Some(context) = request.extensions().get::<Arc<RequestContext>>() {
                 context.set_caller(principal.tenant_id.clone(), Some(principal.app_id.clone()));

@@ -137,7 +137,10 @@ async fn graph_token_is_unauthorized_on_defender_routes() {
     unauthorized_with(
         &app,
         Some(&format!("Bearer {token}")),
-        &["https://graph.microsoft.com", "https://api.securitycenter.microsoft.com"],
+        &[
+            "https://graph.microsoft.com",
+            "https://api.securitycenter.microsoft.com",
+        ],
         "audience check (token for another API)",
     )
     .await;

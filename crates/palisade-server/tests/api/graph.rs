@@ -40,10 +40,16 @@ async fn graph_token_lists_alerts_in_graphs_shape() {
         assert!(alert.get(absent).is_none(), "Defender's {absent} in {alert}");
     }
     let status = alert["status"].as_str().unwrap();
-    assert!(["new", "inProgress", "resolved", "unknown"].contains(&status), "{status}");
+    assert!(
+        ["new", "inProgress", "resolved", "unknown"].contains(&status),
+        "{status}"
+    );
     for property in ["severity", "classification", "determination", "detectionSource"] {
         let value = alert[property].as_str().unwrap();
-        assert!(value.starts_with(|c: char| c.is_ascii_lowercase()), "{property} {value}");
+        assert!(
+            value.starts_with(|c: char| c.is_ascii_lowercase()),
+            "{property} {value}"
+        );
     }
     assert_eq!(alert["serviceSource"], "microsoftDefenderForEndpoint");
     // Most recent first, as the page says.
@@ -151,7 +157,9 @@ async fn errors_take_graphs_shape_and_echo_the_client_request_id() {
     // No such route under /v1.0/: Graph's shape too, without a token check first.
     let response = app.get("/v1.0/security/nothing_here", &token).await;
     expect_graph_error(&app, response, 404, "notFound", &["/v1.0/security/nothing_here"]).await;
-    let response = app.call(Method::DELETE, &format!("{ALERTS}/x"), Some(&token), None).await;
+    let response = app
+        .call(Method::DELETE, &format!("{ALERTS}/x"), Some(&token), None)
+        .await;
     assert_eq!(response.headers()["allow"].to_str().unwrap(), "GET,HEAD,PATCH");
     expect_graph_error(&app, response, 405, "methodNotAllowed", &["DELETE"]).await;
     // A bad enum value on PATCH names the value.
@@ -159,7 +167,9 @@ async fn errors_take_graphs_shape_and_echo_the_client_request_id() {
     let path = format!("{ALERTS}/{}", alert["id"].as_str().unwrap());
     let response = app.patch(&path, &token, r#"{"status":"sleeping"}"#).await;
     expect_graph_error(&app, response, 400, "badRequest", &["sleeping"]).await;
-    let response = app.patch(&path, &token, r#"{"classification":"unknownFutureValue"}"#).await;
+    let response = app
+        .patch(&path, &token, r#"{"classification":"unknownFutureValue"}"#)
+        .await;
     expect_graph_error(&app, response, 400, "badRequest", &["unknownFutureValue"]).await;
     let response = app.patch(&path, &token, "not json").await;
     expect_graph_error(&app, response, 400, "badRequest", &["JSON"]).await;
@@ -216,7 +226,11 @@ async fn an_update_through_graph_is_read_back_through_defender_and_the_other_way
     assert_eq!(mde["lastUpdateTime"], updated["lastUpdateDateTime"]);
     // Defender → Graph.
     let response = app
-        .patch(&format!("/api/alerts/{id}"), &defender, r#"{"status":"Resolved","comment":"done"}"#)
+        .patch(
+            &format!("/api/alerts/{id}"),
+            &defender,
+            r#"{"status":"Resolved","comment":"done"}"#,
+        )
         .await;
     assert_eq!(response.status(), 200);
     let seen = app.get_ok(&format!("{ALERTS}/{id}"), &graph).await;
@@ -225,11 +239,18 @@ async fn an_update_through_graph_is_read_back_through_defender_and_the_other_way
     assert_eq!(seen["comments"][0]["comment"], "done");
     // A Graph comment is a Defender comment.
     let response = app
-        .post(&format!("{ALERTS}/{id}/comments"), &graph, r#"{"@odata.type":"microsoft.graph.security.alertComment","Comment":"via graph"}"#)
+        .post(
+            &format!("{ALERTS}/{id}/comments"),
+            &graph,
+            r#"{"@odata.type":"microsoft.graph.security.alertComment","Comment":"via graph"}"#,
+        )
         .await;
     assert_eq!(response.status(), 200);
     let comments: Value = response.json().await.unwrap();
-    let texts: Vec<&str> = values(&comments).iter().map(|c| c["comment"].as_str().unwrap()).collect();
+    let texts: Vec<&str> = values(&comments)
+        .iter()
+        .map(|c| c["comment"].as_str().unwrap())
+        .collect();
     assert_eq!(texts, vec!["done", "via graph"]);
     let mde = app.get_ok(&format!("/api/alerts/{id}"), &defender).await;
     assert_eq!(mde["comments"][1]["comment"], "via graph");
@@ -241,7 +262,9 @@ async fn a_property_sent_twice_in_different_cases_is_refused() {
     let graph = app.graph_token().await;
     let alert = some_alert(&app, &graph).await;
     let path = format!("{ALERTS}/{}", alert["id"].as_str().unwrap());
-    let response = app.patch(&path, &graph, r#"{"status":"resolved","Status":"new"}"#).await;
+    let response = app
+        .patch(&path, &graph, r#"{"status":"resolved","Status":"new"}"#)
+        .await;
     expect_graph_error(&app, response, 400, "badRequest", &["status", "Status"]).await;
     let response = app.post(&format!("{path}/comments"), &graph, r#"{"text":"x"}"#).await;
     expect_graph_error(&app, response, 400, "badRequest", &["comment"]).await;
@@ -259,7 +282,16 @@ async fn odata_filter_count_and_paging_follow_graph() {
     let next = all["@odata.nextLink"].as_str().unwrap();
     assert!(next.starts_with(&format!("{}{ALERTS}?", app.http)), "{next}");
     assert!(next.contains("$skip=2"), "{next}");
-    let second: Value = app.client.get(next).bearer_auth(&graph).send().await.unwrap().json().await.unwrap();
+    let second: Value = app
+        .client
+        .get(next)
+        .bearer_auth(&graph)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_ne!(values(&second)[0]["id"], values(&all)[0]["id"]);
     // Enum literals in Graph's lowerCamel match the stored values.
     let new = app
@@ -271,7 +303,10 @@ async fn odata_filter_count_and_paging_follow_graph() {
     assert_eq!(new["@odata.count"], mde["@odata.count"]);
     assert!(values(&new).iter().all(|a| a["status"] == "new"));
     let high = app
-        .get_ok(&format!("{ALERTS}?$filter=severity eq 'high' and createdDateTime ge 2000-01-01T00:00:00Z"), &graph)
+        .get_ok(
+            &format!("{ALERTS}?$filter=severity eq 'high' and createdDateTime ge 2000-01-01T00:00:00Z"),
+            &graph,
+        )
         .await;
     assert!(values(&high).iter().all(|a| a["severity"] == "high"));
     // $select keeps Graph's names.
@@ -303,7 +338,10 @@ async fn graph_errors_are_traceable_by_request_id() {
     let body = expect_graph_error(&app, response, 404, "notFound", &["missing-one"]).await;
     let id = body["error"]["innerError"]["request-id"].as_str().unwrap();
     let record = app.trace(id).await.unwrap();
-    assert!(record["cause"].as_str().unwrap().contains("Graph's notFound"), "{record}");
+    assert!(
+        record["cause"].as_str().unwrap().contains("Graph's notFound"),
+        "{record}"
+    );
     // The Defender side keeps its own envelope.
     let defender = app.token().await;
     let response = app.get("/api/alerts/missing-one", &defender).await;
@@ -320,7 +358,11 @@ async fn run_hunting_query_answers_in_graphs_casing_under_both_names() {
     let defender = app.token().await;
     let query = "DeviceInfo | summarize Devices = dcount(DeviceId)";
     let xdr = app
-        .post("/api/advancedhunting/run", &defender, &json!({"Query": query}).to_string())
+        .post(
+            "/api/advancedhunting/run",
+            &defender,
+            &json!({"Query": query}).to_string(),
+        )
         .await
         .json::<Value>()
         .await
@@ -328,14 +370,20 @@ async fn run_hunting_query_answers_in_graphs_casing_under_both_names() {
     // The Graph SDKs send `query` in lower case to the namespace-qualified name.
     for (path, body) in [
         (HUNTING, json!({"Query": query})),
-        (HUNTING_QUALIFIED, json!({"query": query, "timespan": null, "workspaceId": null})),
+        (
+            HUNTING_QUALIFIED,
+            json!({"query": query, "timespan": null, "workspaceId": null}),
+        ),
     ] {
         let response = app.post(path, &graph, &body.to_string()).await;
         assert_eq!(response.status(), 200, "{path}");
         let answer: Value = response.json().await.unwrap();
         assert_eq!(
             answer["@odata.context"],
-            format!("{}/v1.0/$metadata#microsoft.graph.security.huntingQueryResults", app.http)
+            format!(
+                "{}/v1.0/$metadata#microsoft.graph.security.huntingQueryResults",
+                app.http
+            )
         );
         assert_eq!(answer["schema"], json!([{"name": "Devices", "type": "Int64"}]));
         assert_eq!(answer["results"], xdr["Results"], "{path}");
@@ -377,7 +425,11 @@ async fn run_hunting_query_timespan_narrows_the_window() {
     let past = (now - chrono::TimeDelta::days(60)).to_rfc3339();
     assert_eq!(count(Some(format!("{past}/{future}"))).await, default);
     let response = app
-        .post(HUNTING, &graph, &json!({"Query": "DeviceInfo", "Timespan": "last week"}).to_string())
+        .post(
+            HUNTING,
+            &graph,
+            &json!({"Query": "DeviceInfo", "Timespan": "last week"}).to_string(),
+        )
         .await;
     expect_graph_error(&app, response, 400, "badRequest", &["last week", "ISO 8601"]).await;
 }
@@ -387,12 +439,19 @@ async fn run_hunting_query_errors_are_graphs() {
     let app = TestApp::spawn().await;
     let graph = app.graph_token().await;
     let response = app
-        .post(HUNTING_QUALIFIED, &graph, &json!({"query": "DeviceInfo | where"}).to_string())
+        .post(
+            HUNTING_QUALIFIED,
+            &graph,
+            &json!({"query": "DeviceInfo | where"}).to_string(),
+        )
         .await;
     let body = expect_graph_error(&app, response, 400, "badRequest", &["line"]).await;
     let id = body["error"]["innerError"]["request-id"].as_str().unwrap();
     let record = app.trace(id).await.unwrap();
-    assert!(record["cause"].as_str().unwrap().contains("advanced hunting"), "{record}");
+    assert!(
+        record["cause"].as_str().unwrap().contains("advanced hunting"),
+        "{record}"
+    );
     let response = app.post(HUNTING, &graph, r#"{"Timespan":"P1D"}"#).await;
     expect_graph_error(&app, response, 400, "badRequest", &["Query"]).await;
     // ThreatHunting.Read.All is required; the alert permission is not enough.

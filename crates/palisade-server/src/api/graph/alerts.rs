@@ -65,7 +65,12 @@ pub async fn get_one(
     PathParam(id): PathParam,
 ) -> Result<Response, ApiError> {
     let found = state.run(move |core| core.graph_get_alert(&caller, &id)).await?;
-    Ok(entity_response(&origin, &uri, "security/alerts_v2/$entity", render(&found)))
+    Ok(entity_response(
+        &origin,
+        &uri,
+        "security/alerts_v2/$entity",
+        render(&found),
+    ))
 }
 
 request_body! {
@@ -95,7 +100,12 @@ pub async fn update(
     let found = state
         .run(move |core| core.graph_update_alert(&caller, &id, &update))
         .await?;
-    Ok(entity_response(&origin, &uri, "security/alerts_v2/$entity", render(&found)))
+    Ok(entity_response(
+        &origin,
+        &uri,
+        "security/alerts_v2/$entity",
+        render(&found),
+    ))
 }
 
 request_body! {

@@ -31,7 +31,8 @@ use palisade_odata::{EntitySchema, Query};
 use serde_json::{Map, Value};
 
 /// The content type Graph answers JSON with.
-const GRAPH_JSON: &str = "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8";
+const GRAPH_JSON: &str =
+    "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8";
 
 /// Graph's correlation headers.
 pub const REQUEST_ID: &str = "request-id";
@@ -94,10 +95,7 @@ pub fn collection_response(
     next_skip: Option<u64>,
 ) -> Response {
     let mut body = Map::new();
-    body.insert(
-        "@odata.context".into(),
-        Value::String(context(origin, uri, schema.set)),
-    );
+    body.insert("@odata.context".into(), Value::String(context(origin, uri, schema.set)));
     if let Some(count) = count {
         body.insert("@odata.count".into(), Value::from(count));
     }
