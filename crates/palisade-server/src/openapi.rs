@@ -18,13 +18,15 @@ use crate::admin::{self, faults};
 use crate::api::graph::alerts as graph_alerts;
 use crate::api::graph::hunting as graph_hunting;
 use crate::api::mde::{actions, alerts, indicators, machines};
-use crate::api::xdr::hunting;
+use crate::api::xdr::{hunting, incidents};
 use crate::extract::{Origin, RequestBody};
 use axum::http::header;
 use axum::response::{Html, IntoResponse, Response};
 use axum::Json;
 use palisade_model::graph::GRAPH_ALERTS;
-use palisade_model::schemas::{ALERTS, INDICATORS, INVESTIGATIONS, LIBRARY_FILES, MACHINES, MACHINE_ACTIONS, USERS};
+use palisade_model::schemas::{
+    ALERTS, INCIDENTS, INDICATORS, INVESTIGATIONS, LIBRARY_FILES, MACHINES, MACHINE_ACTIONS, USERS,
+};
 use palisade_odata::{EntitySchema, PropType};
 use serde_json::{json, Map, Value};
 
@@ -176,6 +178,8 @@ const ACTION_ROLES: &[&str] = &[
     "Machine.LiveResponse",
 ];
 const TI: &[&str] = &["Ti.ReadWrite", "Ti.ReadWrite.All"];
+const INCIDENT_READ: &[&str] = &["Incident.Read.All", "Incident.ReadWrite.All"];
+const INCIDENT_WRITE: &[&str] = &["Incident.ReadWrite.All"];
 const NO_ROLES: &[&str] = &[];
 const LOOK_BACK: Input = Input::Query(&[("lookBackHours", false, "1–720, default 720 (30 days)")]);
 
@@ -231,6 +235,10 @@ pub fn operations() -> Vec<Operation> {
         op("post", "/api/machines/{id}/tags", MDE, "Add or remove a machine tag", MACHINE_WRITE, json_body::<machines::TagRequest>(), 200, A::Entity(&MACHINES)),
         op("post", "/api/machines/{id}/setDeviceValue", MDE, "Set a machine's device value", MACHINE_WRITE, json_body::<machines::DeviceValueRequest>(), 200, A::Entity(&MACHINES)),
         op("post", "/api/machines/AddOrRemoveTagForMultipleMachines", MDE, "Tag up to 500 machines (all or nothing)", MACHINE_WRITE, json_body::<machines::MultiTagRequest>(), 200, A::Collection(&MACHINES)),
+        // Incidents (Defender XDR)
+        op("get", "/api/incidents", XDR, "List incidents with their alerts (most recent first; $top ≤ 100; $filter on lastUpdateTime, createdTime, status, assignedTo)", INCIDENT_READ, I::ListOptions(&INCIDENTS), 200, A::Collection(&INCIDENTS)),
+        op("get", "/api/incidents/{id}", XDR, "Get an incident with its alerts, devices and entities", INCIDENT_READ, I::None, 200, A::Entity(&INCIDENTS)),
+        op("patch", "/api/incidents/{id}", XDR, "Update an incident (status, assignedTo, classification, determination, tags, comment)", INCIDENT_WRITE, json_body::<incidents::UpdateRequest>(), 200, A::Entity(&INCIDENTS)),
         // Alerts
         op("get", "/api/alerts", MDE, "List alerts", ALERT_READ, I::ListOptions(&ALERTS), 200, A::Collection(&ALERTS)),
         op("get", "/api/alerts/$count", MDE, "Count alerts", ALERT_READ, I::CountFilter, 200, A::Count),
@@ -330,6 +338,7 @@ pub fn operations() -> Vec<Operation> {
         op("delete", "/_palisade/tenants/{tenant}/apps/{client}", ADMIN, "Delete an app (its tokens stop working)", NO_ROLES, I::None, 204, A::Empty),
         op("post", "/_palisade/tenants/{tenant}/apps/{client}/secrets", ADMIN, "Rotate an app's secret (the old one stops working)", NO_ROLES, I::None, 200, A::Json("{clientId, clientSecret}")),
         op("post", "/_palisade/tenants/{tenant}/data", ADMIN, "Load entities in the API's shapes (all or nothing; upsert by id)", NO_ROLES, I::FreeJson("{machines, users, alerts, investigations, machineActions, ..., logons}: arrays of entities as the API serialises them"), 200, A::Json("counts per kind")),
+        op("post", "/_palisade/tenants/{tenant}/incidents/{id}/merge", ADMIN, "Merge an incident into another (its alerts move; it becomes Redirected)", NO_ROLES, json_body::<admin::MergeIncidentRequest>(), 200, A::Entity(&INCIDENTS)),
         op("get", "/_palisade/tenants/{tenant}/export", ADMIN, "Export a tenant's data (the shape the loader takes)", NO_ROLES, I::None, 200, A::Json("{machines, users, alerts, ...}")),
         op("post", "/_palisade/tenants/{tenant}/reset", ADMIN, "Empty a tenant's data, or restore its demo population", NO_ROLES, json_body::<admin::ResetTenantRequest>(), 204, A::Empty),
         op("post", "/_palisade/reset", ADMIN, "Back to a first start: demo tenant and dev app only, journals emptied, clock reset", NO_ROLES, I::None, 204, A::Empty),

@@ -237,13 +237,33 @@ CREATE TABLE rate_windows (
     count INTEGER NOT NULL
 ) WITHOUT ROWID;
 "#,
-    // 7 to 9: numbers given to other work of this session (9: incidents); empty here so that the
-    // hunting tables keep number 10 whichever lands first. A branch that brings one replaces its
-    // placeholder (databases created in between ran the placeholder: its DDL must then use
-    // `IF NOT EXISTS` and be repeated after 10, or the branch must bump the number).
+    // 7 and 8: numbers given to other work of this session; empty here so that incidents (9)
+    // and the hunting tables (10) keep their numbers whichever lands first.
     "-- 7: reserved",
     "-- 8: reserved",
-    "-- 9: reserved (incidents)",
+    r#"
+-- Number 9 of the session plan: Defender XDR incidents (IncidentRecord; alerts stay in `alerts`
+-- and name their incident by incident_id). Portable SQL: plain INTEGER/TEXT columns and indexes.
+CREATE TABLE incidents (
+    tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+    incident_id INTEGER NOT NULL,
+    redirect_incident_id INTEGER,
+    incident_name TEXT,
+    created_time INTEGER,
+    last_update_time INTEGER,
+    assigned_to TEXT,
+    classification TEXT,
+    determination TEXT,
+    status TEXT,
+    severity TEXT,
+    doc TEXT NOT NULL
+);
+CREATE UNIQUE INDEX incidents_key ON incidents (tenant_id, incident_id);
+CREATE INDEX incidents_by_created ON incidents (tenant_id, created_time, incident_id);
+CREATE INDEX incidents_by_update ON incidents (tenant_id, last_update_time, incident_id);
+CREATE INDEX incidents_by_status ON incidents (tenant_id, status, incident_id);
+CREATE INDEX incidents_by_assignee ON incidents (tenant_id, assigned_to, incident_id);
+"#,
     crate::hunting::MIGRATION,
 ];
 

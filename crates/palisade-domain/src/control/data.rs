@@ -10,10 +10,11 @@
 use crate::control::demo;
 use crate::{to_docs, Core, DomainResult};
 use palisade_error::ApiError;
-use palisade_model::entities::{Alert, Indicator, Investigation, Machine, MachineAction, User};
+use palisade_model::entities::{Alert, IncidentRecord, Indicator, Investigation, Machine, MachineAction, User};
 use palisade_model::links::{user_key, MACHINE_USERS, USER_ALERTS, USER_MACHINES};
 use palisade_model::schemas::{
-    EntityTable, ALERT_TABLE, INDICATOR_TABLE, INVESTIGATION_TABLE, MACHINE_ACTION_TABLE, MACHINE_TABLE, USER_TABLE,
+    EntityTable, ALERT_TABLE, INCIDENT_TABLE, INDICATOR_TABLE, INVESTIGATION_TABLE, MACHINE_ACTION_TABLE,
+    MACHINE_TABLE, USER_TABLE,
 };
 use palisade_model::{links, schemas};
 use serde::de::DeserializeOwned;
@@ -60,6 +61,16 @@ pub const DATA_KINDS: &[DataKind] = &[
         canonical: canonical::<Alert>,
         links: alert_links,
         after_store: index_loaded_alerts,
+    },
+    DataKind {
+        // Defender XDR incidents (`IncidentRecord`: an incident without its `alerts`, which are
+        // the alerts naming it). After the load, alerts naming no stored incident get one derived
+        // and alerts without `incidentId` are grouped (`Core::file_stored_alerts`).
+        name: "incidents",
+        table: INCIDENT_TABLE,
+        canonical: canonical::<IncidentRecord>,
+        links: no_links,
+        after_store: nothing_after,
     },
     DataKind {
         name: "investigations",
@@ -288,6 +299,7 @@ impl Core {
             self.store.upsert_docs(kind.table, &tenant.id, docs)?;
             (kind.after_store)(self, &tenant.id, docs)?;
         }
+        self.file_loaded_alerts(&tenant.id, &batches)?;
         let loaded = |name: &str| batches.iter().find(|(k, _)| k.name == name).map_or(&[][..], |(_, d)| &d[..]);
         if let Some(n) = self.load_hunting(&tenant.id, hunting, loaded("machines"), loaded("alerts"))? {
             counts.insert(crate::xdr::HUNTING.to_string(), n.into());
@@ -301,6 +313,27 @@ impl Core {
             self.store.add_links(&tenant.id, relation, &pairs)?;
         }
         Ok(counts)
+    }
+
+    /// Every loaded alert's incident exists afterwards, and loaded incidents agree with their
+    /// alerts (see `xdr::incidents`).
+    fn file_loaded_alerts(&self, tenant_id: &str, batches: &[(&'static DataKind, Vec<Value>)]) -> DomainResult<()> {
+        let mut alerts = Vec::new();
+        let mut incident_ids = Vec::new();
+        for (kind, docs) in batches {
+            match kind.name {
+                "alerts" => {
+                    alerts = docs
+                        .iter()
+                        .map(|d| serde_json::from_value::<Alert>(d.clone()))
+                        .collect::<Result<_, _>>()
+                        .map_err(palisade_store::StoreError::from)?
+                }
+                "incidents" => incident_ids.extend(docs.iter().filter_map(|d| d["incidentId"].as_i64())),
+                _ => {}
+            }
+        }
+        self.file_stored_alerts(tenant_id, &alerts, &incident_ids)
     }
 
     /// A tenant's data as a document [`Core::load_data`] takes back: every kind in key order.
@@ -372,6 +405,7 @@ impl Core {
         self.store
             .upsert_docs(schemas::ALERT_TABLE, tenant_id, &to_docs(&data.alerts)?)?;
         self.index_alerts(tenant_id, &data.alerts)?;
+        self.file_stored_alerts(tenant_id, &data.alerts, &[])?;
         self.store
             .upsert_docs(schemas::INVESTIGATION_TABLE, tenant_id, &to_docs(&data.investigations)?)?;
         for (kind, pairs) in &data.links {
@@ -421,6 +455,7 @@ impl Core {
         self.store
             .upsert_docs(schemas::ALERT_TABLE, tenant_id, &to_docs(&alerts)?)?;
         self.index_alerts(tenant_id, &alerts)?;
+        self.file_stored_alerts(tenant_id, &alerts, &[])?;
         self.record_hunting_entities(tenant_id, &[], &alerts, self.clock.now())?;
         Ok(self.store.add_links(tenant_id, links::USER_ALERTS, &links)?)
     }

@@ -13,6 +13,7 @@ mod fidelity;
 mod graph;
 mod hardening;
 mod hunting;
+mod incidents;
 mod indicators;
 mod investigations;
 mod journal;
