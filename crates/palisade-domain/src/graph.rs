@@ -1,23 +1,25 @@
 //! Microsoft Graph's security API (`/v1.0/security/...`, `shared/reference/xdr-api-and-auth.md`
 //! §2.9) over the same data as the Defender APIs: every operation here checks Graph's application
-//! permission, then calls the Defender operation it mirrors, acting with the Defender role that
-//! permission stands for. So a change through Graph is a change through Defender (same rules, same
-//! journal of `lastUpdateTime`, same cascades), and the reverse, with no second implementation.
+//! permission, then runs the Defender operation it mirrors, so a change through Graph is a change
+//! through Defender (same rules, same `lastUpdateTime`, same cascades between incidents and
+//! alerts), and the reverse, with no second implementation:
 //!
-//! | Graph permission | acts as |
-//! |---|---|
-//! | `SecurityAlert.Read.All` / `SecurityAlert.ReadWrite.All` | `Alert.Read.All` / `Alert.ReadWrite.All` |
-//! | `SecurityIncident.Read.All` / `SecurityIncident.ReadWrite.All` | `Incident.Read.All` / `Incident.ReadWrite.All` |
-//! | `ThreatHunting.Read.All` | `AdvancedHunting.Read.All` |
+//! | Graph | permission | runs |
+//! |---|---|---|
+//! | `alerts_v2` | `SecurityAlert.Read.All` / `SecurityAlert.ReadWrite.All` | the `/api/alerts` operations, acting with `Alert.Read.All` / `Alert.ReadWrite.All` ([`acting_as_defender`]) |
+//! | `incidents` | `SecurityIncident.Read.All` / `SecurityIncident.ReadWrite.All` | the incidents operations with [`IncidentApi::Graph`], which checks Graph's permissions itself |
+//! | `runHuntingQuery` | `ThreatHunting.Read.All` | the neutral hunting query, over the window of its `Timespan` |
 //!
-//! Graph's shapes (renames, lowerCamel enums, typed evidence) are rendered from what these return
-//! by `palisade_model::graph`.
+//! Graph's enum spellings are mapped here to the Defender ones the operations parse; Graph's
+//! shapes (renames, lowerCamel enums, typed evidence) are rendered from what these return by
+//! `palisade_model::graph`.
 
 use crate::mde::alerts::AlertUpdate;
+use crate::xdr::incidents::{Incident, IncidentApi, IncidentPage, IncidentPatch};
 use crate::{Core, DomainResult};
 use palisade_auth::Principal;
 use palisade_error::ApiError;
-use palisade_model::entities::{Alert, AlertComment, Machine};
+use palisade_model::entities::{Alert, AlertComment, IncidentComment, Machine};
 use palisade_model::graph::{defender_value, GRAPH_ALERTS};
 use palisade_odata::{OrderKey, Query};
 use palisade_store::StoreError;
@@ -25,17 +27,12 @@ use std::collections::HashMap;
 
 pub const ALERT_READ: &[&str] = &["SecurityAlert.Read.All", "SecurityAlert.ReadWrite.All"];
 pub const ALERT_WRITE: &[&str] = &["SecurityAlert.ReadWrite.All"];
-pub const INCIDENT_READ: &[&str] = &["SecurityIncident.Read.All", "SecurityIncident.ReadWrite.All"];
-pub const INCIDENT_WRITE: &[&str] = &["SecurityIncident.ReadWrite.All"];
 pub const HUNTING: &[&str] = &["ThreatHunting.Read.All"];
 
-/// Each Graph permission and the Defender role it stands for.
+/// Each Graph alert permission and the Defender role it stands for.
 const STANDS_FOR: &[(&str, &str)] = &[
     ("SecurityAlert.Read.All", "Alert.Read.All"),
     ("SecurityAlert.ReadWrite.All", "Alert.ReadWrite.All"),
-    ("SecurityIncident.Read.All", "Incident.Read.All"),
-    ("SecurityIncident.ReadWrite.All", "Incident.ReadWrite.All"),
-    ("ThreatHunting.Read.All", "AdvancedHunting.Read.All"),
 ];
 
 /// The caller as the Defender operations see it: the same tenant and app, holding the Defender
@@ -185,7 +182,100 @@ fn iso_duration(text: &str) -> Option<chrono::TimeDelta> {
     chrono::TimeDelta::try_milliseconds((seconds * 1000.0) as i64)
 }
 
+/// The triage change of `PATCH /security/incidents/{id}` in Graph's spelling; `None` keeps the
+/// current value.
+#[derive(Debug, Clone, Default)]
+pub struct GraphIncidentPatch {
+    pub status: Option<String>,
+    pub assigned_to: Option<String>,
+    pub classification: Option<String>,
+    pub determination: Option<String>,
+    /// Graph's `customTags` (Defender's `tags`): replaces the list.
+    pub custom_tags: Option<Vec<String>>,
+    pub description: Option<String>,
+}
+
+/// A Graph enum value of an incident in the spelling the incidents domain parses. Graph's
+/// `unknown` determination is Defender's `NotAvailable`; the other names parse as they are
+/// (case-insensitively). `unknownFutureValue` is Graph's sentinel, and `awaitingAction` a status
+/// only Microsoft's Defender Experts set: both are refused, naming the value.
+fn graph_incident_value(property: &str, value: Option<&String>) -> Result<Option<String>, ApiError> {
+    let Some(value) = value else {
+        return Ok(None);
+    };
+    let refuse = |why: &str| {
+        Err(ApiError::invalid_input(
+            format!("{property} '{value}'; {why}"),
+            "graph incident enum value",
+        ))
+    };
+    if value.eq_ignore_ascii_case("unknownFutureValue") {
+        return refuse("unknownFutureValue is Graph's evolvable-enum sentinel, not a value to set");
+    }
+    if property == "status" && value.eq_ignore_ascii_case("awaitingAction") {
+        return refuse("only Microsoft Defender Experts set awaitingAction");
+    }
+    if property == "determination" && value.eq_ignore_ascii_case("unknown") {
+        return Ok(Some("NotAvailable".into()));
+    }
+    Ok(Some(value.clone()))
+}
+
 impl Core {
+    /// `GET /security/incidents`: the incidents of `/api/incidents` under Graph's permissions
+    /// (`query` names the incident table's columns through Graph's property names).
+    pub fn graph_list_incidents(
+        &self,
+        caller: &Principal,
+        query: &Query,
+        page_size: u32,
+    ) -> DomainResult<IncidentPage> {
+        self.list_incidents(caller, IncidentApi::Graph, query, page_size)
+    }
+
+    /// `GET /security/incidents/{id}`.
+    pub fn graph_get_incident(&self, caller: &Principal, id: &str) -> DomainResult<Incident> {
+        self.get_incident(caller, IncidentApi::Graph, id)
+    }
+
+    /// `PATCH /security/incidents/{id}`: `PATCH /api/incidents/{id}` with Graph's names and
+    /// spellings (and `description`, which only Graph has).
+    pub fn graph_update_incident(
+        &self,
+        caller: &Principal,
+        id: &str,
+        patch: &GraphIncidentPatch,
+    ) -> DomainResult<Incident> {
+        let defender = IncidentPatch {
+            status: graph_incident_value("status", patch.status.as_ref())?,
+            assigned_to: patch.assigned_to.clone(),
+            classification: graph_incident_value("classification", patch.classification.as_ref())?,
+            determination: graph_incident_value("determination", patch.determination.as_ref())?,
+            tags: patch.custom_tags.clone(),
+            comment: None,
+            description: patch.description.clone(),
+        };
+        self.update_incident(caller, IncidentApi::Graph, id, &defender)
+    }
+
+    /// `POST /security/incidents/{id}/comments`: appends the comment (as the XDR PATCH's
+    /// `comment` does) and answers every comment of the incident.
+    pub fn graph_comment_incident(
+        &self,
+        caller: &Principal,
+        id: &str,
+        comment: &str,
+    ) -> DomainResult<Vec<IncidentComment>> {
+        let patch = IncidentPatch {
+            comment: Some(comment.to_string()),
+            ..IncidentPatch::default()
+        };
+        Ok(self
+            .update_incident(caller, IncidentApi::Graph, id, &patch)?
+            .record
+            .comments)
+    }
+
     /// `POST /security/runHuntingQuery`: the query over the window its `Timespan` names (30 days
     /// back from now when absent), never reaching past the data the tables keep (the hunting
     /// settings' look-back before now); a window ending in the future ends now. Runs through

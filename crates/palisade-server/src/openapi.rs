@@ -17,13 +17,14 @@
 use crate::admin::{self, faults};
 use crate::api::graph::alerts as graph_alerts;
 use crate::api::graph::hunting as graph_hunting;
+use crate::api::graph::incidents as graph_incidents;
 use crate::api::mde::{actions, alerts, indicators, machines};
 use crate::api::xdr::{hunting, incidents};
 use crate::extract::{Origin, RequestBody};
 use axum::http::header;
 use axum::response::{Html, IntoResponse, Response};
 use axum::Json;
-use palisade_model::graph::GRAPH_ALERTS;
+use palisade_model::graph::{GRAPH_ALERTS, GRAPH_INCIDENTS};
 use palisade_model::schemas::{
     ALERTS, INCIDENTS, INDICATORS, INVESTIGATIONS, LIBRARY_FILES, MACHINES, MACHINE_ACTIONS, USERS,
 };
@@ -187,6 +188,8 @@ const MDE: &str = "Defender for Endpoint";
 const GRAPH: &str = "Microsoft Graph security";
 const GRAPH_ALERT_READ: &[&str] = palisade_domain::graph::ALERT_READ;
 const GRAPH_ALERT_WRITE: &[&str] = palisade_domain::graph::ALERT_WRITE;
+const GRAPH_INCIDENT_READ: &[&str] = &["SecurityIncident.Read.All", "SecurityIncident.ReadWrite.All"];
+const GRAPH_INCIDENT_WRITE: &[&str] = &["SecurityIncident.ReadWrite.All"];
 const XDR: &str = "Defender XDR";
 const SIGN_IN: &str = "Sign-in";
 const ADMIN: &str = "Emulator control (/_palisade)";
@@ -260,6 +263,14 @@ pub fn operations() -> Vec<Operation> {
         op("get", "/beta/security/alerts_v2/{id}", GRAPH, "Get an alert (Graph beta)", GRAPH_ALERT_READ, I::None, 200, A::Entity(&GRAPH_ALERTS)),
         op("patch", "/beta/security/alerts_v2/{id}", GRAPH, "Update an alert (Graph beta)", GRAPH_ALERT_WRITE, json_body::<graph_alerts::UpdateAlertRequest>(), 200, A::Entity(&GRAPH_ALERTS)),
         op("post", "/beta/security/alerts_v2/{id}/comments", GRAPH, "Comment on an alert (Graph beta)", GRAPH_ALERT_WRITE, json_body::<graph_alerts::CommentRequest>(), 200, A::Json("{value: [alertComment]}")),
+        op("get", "/v1.0/security/incidents", GRAPH, "List incidents (Graph); $expand=alerts", GRAPH_INCIDENT_READ, I::ListOptions(&GRAPH_INCIDENTS), 200, A::Collection(&GRAPH_INCIDENTS)),
+        op("get", "/v1.0/security/incidents/{id}", GRAPH, "Get an incident (Graph); $expand=alerts", GRAPH_INCIDENT_READ, I::ListOptions(&GRAPH_INCIDENTS), 200, A::Entity(&GRAPH_INCIDENTS)),
+        op("patch", "/v1.0/security/incidents/{id}", GRAPH, "Update an incident (Graph)", GRAPH_INCIDENT_WRITE, json_body::<graph_incidents::UpdateIncidentRequest>(), 200, A::Entity(&GRAPH_INCIDENTS)),
+        op("post", "/v1.0/security/incidents/{id}/comments", GRAPH, "Comment on an incident (Graph); answers every comment", GRAPH_INCIDENT_WRITE, json_body::<graph_incidents::IncidentCommentRequest>(), 200, A::Json("{value: [alertComment]}")),
+        op("get", "/beta/security/incidents", GRAPH, "List incidents (Graph beta)", GRAPH_INCIDENT_READ, I::ListOptions(&GRAPH_INCIDENTS), 200, A::Collection(&GRAPH_INCIDENTS)),
+        op("get", "/beta/security/incidents/{id}", GRAPH, "Get an incident (Graph beta)", GRAPH_INCIDENT_READ, I::ListOptions(&GRAPH_INCIDENTS), 200, A::Entity(&GRAPH_INCIDENTS)),
+        op("patch", "/beta/security/incidents/{id}", GRAPH, "Update an incident (Graph beta)", GRAPH_INCIDENT_WRITE, json_body::<graph_incidents::UpdateIncidentRequest>(), 200, A::Entity(&GRAPH_INCIDENTS)),
+        op("post", "/beta/security/incidents/{id}/comments", GRAPH, "Comment on an incident (Graph beta)", GRAPH_INCIDENT_WRITE, json_body::<graph_incidents::IncidentCommentRequest>(), 200, A::Json("{value: [alertComment]}")),
         op("post", "/v1.0/security/runHuntingQuery", GRAPH, "Run an advanced hunting query (Graph), over its Timespan (default 30 days)", palisade_domain::graph::HUNTING, json_body::<graph_hunting::RunHuntingQueryRequest>(), 200, A::Json("huntingQueryResults: {schema: [{name, type}], results: [{column: value}]}")),
         op("post", "/v1.0/security/microsoft.graph.security.runHuntingQuery", GRAPH, "runHuntingQuery under its namespace-qualified name (what the Graph SDKs call)", palisade_domain::graph::HUNTING, json_body::<graph_hunting::RunHuntingQueryRequest>(), 200, A::Json("huntingQueryResults: {schema: [{name, type}], results: [{column: value}]}")),
         op("post", "/beta/security/runHuntingQuery", GRAPH, "Run an advanced hunting query (Graph beta)", palisade_domain::graph::HUNTING, json_body::<graph_hunting::RunHuntingQueryRequest>(), 200, A::Json("huntingQueryResults: {schema: [{name, type}], results: [{column: value}]}")),

@@ -509,3 +509,261 @@ async fn the_request_journal_records_graph_calls_under_their_request_id() {
     assert_eq!(second["errorCode"], "notFound");
     assert_eq!(second["route"], "/v1.0/security/alerts_v2/{id}");
 }
+
+const INCIDENTS: &str = "/v1.0/security/incidents";
+
+#[tokio::test]
+async fn incidents_list_in_graphs_shape_and_expand_their_alerts() {
+    let app = TestApp::spawn().await;
+    let graph = app.graph_token().await;
+    let defender = app.token().await;
+    let page = app.get_ok(&format!("{INCIDENTS}?$top=3"), &graph).await;
+    assert_eq!(
+        page["@odata.context"],
+        format!("{}/v1.0/$metadata#security/incidents", app.http)
+    );
+    let incident = &values(&page)[0];
+    assert_eq!(
+        palisade_testkit::keys(incident),
+        vec![
+            "@odata.type",
+            "id",
+            "incidentWebUrl",
+            "tenantId",
+            "redirectIncidentId",
+            "displayName",
+            "createdDateTime",
+            "lastUpdateDateTime",
+            "assignedTo",
+            "classification",
+            "determination",
+            "status",
+            "severity",
+            "customTags",
+            "systemTags",
+            "description",
+            "comments"
+        ],
+        "no alerts without $expand: {incident}"
+    );
+    let id = incident["id"].as_str().unwrap();
+    let xdr = app.get_ok(&format!("/api/incidents/{id}"), &defender).await;
+    assert_eq!(xdr["incidentId"].to_string(), id);
+    assert_eq!(incident["displayName"], xdr["incidentName"]);
+    assert_eq!(incident["createdDateTime"], xdr["createdTime"]);
+    assert_eq!(incident["lastUpdateDateTime"], xdr["lastUpdateTime"]);
+    assert_eq!(incident["incidentWebUrl"], xdr["incidentUri"]);
+    assert_eq!(incident["classification"], "unknown");
+    assert_eq!(incident["determination"], "unknown");
+    let status = incident["status"].as_str().unwrap();
+    assert_eq!(status, palisade_model_lower_camel(xdr["status"].as_str().unwrap()));
+    // Most recent first.
+    let created: Vec<&str> = values(&page)
+        .iter()
+        .map(|i| i["createdDateTime"].as_str().unwrap())
+        .collect();
+    assert!(created.windows(2).all(|w| w[0] >= w[1]), "{created:?}");
+    // $expand=alerts: the incident's alerts, as alerts_v2 renders them.
+    let expanded = app.get_ok(&format!("{INCIDENTS}/{id}?$expand=alerts"), &graph).await;
+    let alerts = expanded["alerts"].as_array().unwrap();
+    let xdr_ids: Vec<&str> = xdr["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["alertId"].as_str().unwrap())
+        .collect();
+    let graph_ids: Vec<&str> = alerts.iter().map(|a| a["id"].as_str().unwrap()).collect();
+    assert_eq!(graph_ids, xdr_ids);
+    let one = app.get_ok(&format!("{ALERTS}/{}", graph_ids[0]), &graph).await;
+    let mut expanded_one = alerts[0].clone();
+    expanded_one
+        .as_object_mut()
+        .unwrap()
+        .insert("@odata.context".into(), one["@odata.context"].clone());
+    assert_eq!(expanded_one, one);
+    assert_eq!(one["incidentId"], id);
+    let listed = app.get_ok(&format!("{INCIDENTS}?$top=2&$expand=alerts"), &graph).await;
+    assert!(values(&listed)
+        .iter()
+        .all(|i| !i["alerts"].as_array().unwrap().is_empty()));
+}
+
+fn palisade_model_lower_camel(value: &str) -> String {
+    let mut chars = value.chars();
+    let first = chars.next().unwrap().to_ascii_lowercase();
+    format!("{first}{}", chars.as_str())
+}
+
+#[tokio::test]
+async fn incidents_odata_filter_order_count_and_paging() {
+    let app = TestApp::spawn().await;
+    let graph = app.graph_token().await;
+    let defender = app.token().await;
+    let active = app
+        .get_ok(&format!("{INCIDENTS}?$filter=status eq 'active'&$count=true"), &graph)
+        .await;
+    let xdr = app
+        .get_ok("/api/incidents?$filter=status eq 'Active'&$count=true", &defender)
+        .await;
+    assert_eq!(active["@odata.count"], xdr["@odata.count"]);
+    assert!(values(&active).iter().all(|i| i["status"] == "active"));
+    let ordered = app
+        .get_ok(&format!("{INCIDENTS}?$orderby=lastUpdateDateTime asc&$top=5"), &graph)
+        .await;
+    let times: Vec<&str> = values(&ordered)
+        .iter()
+        .map(|i| i["lastUpdateDateTime"].as_str().unwrap())
+        .collect();
+    assert!(times.windows(2).all(|w| w[0] <= w[1]), "{times:?}");
+    let page = app.get_ok(&format!("{INCIDENTS}?$top=2&$count=true"), &graph).await;
+    assert!(page["@odata.count"].as_u64().unwrap() > 2);
+    let next = page["@odata.nextLink"].as_str().unwrap();
+    assert!(
+        next.starts_with(&format!("{}{INCIDENTS}?", app.http)) && next.contains("$skip=2"),
+        "{next}"
+    );
+    let filtered = app
+        .get_ok(
+            &format!("{INCIDENTS}?$filter=severity eq 'high' and createdDateTime ge 2000-01-01T00:00:00Z and classification eq 'unknown'"),
+            &graph,
+        )
+        .await;
+    assert!(values(&filtered).iter().all(|i| i["severity"] == "high"));
+    let response = app
+        .get(&format!("{INCIDENTS}?$filter=tags/any(t: t eq 'x')"), &graph)
+        .await;
+    expect_graph_error(&app, response, 400, "badRequest", &["tags"]).await;
+    let response = app.get(&format!("{INCIDENTS}?$expand=evidence"), &graph).await;
+    expect_graph_error(&app, response, 400, "badRequest", &["evidence"]).await;
+}
+
+#[tokio::test]
+async fn an_incident_update_through_graph_is_read_back_through_defender_and_the_other_way_round() {
+    let app = TestApp::spawn().await;
+    let graph = app.graph_token().await;
+    let defender = app.token().await;
+    let page = app
+        .get_ok(&format!("{INCIDENTS}?$filter=status eq 'active'&$top=1"), &graph)
+        .await;
+    let id = values(&page)[0]["id"].as_str().unwrap().to_string();
+    let body = json!({
+        "Status": "resolved", "assignedTo": "soc@contoso.com", "classification": "truePositive",
+        "determination": "compromisedAccount", "CUSTOMTAGS": ["graph", "pen test"],
+        "description": "set through Graph"
+    });
+    let response = app.patch(&format!("{INCIDENTS}/{id}"), &graph, &body.to_string()).await;
+    assert_eq!(response.status(), 200);
+    let updated: Value = response.json().await.unwrap();
+    assert_eq!(updated["status"], "resolved");
+    assert_eq!(updated["determination"], "compromisedAccount");
+    assert_eq!(updated["customTags"], json!(["graph", "pen test"]));
+    assert_eq!(updated["description"], "set through Graph");
+    let xdr = app.get_ok(&format!("/api/incidents/{id}"), &defender).await;
+    assert_eq!(xdr["status"], "Resolved");
+    assert_eq!(xdr["assignedTo"], "soc@contoso.com");
+    assert_eq!(xdr["classification"], "TruePositive");
+    assert_eq!(xdr["determination"], "CompromisedAccount");
+    assert_eq!(xdr["tags"], json!(["graph", "pen test"]));
+    assert_eq!(xdr["lastUpdateTime"], updated["lastUpdateDateTime"]);
+    // Resolving the incident resolved its alerts, seen through Graph's alerts too.
+    for alert in xdr["alerts"].as_array().unwrap() {
+        let seen = app
+            .get_ok(&format!("{ALERTS}/{}", alert["alertId"].as_str().unwrap()), &graph)
+            .await;
+        assert_eq!(seen["status"], "resolved");
+    }
+    // Defender → Graph.
+    let response = app
+        .patch(
+            &format!("/api/incidents/{id}"),
+            &defender,
+            r#"{"status":"Active","comment":"reopened"}"#,
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    let seen = app.get_ok(&format!("{INCIDENTS}/{id}"), &graph).await;
+    assert_eq!(seen["status"], "active");
+    assert_eq!(seen["comments"][0]["comment"], "reopened");
+    assert_eq!(seen["description"], "set through Graph");
+    // A Graph comment is an XDR comment.
+    let response = app
+        .post(
+            &format!("{INCIDENTS}/{id}/comments"),
+            &graph,
+            r#"{"comment":"from graph"}"#,
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    let comments: Value = response.json().await.unwrap();
+    let texts: Vec<&str> = values(&comments)
+        .iter()
+        .map(|c| c["comment"].as_str().unwrap())
+        .collect();
+    assert_eq!(texts, vec!["reopened", "from graph"]);
+    assert_eq!(
+        comments["@odata.context"],
+        format!(
+            "{}/v1.0/$metadata#Collection(microsoft.graph.security.alertComment)",
+            app.http
+        )
+    );
+    let xdr = app.get_ok(&format!("/api/incidents/{id}"), &defender).await;
+    assert_eq!(xdr["comments"][1]["comment"], "from graph");
+    // An alert resolved through Graph settles its incident as the XDR API says.
+    let expanded = app.get_ok(&format!("{INCIDENTS}/{id}?$expand=alerts"), &graph).await;
+    for alert in expanded["alerts"].as_array().unwrap() {
+        let response = app
+            .patch(
+                &format!("{ALERTS}/{}", alert["id"].as_str().unwrap()),
+                &graph,
+                r#"{"status":"resolved"}"#,
+            )
+            .await;
+        assert_eq!(response.status(), 200);
+    }
+    let settled = app.get_ok(&format!("{INCIDENTS}/{id}"), &graph).await;
+    assert_eq!(settled["status"], "resolved");
+}
+
+#[tokio::test]
+async fn incident_errors_are_graphs() {
+    let app = TestApp::spawn().await;
+    let graph = app.graph_token().await;
+    let response = app.get(&format!("{INCIDENTS}/999999999"), &graph).await;
+    expect_graph_error(&app, response, 404, "notFound", &["999999999"]).await;
+    let page = app.get_ok(&format!("{INCIDENTS}?$top=1"), &graph).await;
+    let path = format!("{INCIDENTS}/{}", values(&page)[0]["id"].as_str().unwrap());
+    let response = app
+        .patch(
+            &path,
+            &graph,
+            r#"{"classification":"falsePositive","determination":"malware"}"#,
+        )
+        .await;
+    expect_graph_error(&app, response, 400, "badRequest", &["Malware", "FalsePositive"]).await;
+    let response = app.patch(&path, &graph, r#"{"status":"awaitingAction"}"#).await;
+    expect_graph_error(&app, response, 400, "badRequest", &["awaitingAction"]).await;
+    let response = app.patch(&path, &graph, r#"{"customTags":"not a list"}"#).await;
+    expect_graph_error(&app, response, 400, "badRequest", &["customTags"]).await;
+    let response = app
+        .post(&format!("{path}/comments"), &graph, r#"{"comment":"  "}"#)
+        .await;
+    expect_graph_error(&app, response, 400, "badRequest", &["comment"]).await;
+    let (client_id, _) = app.app_with_roles(&["SecurityIncident.Read.All"]).await;
+    let reader = app
+        .mint(json!({"clientId": client_id, "roles": ["SecurityIncident.Read.All"], "audience": GRAPH}))
+        .await;
+    assert_eq!(app.get(INCIDENTS, &reader).await.status(), 200);
+    let response = app.patch(&path, &reader, r#"{"status":"inProgress"}"#).await;
+    expect_graph_error(&app, response, 403, "Forbidden", &["SecurityIncident.ReadWrite.All"]).await;
+    let (client_id, _) = app.app_with_roles(&["Incident.ReadWrite.All"]).await;
+    let xdr_roles = app
+        .mint(json!({"clientId": client_id, "roles": ["Incident.ReadWrite.All"], "audience": GRAPH}))
+        .await;
+    let response = app.get(INCIDENTS, &xdr_roles).await;
+    expect_graph_error(&app, response, 403, "Forbidden", &["SecurityIncident.Read.All"]).await;
+    // A Defender token for the XDR incidents is no Graph token.
+    let defender = app.token().await;
+    let response = app.get(INCIDENTS, &defender).await;
+    expect_graph_error(&app, response, 401, "InvalidAuthenticationToken", &[GRAPH]).await;
+}
