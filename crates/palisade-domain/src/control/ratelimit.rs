@@ -545,6 +545,11 @@ mod tests {
             ("PATCH", "/api/incidents/123", Some(50), Some(1500)),
             // Get incident: its own page says 100/minute and 1,500/hour, the default.
             ("GET", "/api/incidents/123", Some(100), Some(1500)),
+            ("POST", "/api/advancedhunting/run", Some(45), Some(1500)),
+            ("POST", "/api/advancedqueries/run", Some(45), Some(1500)),
+            // Graph's runHuntingQuery, one API under four paths.
+            ("POST", "/v1.0/security/runHuntingQuery", Some(45), Some(1500)),
+            ("POST", "/beta/security/microsoft.graph.security.runHuntingQuery", Some(45), Some(1500)),
         ];
         for &(method, path, per_minute, per_hour) in expected {
             let limit = limit_for(method, path);
@@ -554,8 +559,13 @@ mod tests {
                 "{method} {path}"
             );
         }
-        // Nine APIs have their own figures; no entry beyond them.
-        assert_eq!(API_LIMITS.len(), 9);
+        // Twelve APIs have their own figures (Graph's runHuntingQuery under four paths); no entry
+        // beyond them.
+        assert_eq!(API_LIMITS.len(), 15);
+        assert_eq!(
+            API_LIMITS.iter().filter(|l| l.api == Some("runHuntingQuery")).count(),
+            4
+        );
     }
 
     #[test]

@@ -767,3 +767,51 @@ async fn incident_errors_are_graphs() {
     let response = app.get(INCIDENTS, &defender).await;
     expect_graph_error(&app, response, 401, "InvalidAuthenticationToken", &[GRAPH]).await;
 }
+
+#[tokio::test]
+async fn loaded_data_is_served_through_graph() {
+    let app = TestApp::spawn().await;
+    let mut exported = app
+        .get_json(&format!("{}/_palisade/tenants/{}/export", app.http, palisade_testkit::TENANT))
+        .await;
+    let first = exported["incidents"][0]["incidentId"].as_i64().unwrap();
+    exported["incidents"][0]["description"] = json!("loaded with a description");
+    let (tenant, client, _) = app.create_tenant(None, false).await;
+    let document = json!({
+        "machines": exported["machines"],
+        "alerts": exported["alerts"],
+        "incidents": exported["incidents"],
+    });
+    let response = app.admin_post(&format!("/_palisade/tenants/{tenant}/data"), document).await;
+    assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+    let graph = app
+        .mint(json!({"tenantId": tenant, "clientId": client, "audience": GRAPH}))
+        .await;
+    let incidents = app.get_ok(&format!("{INCIDENTS}?$count=true"), &graph).await;
+    assert_eq!(
+        incidents["@odata.count"].as_u64().unwrap() as usize,
+        exported["incidents"].as_array().unwrap().len()
+    );
+    let loaded = app.get_ok(&format!("{INCIDENTS}/{first}"), &graph).await;
+    assert_eq!(loaded["description"], "loaded with a description");
+    assert_eq!(loaded["tenantId"], tenant);
+    let alerts = app.get_ok(&format!("{ALERTS}?$count=true&$top=1"), &graph).await;
+    assert_eq!(
+        alerts["@odata.count"].as_u64().unwrap() as usize,
+        exported["alerts"].as_array().unwrap().len()
+    );
+    let evidence = values(&alerts)[0]["evidence"].as_array().unwrap().clone();
+    assert_eq!(evidence[0]["@odata.type"], "#microsoft.graph.security.deviceEvidence");
+    // And the export of the loaded tenant keeps the description.
+    let again = app
+        .get_json(&format!("{}/_palisade/tenants/{tenant}/export", app.http))
+        .await;
+    let kept = again["incidents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["incidentId"] == first)
+        .unwrap()
+        .clone();
+    assert_eq!(kept["description"], "loaded with a description");
+}
