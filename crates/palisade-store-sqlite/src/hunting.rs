@@ -156,7 +156,9 @@ impl HuntingStore for SqliteStore {
                     let row: Row = if width == 0 {
                         Vec::new()
                     } else {
-                        (0..width).map(|i| r.get_ref(i).map(read_value)).collect::<rusqlite::Result<_>>()?
+                        (0..width)
+                            .map(|i| r.get_ref(i).map(read_value))
+                            .collect::<rusqlite::Result<_>>()?
                     };
                     if !sink(row) {
                         break;
@@ -184,7 +186,11 @@ impl HuntingStore for SqliteStore {
                 let mut rows = stmt.query(params.as_slice())?;
                 let mut out = Vec::new();
                 while let Some(r) = rows.next()? {
-                    out.push((0..width).map(|i| r.get_ref(i).map(read_value)).collect::<rusqlite::Result<Row>>()?);
+                    out.push(
+                        (0..width)
+                            .map(|i| r.get_ref(i).map(read_value))
+                            .collect::<rusqlite::Result<Row>>()?,
+                    );
                 }
                 Ok(Some(out))
             })

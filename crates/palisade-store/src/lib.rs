@@ -338,7 +338,7 @@ pub trait HuntingStore: Send + Sync {
 /// Every trait, for `use palisade_store::prelude::*` where store methods are called.
 pub mod prelude {
     pub use super::{
-        DocStore, HuntingStore, JournalStore, LinkStore, MetaStore, ObservationStore, RateWindowStore,
-        SequenceStore, Store, StoreError, TenantStore,
+        DocStore, HuntingStore, JournalStore, LinkStore, MetaStore, ObservationStore, RateWindowStore, SequenceStore,
+        Store, StoreError, TenantStore,
     };
 }

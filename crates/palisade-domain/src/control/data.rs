@@ -300,7 +300,12 @@ impl Core {
             (kind.after_store)(self, &tenant.id, docs)?;
         }
         self.file_loaded_alerts(&tenant.id, &batches)?;
-        let loaded = |name: &str| batches.iter().find(|(k, _)| k.name == name).map_or(&[][..], |(_, d)| &d[..]);
+        let loaded = |name: &str| {
+            batches
+                .iter()
+                .find(|(k, _)| k.name == name)
+                .map_or(&[][..], |(_, d)| &d[..])
+        };
         if let Some(n) = self.load_hunting(&tenant.id, hunting, loaded("machines"), loaded("alerts"))? {
             counts.insert(crate::xdr::HUNTING.to_string(), n.into());
         }

@@ -365,6 +365,8 @@ impl Core {
             &alert.incident_id.into_iter().collect::<Vec<_>>(),
             Joined,
         )?;
+        // Raised now: its AlertInfo and AlertEvidence (device) rows, for advanced hunting.
+        self.record_hunting_entities(&caller.tenant_id, &[], std::slice::from_ref(&alert), now)?;
         Ok(alert)
     }
 

@@ -64,7 +64,13 @@ impl RowBuilder {
         let values = schema
             .columns
             .iter()
-            .map(|(_, ty)| if *ty == KqlType::String { Value::str("") } else { Value::Null })
+            .map(|(_, ty)| {
+                if *ty == KqlType::String {
+                    Value::str("")
+                } else {
+                    Value::Null
+                }
+            })
             .collect();
         RowBuilder { table, schema, values }
     }
@@ -152,7 +158,7 @@ pub fn machine_rows(machines: &[Machine], at: DateTime<Utc>, out: &mut HuntingRo
     for m in machines {
         // A snapshot cannot be newer than the device's last report.
         let at = at.min(m.last_seen.0);
-        let report = report_id(&["DeviceInfo", &m.id, &at.to_rfc3339()]);
+        let report = report_id(&["DeviceInfo", &m.id]);
         let tags = serde_json::to_string(&m.machine_tags).unwrap_or_default();
         out.push(
             RowBuilder::new("DeviceInfo")
@@ -176,7 +182,10 @@ pub fn machine_rows(machines: &[Machine], at: DateTime<Utc>, out: &mut HuntingRo
                 .set("OSDistribution", m.os_platform.as_str())
                 .set("IsExcluded", m.is_excluded)
                 .set("ExclusionReason", m.exclusion_reason.as_deref())
-                .set("ExposureLevel", m.exposure_level.map(|e| e.to_string()).unwrap_or_default())
+                .set(
+                    "ExposureLevel",
+                    m.exposure_level.map(|e| e.to_string()).unwrap_or_default(),
+                )
                 .set("AssetValue", m.device_value.map(|v| v.to_string()).unwrap_or_default())
                 .set("DeviceManualTags", tags)
                 .set("SensorHealthState", m.health_status.to_string())
@@ -273,7 +282,11 @@ pub fn alert_rows(alerts: &[Alert], out: &mut HuntingRows) {
             let folder = e.file_path.clone().unwrap_or_default();
             let file_name = e.file_name.clone().unwrap_or_default();
             if e.sha1.is_some() || e.sha256.is_some() || e.file_name.is_some() {
-                let full = if folder.is_empty() { file_name.clone() } else { format!("{folder}\\{file_name}") };
+                let full = if folder.is_empty() {
+                    file_name.clone()
+                } else {
+                    format!("{folder}\\{file_name}")
+                };
                 row = row
                     .set("FileName", &file_name)
                     .set("FolderPath", full.as_str())
@@ -287,7 +300,10 @@ pub fn alert_rows(alerts: &[Alert], out: &mut HuntingRows) {
                         .set("FolderPath", full.as_str())
                         .set("SHA1", e.sha1.as_deref())
                         .set("SHA256", e.sha256.as_deref())
-                        .set("InitiatingProcessFileName", e.parent_process_file_name.as_deref().or(Some("explorer.exe")))
+                        .set(
+                            "InitiatingProcessFileName",
+                            e.parent_process_file_name.as_deref().or(Some("explorer.exe")),
+                        )
                         .set("InitiatingProcessAccountName", e.account_name.as_deref()),
                 );
                 out.push(
@@ -301,12 +317,17 @@ pub fn alert_rows(alerts: &[Alert], out: &mut HuntingRows) {
                         .set("ProcessId", e.process_id.unwrap_or(4000 + n as i64))
                         .set(
                             "ProcessCommandLine",
-                            e.process_command_line.clone().unwrap_or_else(|| format!("\"{file_name}\"")),
+                            e.process_command_line
+                                .clone()
+                                .unwrap_or_else(|| format!("\"{file_name}\"")),
                         )
                         .time("ProcessCreationTime", when + TimeDelta::seconds(1))
                         .set("AccountName", e.account_name.as_deref())
                         .set("AccountDomain", e.domain_name.as_deref())
-                        .set("InitiatingProcessFileName", e.parent_process_file_name.as_deref().or(Some("explorer.exe")))
+                        .set(
+                            "InitiatingProcessFileName",
+                            e.parent_process_file_name.as_deref().or(Some("explorer.exe")),
+                        )
                         .set("InitiatingProcessId", e.parent_process_id.unwrap_or(1200)),
                 );
                 if let Some(sha1) = e.sha1.as_deref() {
@@ -406,14 +427,54 @@ pub fn user_rows(users: &[User], tenant_id: &str, at: DateTime<Utc>, out: &mut H
 
 /// What a background event can be: (file, folder, command line, signer company).
 const PROCESSES: &[(&str, &str, &str, &str)] = &[
-    ("svchost.exe", "C:\\Windows\\System32", "svchost.exe -k netsvcs -p", "Microsoft Corporation"),
-    ("chrome.exe", "C:\\Program Files\\Google\\Chrome\\Application", "chrome.exe --type=renderer", "Google LLC"),
-    ("msedge.exe", "C:\\Program Files (x86)\\Microsoft\\Edge\\Application", "msedge.exe --single-argument", "Microsoft Corporation"),
-    ("powershell.exe", "C:\\Windows\\System32\\WindowsPowerShell\\v1.0", "powershell.exe -NoProfile -Command Get-Process", "Microsoft Corporation"),
-    ("cmd.exe", "C:\\Windows\\System32", "cmd.exe /c whoami", "Microsoft Corporation"),
-    ("OUTLOOK.EXE", "C:\\Program Files\\Microsoft Office\\root\\Office16", "OUTLOOK.EXE /recycle", "Microsoft Corporation"),
-    ("Teams.exe", "C:\\Users\\Public\\AppData\\Local\\Microsoft\\Teams", "Teams.exe --system-initiated", "Microsoft Corporation"),
-    ("conhost.exe", "C:\\Windows\\System32", "conhost.exe 0xffffffff -ForceV1", "Microsoft Corporation"),
+    (
+        "svchost.exe",
+        "C:\\Windows\\System32",
+        "svchost.exe -k netsvcs -p",
+        "Microsoft Corporation",
+    ),
+    (
+        "chrome.exe",
+        "C:\\Program Files\\Google\\Chrome\\Application",
+        "chrome.exe --type=renderer",
+        "Google LLC",
+    ),
+    (
+        "msedge.exe",
+        "C:\\Program Files (x86)\\Microsoft\\Edge\\Application",
+        "msedge.exe --single-argument",
+        "Microsoft Corporation",
+    ),
+    (
+        "powershell.exe",
+        "C:\\Windows\\System32\\WindowsPowerShell\\v1.0",
+        "powershell.exe -NoProfile -Command Get-Process",
+        "Microsoft Corporation",
+    ),
+    (
+        "cmd.exe",
+        "C:\\Windows\\System32",
+        "cmd.exe /c whoami",
+        "Microsoft Corporation",
+    ),
+    (
+        "OUTLOOK.EXE",
+        "C:\\Program Files\\Microsoft Office\\root\\Office16",
+        "OUTLOOK.EXE /recycle",
+        "Microsoft Corporation",
+    ),
+    (
+        "Teams.exe",
+        "C:\\Users\\Public\\AppData\\Local\\Microsoft\\Teams",
+        "Teams.exe --system-initiated",
+        "Microsoft Corporation",
+    ),
+    (
+        "conhost.exe",
+        "C:\\Windows\\System32",
+        "conhost.exe 0xffffffff -ForceV1",
+        "Microsoft Corporation",
+    ),
     ("python3", "/usr/bin", "python3 /opt/app/worker.py", ""),
     ("bash", "/bin", "bash -c uptime", ""),
 ];
@@ -453,19 +514,26 @@ fn hash_hex(seed: u64, what: &str, chars: usize) -> String {
     s
 }
 
-/// Events `first..first+count` of `table`'s background activity on `machines`, spread over the 30
-/// days before `now`: event `i` depends on the seed, the table and `i` only (and on `now`, which
-/// the times are laid back from).
+/// Whose background activity, from which seed, up to when.
+#[derive(Debug, Clone, Copy)]
+pub struct Activity<'a> {
+    pub machines: &'a [Machine],
+    pub seed: u64,
+    pub now: DateTime<Utc>,
+}
+
+/// Events `first..first+count` of the `total` events of `table`'s background activity, spread
+/// over the 30 days before `now`: event `i` depends on the seed, the table and `i` only (and on
+/// `now`, which the times are laid back from).
 pub fn background_events(
+    activity: &Activity<'_>,
     table: &str,
-    machines: &[Machine],
-    seed: u64,
-    now: DateTime<Utc>,
     total: u64,
     first: u64,
     count: u64,
     out: &mut HuntingRows,
 ) {
+    let Activity { machines, seed, now } = *activity;
     if machines.is_empty() || total == 0 {
         return;
     }
@@ -515,7 +583,14 @@ pub fn background_events(
                 .set("AccountDomain", "contoso")
                 .set("LogonId", 999 + rng.below(100_000) as i64),
             "DeviceNetworkEvents" => initiating(base)
-                .set("ActionType", if rng.below(10) == 0 { "ConnectionFailed" } else { "ConnectionSuccess" })
+                .set(
+                    "ActionType",
+                    if rng.below(10) == 0 {
+                        "ConnectionFailed"
+                    } else {
+                        "ConnectionSuccess"
+                    },
+                )
                 .set("RemoteIP", ip)
                 .set("RemotePort", if host.is_empty() { 445 } else { 443 })
                 .set("RemoteUrl", host)
@@ -525,13 +600,23 @@ pub fn background_events(
                 .set("RemoteIPType", if host.is_empty() { "Private" } else { "Public" })
                 .set("InitiatingProcessFileName", file),
             "DeviceFileEvents" => initiating(base)
-                .set("ActionType", *rng.pick(&["FileCreated", "FileModified", "FileRenamed", "FileDeleted"]))
+                .set(
+                    "ActionType",
+                    *rng.pick(&["FileCreated", "FileModified", "FileRenamed", "FileDeleted"]),
+                )
                 .set("FileName", format!("report-{}.docx", rng.below(500)))
                 .set("FolderPath", format!("C:\\Users\\{account}\\Documents"))
                 .set("SHA1", hash_hex(seed ^ i, "file", 40))
                 .set("FileSize", rng.below(2_000_000) as i64),
             "DeviceLogonEvents" => initiating(base)
-                .set("ActionType", if rng.below(8) == 0 { "LogonFailed" } else { "LogonSuccess" })
+                .set(
+                    "ActionType",
+                    if rng.below(8) == 0 {
+                        "LogonFailed"
+                    } else {
+                        "LogonSuccess"
+                    },
+                )
                 .set("LogonType", *rng.pick(&["Interactive", "Network", "RemoteInteractive"]))
                 .set("AccountName", account)
                 .set("AccountDomain", "contoso")
@@ -539,17 +624,26 @@ pub fn background_events(
                 .set("IsLocalAdmin", account == "svc-backup"),
             "DeviceRegistryEvents" => initiating(base)
                 .set("ActionType", "RegistryValueSet")
-                .set("RegistryKey", "HKEY_LOCAL_MACHINE\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Run")
+                .set(
+                    "RegistryKey",
+                    "HKEY_LOCAL_MACHINE\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Run",
+                )
                 .set("RegistryValueName", file)
                 .set("RegistryValueType", "String")
                 .set("RegistryValueData", format!("{folder}\\{file}")),
             "DeviceImageLoadEvents" => initiating(base)
                 .set("ActionType", "ImageLoaded")
-                .set("FileName", *rng.pick(&["ntdll.dll", "kernel32.dll", "user32.dll", "amsi.dll"]))
+                .set(
+                    "FileName",
+                    *rng.pick(&["ntdll.dll", "kernel32.dll", "user32.dll", "amsi.dll"]),
+                )
                 .set("FolderPath", "C:\\Windows\\System32")
                 .set("SHA1", hash_hex(seed, "dll", 40)),
             _ => initiating(base)
-                .set("ActionType", *rng.pick(&["AntivirusScanCompleted", "UsbDriveMounted", "PowerShellCommand"]))
+                .set(
+                    "ActionType",
+                    *rng.pick(&["AntivirusScanCompleted", "UsbDriveMounted", "PowerShellCommand"]),
+                )
                 .set("FileName", file)
                 .set("AccountName", account)
                 .set("AdditionalFields", serde_json::json!({"Command": command})),
@@ -570,7 +664,10 @@ pub fn rows_from_document(document: &serde_json::Value) -> Result<HuntingRows, S
     for (name, rows) in tables {
         let schema = catalog.table(name).ok_or_else(|| {
             let known: Vec<&str> = catalog.tables.iter().map(|t| t.name.as_str()).collect();
-            format!("hunting: unknown table '{name}'; known tables are: {}", known.join(", "))
+            format!(
+                "hunting: unknown table '{name}'; known tables are: {}",
+                known.join(", ")
+            )
         })?;
         let rows = rows
             .as_array()
@@ -605,7 +702,8 @@ pub fn rows_from_document(document: &serde_json::Value) -> Result<HuntingRows, S
     Ok(out)
 }
 
-/// Rows of one table as the data document holds them (the API's `Results` shape).
+/// Rows of one table as the data document holds them: the API's `Results` shape without the empty
+/// columns (`""` and null), which loading reads back as empty, so that exports stay small.
 pub fn rows_to_document(table: &str, rows: &[HuntingRow]) -> serde_json::Value {
     let (_, schema) = schema(table);
     serde_json::Value::Array(
@@ -613,6 +711,9 @@ pub fn rows_to_document(table: &str, rows: &[HuntingRow]) -> serde_json::Value {
             .map(|row| {
                 let mut object = serde_json::Map::new();
                 for ((column, ty), v) in schema.columns.iter().zip(row) {
+                    if v.is_null() || matches!(v, Value::String(s) if s.is_empty()) {
+                        continue;
+                    }
                     object.insert(column.clone(), palisade_kql::value_json(v, *ty));
                 }
                 serde_json::Value::Object(object)
@@ -632,7 +733,12 @@ mod tests {
         let mut rows = HuntingRows::default();
         machine_rows(&data.machines, now, &mut rows);
         alert_rows(&data.alerts, &mut rows);
-        background_events("DeviceProcessEvents", &data.machines, 7, now, 100, 0, 100, &mut rows);
+        let activity = Activity {
+            machines: &data.machines,
+            seed: 7,
+            now,
+        };
+        background_events(&activity, "DeviceProcessEvents", 100, 0, 100, &mut rows);
         let catalog = Catalog::defender_hunting();
         for (table, rows) in &rows.tables {
             let schema = catalog.table(table).unwrap();
@@ -647,7 +753,7 @@ mod tests {
         }
         assert_eq!(rows.tables["DeviceInfo"].len(), data.machines.len());
         assert_eq!(rows.tables["AlertInfo"].len(), data.alerts.len());
-        assert_eq!(rows.tables["DeviceProcessEvents"].len() as u64 >= 100, true);
+        assert!(rows.tables["DeviceProcessEvents"].len() >= 100);
     }
 
     #[test]
@@ -656,10 +762,16 @@ mod tests {
         let machines = crate::control::demo::machines("t", now);
         let (mut whole, mut halves, mut other) =
             (HuntingRows::default(), HuntingRows::default(), HuntingRows::default());
-        background_events("DeviceNetworkEvents", &machines, 1, now, 50, 0, 50, &mut whole);
-        background_events("DeviceNetworkEvents", &machines, 1, now, 50, 0, 20, &mut halves);
-        background_events("DeviceNetworkEvents", &machines, 1, now, 50, 20, 30, &mut halves);
-        background_events("DeviceNetworkEvents", &machines, 2, now, 50, 0, 50, &mut other);
+        let one = Activity {
+            machines: &machines,
+            seed: 1,
+            now,
+        };
+        let two = Activity { seed: 2, ..one };
+        background_events(&one, "DeviceNetworkEvents", 50, 0, 50, &mut whole);
+        background_events(&one, "DeviceNetworkEvents", 50, 0, 20, &mut halves);
+        background_events(&one, "DeviceNetworkEvents", 50, 20, 30, &mut halves);
+        background_events(&two, "DeviceNetworkEvents", 50, 0, 50, &mut other);
         assert_eq!(whole, halves);
         assert_ne!(whole, other);
     }

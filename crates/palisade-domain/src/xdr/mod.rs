@@ -52,18 +52,21 @@ impl Core {
         first: u64,
         count: u64,
     ) -> DomainResult<u64> {
-        let now = self.clock.now();
+        let activity = hunting_data::Activity {
+            machines,
+            seed,
+            now: self.clock.now(),
+        };
         let mut rows = HuntingRows::default();
         for (table, total) in hunting_data::background_mix(process_events) {
             // Each table's share of this batch, in proportion.
-            let (from, n) = if process_events == 0 {
-                (0, 0)
-            } else {
-                let from = first * total / process_events;
-                let to = (first + count).min(process_events) * total / process_events;
-                (from, to - from)
+            let share = |at: u64| {
+                (at.min(process_events) * total)
+                    .checked_div(process_events)
+                    .unwrap_or(0)
             };
-            hunting_data::background_events(table, machines, seed, now, total, from, n, &mut rows);
+            let (from, to) = (share(first), share(first + count));
+            hunting_data::background_events(&activity, table, total, from, to - from, &mut rows);
         }
         self.append_hunting_rows(tenant_id, &rows)?;
         Ok(rows.len() as u64)
@@ -84,7 +87,14 @@ impl Core {
         hunting_data::alert_rows(&data.alerts, &mut rows);
         hunting_data::user_rows(&data.users, tenant_id, now, &mut rows);
         self.append_hunting_rows(tenant_id, &rows)?;
-        self.seed_hunting_events(tenant_id, &data.machines, 42, DEMO_PROCESS_EVENTS, 0, DEMO_PROCESS_EVENTS)?;
+        self.seed_hunting_events(
+            tenant_id,
+            &data.machines,
+            42,
+            DEMO_PROCESS_EVENTS,
+            0,
+            DEMO_PROCESS_EVENTS,
+        )?;
         Ok(())
     }
 }
@@ -149,12 +159,40 @@ impl Core {
             if self.store.count_hunting_rows(tenant_id, &schema.name)? == 0 {
                 continue;
             }
-            let result = self.hunting_query(tenant_id, &schema.name, &everything)?;
+            let mut result = self.hunting_query(tenant_id, &schema.name, &everything)?;
+            // In value order, whatever order the store reads them in, so exports compare equal.
+            result.rows.sort_by(|a, b| {
+                a.iter()
+                    .zip(b)
+                    .map(|(x, y)| palisade_kql::total_cmp(x, y))
+                    .find(|o| o.is_ne())
+                    .unwrap_or(std::cmp::Ordering::Equal)
+            });
             tables.insert(
                 schema.name.clone(),
                 hunting_data::rows_to_document(&schema.name, &result.rows),
             );
         }
         Ok(serde_json::Value::Object(tables))
+    }
+}
+
+impl Core {
+    /// A tenant's machines, for generating events on them (`palisade seed --events`); refuses an
+    /// unknown tenant.
+    pub fn machines_of(&self, tenant_id: &str) -> DomainResult<Vec<Machine>> {
+        if self.store.find_tenant(tenant_id)?.is_none() {
+            return Err(palisade_error::ApiError::resource_not_found("Tenant", tenant_id).into());
+        }
+        let docs = self.store.query_docs(
+            palisade_model::schemas::MACHINE_TABLE,
+            tenant_id,
+            &palisade_odata::Query::default(),
+            0,
+            u64::MAX,
+        )?;
+        docs.iter()
+            .map(|d| serde_json::from_str(d).map_err(|e| palisade_store::StoreError::from(e).into()))
+            .collect()
     }
 }

@@ -31,7 +31,12 @@ fn results(body: &Value) -> &[Value] {
 fn column_strings(body: &Value, column: &str) -> BTreeSet<String> {
     results(body)
         .iter()
-        .map(|r| r[column].as_str().unwrap_or_else(|| panic!("{column} in {r}")).to_string())
+        .map(|r| {
+            r[column]
+                .as_str()
+                .unwrap_or_else(|| panic!("{column} in {r}"))
+                .to_string()
+        })
         .collect()
 }
 
@@ -44,9 +49,16 @@ async fn both_routes_answer_stats_schema_and_results_over_the_demo_tenant() {
         assert_eq!(response.status(), StatusCode::OK, "{path}");
         let body: Value = response.json().await.unwrap();
         assert!(body["Stats"]["ExecutionTime"].is_number(), "{body}");
-        assert!(body["Stats"]["resource_usage"]["cpu"]["total cpu"].is_string(), "{body}");
+        assert!(
+            body["Stats"]["resource_usage"]["cpu"]["total cpu"].is_string(),
+            "{body}"
+        );
         assert_eq!(body["Schema"], json!([{"Name": "Devices", "Type": "Int64"}]));
-        assert_eq!(results(&body), &[json!({"Devices": 36})], "the demo tenant's 36 machines");
+        assert_eq!(
+            results(&body),
+            &[json!({"Devices": 36})],
+            "the demo tenant's 36 machines"
+        );
     }
 }
 
@@ -116,12 +128,20 @@ async fn kusto_type_names_and_value_rules() {
         ]
     );
     let row = &results(&body)[0];
-    assert_eq!(row["d"], "2024-01-02T03:04:05.0000000Z", "ISO 8601 UTC ending in Z, as the service writes it");
+    assert_eq!(
+        row["d"], "2024-01-02T03:04:05.0000000Z",
+        "ISO 8601 UTC ending in Z, as the service writes it"
+    );
     assert_eq!(row["y"], json!({"a": [1]}));
     assert_eq!(row["nl"], Value::Null, "a null long is null");
     assert_eq!(row["ns"], "", "a string is never null");
     // Columns the generator leaves empty read as "" too, straight from the store.
-    let body = hunt_ok(&app, &token, "DeviceProcessEvents | take 3 | project AppGuardContainerId, FileSize, Timestamp").await;
+    let body = hunt_ok(
+        &app,
+        &token,
+        "DeviceProcessEvents | take 3 | project AppGuardContainerId, FileSize, Timestamp",
+    )
+    .await;
     for row in results(&body) {
         assert_eq!(row["AppGuardContainerId"], "", "{row}");
         assert!(row["Timestamp"].as_str().unwrap().ends_with('Z'), "{row}");
@@ -158,7 +178,12 @@ async fn every_table_of_the_schema_reference_is_queryable() {
     let app = TestApp::spawn().await;
     let token = app.token().await;
     let reference: Value = serde_json::from_str(palisade_kql::HUNTING_SCHEMA_JSON).unwrap();
-    for (table, columns) in reference.as_object().unwrap().iter().filter(|(k, _)| !k.starts_with('_')) {
+    for (table, columns) in reference
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(k, _)| !k.starts_with('_'))
+    {
         let body = hunt_ok(&app, &token, &format!("{table} | take 1")).await;
         let names: Vec<&str> = body["Schema"]
             .as_array()
@@ -166,7 +191,12 @@ async fn every_table_of_the_schema_reference_is_queryable() {
             .iter()
             .map(|c| c["Name"].as_str().unwrap())
             .collect();
-        let documented: Vec<&str> = columns.as_array().unwrap().iter().map(|c| c[0].as_str().unwrap()).collect();
+        let documented: Vec<&str> = columns
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c[0].as_str().unwrap())
+            .collect();
         assert_eq!(names, documented, "{table}");
         assert_eq!(results(&body).len(), 1, "the demo tenant has {table} rows");
     }
@@ -176,8 +206,21 @@ async fn every_table_of_the_schema_reference_is_queryable() {
 async fn syntax_errors_name_the_token_line_and_column_and_trace_the_parse_step() {
     let app = TestApp::spawn().await;
     let token = app.token().await;
-    let response = hunt(&app, &token, XDR, "DeviceProcessEvents\n| where FileName == \n| take 10").await;
-    let record = expect_error(&app, response, 400, "BadRequest", &["Query could not be parsed", "on line [3,"]).await;
+    let response = hunt(
+        &app,
+        &token,
+        XDR,
+        "DeviceProcessEvents\n| where FileName == \n| take 10",
+    )
+    .await;
+    let record = expect_error(
+        &app,
+        response,
+        400,
+        "BadRequest",
+        &["Query could not be parsed", "on line [3,"],
+    )
+    .await;
     let cause = record["cause"].as_str().unwrap();
     assert!(cause.contains("parse step") && cause.contains("line 3"), "{record}");
 }
@@ -192,12 +235,27 @@ async fn semantic_errors_name_the_construct_and_trace_the_plan_step() {
         response,
         400,
         "BadRequest",
-        &["'where' operator", "DeviceNmae", "did you mean 'DeviceName'", "on line [2,9]"],
+        &[
+            "'where' operator",
+            "DeviceNmae",
+            "did you mean 'DeviceName'",
+            "on line [2,9]",
+        ],
     )
     .await;
-    assert!(record["cause"].as_str().unwrap().contains("semantic (plan) step"), "{record}");
+    assert!(
+        record["cause"].as_str().unwrap().contains("semantic (plan) step"),
+        "{record}"
+    );
     let response = hunt(&app, &token, XDR, "DeviceEventz | take 1").await;
-    expect_error(&app, response, 400, "BadRequest", &["DeviceEventz", "DeviceEvents", "on line [1,1]"]).await;
+    expect_error(
+        &app,
+        response,
+        400,
+        "BadRequest",
+        &["DeviceEventz", "DeviceEvents", "on line [1,1]"],
+    )
+    .await;
     let response = hunt(&app, &token, XDR, "DeviceInfo | render timechart").await;
     expect_error(&app, response, 400, "BadRequest", &["render", "not supported"]).await;
 }
@@ -216,7 +274,14 @@ async fn the_call_rate_is_45_a_minute_per_tenant_whatever_the_app() {
     let response = hunt(&app, &second, XDR, "print 1").await;
     let wait: u64 = response.headers()["retry-after"].to_str().unwrap().parse().unwrap();
     assert_eq!(wait, 60);
-    expect_error(&app, response, 429, "TooManyRequests", &["maximum allowed 45 per 00:01:00"]).await;
+    expect_error(
+        &app,
+        response,
+        429,
+        "TooManyRequests",
+        &["maximum allowed 45 per 00:01:00"],
+    )
+    .await;
     // The Defender for Endpoint route is another API with its own windows.
     assert_eq!(hunt(&app, &first, MDE, "print 1").await.status(), StatusCode::OK);
     app.advance_clock(60.0).await;
@@ -229,7 +294,12 @@ async fn no_rate_limits_switches_the_hunting_limits_off_too() {
     let token = app.token().await;
     app.freeze_clock().await;
     for i in 0..50 {
-        assert_eq!(hunt(&app, &token, XDR, "print 1").await.status(), StatusCode::OK, "call {}", i + 1);
+        assert_eq!(
+            hunt(&app, &token, XDR, "print 1").await.status(),
+            StatusCode::OK,
+            "call {}",
+            i + 1
+        );
     }
 }
 
@@ -275,7 +345,14 @@ async fn a_query_past_the_timeout_fails_with_the_documented_message() {
         "DeviceProcessEvents | join kind=inner (DeviceProcessEvents) on DeviceId | summarize count() by DeviceName",
     )
     .await;
-    let record = expect_error(&app, response, 400, "BadRequest", &["Query exceeded the timeout period."]).await;
+    let record = expect_error(
+        &app,
+        response,
+        400,
+        "BadRequest",
+        &["Query exceeded the timeout period."],
+    )
+    .await;
     assert!(record["cause"].as_str().unwrap().contains("execution step"), "{record}");
 }
 
@@ -341,7 +418,12 @@ async fn alert_tables_and_events_hold_each_recent_alerts_evidence() {
         let id = alert["id"].as_str().unwrap();
         assert!(listed.contains(id), "AlertInfo has {id}");
         let evidence = app.get_ok(&format!("/api/alerts/{id}"), &token).await["evidence"].clone();
-        let body = hunt_ok(&app, &token, &format!("AlertEvidence | where AlertId == '{id}' | count")).await;
+        let body = hunt_ok(
+            &app,
+            &token,
+            &format!("AlertEvidence | where AlertId == '{id}' | count"),
+        )
+        .await;
         assert_eq!(
             results(&body)[0]["Count"].as_u64().unwrap(),
             evidence.as_array().unwrap().len() as u64 + 1,
@@ -353,8 +435,9 @@ async fn alert_tables_and_events_hold_each_recent_alerts_evidence() {
                 let query = format!("DeviceProcessEvents | where SHA1 == '{sha1}' | project DeviceId, DeviceName");
                 let body = hunt_ok(&app, &token, &query).await;
                 assert!(
-                    results(&body).iter().any(|r| r["DeviceId"] == alert["machineId"]
-                        && r["DeviceName"] == alert["computerDnsName"]),
+                    results(&body)
+                        .iter()
+                        .any(|r| r["DeviceId"] == alert["machineId"] && r["DeviceName"] == alert["computerDnsName"]),
                     "{sha1} ran on the alert's device: {body}"
                 );
             }
@@ -374,7 +457,11 @@ async fn tables_are_scoped_by_tenant_and_loaded_rows_are_queryable() {
     let (tenant, client, secret) = app.create_tenant(None, false).await;
     let token = app.token_for(&tenant, &client, &secret).await;
     let body = hunt_ok(&app, &token, "DeviceProcessEvents | count").await;
-    assert_eq!(results(&body)[0]["Count"], 0, "an empty tenant sees none of the demo tenant's rows");
+    assert_eq!(
+        results(&body)[0]["Count"],
+        0,
+        "an empty tenant sees none of the demo tenant's rows"
+    );
     let now = app.frozen_now().await;
     let recent = (now - chrono::TimeDelta::days(1)).to_rfc3339();
     let old = (now - chrono::TimeDelta::days(31)).to_rfc3339();
@@ -382,14 +469,26 @@ async fn tables_are_scoped_by_tenant_and_loaded_rows_are_queryable() {
         {"Timestamp": recent, "DeviceId": "d1", "DeviceName": "one", "FileName": "evil.exe", "ProcessId": 7},
         {"Timestamp": old, "DeviceId": "d1", "DeviceName": "one", "FileName": "old.exe"}
     ]}});
-    let response = app.admin_post(&format!("/_palisade/tenants/{tenant}/data"), document).await;
+    let response = app
+        .admin_post(&format!("/_palisade/tenants/{tenant}/data"), document)
+        .await;
     assert_eq!(response.status(), StatusCode::OK);
     let body = hunt_ok(&app, &token, "DeviceProcessEvents | project FileName, ProcessId, SHA1").await;
-    assert_eq!(results(&body), &[json!({"FileName": "evil.exe", "ProcessId": 7, "SHA1": ""})]);
+    assert_eq!(
+        results(&body),
+        &[json!({"FileName": "evil.exe", "ProcessId": 7, "SHA1": ""})]
+    );
     // A wrongly typed value is refused naming its place, and nothing is written.
     let bad = json!({"hunting": {"DeviceProcessEvents": [{"Timestamp": recent, "ProcessId": "seven"}]}});
     let response = app.admin_post(&format!("/_palisade/tenants/{tenant}/data"), bad).await;
-    expect_error(&app, response, 400, "InvalidRequestBody", &["DeviceProcessEvents[0].ProcessId"]).await;
+    expect_error(
+        &app,
+        response,
+        400,
+        "InvalidRequestBody",
+        &["DeviceProcessEvents[0].ProcessId"],
+    )
+    .await;
     let export: Value = admin(&app, Method::GET, &format!("/_palisade/tenants/{tenant}/export"), None)
         .await
         .json()
