@@ -14,6 +14,7 @@
 //! shapes (renames, lowerCamel enums, typed evidence) are rendered from what these return by
 //! `palisade_model::graph`.
 
+use crate::control::ratelimit::tenant_api;
 use crate::mde::alerts::AlertUpdate;
 use crate::xdr::incidents::{Incident, IncidentApi, IncidentPage, IncidentPatch};
 use crate::{Core, DomainResult};
@@ -24,6 +25,42 @@ use palisade_model::graph::{defender_value, GRAPH_ALERTS};
 use palisade_odata::{OrderKey, Query};
 use palisade_store::StoreError;
 use std::collections::HashMap;
+
+/// The Graph security family's share of the registries (`crate::family`). Its routes are mounted
+/// apart from the Defender families' (they take Graph tokens); its data is the Defender
+/// families' data, so it has no table or data kind of its own.
+pub const FAMILY: crate::family::Family = crate::family::Family {
+    name: "graph",
+    tables: &[],
+    data_kinds: &[],
+    // Graph's runHuntingQuery: its limits page repeats the XDR numbers. One API under its four
+    // paths (v1.0 and beta, plain and namespace-qualified), so one pattern: the only POST routes
+    // of three segments under `/{version}/security/` are these four.
+    limits: &[tenant_api(
+        "runHuntingQuery",
+        "POST",
+        "/{version}/security/{action}",
+        Some(45),
+        Some(1500),
+    )],
+    roles: &[
+        "SecurityIncident.Read.All",
+        "SecurityIncident.ReadWrite.All",
+        "SecurityAlert.Read.All",
+        "SecurityAlert.ReadWrite.All",
+        "ThreatHunting.Read.All",
+    ],
+    // `incidents` is the incidents family's word.
+    path_words: &[
+        "v1.0",
+        "beta",
+        "security",
+        "alerts_v2",
+        "comments",
+        "runHuntingQuery",
+        "microsoft.graph.security.runHuntingQuery",
+    ],
+};
 
 pub const ALERT_READ: &[&str] = &["SecurityAlert.Read.All", "SecurityAlert.ReadWrite.All"];
 pub const ALERT_WRITE: &[&str] = &["SecurityAlert.ReadWrite.All"];

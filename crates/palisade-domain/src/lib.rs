@@ -8,9 +8,12 @@
 //! and value validation), [`xdr`] (Defender XDR: advanced hunting and its tables), [`control`] (the emulator's own
 //! controls: tenants, apps, data load/export, demo data, faults, features, rate limits, the clock,
 //! the error journal), [`graph`] (Microsoft Graph's security API over the same data) and [`signin`]
-//! (Entra-style token issuance). [`listing`] pages entity lists.
+//! (Entra-style token issuance). [`listing`] pages entity lists. [`family`] holds each family's
+//! descriptor (tables, data kinds, rate limits, roles, path words), from which the data loader, the
+//! rate limiter and the server's registries read.
 
 pub mod control;
+pub mod family;
 pub mod graph;
 pub mod listing;
 pub mod mde;
@@ -50,6 +53,9 @@ pub struct Settings {
     pub library_dir: Option<std::path::PathBuf>,
     /// Advanced hunting's limits (rows, timeout, result size, look-back).
     pub hunting: xdr::hunting::HuntingSettings,
+    /// Families beyond the built-in [`family::FAMILIES`] (a test's toy family): their tables are
+    /// created at open, and every registry reads them.
+    pub extra_families: Vec<&'static family::Family>,
 }
 
 /// How fast machine actions progress on the emulator's clock.
@@ -124,6 +130,11 @@ impl Core {
             library_lock: Mutex::new(()),
             journal: control::journal::JournalQueue::start(store.clone()),
         };
+        for family in &core.settings.extra_families {
+            for table in family.tables {
+                core.store.ensure_table(*table)?;
+            }
+        }
         core.backfill_observations()?;
         core.ensure_demo_tenant()?;
         Ok(core)
@@ -131,6 +142,11 @@ impl Core {
 }
 
 impl Core {
+    /// The built-in families, then the added ones (see [`family`]).
+    pub fn families(&self) -> impl Iterator<Item = &'static family::Family> + Clone + '_ {
+        family::all(&self.settings.extra_families)
+    }
+
     /// Where the store's calls may run (the server's dispatch asks; see `palisade_store`).
     pub fn execution(&self) -> palisade_store::Execution {
         self.store.execution()

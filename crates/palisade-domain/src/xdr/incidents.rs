@@ -673,12 +673,10 @@ impl Core {
     fn alerts_of(&self, tenant_id: &str, ids: &[i64]) -> DomainResult<BTreeMap<i64, Vec<Alert>>> {
         let mut out: BTreeMap<i64, Vec<Alert>> = BTreeMap::new();
         for chunk in ids.chunks(IDS_PER_QUERY) {
+            // No `$orderby`: ordered by creation time, SQLite would walk that index through every
+            // alert of the tenant; the incidents' index finds these few, sorted below.
             let query = Query {
                 filter: Some(int_in(&ALERTS, "incidentId", chunk)),
-                orderby: vec![OrderKey {
-                    property: property(&ALERTS, "alertCreationTime"),
-                    descending: false,
-                }],
                 ..Query::default()
             };
             let docs = self.store.query_docs(ALERT_TABLE, tenant_id, &query, 0, u64::MAX)?;
@@ -687,6 +685,9 @@ impl Core {
                     out.entry(id).or_default().push(alert);
                 }
             }
+        }
+        for alerts in out.values_mut() {
+            alerts.sort_by(|a, b| (a.alert_creation_time, &a.id).cmp(&(b.alert_creation_time, &b.id)));
         }
         Ok(out)
     }

@@ -1,56 +1,18 @@
 //! Path normalisation before routing, so clients may write paths the way the docs do:
 //! `/api/v1.0/...` equals `/api/...`, and the fixed words of API paths match case-insensitively
 //! (the docs themselves mix `/API/machines`, `StopAndQuarantineFile`, `getPackageUri`).
-//! Identifiers in paths are left exactly as sent.
+//! Identifiers in paths are left exactly as sent. The words are the families' path words
+//! (`palisade_domain::family`, added families' too).
 
 use axum::http::{Request, Uri};
+use palisade_domain::family::{self, Family};
 
-/// Every fixed path word of the emulated API, in the spelling the router uses.
-const API_WORDS: &[&str] = &[
-    "api",
-    "machines",
-    "alerts",
-    "machineactions",
-    "indicators",
-    "investigations",
-    "incidents",
-    "files",
-    "ips",
-    "domains",
-    "users",
-    "libraryfiles",
-    "tags",
-    "setDeviceValue",
-    "logonusers",
-    "findbytag",
-    "findbyip",
-    "find",
-    "AddOrRemoveTagForMultipleMachines",
-    "batchUpdate",
-    "CreateAlertByReference",
-    "machine",
-    "user",
-    "isolate",
-    "unisolate",
-    "restrictCodeExecution",
-    "unrestrictCodeExecution",
-    "runAntiVirusScan",
-    "collectInvestigationPackage",
-    "offboard",
-    "StopAndQuarantineFile",
-    "runliveresponse",
-    "startInvestigation",
-    "cancel",
-    "getPackageUri",
-    "GetLiveResponseResultDownloadLink",
-    "$count",
-    "import",
-    "BatchDelete",
-    "stats",
-];
-
-pub fn normalize_request<B>(mut request: Request<B>) -> Request<B> {
-    if let Some(normalized) = normalize_path(request.uri().path()) {
+/// `request` with its path in canonical form (see [`normalize_path`]).
+pub fn normalize_request<B>(
+    mut request: Request<B>,
+    families: impl Iterator<Item = &'static Family> + Clone,
+) -> Request<B> {
+    if let Some(normalized) = normalize_path(request.uri().path(), families) {
         let mut parts = request.uri().clone().into_parts();
         let path_and_query = match request.uri().query() {
             Some(q) => format!("{normalized}?{q}"),
@@ -66,25 +28,13 @@ pub fn normalize_request<B>(mut request: Request<B>) -> Request<B> {
     request
 }
 
-/// Every fixed path word of the Graph security routes (Graph matches path segments without
-/// regard to case; its own docs write `alerts_V2`).
-const GRAPH_WORDS: &[&str] = &[
-    "v1.0",
-    "beta",
-    "security",
-    "alerts_v2",
-    "incidents",
-    "comments",
-    "runHuntingQuery",
-    "microsoft.graph.security.runHuntingQuery",
-];
-
-/// The canonical form of a Graph path (`/v1.0/...`, `/beta/...`), or `None` when it is one already.
-fn normalize_graph_path(path: &str) -> Option<String> {
+/// The canonical form of a Graph path (`/v1.0/...`, `/beta/...`: Graph matches path segments
+/// without regard to case, and its own docs write `alerts_V2`), or `None` when it is one already.
+fn normalize_graph_path(path: &str, families: impl Iterator<Item = &'static Family> + Clone) -> Option<String> {
     let mut out = String::with_capacity(path.len());
     for segment in path.split('/').skip(1) {
         out.push('/');
-        match GRAPH_WORDS.iter().find(|w| w.eq_ignore_ascii_case(segment)) {
+        match family::path_words(families.clone()).find(|w| w.eq_ignore_ascii_case(segment)) {
             Some(word) => out.push_str(word),
             None => out.push_str(segment),
         }
@@ -93,11 +43,12 @@ fn normalize_graph_path(path: &str) -> Option<String> {
 }
 
 /// The canonical form of an API path, or `None` when it is already canonical (or not an API path).
-pub fn normalize_path(path: &str) -> Option<String> {
+/// `families` spell the words (see the module docs).
+pub fn normalize_path(path: &str, families: impl Iterator<Item = &'static Family> + Clone) -> Option<String> {
     let mut segments = path.split('/').skip(1);
     let first = segments.next()?;
     if first.eq_ignore_ascii_case("v1.0") || first.eq_ignore_ascii_case("beta") {
-        return normalize_graph_path(path);
+        return normalize_graph_path(path, families);
     }
     if !first.eq_ignore_ascii_case("api") {
         return None;
@@ -115,7 +66,7 @@ pub fn normalize_path(path: &str) -> Option<String> {
             Some(open) => segment.split_at(open),
             None => (segment, ""),
         };
-        match API_WORDS.iter().find(|w| w.eq_ignore_ascii_case(name)) {
+        match family::path_words(families.clone()).find(|w| w.eq_ignore_ascii_case(name)) {
             Some(word) => out.push_str(word),
             None => out.push_str(name),
         }
@@ -126,7 +77,11 @@ pub fn normalize_path(path: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::normalize_path;
+    use palisade_domain::family;
+
+    fn normalize_path(path: &str) -> Option<String> {
+        super::normalize_path(path, family::all(&[]))
+    }
 
     #[test]
     fn version_segment_and_word_case_are_normalised() {

@@ -772,7 +772,11 @@ async fn incident_errors_are_graphs() {
 async fn loaded_data_is_served_through_graph() {
     let app = TestApp::spawn().await;
     let mut exported = app
-        .get_json(&format!("{}/_palisade/tenants/{}/export", app.http, palisade_testkit::TENANT))
+        .get_json(&format!(
+            "{}/_palisade/tenants/{}/export",
+            app.http,
+            palisade_testkit::TENANT
+        ))
         .await;
     let first = exported["incidents"][0]["incidentId"].as_i64().unwrap();
     exported["incidents"][0]["description"] = json!("loaded with a description");
@@ -782,7 +786,9 @@ async fn loaded_data_is_served_through_graph() {
         "alerts": exported["alerts"],
         "incidents": exported["incidents"],
     });
-    let response = app.admin_post(&format!("/_palisade/tenants/{tenant}/data"), document).await;
+    let response = app
+        .admin_post(&format!("/_palisade/tenants/{tenant}/data"), document)
+        .await;
     assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
     let graph = app
         .mint(json!({"tenantId": tenant, "clientId": client, "audience": GRAPH}))

@@ -646,6 +646,12 @@ async fn an_incident_whose_alerts_are_all_resolved_reads_as_resolved_and_reopens
         values(&listed).iter().any(|i| id_of(i) == id),
         "the status column follows"
     );
+    // A SIEM polling by lastUpdateTime sees exactly the incident whose alerts changed.
+    let since = iso(app.frozen_now().await);
+    let polled = app
+        .get_ok(&format!("/api/incidents?$filter=lastUpdateTime ge {since}"), &token)
+        .await;
+    assert_eq!(values(&polled).iter().map(id_of).collect::<Vec<_>>(), [id]);
 
     // One alert reopens: the incident is active again.
     let response = app
