@@ -71,10 +71,6 @@ pub enum StartError {
 pub fn open_core(config: &Config) -> Result<Arc<Core>, StartError> {
     let store = SqliteStore::open(&config.database_path()).map_err(|e| StartError::Store(e.to_string()))?;
     let mut settings = config.core.clone();
-    // The library's files sit beside the database unless the settings name another place.
-    settings
-        .library_dir
-        .get_or_insert_with(|| config.data_dir.join("library"));
     settings
         .extra_families
         .extend(config.extra_families.iter().map(|served| served.family));

@@ -6,7 +6,8 @@
 //! relations; `observations` the lookups' rows and statistics; `journal` the error journal; `meta`
 //! small values, sequences and upkeep; `rate_windows` the shared rate-limit windows (one upsert
 //! per window; `examples/rate_window_cost.rs` measures it); `hunting` the advanced-hunting tables
-//! (one SQL table each, scans and aggregates rendered by `palisade_kql::sql`); `error` maps SQLite's errors onto the neutral `StoreError`
+//! (one SQL table each, scans and aggregates rendered by `palisade_kql::sql`); `locks` named leases
+//! and the blobs stored with entities; `error` maps SQLite's errors onto the neutral `StoreError`
 //! (busy → `Unavailable`, unique or primary-key violations → `Conflict`, the rest → `Backend`).
 //! `tests/conformance.rs` runs `palisade_store::conformance` against this backend.
 
@@ -15,6 +16,7 @@ mod error;
 mod hunting;
 mod journal;
 mod links;
+mod locks;
 mod meta;
 mod migrations;
 mod observations;
@@ -30,6 +32,9 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+/// How long opening the store retries while another process holds the file's locks.
+pub const OPEN_RETRY: std::time::Duration = std::time::Duration::from_secs(20);
+
 /// The SQLite backend. Cheap to share behind an `Arc`; every method takes `&self`.
 pub struct SqliteStore {
     path: PathBuf,
@@ -42,8 +47,22 @@ pub struct SqliteStore {
 
 impl SqliteStore {
     /// Opens (creating if needed) the database file and runs pending migrations.
+    ///
+    /// Processes started at the same moment on one new file meet SQLite's locks while one of them
+    /// switches the file to WAL or migrates it, and some of those waits do not go through the
+    /// busy timeout: opening retries for up to [`OPEN_RETRY`] while the file is busy or locked.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        Ok(Self::open_file(path)?)
+        let started = std::time::Instant::now();
+        let mut pause = std::time::Duration::from_millis(5);
+        loop {
+            match Self::open_file(path).map_err(StoreError::from) {
+                Err(StoreError::Unavailable(_)) if started.elapsed() < OPEN_RETRY => {
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(std::time::Duration::from_millis(200));
+                }
+                other => return other,
+            }
+        }
     }
 
     fn open_file(path: &Path) -> error::Result<Self> {
@@ -108,7 +127,8 @@ mod tests {
                     Ok(names)
                 })
                 .unwrap();
-            columns.retain(|c| c != "tenant_id" && c != "doc");
+            // `content`: the bytes a BlobStore keeps with the entity, not a query column.
+            columns.retain(|c| c != "tenant_id" && c != "doc" && c != "content");
             let mut expected: Vec<String> = table
                 .schema
                 .properties

@@ -3,8 +3,8 @@
 //! SQL; everything above this crate sees the traits, [`StoreError`] and the model's types.
 //!
 //! Tour: the narrow traits ([`MetaStore`], [`TenantStore`], [`DocStore`], [`LinkStore`],
-//! [`ObservationStore`], [`JournalStore`], [`SequenceStore`], [`RateWindowStore`],
-//! [`HuntingStore`]) and their sum
+//! [`ObservationStore`], [`JournalStore`], [`SequenceStore`], [`RateWindowStore`], [`LockStore`],
+//! [`BlobStore`], [`HuntingStore`]) and their sum
 //! [`Store`];
 //! [`StoreError`], the neutral error; [`Execution`], where a backend's calls should run;
 //! [`conformance`], the behaviour every backend must show, as public test functions.
@@ -31,16 +31,17 @@
 //!    traceable `InternalServerError` (the journal keeps the cause).
 //! 4. **Shared state through constraints.** State that must be correct across processes is
 //!    expressed as atomic store operations backed by constraints (unique indexes,
-//!    `INSERT .. ON CONFLICT .. RETURNING`), never as process locks. Done: tenant creation
+//!    `INSERT .. ON CONFLICT .. RETURNING`), never as process locks: tenant creation
 //!    ([`TenantStore::insert_tenant`] answers [`StoreError::Conflict`] from the unique id and
 //!    domain), numeric sequences ([`SequenceStore::next_sequence`]), first-start values
-//!    ([`MetaStore::init_meta`]), rate-limit windows ([`RateWindowStore::count_call`]: one upsert
-//!    per window, all windows of a call in one transaction; the domain's limiter still counts in
-//!    process memory and moves onto it next). Next, still process-local: the machine-action
-//!    check-then-write
-//!    (today a process `Mutex`; to become a conditional insert on a partial unique index of pending
-//!    actions per machine and type), and the live-response library's file contents (today files in
-//!    the data directory; to become store blobs written with their metadata in one transaction).
+//!    ([`MetaStore::init_meta`]), shared settings ([`MetaStore::set_meta`]: the clock, the fault
+//!    rules), rate-limit windows ([`RateWindowStore::count_call`]: one upsert per window, all
+//!    windows of a call in one transaction), check-then-write sections ([`LockStore`]: named
+//!    leases, one conditional upsert to take one; the domain holds one from an operation's checks
+//!    to its write, e.g. "no pending isolation of this machine" then the insert) and the
+//!    live-response library's contents ([`BlobStore`]: written with their entity in one
+//!    transaction). No backend call takes a driver's type: a backend is free to use advisory
+//!    locks, `SELECT .. FOR UPDATE` or a lease table behind [`LockStore`].
 
 pub mod conformance;
 
@@ -63,7 +64,7 @@ pub enum StoreError {
     /// A stored document does not decode (or an entity does not encode).
     #[error("stored document does not decode: {0}")]
     Corrupt(#[from] serde_json::Error),
-    /// Files the store keeps beside its data (the live-response library today).
+    /// The file system under the store failed.
     #[error("store file system: {0}")]
     Io(#[from] std::io::Error),
     /// A uniqueness constraint refused the write.
@@ -92,6 +93,9 @@ pub trait MetaStore: Send + Sync {
     /// Stores `value` under `key` unless one is already there; returns the value now stored, so
     /// that two processes initialising one data directory agree on it.
     fn init_meta(&self, key: &str, value: &str) -> Result<String, StoreError>;
+    /// Stores `value` under `key`, replacing what was there (shared settings such as the
+    /// emulator's clock, which every process reads back).
+    fn set_meta(&self, key: &str, value: &str) -> Result<(), StoreError>;
     /// Refreshes the query planner's statistics, after bulk loads.
     fn analyze(&self) -> Result<(), StoreError>;
 }
@@ -246,6 +250,41 @@ pub trait SequenceStore: Send + Sync {
     fn next_sequence(&self, name: &str, count: u64) -> Result<u64, StoreError>;
 }
 
+/// Named locks shared by every process on the store (decision 4): the check-then-write of a
+/// state-changing operation (a machine action's conflict checks and insert, an alert's
+/// read-modify-write, the first start's demo tenant) runs while its lock is held, whichever
+/// process asks. A lock is a lease: it is free again once released, or once `lease` has passed
+/// since it was taken (a holder that crashed does not block the others for longer than that).
+/// Waiting is the caller's (retry [`LockStore::try_lock`]); backends answer at once.
+pub trait LockStore: Send + Sync {
+    /// Takes the lock `name` for `holder` (a value unique to the caller) unless another holder has
+    /// it and its lease has not expired; whether it is now `holder`'s. Taking a lock one already
+    /// holds renews its lease.
+    fn try_lock(&self, name: &str, holder: &str, lease: std::time::Duration) -> Result<bool, StoreError>;
+    /// Releases the lock if `holder` still has it (a lock whose lease expired and that another
+    /// holder took is left to them).
+    fn unlock(&self, name: &str, holder: &str) -> Result<(), StoreError>;
+}
+
+/// Bytes stored with an entity (the live-response library's file contents), written with the
+/// entity's document in one transaction and deleted with it: by [`DocStore::delete_doc`],
+/// [`DocStore::delete_docs`], [`TenantStore::clear_tenant_data`], [`TenantStore::delete_tenant`]
+/// and [`TenantStore::clear_all`].
+pub trait BlobStore: Send + Sync {
+    /// Inserts or replaces one entity (as [`DocStore::upsert_docs`] does) and the bytes it
+    /// describes, all or nothing.
+    fn upsert_doc_with_blob(
+        &self,
+        table: EntityTable,
+        tenant_id: &str,
+        doc: &serde_json::Value,
+        blob: &[u8],
+    ) -> Result<(), StoreError>;
+    /// The bytes stored with the entity whose key column equals `key` (with the column's own
+    /// collation), if it has any.
+    fn get_blob(&self, table: EntityTable, tenant_id: &str, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
+}
+
 /// A whole store: every narrow trait. Implemented for every type that implements them all, so a
 /// backend implements the narrow traits only.
 pub trait Store:
@@ -258,6 +297,8 @@ pub trait Store:
     + SequenceStore
     + RateWindowStore
     + HuntingStore
+    + LockStore
+    + BlobStore
     + 'static
 {
 }
@@ -272,6 +313,8 @@ impl<T> Store for T where
         + SequenceStore
         + RateWindowStore
         + HuntingStore
+        + LockStore
+        + BlobStore
         + 'static
 {
 }
@@ -348,7 +391,7 @@ pub trait HuntingStore: Send + Sync {
 /// Every trait, for `use palisade_store::prelude::*` where store methods are called.
 pub mod prelude {
     pub use super::{
-        DocStore, HuntingStore, JournalStore, LinkStore, MetaStore, ObservationStore, RateWindowStore, SequenceStore,
-        Store, StoreError, TenantStore,
+        BlobStore, DocStore, HuntingStore, JournalStore, LinkStore, LockStore, MetaStore, ObservationStore,
+        RateWindowStore, SequenceStore, Store, StoreError, TenantStore,
     };
 }

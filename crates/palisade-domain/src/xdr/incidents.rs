@@ -396,7 +396,7 @@ impl Core {
         let id = parse_incident_id(id)?;
         let valid = patch.validate()?;
         let tenant = caller.tenant_id.as_str();
-        let _guard = self.incident_lock();
+        let _guard = self.incident_lock(tenant)?;
         let mut record = self.incident_record(tenant, id)?.ok_or_else(|| not_found(id))?;
         let mut alerts = self.alerts_of(tenant, &[id])?.remove(&id).unwrap_or_default();
         if valid.is_empty() {
@@ -482,7 +482,7 @@ impl Core {
             )
             .into());
         }
-        let _guard = self.incident_lock();
+        let _guard = self.incident_lock(tenant)?;
         let mut from = self.incident_record(tenant, source)?.ok_or_else(|| not_found(source))?;
         let mut into = self.incident_record(tenant, target)?.ok_or_else(|| not_found(target))?;
         for (record, role) in [(&from, "source"), (&into, "target")] {
@@ -603,7 +603,7 @@ impl Core {
     /// (oldest first, each joining or opening one as a new alert would), and every incident the
     /// alerts name is created or settled.
     pub(crate) fn file_stored_alerts(&self, tenant_id: &str, alerts: &[Alert], extra_ids: &[i64]) -> DomainResult<()> {
-        let _guard = self.incident_lock();
+        let _guard = self.incident_lock(tenant_id)?;
         let mut ids: Vec<i64> = alerts.iter().filter_map(|a| a.incident_id).collect();
         ids.extend_from_slice(extra_ids);
         // Named ids first, so fresh ids drawn for unfiled alerts stay clear of them.
@@ -627,9 +627,10 @@ impl Core {
         Ok(())
     }
 
-    /// Serialises incident and alert writes (one lock with the alerts' read-modify-write).
-    pub(crate) fn incident_lock(&self) -> std::sync::MutexGuard<'_, ()> {
-        self.state_lock.lock().unwrap_or_else(|e| e.into_inner())
+    /// Serialises incident and alert writes: the tenant's section, the one the alerts'
+    /// read-modify-write takes (shared by every process on the store).
+    pub(crate) fn incident_lock(&self, tenant_id: &str) -> DomainResult<crate::exclusive::Exclusive> {
+        self.tenant_section(tenant_id)
     }
 
     fn incident_record(&self, tenant_id: &str, id: i64) -> DomainResult<Option<IncidentRecord>> {
