@@ -77,7 +77,9 @@ print(f"DeviceProcessEvents rows visible: {total:,}; selective query's device: {
 queries = [
     ("summarize count() by DeviceName", 100,
      "DeviceProcessEvents | summarize count() by DeviceName"),
-    ("selective where ... | take 100", 5,
+    ("selective where ... | take 100 (one device's events)", 5,
+     f"DeviceProcessEvents | where DeviceName == '{device}' | take 100"),
+    ("selective where ... | take 100 (one device, a tenth of its events match)", 5,
      f"DeviceProcessEvents | where DeviceName == '{device}' and FileName =~ 'cmd.exe' | take 100"),
     ("join process and network events on DeviceId, last hour", 500,
      "DeviceProcessEvents | where Timestamp > ago(1h) | project DeviceId, DeviceName, FileName, ProcessCommandLine"

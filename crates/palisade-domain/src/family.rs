@@ -273,8 +273,12 @@ pub const INCIDENTS: Family = Family {
     path_words: &["incidents"],
 };
 
-/// Defender XDR advanced hunting, also served as Defender for Endpoint's advanced queries: the
-/// two routes are two APIs with their own windows, counted per tenant (45/minute, 1,500/hour).
+/// Defender XDR advanced hunting, also served as Defender for Endpoint's advanced queries
+/// (`xdr::hunting`). Its 13 tables are not entity tables (they are the store's `HuntingStore`, and
+/// the data document's `hunting` property, see `xdr::take_hunting`). Limits (xdr-api-and-auth.md
+/// §2.5): 45 calls per minute and 1,500 per hour per tenant (the observed 429 bodies: "maximum
+/// allowed 45 per 00:01:00", "1500 per 01:00:00"); the two routes are two APIs with their own
+/// windows.
 pub const HUNTING: Family = Family {
     name: "hunting",
     tables: &[],

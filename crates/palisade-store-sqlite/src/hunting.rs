@@ -3,10 +3,12 @@
 //! column named as documented, in the storage encoding `palisade_kql::sql` assumes, with absent
 //! strings stored as `''` (so the rendered SQL needs no `COALESCE` and indexes stay usable).
 //!
+//! Rows carry the tenant's small integer key (`hunting_tenants`), not its id: see `hunting.sql`.
 //! Scans and aggregates are rendered by `palisade_kql::sql` for SQLite, with the tenant condition
 //! ANDed in; rows stream from the statement into the caller's sink, never collected whole. A
 //! request's deadline is enforced inside SQLite too (a progress handler), so one long `GROUP BY`
-//! stops at it.
+//! stops at it. Hunting reads map the database file (`mmap_size`), which spares a copy of every
+//! page a large scan reads.
 
 use crate::error::Result;
 use crate::SqliteStore;
@@ -20,15 +22,35 @@ use std::time::Instant;
 /// The DDL of the hunting tables (migration 10).
 pub(crate) const MIGRATION: &str = include_str!("hunting.sql");
 
+/// How much of the database file hunting reads map into memory.
+const MMAP_BYTES: i64 = 4 << 30;
+
 /// How many SQLite virtual-machine steps run between two deadline checks.
 const DEADLINE_CHECK_STEPS: i32 = 20_000;
 
 const OPTIONS: SqlOptions = SqlOptions {
     dialect: Dialect::Sqlite,
     strings_not_null: true,
-    // ?1 is the tenant.
-    first_param: 2,
+    // ?1 is the tenant's key, ?2 the start of the look-back window.
+    first_param: 3,
 };
+
+/// The tenant and look-back conditions, ANDed into every statement. The window is written with a
+/// unary `+` so that SQLite never picks the time index for it: it covers 30 days, nearly every
+/// row, and choosing that index for a `GROUP BY DeviceName` (instead of the covering
+/// `(tenant_id, DeviceName, Timestamp)` index) costs a row lookup per row. A query's own time
+/// filter (`Timestamp > ago(1h)`) is rendered without it and still uses the index.
+fn scope(request: &ScanRequest) -> (ScanRequest, String, i64) {
+    let mut rest = request.clone();
+    match rest.time_window.take() {
+        Some(w) => (
+            rest,
+            format!("tenant_key = ?1 AND +{} >= ?2", column(&w.column)),
+            w.from,
+        ),
+        None => (rest, "tenant_key = ?1 AND ?2 IS NOT NULL".into(), 0),
+    }
+}
 
 /// The SQL table of a hunting table, or `UnknownColumn` naming it (the neutral "not part of the
 /// schema" error).
@@ -60,6 +82,18 @@ impl ToSql for Bind<'_> {
             SqlValue::Text(s) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
         })
     }
+}
+
+/// The tenant's key, if it has hunting rows (-1 otherwise, which matches no row, so aggregates
+/// still answer their empty result). Also maps the file for the read that follows.
+fn tenant_key(c: &Connection, tenant_id: &str) -> Result<i64> {
+    c.pragma_update(None, "mmap_size", MMAP_BYTES)?;
+    use rusqlite::OptionalExtension;
+    let key = c
+        .prepare_cached("SELECT tenant_key FROM hunting_tenants WHERE tenant_id = ?1")?
+        .query_row([tenant_id], |r| r.get(0))
+        .optional()?;
+    Ok(key.unwrap_or(-1))
 }
 
 /// A stored value as the engine reads it (it converts integers, 0/1 and JSON text by column type).
@@ -109,12 +143,19 @@ impl HuntingStore for SqliteStore {
         let names: Vec<String> = schema.columns.iter().map(|(n, _)| column(n)).collect();
         let marks: Vec<String> = (2..=schema.columns.len() + 1).map(|i| format!("?{i}")).collect();
         let insert = format!(
-            "INSERT INTO {table} (tenant_id, {}) VALUES (?1, {})",
+            "INSERT INTO {table} (tenant_key, {}) VALUES (?1, {})",
             names.join(", "),
             marks.join(", ")
         );
         self.write(|c| {
             let tx = c.transaction()?;
+            tx.prepare_cached(
+                "INSERT INTO hunting_tenants (tenant_id) VALUES (?1) ON CONFLICT (tenant_id) DO NOTHING",
+            )?
+            .execute([tenant_id])?;
+            let key: i64 = tx
+                .prepare_cached("SELECT tenant_key FROM hunting_tenants WHERE tenant_id = ?1")?
+                .query_row([tenant_id], |r| r.get(0))?;
             {
                 let mut stmt = tx.prepare_cached(&insert)?;
                 let mut values: Vec<SqlValue> = Vec::with_capacity(schema.columns.len());
@@ -122,7 +163,7 @@ impl HuntingStore for SqliteStore {
                     values.clear();
                     values.extend(row.iter().zip(&schema.columns).map(|(v, (_, ty))| stored_value(v, *ty)));
                     let mut params: Vec<&dyn ToSql> = Vec::with_capacity(values.len() + 1);
-                    params.push(&tenant_id);
+                    params.push(&key);
                     let binds: Vec<Bind<'_>> = values.iter().map(Bind).collect();
                     params.extend(binds.iter().map(|b| b as &dyn ToSql));
                     stmt.execute(params.as_slice())?;
@@ -143,12 +184,14 @@ impl HuntingStore for SqliteStore {
         if let Some(unknown) = request.columns.iter().find(|c| schema.column(c).is_none()) {
             return Err(StoreError::UnknownColumn(unknown.clone()));
         }
-        let fragment = sql::scan_sql(request, &table, Some("tenant_id = ?1"), &column, OPTIONS);
+        let (rest, scoped, from) = scope(request);
+        let fragment = sql::scan_sql(&rest, &table, Some(&scoped), &column, OPTIONS);
         let width = request.columns.len();
         self.read(|c| {
+            let key = tenant_key(c, tenant_id)?;
             with_deadline(c, request.deadline, || {
                 let mut stmt = c.prepare_cached(&fragment.sql)?;
-                let mut params: Vec<&dyn ToSql> = vec![&tenant_id];
+                let mut params: Vec<&dyn ToSql> = vec![&key, &from];
                 let binds: Vec<Bind<'_>> = fragment.params.iter().map(Bind).collect();
                 params.extend(binds.iter().map(|b| b as &dyn ToSql));
                 let mut rows = stmt.query(params.as_slice())?;
@@ -172,15 +215,20 @@ impl HuntingStore for SqliteStore {
     fn aggregate_hunting(&self, tenant_id: &str, request: &AggregateRequest) -> Result<Option<Vec<Row>>, StoreError> {
         let (schema, table) = table(&request.scan.table)?;
         let is_string = |c: &str| schema.column(c).is_some_and(|(_, t)| t == KqlType::String);
-        let Some(fragment) = sql::aggregate_sql(request, &table, Some("tenant_id = ?1"), &column, &is_string, OPTIONS)
-        else {
+        let (rest, scoped, from) = scope(&request.scan);
+        let rest = AggregateRequest {
+            scan: rest,
+            ..request.clone()
+        };
+        let Some(fragment) = sql::aggregate_sql(&rest, &table, Some(&scoped), &column, &is_string, OPTIONS) else {
             return Ok(None);
         };
         let width = request.group_by.len() + request.aggregates.len();
         self.read(|c| {
+            let key = tenant_key(c, tenant_id)?;
             with_deadline(c, request.scan.deadline, || {
                 let mut stmt = c.prepare_cached(&fragment.sql)?;
-                let mut params: Vec<&dyn ToSql> = vec![&tenant_id];
+                let mut params: Vec<&dyn ToSql> = vec![&key, &from];
                 let binds: Vec<Bind<'_>> = fragment.params.iter().map(Bind).collect();
                 params.extend(binds.iter().map(|b| b as &dyn ToSql));
                 let mut rows = stmt.query(params.as_slice())?;
@@ -200,9 +248,10 @@ impl HuntingStore for SqliteStore {
     fn count_hunting_rows(&self, tenant_id: &str, name: &str) -> Result<u64, StoreError> {
         let (_, table) = table(name)?;
         self.read(|c| {
+            let key = tenant_key(c, tenant_id)?;
             let n: i64 = c
-                .prepare_cached(&format!("SELECT COUNT(*) FROM {table} WHERE tenant_id = ?1"))?
-                .query_row([tenant_id], |r| r.get(0))?;
+                .prepare_cached(&format!("SELECT COUNT(*) FROM {table} WHERE tenant_key = ?1"))?
+                .query_row([key], |r| r.get(0))?;
             Ok(n as u64)
         })
     }
@@ -228,7 +277,7 @@ mod tests {
                     Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
                 })
                 .unwrap();
-            assert_eq!(columns[0].0, "tenant_id", "{}", t.name);
+            assert_eq!(columns[0].0, "tenant_key", "{}", t.name);
             let expected: Vec<(String, String, bool)> = t
                 .columns
                 .iter()

@@ -485,6 +485,7 @@ mod tests {
             ("PATCH", "/api/incidents/123", Some(50), Some(1500)),
             // Get incident: its own page says 100/minute and 1,500/hour, the default.
             ("GET", "/api/incidents/123", Some(100), Some(1500)),
+            // Advanced hunting, both routes: the tenant's limits.
             ("POST", "/api/advancedhunting/run", Some(45), Some(1500)),
             ("POST", "/api/advancedqueries/run", Some(45), Some(1500)),
             // Graph's runHuntingQuery, one API under four paths.
@@ -514,6 +515,9 @@ mod tests {
         }
         // Twelve APIs have their own figures; no entry beyond them.
         assert_eq!(api_limits().count(), 12);
+        assert!(limit_for("POST", "/api/advancedhunting/run").per_tenant);
+        assert!(limit_for("POST", "/v1.0/security/runHuntingQuery").per_tenant);
+        assert!(!limit_for("POST", "/api/alerts/batchUpdate").per_tenant);
     }
 
     #[test]

@@ -23,8 +23,8 @@ use crate::{Core, DomainError, DomainResult};
 use palisade_auth::Principal;
 use palisade_error::{ApiError, ErrorCode};
 use palisade_kql::{
-    AggregateRequest, Catalog, ErrorKind, ExecOptions, KqlError, KqlType, QueryResult, Row, RowIter, RowSource,
-    ScanRequest, SourceError, Stage, Value,
+    AggregateRequest, Catalog, ErrorKind, ExecOptions, KqlError, QueryResult, Row, RowIter, RowSource, ScanRequest,
+    SourceError, Stage, Value,
 };
 use palisade_store::Store;
 use std::sync::Arc;
@@ -260,10 +260,4 @@ impl Core {
         }
         self.hunting_query(&caller.tenant_id, query, &self.settings.hunting)
     }
-}
-
-/// The type names `getschema` and the API's `Schema` use, for a column type (re-exported for
-/// renderers that need them without the engine).
-pub fn api_type_name(ty: KqlType) -> &'static str {
-    ty.api_name()
 }
