@@ -14,16 +14,16 @@ use palisade_error::ApiError;
 use std::sync::Arc;
 
 /// Authentication of the Defender routes (MDE and XDR): a Defender token is required.
-pub async fn authenticate(state: State<AppState>, request: Request, next: Next) -> Response {
+pub async fn authenticate(state: State<Arc<AppState>>, request: Request, next: Next) -> Response {
     authenticate_for(Api::Defender, state, request, next).await
 }
 
 /// Authentication of the Graph routes: a token for `https://graph.microsoft.com` is required.
-pub async fn authenticate_graph(state: State<AppState>, request: Request, next: Next) -> Response {
+pub async fn authenticate_graph(state: State<Arc<AppState>>, request: Request, next: Next) -> Response {
     authenticate_for(Api::Graph, state, request, next).await
 }
 
-async fn authenticate_for(api: Api, State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+async fn authenticate_for(api: Api, State(state): State<Arc<AppState>>, mut request: Request, next: Next) -> Response {
     let header = request
         .headers()
         .get(AUTHORIZATION)

@@ -117,7 +117,7 @@ pub fn collection_response(
 /// layers below (a Defender envelope, with its journal entry) becomes Graph's error body under the
 /// same tracking id; every response gets `request-id` and `client-request-id` (the client's, or
 /// the request id when it sent none, as Graph does).
-pub async fn graph_shape(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub async fn graph_shape(State(state): State<std::sync::Arc<AppState>>, request: Request, next: Next) -> Response {
     if !is_graph_path(request.uri().path()) {
         return next.run(request).await;
     }
