@@ -49,9 +49,6 @@ pub struct Settings {
     /// Most live-response sessions running at once in a tenant (`None`: the documented 25); lower
     /// it to reach the limit with a small population.
     pub max_live_response_sessions: Option<usize>,
-    /// Where the live-response library keeps its files (`<data dir>/library`); `None` leaves
-    /// uploads and deletes unavailable (`InternalServerError`), as in store-only uses.
-    pub library_dir: Option<std::path::PathBuf>,
     /// Advanced hunting's limits (rows, timeout, result size, look-back).
     pub hunting: xdr::hunting::HuntingSettings,
     /// Families beyond the built-in [`family::FAMILIES`] (a test's toy family): their tables are

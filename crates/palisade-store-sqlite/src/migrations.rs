@@ -237,9 +237,22 @@ CREATE TABLE rate_windows (
     count INTEGER NOT NULL
 ) WITHOUT ROWID;
 "#,
-    // 7 and 8: numbers given to other work of this session; empty here so that incidents (9)
-    // and the hunting tables (10) keep their numbers whichever lands first.
-    "-- 7: reserved",
+    // 7: store locks and library blobs (issue 12 calls it 11; here it is the next in the list).
+    r#"
+-- Named locks (LockStore): one row per lock taken, `holder` the taker's unique value, the lease
+-- ending at `expires_ms` (Unix milliseconds of the system clock, not the emulator's).
+CREATE TABLE locks (
+    name TEXT PRIMARY KEY,
+    holder TEXT NOT NULL,
+    expires_ms INTEGER NOT NULL
+) WITHOUT ROWID;
+-- The live-response library's file contents (BlobStore), in the row of their metadata: written
+-- in one transaction with it and deleted with it. After `doc`, so reading documents never reads
+-- these pages.
+ALTER TABLE library_files ADD COLUMN content BLOB;
+"#,
+    // 8: a number given to other work of this session; empty here so that incidents keep 9 and
+    // the hunting tables 10 whichever lands first.
     "-- 8: reserved",
     r#"
 -- Number 9 of the session plan: Defender XDR incidents (IncidentRecord; alerts stay in `alerts`
@@ -265,20 +278,6 @@ CREATE INDEX incidents_by_status ON incidents (tenant_id, status, incident_id);
 CREATE INDEX incidents_by_assignee ON incidents (tenant_id, assigned_to, incident_id);
 "#,
     crate::hunting::MIGRATION,
-    // 11 (issue 12's numbering): store locks and library blobs.
-    r#"
--- Named locks (LockStore): one row per lock taken, `holder` the taker's unique value, the lease
--- ending at `expires_ms` (Unix milliseconds of the system clock, not the emulator's).
-CREATE TABLE locks (
-    name TEXT PRIMARY KEY,
-    holder TEXT NOT NULL,
-    expires_ms INTEGER NOT NULL
-) WITHOUT ROWID;
--- The live-response library's file contents (BlobStore), in the row of their metadata: written
--- in one transaction with it and deleted with it. After `doc`, so reading documents never reads
--- these pages.
-ALTER TABLE library_files ADD COLUMN content BLOB;
-"#,
 ];
 
 pub(crate) fn migrate(conn: &mut Connection) -> Result<()> {

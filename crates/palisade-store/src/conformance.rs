@@ -73,14 +73,6 @@ pub const ALL: &[(&str, Check)] = &[
         "concurrent_readers_beyond_the_connection_set_wait_or_refuse",
         concurrent_readers_beyond_the_connection_set_wait_or_refuse,
     ),
-    (
-        "hunting_rows_scan_filter_limit_and_stop",
-        hunting_rows_scan_filter_limit_and_stop,
-    ),
-    (
-        "hunting_aggregates_are_exact_and_scoped",
-        hunting_aggregates_are_exact_and_scoped,
-    ),
     ("meta_set_replaces_the_value", meta_set_replaces_the_value),
     (
         "locks_exclude_other_holders_until_released_or_expired",
@@ -89,6 +81,14 @@ pub const ALL: &[(&str, Check)] = &[
     (
         "blobs_are_written_and_deleted_with_their_entity",
         blobs_are_written_and_deleted_with_their_entity,
+    ),
+    (
+        "hunting_rows_scan_filter_limit_and_stop",
+        hunting_rows_scan_filter_limit_and_stop,
+    ),
+    (
+        "hunting_aggregates_are_exact_and_scoped",
+        hunting_aggregates_are_exact_and_scoped,
     ),
 ];
 
@@ -113,11 +113,11 @@ macro_rules! conformance_tests {
             meta_init_is_first_writer_wins,
             rate_windows_count_all_or_nothing_atomically,
             concurrent_readers_beyond_the_connection_set_wait_or_refuse,
-            hunting_rows_scan_filter_limit_and_stop,
-            hunting_aggregates_are_exact_and_scoped,
             meta_set_replaces_the_value,
             locks_exclude_other_holders_until_released_or_expired,
             blobs_are_written_and_deleted_with_their_entity,
+            hunting_rows_scan_filter_limit_and_stop,
+            hunting_aggregates_are_exact_and_scoped,
         );
     };
     (@each $make:expr; $($name:ident),+ $(,)?) => {

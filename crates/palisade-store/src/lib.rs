@@ -296,9 +296,9 @@ pub trait Store:
     + JournalStore
     + SequenceStore
     + RateWindowStore
-    + HuntingStore
     + LockStore
     + BlobStore
+    + HuntingStore
     + 'static
 {
 }
@@ -312,9 +312,9 @@ impl<T> Store for T where
         + JournalStore
         + SequenceStore
         + RateWindowStore
-        + HuntingStore
         + LockStore
         + BlobStore
+        + HuntingStore
         + 'static
 {
 }

@@ -184,6 +184,7 @@ fn counter_key(tenant_id: &str, app_id: &str, limit: &ApiLimit, method: &str, ro
     // A tenant's limit (advanced hunting) counts every app of the tenant in one window.
     let app_id = if limit.per_tenant { "*" } else { app_id };
     let mut key = String::with_capacity(tenant_id.len() + app_id.len() + route.len() + 16);
+    let app_id = if limit.per_tenant { "*" } else { app_id };
     for part in [tenant_id, "\u{0}", app_id, "\u{0}"] {
         key.push_str(part);
     }
