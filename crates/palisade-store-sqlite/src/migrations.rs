@@ -255,8 +255,8 @@ ALTER TABLE library_files ADD COLUMN content BLOB;
     // the hunting tables 10 whichever lands first.
     "-- 8: reserved",
     r#"
--- Number 9 of the session plan: Defender XDR incidents (IncidentRecord; alerts stay in `alerts`
--- and name their incident by incident_id). Portable SQL: plain INTEGER/TEXT columns and indexes.
+-- Defender XDR incidents (IncidentRecord; alerts stay in `alerts` and name their incident by
+-- incident_id). Portable SQL: plain INTEGER/TEXT columns and indexes, as the other tables.
 CREATE TABLE incidents (
     tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
     incident_id INTEGER NOT NULL,

@@ -396,7 +396,8 @@ impl Core {
         let id = parse_incident_id(id)?;
         let valid = patch.validate()?;
         let tenant = caller.tenant_id.as_str();
-        let _guard = self.incident_lock(tenant)?;
+        // The tenant's section: incident writes and alert writes exclude each other.
+        let _section = self.tenant_section(tenant)?;
         let mut record = self.incident_record(tenant, id)?.ok_or_else(|| not_found(id))?;
         let mut alerts = self.alerts_of(tenant, &[id])?.remove(&id).unwrap_or_default();
         if valid.is_empty() {
@@ -482,7 +483,7 @@ impl Core {
             )
             .into());
         }
-        let _guard = self.incident_lock(tenant)?;
+        let _section = self.tenant_section(tenant)?;
         let mut from = self.incident_record(tenant, source)?.ok_or_else(|| not_found(source))?;
         let mut into = self.incident_record(tenant, target)?.ok_or_else(|| not_found(target))?;
         for (record, role) in [(&from, "source"), (&into, "target")] {
@@ -557,8 +558,8 @@ impl Core {
 
     /// Keeps the incidents of `incident_ids` in line with their alerts after alerts were stored:
     /// creates the record of an id no record exists for (derived from its alerts), settles status
-    /// and severity of the others, and does what `why` asks besides. Call with the incident lock
-    /// held (every alert write already holds it).
+    /// and severity of the others, and does what `why` asks besides. Call inside the tenant's
+    /// section (every alert write already is).
     pub(crate) fn settle_incidents(&self, tenant_id: &str, incident_ids: &[i64], why: AlertChange) -> DomainResult<()> {
         let ids: Vec<i64> = incident_ids
             .iter()
@@ -603,7 +604,7 @@ impl Core {
     /// (oldest first, each joining or opening one as a new alert would), and every incident the
     /// alerts name is created or settled.
     pub(crate) fn file_stored_alerts(&self, tenant_id: &str, alerts: &[Alert], extra_ids: &[i64]) -> DomainResult<()> {
-        let _guard = self.incident_lock(tenant_id)?;
+        let _section = self.tenant_section(tenant_id)?;
         let mut ids: Vec<i64> = alerts.iter().filter_map(|a| a.incident_id).collect();
         ids.extend_from_slice(extra_ids);
         // Named ids first, so fresh ids drawn for unfiled alerts stay clear of them.
@@ -625,12 +626,6 @@ impl Core {
             self.settle_incidents(tenant_id, chunk, AlertChange::Loaded)?;
         }
         Ok(())
-    }
-
-    /// Serialises incident and alert writes: the tenant's section, the one the alerts'
-    /// read-modify-write takes (shared by every process on the store).
-    pub(crate) fn incident_lock(&self, tenant_id: &str) -> DomainResult<crate::exclusive::Exclusive> {
-        self.tenant_section(tenant_id)
     }
 
     fn incident_record(&self, tenant_id: &str, id: i64) -> DomainResult<Option<IncidentRecord>> {
