@@ -6,9 +6,9 @@
 //! relations; `observations` the lookups' rows and statistics; `journal` the error journal; `meta`
 //! small values, sequences and upkeep; `rate_windows` the shared rate-limit windows (one upsert
 //! per window; `examples/rate_window_cost.rs` measures it); `locks` named leases and the blobs
-//! stored with entities; `hunting` the advanced-hunting tables (one SQL table each, scans and
-//! aggregates rendered by `palisade_kql::sql`); `bulk` bulk loads (secondary indexes dropped and
-//! rebuilt, crash-safe); `error` maps SQLite's errors onto the neutral `StoreError`
+//! stored with entities; `bulk` bulk loads (secondary indexes dropped and rebuilt, crash-safe);
+//! `hunting` the advanced-hunting tables (one SQL table each, scans and aggregates rendered by
+//! `palisade_kql::sql`); `error` maps SQLite's errors onto the neutral `StoreError`
 //! (busy → `Unavailable`, unique or primary-key violations → `Conflict`, the rest → `Backend`).
 //! `tests/conformance.rs` runs `palisade_store::conformance` against this backend.
 
