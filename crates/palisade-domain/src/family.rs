@@ -60,6 +60,7 @@ pub const FAMILIES: &[&Family] = &[
     &LIBRARY,
     &INCIDENTS,
     &HUNTING,
+    &crate::graph::FAMILY,
 ];
 
 const MACHINE_READ_WRITE: &[&str] = &["Machine.Read.All", "Machine.ReadWrite.All"];

@@ -237,8 +237,7 @@ CREATE TABLE rate_windows (
     count INTEGER NOT NULL
 ) WITHOUT ROWID;
 "#,
-    // Issue 12's numbering calls this migration 11 (9 and 10 are taken by incidents and hunting on
-    // other branches); here it is simply the next one in the list.
+    // 7: store locks and library blobs (issue 12 calls it 11; here it is the next in the list).
     r#"
 -- Named locks (LockStore): one row per lock taken, `holder` the taker's unique value, the lease
 -- ending at `expires_ms` (Unix milliseconds of the system clock, not the emulator's).

@@ -124,6 +124,8 @@ pub struct IncidentPatch {
     pub tags: Option<Vec<String>>,
     /// Appended to `comments`.
     pub comment: Option<String>,
+    /// Graph's `description`; `""` clears it.
+    pub description: Option<String>,
 }
 
 struct ValidPatch {
@@ -133,6 +135,7 @@ struct ValidPatch {
     determination: Option<IncidentDetermination>,
     tags: Option<Vec<String>>,
     comment: Option<String>,
+    description: Option<String>,
 }
 
 impl IncidentPatch {
@@ -170,6 +173,7 @@ impl IncidentPatch {
                 .transpose()?,
             tags: self.tags.clone(),
             comment: self.comment.clone(),
+            description: self.description.clone(),
         })
     }
 }
@@ -182,6 +186,7 @@ impl ValidPatch {
             && self.determination.is_none()
             && self.tags.is_none()
             && self.comment.is_none()
+            && self.description.is_none()
     }
 }
 
@@ -318,6 +323,7 @@ fn derived_record(incident_id: i64, alerts: &[Alert], now: DateTime<Utc>) -> Inc
         severity: severity_of(alerts).unwrap_or(IncidentSeverity::Informational),
         tags: Vec::new(),
         comments: Vec::new(),
+        description: None,
     }
 }
 
@@ -444,6 +450,9 @@ impl Core {
         }
         if let Some(tags) = &valid.tags {
             record.tags = tags.clone();
+        }
+        if let Some(description) = &valid.description {
+            record.description = (!description.is_empty()).then(|| description.clone());
         }
         let now = self.clock.now();
         if let Some(comment) = &valid.comment {

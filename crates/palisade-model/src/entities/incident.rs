@@ -112,6 +112,9 @@ pub struct IncidentRecord {
     pub tags: Vec<String>,
     #[serde(default)]
     pub comments: Vec<IncidentComment>,
+    /// Graph's `description` (settable through Graph only; the XDR API has no such property).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
 }
 
 fn unknown_classification() -> IncidentClassification {

@@ -1,8 +1,10 @@
-//! The emulated APIs, by product: [`mde`] (Defender for Endpoint) and [`xdr`] (Defender XDR), one
+//! The emulated APIs, by product: [`mde`] (Defender for Endpoint), [`xdr`] (Defender XDR) and
+//! [`graph`] (Microsoft Graph's security API over the same data), one
 //! route module per API family; and the response shapes they share (OData entity and collection
 //! envelopes, paging links, `$count`). Routes mirror the real paths; emulator-only ones live under
 //! `/_palisade/` ([`crate::admin`]).
 
+pub mod graph;
 pub mod mde;
 pub mod xdr;
 

@@ -11,6 +11,7 @@ mod envelope;
 mod families;
 mod faults;
 mod fidelity;
+mod graph;
 mod hardening;
 mod hunting;
 mod incidents;

@@ -108,6 +108,7 @@ pub async fn update(
         determination: body.determination,
         tags: body.tags,
         comment: body.comment,
+        description: None,
     };
     let tenant = caller.tenant_id.clone();
     let incident = state
