@@ -32,7 +32,8 @@ impl Core {
             None
         };
         Ok(Page {
-            next_skip: more.then_some(offset + limit),
+            // `$top=0` asks for nothing: a next page at the same `$skip` would loop a client forever.
+            next_skip: (more && limit > 0).then_some(offset + limit),
             docs,
             count,
         })

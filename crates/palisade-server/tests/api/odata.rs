@@ -453,3 +453,22 @@ async fn odata_errors_are_journaled_like_every_other_error() {
     let record = expect_error(&f.app, response, 400, "ODataError", &["riskscore2"]).await;
     assert_eq!(record["cause"], "odata");
 }
+
+/// `$top=0` is an empty page without `@odata.nextLink`: a link to the same `$skip` would send a
+/// client that follows links round in circles (found on the incidents list; the lists share it).
+#[tokio::test]
+async fn top_zero_is_an_empty_last_page_on_every_kind_of_list() {
+    let app = TestApp::spawn().await;
+    let token = app.token().await;
+    for path in ["/api/machines", "/api/alerts", "/api/incidents"] {
+        let response = app.get(&format!("{path}?$top=0"), &token).await;
+        let status = response.status();
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(status, 200, "{path}: {body}");
+        assert_eq!(body["value"].as_array().map(Vec::len), Some(0), "{path}: {body}");
+        assert!(body.get("@odata.nextLink").is_none(), "{path}: {body}");
+        // The same list with $top=1 does have a next page, so the check above is not vacuous.
+        let more: Value = app.get(&format!("{path}?$top=1"), &token).await.json().await.unwrap();
+        assert!(more.get("@odata.nextLink").is_some(), "{path}?$top=1: {more}");
+    }
+}
