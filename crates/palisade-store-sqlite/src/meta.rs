@@ -30,6 +30,10 @@ impl MetaStore for SqliteStore {
     fn analyze(&self) -> Result<(), StoreError> {
         self.write(|c| Ok(c.execute_batch("ANALYZE;")?))
     }
+
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
 }
 
 impl SequenceStore for SqliteStore {

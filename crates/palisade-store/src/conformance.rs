@@ -79,8 +79,10 @@ pub const ALL: &[(&str, Check)] = &[
 /// `palisade_store::conformance_tests!(|| Arc::new(...) as Arc<dyn Store>);`.
 #[macro_export]
 macro_rules! conformance_tests {
-    ($make:expr) => {
-        $crate::conformance_tests!(@each $make;
+    // An attribute for every test (`#[ignore = "needs PostgreSQL"]`); before the plain arm, which
+    // would take the attribute as part of the expression.
+    (#[$attr:meta] $make:expr) => {
+        $crate::conformance_tests!(@each #[$attr] $make;
             tenants_are_found_by_id_or_domain_in_any_case,
             tenant_ids_and_domains_are_unique,
             apps_belong_to_their_tenant,
@@ -98,9 +100,13 @@ macro_rules! conformance_tests {
             concurrent_readers_beyond_the_connection_set_wait_or_refuse,
         );
     };
-    (@each $make:expr; $($name:ident),+ $(,)?) => {
+    ($make:expr) => {
+        $crate::conformance_tests!(#[cfg(all())] $make);
+    };
+    (@each #[$attr:meta] $make:expr; $($name:ident),+ $(,)?) => {
         $(
             #[test]
+            #[$attr]
             fn $name() {
                 let make = $make;
                 $crate::conformance::$name(&make);

@@ -93,6 +93,12 @@ pub trait MetaStore: Send + Sync {
     fn init_meta(&self, key: &str, value: &str) -> Result<String, StoreError>;
     /// Refreshes the query planner's statistics, after bulk loads.
     fn analyze(&self) -> Result<(), StoreError>;
+    /// The backend's name (`sqlite`, `postgres`), for the health report.
+    fn backend(&self) -> &'static str;
+    /// One round trip to the store, for the health report's latency.
+    fn ping(&self) -> Result<(), StoreError> {
+        self.get_meta("palisade:ping").map(|_| ())
+    }
 }
 
 /// Tenants and their app registrations.
