@@ -28,7 +28,7 @@ pub mod signin;
 pub mod state;
 pub mod tls;
 
-pub use config::{Config, IpNetwork};
+pub use config::{Config, IpNetwork, StoreConfig};
 
 use axum::extract::ConnectInfo;
 use axum::http::Method;
@@ -43,6 +43,7 @@ use layers::{auth, injection, journal, normalize};
 use palisade_domain::control::clock::Clock;
 use palisade_domain::Core;
 use palisade_error::ApiError;
+use palisade_store_postgres::PostgresStore;
 use palisade_store_sqlite::SqliteStore;
 use routing::Routes;
 use state::AppState;
@@ -67,14 +68,23 @@ pub enum StartError {
 
 /// Opens the data directory's store and domain, initialising both on first start.
 pub fn open_core(config: &Config) -> Result<Arc<Core>, StartError> {
-    let store = SqliteStore::open(&config.database_path()).map_err(|e| StartError::Store(e.to_string()))?;
+    let store: Arc<dyn palisade_store::Store> = match &config.store.postgres_url {
+        Some(url) => {
+            use secrecy::ExposeSecret;
+            Arc::new(
+                PostgresStore::open(url.expose_secret(), config.store.postgres.clone())
+                    .map_err(|e| StartError::Store(e.to_string()))?,
+            )
+        }
+        None => Arc::new(SqliteStore::open(&config.database_path()).map_err(|e| StartError::Store(e.to_string()))?),
+    };
     let mut settings = config.core.clone();
     // The library's files sit beside the database unless the settings name another place.
     settings
         .library_dir
         .get_or_insert_with(|| config.data_dir.join("library"));
     let core =
-        Core::open(Arc::new(store), Arc::new(Clock::new()), settings).map_err(|e| StartError::Store(e.to_string()))?;
+        Core::open(store, Arc::new(Clock::new()), settings).map_err(|e| StartError::Store(e.to_string()))?;
     Ok(Arc::new(core))
 }
 

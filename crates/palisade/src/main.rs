@@ -194,6 +194,53 @@ struct DataArg {
     /// Data directory: database, signing key, certificates.
     #[arg(long = "data", env = "PALISADE_DATA", default_value = "palisade-data")]
     dir: PathBuf,
+    /// The store: `sqlite` (the file in the data directory, the default) or a PostgreSQL URL
+    /// (postgres://user:password@host:5432/database; add ?sslmode=require for TLS), which any
+    /// number of Palisade processes may share.
+    #[arg(long = "store", env = "PALISADE_STORE")]
+    store: Option<String>,
+    /// PostgreSQL: most connections each process opens.
+    #[arg(long = "store-pool-size", env = "PALISADE_STORE_POOL_SIZE")]
+    pool_size: Option<usize>,
+    /// PostgreSQL: seconds a statement may run (or wait for a lock, or for a free connection)
+    /// before the request fails with a traceable InternalServerError.
+    #[arg(long = "store-timeout", env = "PALISADE_STORE_TIMEOUT")]
+    timeout_seconds: Option<u64>,
+    /// PostgreSQL: CA certificates (PEM) that verify the database server; implies TLS.
+    #[arg(long = "store-ca", env = "PALISADE_STORE_CA")]
+    ca_file: Option<PathBuf>,
+}
+
+impl DataArg {
+    /// The store these arguments name.
+    fn store(&self) -> Result<palisade_server::StoreConfig, String> {
+        let mut store = palisade_server::StoreConfig::from_location(self.store.as_deref())?;
+        if let Some(size) = self.pool_size {
+            store.postgres.pool_size = size.max(1);
+        }
+        if let Some(seconds) = self.timeout_seconds {
+            let timeout = std::time::Duration::from_secs(seconds.max(1));
+            store.postgres.statement_timeout = timeout;
+            store.postgres.pool_wait = timeout;
+        }
+        store.postgres.ca_file = self.ca_file.clone();
+        Ok(store)
+    }
+
+    /// The configuration of a one-shot command on this data directory and store.
+    fn config(&self) -> Result<Config, String> {
+        let mut config = Config::new(&self.dir);
+        config.store = self.store()?;
+        Ok(config)
+    }
+
+    /// Where the data is, for messages.
+    fn describe(&self) -> String {
+        match self.store().ok().and_then(|s| s.redacted_url()) {
+            Some(url) => url,
+            None => self.dir.display().to_string(),
+        }
+    }
 }
 
 #[derive(Args)]
@@ -338,10 +385,12 @@ fn end_quietly_on_a_closed_pipe() {
 
 fn serve(args: ServeArgs) -> Result<ExitCode, String> {
     init_logging(args.log_json);
+    let store = args.data.store()?;
     let config = Config {
         http: args.http.0,
         https: args.https.0,
         data_dir: args.data.dir,
+        store,
         journal_capacity: args.journal_size.max(1),
         max_body_bytes: args.max_body_bytes,
         page_size: args.page_size,
@@ -392,6 +441,9 @@ fn print_banner(server: &Server, config: &Config, took: std::time::Duration) {
         println!("  HTTP    {url}");
     }
     println!("  data    {}", config.data_dir.display());
+    if let Some(url) = config.store.redacted_url() {
+        println!("  store   {url}");
+    }
     println!(
         "  CA      {}  (REQUESTS_CA_BUNDLE / SSL_CERT_FILE)",
         server.ca_bundle.display()
@@ -440,7 +492,7 @@ fn init_logging(json: bool) {
 
 /// Opens (initialising on first use) the data directory without serving.
 fn open(data: &DataArg) -> Result<std::sync::Arc<palisade_domain::Core>, String> {
-    let config = Config::new(&data.dir);
+    let config = data.config()?;
     let core = palisade_server::open_core(&config).map_err(|e| e.to_string())?;
     palisade_server::tls::ensure(&config.data_dir).map_err(|e| e.to_string())?;
     Ok(core)
@@ -706,7 +758,7 @@ fn reset(data: DataArg, tenant: Option<&str>, demo_data: bool) -> Result<ExitCod
         }
         None => {
             core.reset_all().map_err(core_error)?;
-            eprintln!("reset {} to a first start", data.dir.display());
+            eprintln!("reset {} to a first start", data.describe());
         }
     }
     Ok(ExitCode::SUCCESS)
