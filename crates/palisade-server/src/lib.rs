@@ -66,9 +66,10 @@ pub enum StartError {
     Bind { addr: SocketAddr, source: std::io::Error },
 }
 
-/// Opens the data directory's store and domain, initialising both on first start.
-pub fn open_core(config: &Config) -> Result<Arc<Core>, StartError> {
-    let store: Arc<dyn palisade_store::Store> = match &config.store.postgres_url {
+/// Opens the configured store (the data directory's SQLite file, or PostgreSQL), running its
+/// migrations.
+pub fn open_store(config: &Config) -> Result<Arc<dyn palisade_store::Store>, StartError> {
+    Ok(match &config.store.postgres_url {
         Some(url) => {
             use secrecy::ExposeSecret;
             Arc::new(
@@ -77,15 +78,44 @@ pub fn open_core(config: &Config) -> Result<Arc<Core>, StartError> {
             )
         }
         None => Arc::new(SqliteStore::open(&config.database_path()).map_err(|e| StartError::Store(e.to_string()))?),
-    };
+    })
+}
+
+/// Opens the store and domain, initialising both on first start.
+pub fn open_core(config: &Config) -> Result<Arc<Core>, StartError> {
+    let store = open_store(config)?;
     let mut settings = config.core.clone();
     // The library's files sit beside the database unless the settings name another place.
     settings
         .library_dir
         .get_or_insert_with(|| config.data_dir.join("library"));
-    let core =
-        Core::open(store, Arc::new(Clock::new()), settings).map_err(|e| StartError::Store(e.to_string()))?;
+    let core = Core::open(store, Arc::new(Clock::new()), settings).map_err(|e| StartError::Store(e.to_string()))?;
     Ok(Arc::new(core))
+}
+
+/// Moves everything of one store into another, empty one (`palisade migrate`); see
+/// [`palisade_store::transfer`]. The lookups' observations are rebuilt by the target's first
+/// start; the error journal and rate-limit windows are not moved.
+pub fn migrate_store(
+    from: &Config,
+    to: &Config,
+    progress: &mut dyn FnMut(palisade_store::transfer::Progress<'_>),
+) -> Result<palisade_store::transfer::Moved, StartError> {
+    let source = open_store(from)?;
+    let target = open_store(to)?;
+    let links = [
+        palisade_model::links::MACHINE_USERS,
+        palisade_model::links::USER_MACHINES,
+        palisade_model::links::USER_ALERTS,
+    ];
+    palisade_store::transfer::transfer(
+        source.as_ref(),
+        target.as_ref(),
+        &[palisade_domain::mde::lookups::BACKFILL_META],
+        &links,
+        progress,
+    )
+    .map_err(|e| StartError::Store(e.to_string()))
 }
 
 /// Every route the server answers, with the list of what it routes (see [`routing`]).

@@ -32,6 +32,27 @@ impl MetaStore for PostgresStore {
         self.write(|c| Ok(c.client.batch_execute("ANALYZE")?))
     }
 
+    fn all_meta(&self) -> Result<Vec<(String, String)>, StoreError> {
+        self.read(|c| {
+            let statement = c.statement("SELECT key, value FROM meta ORDER BY key")?;
+            Ok(c.client
+                .query(&statement, &[])?
+                .iter()
+                .map(|r| (r.get(0), r.get(1)))
+                .collect())
+        })
+    }
+
+    fn set_meta(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        self.write(|c| {
+            let statement = c.statement(
+                "INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            )?;
+            c.client.execute(&statement, &[&key, &value])?;
+            Ok(())
+        })
+    }
+
     fn backend(&self) -> &'static str {
         "postgres"
     }

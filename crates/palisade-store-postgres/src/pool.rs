@@ -195,3 +195,16 @@ fn describe_connect(e: &postgres::Error) -> String {
         None => e.to_string(),
     }
 }
+
+impl Drop for Pool {
+    /// Closing a connection blocks on the driver's own runtime, which panics on an async worker
+    /// (where a server may drop its store): idle connections close on a thread of their own.
+    fn drop(&mut self) {
+        let idle = std::mem::take(&mut self.state.get_mut().unwrap_or_else(|e| e.into_inner()).idle);
+        if !idle.is_empty() {
+            let _ = std::thread::Builder::new()
+                .name("palisade-pg-close".into())
+                .spawn(move || drop(idle));
+        }
+    }
+}

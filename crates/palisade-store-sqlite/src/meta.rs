@@ -31,6 +31,24 @@ impl MetaStore for SqliteStore {
         self.write(|c| Ok(c.execute_batch("ANALYZE;")?))
     }
 
+    fn all_meta(&self) -> Result<Vec<(String, String)>, StoreError> {
+        self.read(|c| {
+            let mut stmt = c.prepare("SELECT key, value FROM meta ORDER BY key")?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+    }
+
+    fn set_meta(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        self.write(|c| {
+            c.execute(
+                "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                [key, value],
+            )?;
+            Ok(())
+        })
+    }
+
     fn backend(&self) -> &'static str {
         "sqlite"
     }

@@ -42,6 +42,7 @@
 //!    the data directory; to become store blobs written with their metadata in one transaction).
 
 pub mod conformance;
+pub mod transfer;
 
 pub use palisade_model::journal::ErrorRecord;
 pub use palisade_model::observation::{Observation, Observed, ObservedStats, ObservedVia};
@@ -93,6 +94,10 @@ pub trait MetaStore: Send + Sync {
     fn init_meta(&self, key: &str, value: &str) -> Result<String, StoreError>;
     /// Refreshes the query planner's statistics, after bulk loads.
     fn analyze(&self) -> Result<(), StoreError>;
+    /// Every meta value, in key order (moving a store: `transfer`).
+    fn all_meta(&self) -> Result<Vec<(String, String)>, StoreError>;
+    /// Stores `value` under `key`, replacing what was there (moving a store).
+    fn set_meta(&self, key: &str, value: &str) -> Result<(), StoreError>;
     /// The backend's name (`sqlite`, `postgres`), for the health report.
     fn backend(&self) -> &'static str;
     /// One round trip to the store, for the health report's latency.

@@ -83,6 +83,16 @@ enum Command {
         #[arg(long, default_value = DEMO_TENANT_ID)]
         tenant: String,
     },
+    /// Move a whole store (tenants, apps, every entity, relations, the signing key) into another,
+    /// empty one, e.g. from SQLite to PostgreSQL, with a progress bar.
+    Migrate {
+        /// The source: `sqlite:<data directory or .db file>` or a postgres:// URL.
+        #[arg(long)]
+        from: String,
+        /// The target (empty): `sqlite:<data directory or .db file>` or a postgres:// URL.
+        #[arg(long)]
+        to: String,
+    },
     /// Print a tenant's data as a JSON document `load` takes back.
     Export {
         #[command(flatten)]
@@ -357,6 +367,7 @@ fn main() -> ExitCode {
         Command::Apps { command } => apps(command),
         Command::Load { file, data, tenant } => load(data, &file, &tenant),
         Command::Export { data, tenant } => export(data, &tenant),
+        Command::Migrate { from, to } => migrate(&from, &to),
         Command::Reset {
             data,
             tenant,
@@ -600,6 +611,66 @@ fn seed_tenant(data: DataArg, machines: u64, alerts: u64, seed: u64, tenant: &st
         "seeded {machines} machines ({:.0} rows/s) and {alerts} alerts ({:.0} rows/s) into tenant {tenant} in {:.1} s",
         machines as f64 / machine_secs.max(1e-9),
         alerts as f64 / alert_secs.max(1e-9),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The configuration of the store `location` names: `sqlite:<data directory or .db file>` or a
+/// PostgreSQL URL.
+fn store_location(location: &str) -> Result<Config, String> {
+    if let Some(path) = location.strip_prefix("sqlite:") {
+        let path = PathBuf::from(path);
+        // A `.db` file names the database itself; anything else is a data directory.
+        return Ok(match path.extension().and_then(|e| e.to_str()) {
+            Some("db") => {
+                let mut config = Config::new(path.parent().unwrap_or(std::path::Path::new(".")));
+                if path.file_name() != Some(std::ffi::OsStr::new("palisade.db")) {
+                    return Err(format!(
+                        "{}: a SQLite store is the palisade.db of a data directory; name the directory",
+                        path.display()
+                    ));
+                }
+                config.store = palisade_server::StoreConfig::default();
+                config
+            }
+            _ => Config::new(path),
+        });
+    }
+    let mut config = Config::new("palisade-data");
+    config.store = palisade_server::StoreConfig::from_location(Some(location))?;
+    if config.store.postgres_url.is_none() {
+        return Err(format!(
+            "'{location}' is neither sqlite:<data directory> nor a postgres:// URL"
+        ));
+    }
+    Ok(config)
+}
+
+fn migrate(from: &str, to: &str) -> Result<ExitCode, String> {
+    let (source, target) = (store_location(from)?, store_location(to)?);
+    let started = std::time::Instant::now();
+    let mut current = String::new();
+    let mut phase_started = started;
+    let moved = palisade_server::migrate_store(&source, &target, &mut |p| {
+        if p.what != current {
+            if !current.is_empty() {
+                eprintln!();
+            }
+            current = p.what.to_string();
+            phase_started = std::time::Instant::now();
+        }
+        progress(p.what, p.done, p.total, phase_started);
+    })
+    .map_err(|e| e.to_string())?;
+    eprintln!();
+    eprintln!(
+        "moved {} tenants, {} apps, {} entities, {} relations and {} meta values in {:.1} s",
+        moved.tenants,
+        moved.apps,
+        moved.entities,
+        moved.links,
+        moved.meta,
         started.elapsed().as_secs_f64()
     );
     Ok(ExitCode::SUCCESS)

@@ -332,8 +332,11 @@ async fn names_that_could_leave_the_library_are_refused() {
         !library_dir(&app).exists() || std::fs::read_dir(library_dir(&app)).unwrap().next().is_none(),
         "nothing was written"
     );
-    let database = std::fs::metadata(app.data_dir().join("palisade.db")).unwrap();
-    assert!(database.len() > 0);
+    if app.backend == palisade_testkit::Backend::Sqlite {
+        // The file those names aimed at is still there, untouched by the refused uploads.
+        let database = std::fs::metadata(app.data_dir().join("palisade.db")).unwrap();
+        assert!(database.len() > 0);
+    }
 
     // (A bare `..` segment never reaches the server: clients resolve it away.)
     for encoded in [
