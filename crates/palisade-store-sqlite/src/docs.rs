@@ -209,40 +209,49 @@ fn bind(value: SqlValue) -> SqliteValue {
     }
 }
 
+/// Inserts or replaces entities and their query columns inside the caller's transaction.
+pub(crate) fn upsert_rows(
+    tx: &rusqlite::Transaction<'_>,
+    table: EntityTable,
+    tenant_id: &str,
+    docs: &[serde_json::Value],
+) -> crate::error::Result<()> {
+    let columns: Vec<&str> = table.schema.properties.iter().filter_map(|p| p.column).collect();
+    let placeholders: Vec<String> = (1..=columns.len() + 2).map(|n| format!("?{n}")).collect();
+    let updates: Vec<String> = columns
+        .iter()
+        .chain(["doc"].iter())
+        .map(|c| format!("{c} = excluded.{c}"))
+        .collect();
+    let sql = format!(
+        "INSERT INTO {} (tenant_id, {}, doc) VALUES ({}) ON CONFLICT (tenant_id, {}) DO UPDATE SET {}",
+        table.table,
+        columns.join(", "),
+        placeholders.join(", "),
+        table.schema.key_column,
+        updates.join(", ")
+    );
+    let mut stmt = tx.prepare_cached(&sql)?;
+    let mut values: Vec<SqliteValue> = Vec::with_capacity(columns.len() + 2);
+    for doc in docs {
+        values.clear();
+        values.push(SqliteValue::Text(tenant_id.to_string()));
+        values.extend(
+            palisade_odata::column_values(table.schema, doc)
+                .into_iter()
+                .map(|(_, v)| bind(v)),
+        );
+        values.push(SqliteValue::Text(serde_json::to_string(doc)?));
+        stmt.execute(params_from_iter(values.iter()))?;
+    }
+    Ok(())
+}
+
 impl DocStore for SqliteStore {
     fn upsert_docs(&self, table: EntityTable, tenant_id: &str, docs: &[serde_json::Value]) -> Result<(), StoreError> {
-        let columns: Vec<&str> = table.schema.properties.iter().filter_map(|p| p.column).collect();
-        let placeholders: Vec<String> = (1..=columns.len() + 2).map(|n| format!("?{n}")).collect();
-        let updates: Vec<String> = columns
-            .iter()
-            .chain(["doc"].iter())
-            .map(|c| format!("{c} = excluded.{c}"))
-            .collect();
-        let sql = format!(
-            "INSERT INTO {} (tenant_id, {}, doc) VALUES ({}) ON CONFLICT (tenant_id, {}) DO UPDATE SET {}",
-            table.table,
-            columns.join(", "),
-            placeholders.join(", "),
-            table.schema.key_column,
-            updates.join(", ")
-        );
         self.write(|c| {
             let tx = c.transaction()?;
-            {
-                let mut stmt = tx.prepare_cached(&sql)?;
-                let mut values: Vec<SqliteValue> = Vec::with_capacity(columns.len() + 2);
-                for doc in docs {
-                    values.clear();
-                    values.push(SqliteValue::Text(tenant_id.to_string()));
-                    values.extend(
-                        palisade_odata::column_values(table.schema, doc)
-                            .into_iter()
-                            .map(|(_, v)| bind(v)),
-                    );
-                    values.push(SqliteValue::Text(serde_json::to_string(doc)?));
-                    stmt.execute(params_from_iter(values.iter()))?;
-                }
-            }
+            upsert_rows(&tx, table, tenant_id, docs)?;
             tx.commit()?;
             Ok(())
         })

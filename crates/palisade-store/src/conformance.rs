@@ -73,6 +73,15 @@ pub const ALL: &[(&str, Check)] = &[
         "concurrent_readers_beyond_the_connection_set_wait_or_refuse",
         concurrent_readers_beyond_the_connection_set_wait_or_refuse,
     ),
+    ("meta_set_replaces_the_value", meta_set_replaces_the_value),
+    (
+        "locks_exclude_other_holders_until_released_or_expired",
+        locks_exclude_other_holders_until_released_or_expired,
+    ),
+    (
+        "blobs_are_written_and_deleted_with_their_entity",
+        blobs_are_written_and_deleted_with_their_entity,
+    ),
 ];
 
 /// One `#[test]` per behaviour of [`conformance`](crate::conformance), for a backend's test file:
@@ -98,6 +107,9 @@ macro_rules! conformance_tests {
             meta_init_is_first_writer_wins,
             rate_windows_count_all_or_nothing_atomically,
             concurrent_readers_beyond_the_connection_set_wait_or_refuse,
+            meta_set_replaces_the_value,
+            locks_exclude_other_holders_until_released_or_expired,
+            blobs_are_written_and_deleted_with_their_entity,
         );
     };
     ($make:expr) => {
@@ -702,4 +714,124 @@ pub fn rate_windows_count_all_or_nothing_atomically(make: MakeStore<'_>) {
         }
     });
     assert_eq!(admitted.into_inner(), 25);
+}
+
+/// `set_meta` replaces the value (`init_meta` would keep the first), for every later reader.
+pub fn meta_set_replaces_the_value(make: MakeStore<'_>) {
+    let store = make();
+    store.set_meta("clock", "one").unwrap();
+    assert_eq!(store.get_meta("clock").unwrap().as_deref(), Some("one"));
+    store.set_meta("clock", "two").unwrap();
+    assert_eq!(store.get_meta("clock").unwrap().as_deref(), Some("two"));
+    assert_eq!(store.init_meta("clock", "three").unwrap(), "two");
+}
+
+/// A named lock has one holder at a time: others are refused until it is released or its lease
+/// runs out; the holder may renew it; a release by a non-holder changes nothing; and of many
+/// concurrent takers exactly one wins.
+pub fn locks_exclude_other_holders_until_released_or_expired(make: MakeStore<'_>) {
+    use std::time::Duration;
+    let store = make();
+    let long = Duration::from_secs(60);
+    assert!(store.try_lock("actions:t1", "a", long).unwrap());
+    assert!(!store.try_lock("actions:t1", "b", long).unwrap(), "held by a");
+    assert!(store.try_lock("actions:t2", "b", long).unwrap(), "names lock apart");
+    assert!(store.try_lock("actions:t1", "a", long).unwrap(), "the holder renews");
+    store.unlock("actions:t1", "b").unwrap();
+    assert!(
+        !store.try_lock("actions:t1", "b", long).unwrap(),
+        "b's release did not free a's lock"
+    );
+    store.unlock("actions:t1", "a").unwrap();
+    assert!(store.try_lock("actions:t1", "b", long).unwrap(), "free once released");
+    assert!(store.try_lock("short", "a", Duration::from_millis(50)).unwrap());
+    assert!(!store.try_lock("short", "b", long).unwrap());
+    std::thread::sleep(Duration::from_millis(120));
+    assert!(
+        store.try_lock("short", "b", long).unwrap(),
+        "free once the lease ran out"
+    );
+    store.unlock("short", "a").unwrap();
+    assert!(
+        !store.try_lock("short", "a", long).unwrap(),
+        "a's late release left b's lock"
+    );
+    let winners = std::sync::atomic::AtomicU32::new(0);
+    std::thread::scope(|scope| {
+        for n in 0..8 {
+            let (store, winners) = (&store, &winners);
+            scope.spawn(move || {
+                if store.try_lock("race", &format!("racer-{n}"), long).unwrap() {
+                    winners.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+            });
+        }
+    });
+    assert_eq!(winners.into_inner(), 1);
+}
+
+/// Bytes stored with a library file are answered by its key (in any case, as the key compares),
+/// replaced with it, and gone when the entity, its tenant's data or its tenant goes.
+pub fn blobs_are_written_and_deleted_with_their_entity(make: MakeStore<'_>) {
+    use palisade_model::schemas::LIBRARY_FILE_TABLE;
+    let store = with_tenants(make);
+    let file = |name: &str, sha: &str| {
+        json!({
+            "fileName": name,
+            "sha256": sha,
+            "description": null,
+            "creationTime": "2024-01-01T00:00:00Z",
+            "lastUpdatedTime": "2024-01-01T00:00:00Z",
+            "createdBy": "app",
+            "hasParameters": false,
+            "parametersDescription": null,
+        })
+    };
+    store
+        .upsert_doc_with_blob(LIBRARY_FILE_TABLE, T1, &file("Script.ps1", "aa"), b"first")
+        .unwrap();
+    assert_eq!(
+        store.get_blob(LIBRARY_FILE_TABLE, T1, "script.PS1").unwrap().as_deref(),
+        Some(&b"first"[..])
+    );
+    assert!(
+        store.get_blob(LIBRARY_FILE_TABLE, T2, "Script.ps1").unwrap().is_none(),
+        "scoped by tenant"
+    );
+    let doc = store
+        .find_doc(LIBRARY_FILE_TABLE, T1, "file_name", "script.ps1", true)
+        .unwrap()
+        .expect("the entity is stored with its bytes");
+    assert!(doc.contains("Script.ps1"));
+    store
+        .upsert_doc_with_blob(LIBRARY_FILE_TABLE, T1, &file("SCRIPT.ps1", "bb"), b"second")
+        .unwrap();
+    assert_eq!(
+        store.get_blob(LIBRARY_FILE_TABLE, T1, "Script.ps1").unwrap().as_deref(),
+        Some(&b"second"[..]),
+        "replaced under any spelling of the key"
+    );
+    assert_eq!(
+        store
+            .count_docs(LIBRARY_FILE_TABLE, T1, &palisade_odata::Query::default())
+            .unwrap(),
+        1
+    );
+    assert!(store.delete_doc(LIBRARY_FILE_TABLE, T1, "script.ps1").unwrap());
+    assert!(store.get_blob(LIBRARY_FILE_TABLE, T1, "Script.ps1").unwrap().is_none());
+    store
+        .upsert_doc_with_blob(LIBRARY_FILE_TABLE, T1, &file("a.ps1", "cc"), &[0, 255, 1])
+        .unwrap();
+    store
+        .upsert_doc_with_blob(LIBRARY_FILE_TABLE, T2, &file("a.ps1", "cc"), b"two")
+        .unwrap();
+    assert_eq!(
+        store.get_blob(LIBRARY_FILE_TABLE, T1, "a.ps1").unwrap().as_deref(),
+        Some(&[0u8, 255, 1][..]),
+        "bytes kept exactly"
+    );
+    store.clear_tenant_data(T1).unwrap();
+    assert!(store.get_blob(LIBRARY_FILE_TABLE, T1, "a.ps1").unwrap().is_none());
+    assert!(store.delete_tenant(T2).unwrap());
+    assert!(store.get_blob(LIBRARY_FILE_TABLE, T2, "a.ps1").unwrap().is_none());
 }

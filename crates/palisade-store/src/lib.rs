@@ -3,7 +3,8 @@
 //! SQL; everything above this crate sees the traits, [`StoreError`] and the model's types.
 //!
 //! Tour: the narrow traits ([`MetaStore`], [`TenantStore`], [`DocStore`], [`LinkStore`],
-//! [`ObservationStore`], [`JournalStore`], [`SequenceStore`], [`RateWindowStore`]) and their sum
+//! [`ObservationStore`], [`JournalStore`], [`SequenceStore`], [`RateWindowStore`], [`LockStore`],
+//! [`BlobStore`]) and their sum
 //! [`Store`];
 //! [`StoreError`], the neutral error; [`Execution`], where a backend's calls should run;
 //! [`conformance`], the behaviour every backend must show, as public test functions.
@@ -92,6 +93,9 @@ pub trait MetaStore: Send + Sync {
     /// Stores `value` under `key` unless one is already there; returns the value now stored, so
     /// that two processes initialising one data directory agree on it.
     fn init_meta(&self, key: &str, value: &str) -> Result<String, StoreError>;
+    /// Stores `value` under `key`, replacing what was there (shared settings such as the
+    /// emulator's clock, which every process reads back).
+    fn set_meta(&self, key: &str, value: &str) -> Result<(), StoreError>;
     /// Refreshes the query planner's statistics, after bulk loads.
     fn analyze(&self) -> Result<(), StoreError>;
     /// Every meta value, in key order (moving a store: `transfer`).
@@ -246,6 +250,41 @@ pub trait SequenceStore: Send + Sync {
     fn next_sequence(&self, name: &str, count: u64) -> Result<u64, StoreError>;
 }
 
+/// Named locks shared by every process on the store (decision 4): the check-then-write of a
+/// state-changing operation (a machine action's conflict checks and insert, an alert's
+/// read-modify-write, the first start's demo tenant) runs while its lock is held, whichever
+/// process asks. A lock is a lease: it is free again once released, or once `lease` has passed
+/// since it was taken (a holder that crashed does not block the others for longer than that).
+/// Waiting is the caller's (retry [`LockStore::try_lock`]); backends answer at once.
+pub trait LockStore: Send + Sync {
+    /// Takes the lock `name` for `holder` (a value unique to the caller) unless another holder has
+    /// it and its lease has not expired; whether it is now `holder`'s. Taking a lock one already
+    /// holds renews its lease.
+    fn try_lock(&self, name: &str, holder: &str, lease: std::time::Duration) -> Result<bool, StoreError>;
+    /// Releases the lock if `holder` still has it (a lock whose lease expired and that another
+    /// holder took is left to them).
+    fn unlock(&self, name: &str, holder: &str) -> Result<(), StoreError>;
+}
+
+/// Bytes stored with an entity (the live-response library's file contents), written with the
+/// entity's document in one transaction and deleted with it: by [`DocStore::delete_doc`],
+/// [`DocStore::delete_docs`], [`TenantStore::clear_tenant_data`], [`TenantStore::delete_tenant`]
+/// and [`TenantStore::clear_all`].
+pub trait BlobStore: Send + Sync {
+    /// Inserts or replaces one entity (as [`DocStore::upsert_docs`] does) and the bytes it
+    /// describes, all or nothing.
+    fn upsert_doc_with_blob(
+        &self,
+        table: EntityTable,
+        tenant_id: &str,
+        doc: &serde_json::Value,
+        blob: &[u8],
+    ) -> Result<(), StoreError>;
+    /// The bytes stored with the entity whose key column equals `key` (with the column's own
+    /// collation), if it has any.
+    fn get_blob(&self, table: EntityTable, tenant_id: &str, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
+}
+
 /// A whole store: every narrow trait. Implemented for every type that implements them all, so a
 /// backend implements the narrow traits only.
 pub trait Store:
@@ -257,6 +296,8 @@ pub trait Store:
     + JournalStore
     + SequenceStore
     + RateWindowStore
+    + LockStore
+    + BlobStore
     + 'static
 {
 }
@@ -270,6 +311,8 @@ impl<T> Store for T where
         + JournalStore
         + SequenceStore
         + RateWindowStore
+        + LockStore
+        + BlobStore
         + 'static
 {
 }
@@ -307,7 +350,7 @@ pub trait RateWindowStore: Send + Sync {
 /// Every trait, for `use palisade_store::prelude::*` where store methods are called.
 pub mod prelude {
     pub use super::{
-        DocStore, JournalStore, LinkStore, MetaStore, ObservationStore, RateWindowStore, SequenceStore, Store,
-        StoreError, TenantStore,
+        BlobStore, DocStore, JournalStore, LinkStore, LockStore, MetaStore, ObservationStore, RateWindowStore,
+        SequenceStore, Store, StoreError, TenantStore,
     };
 }
