@@ -6,7 +6,8 @@ use crate::params::{refs, Param};
 use crate::PostgresStore;
 use palisade_model::observation::{Observed, ObservedVia};
 use palisade_model::schemas::EntityTable;
-use palisade_odata::{Dialect, Query, SqlValue};
+use palisade_odata::{Dialect, PropType, Property, Query, SqlValue};
+use postgres::types::ToSql;
 use palisade_store::{DocStore, StoreError};
 
 /// Tables whose key compares case-insensitively (file names, as on the Windows devices the
@@ -21,6 +22,12 @@ pub(crate) fn key_expr(table: EntityTable) -> String {
     } else {
         key.to_string()
     }
+}
+
+/// Whether a property's column is BIGINT (integers, Booleans as 0/1, date-times as Unix
+/// microseconds) rather than text.
+fn is_integer(property: &Property) -> bool {
+    matches!(property.ty, PropType::Int | PropType::Bool | PropType::DateTime)
 }
 
 /// ` AND (<filter>)` and the values to bind (tenant first), for a query's `$filter`, plus the
@@ -119,47 +126,155 @@ impl PostgresStore {
     }
 }
 
+/// The bound arrays of one batched upsert: tenant ids, each query column, documents.
+pub(crate) struct UpsertParams {
+    tenants: Vec<String>,
+    /// Per column, in schema order: its values as text or as integers.
+    columns: Vec<ColumnArray>,
+    docs: Vec<String>,
+}
+
+enum ColumnArray {
+    Text(Vec<Option<String>>),
+    Integer(Vec<Option<i64>>),
+}
+
+impl UpsertParams {
+    pub(crate) fn refs(&self) -> Vec<&(dyn ToSql + Sync)> {
+        let mut params: Vec<&(dyn ToSql + Sync)> = Vec::with_capacity(self.columns.len() + 2);
+        params.push(&self.tenants);
+        for column in &self.columns {
+            match column {
+                ColumnArray::Text(values) => params.push(values),
+                ColumnArray::Integer(values) => params.push(values),
+            }
+        }
+        params.push(&self.docs);
+        params
+    }
+}
+
+impl PostgresStore {
+    /// One statement per batch: every column bound as an array and unnested, instead of a round
+    /// trip per entity (bulk loads of a million alerts).
+    pub(crate) fn upsert_sql(&self, table: EntityTable) -> String {
+        let columns: Vec<&Property> = table.schema.properties.iter().filter(|p| p.column.is_some()).collect();
+        let names: Vec<&str> = columns.iter().filter_map(|p| p.column).collect();
+        let arrays: Vec<String> = std::iter::once("$1::text[]".to_string())
+            .chain(
+                columns
+                    .iter()
+                    .enumerate()
+                    .map(|(n, p)| format!("${}::{}[]", n + 2, if is_integer(p) { "bigint" } else { "text" })),
+            )
+            .chain(std::iter::once(format!("${}::text[]", columns.len() + 2)))
+            .collect();
+        let updates: Vec<String> = names
+            .iter()
+            .chain(["doc"].iter())
+            .map(|c| format!("{c} = excluded.{c}"))
+            .collect();
+        format!(
+            "INSERT INTO {} (tenant_id, {}, doc) SELECT * FROM unnest({}) ON CONFLICT (tenant_id, {}) DO UPDATE SET {}",
+            table.table,
+            names.join(", "),
+            arrays.join(", "),
+            key_expr(table),
+            updates.join(", ")
+        )
+    }
+
+    /// The arrays [`PostgresStore::upsert_sql`] binds: one row per key, the last given winning,
+    /// as one upsert after another would leave it (an upsert statement may not touch a row twice).
+    pub(crate) fn upsert_params(
+        &self,
+        table: EntityTable,
+        tenant_id: &str,
+        docs: &[serde_json::Value],
+    ) -> Result<UpsertParams, StoreError> {
+        let columns: Vec<&Property> = table.schema.properties.iter().filter(|p| p.column.is_some()).collect();
+        let nocase = NOCASE_KEYS.contains(&table.table);
+        let key_index = columns.iter().position(|p| p.column == Some(table.schema.key_column));
+        let mut rows: Vec<(Vec<SqlValue>, String)> = Vec::with_capacity(docs.len());
+        let mut position: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+        for doc in docs {
+            let values: Vec<SqlValue> = palisade_odata::column_values(table.schema, doc)
+                .into_iter()
+                .map(|(_, v)| v)
+                .collect();
+            let key = match key_index.map(|k| &values[k]) {
+                Some(SqlValue::Text(t)) if nocase => Some(t.to_ascii_lowercase()),
+                Some(SqlValue::Text(t)) => Some(t.clone()),
+                Some(SqlValue::Int(i)) => Some(i.to_string()),
+                _ => None,
+            };
+            let row = (values, serde_json::to_string(doc)?);
+            match key.as_ref().and_then(|k| position.get(k)) {
+                Some(&at) => rows[at] = row,
+                None => {
+                    if let Some(key) = key {
+                        position.insert(key, rows.len());
+                    }
+                    rows.push(row);
+                }
+            }
+        }
+        let columns = columns
+            .iter()
+            .enumerate()
+            .map(|(n, property)| {
+                if is_integer(property) {
+                    ColumnArray::Integer(
+                        rows.iter()
+                            .map(|(values, _)| match &values[n] {
+                                SqlValue::Int(i) => Some(*i),
+                                SqlValue::Bool(b) => Some(i64::from(*b)),
+                                _ => None,
+                            })
+                            .collect(),
+                    )
+                } else {
+                    ColumnArray::Text(
+                        rows.iter()
+                            .map(|(values, _)| match &values[n] {
+                                SqlValue::Text(t) => Some(t.clone()),
+                                SqlValue::Int(i) => Some(i.to_string()),
+                                SqlValue::Real(r) => Some(r.to_string()),
+                                SqlValue::Bool(b) => Some(b.to_string()),
+                                SqlValue::Null => None,
+                            })
+                            .collect(),
+                    )
+                }
+            })
+            .collect();
+        Ok(UpsertParams {
+            tenants: vec![tenant_id.to_string(); rows.len()],
+            columns,
+            docs: rows.into_iter().map(|(_, doc)| doc).collect(),
+        })
+    }
+}
+
+/// The bound key as the key column compares it (`lower($n)` for case-insensitive keys).
+pub(crate) fn key_param(table: EntityTable, n: usize) -> String {
+    if NOCASE_KEYS.contains(&table.table) {
+        format!("lower(${n} COLLATE \"C\")")
+    } else {
+        format!("${n}")
+    }
+}
+
 impl DocStore for PostgresStore {
     fn upsert_docs(&self, table: EntityTable, tenant_id: &str, docs: &[serde_json::Value]) -> Result<(), StoreError> {
         if docs.is_empty() {
             return Ok(());
         }
-        let columns: Vec<&str> = table.schema.properties.iter().filter_map(|p| p.column).collect();
-        let placeholders: Vec<String> = (1..=columns.len() + 2).map(|n| format!("${n}")).collect();
-        let updates: Vec<String> = columns
-            .iter()
-            .chain(["doc"].iter())
-            .map(|c| format!("{c} = excluded.{c}"))
-            .collect();
-        let sql = format!(
-            "INSERT INTO {} (tenant_id, {}, doc) VALUES ({}) ON CONFLICT (tenant_id, {}) DO UPDATE SET {}",
-            table.table,
-            columns.join(", "),
-            placeholders.join(", "),
-            key_expr(table),
-            updates.join(", ")
-        );
-        let rows = docs
-            .iter()
-            .map(|doc| {
-                let mut values: Vec<Param> = Vec::with_capacity(columns.len() + 2);
-                values.push(Param(SqlValue::Text(tenant_id.to_string())));
-                values.extend(
-                    palisade_odata::column_values(table.schema, doc)
-                        .into_iter()
-                        .map(|(_, v)| Param(v)),
-                );
-                values.push(Param(SqlValue::Text(serde_json::to_string(doc)?)));
-                Ok(values)
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
+        let sql = self.upsert_sql(table);
+        let params = self.upsert_params(table, tenant_id, docs)?;
         self.write(|c| {
             let statement = c.statement(&sql)?;
-            let mut tx = c.client.transaction()?;
-            for values in &rows {
-                tx.execute(&statement, &refs(values))?;
-            }
-            tx.commit()?;
+            c.client.execute(&statement, &params.refs())?;
             Ok(())
         })
     }
@@ -214,13 +329,12 @@ impl DocStore for PostgresStore {
     }
 
     fn delete_docs(&self, table: EntityTable, tenant_id: &str, keys: &[String]) -> Result<u64, StoreError> {
-        let key = key_expr(table);
-        let bound = if NOCASE_KEYS.contains(&table.table) {
-            "lower($2 COLLATE \"C\")"
-        } else {
-            "$2"
-        };
-        let sql = format!("DELETE FROM {} WHERE tenant_id = $1 AND {key} = {bound}", table.table);
+        let sql = format!(
+            "DELETE FROM {} WHERE tenant_id = $1 AND {} = {}",
+            table.table,
+            key_expr(table),
+            key_param(table, 2)
+        );
         self.write(|c| {
             let statement = c.statement(&sql)?;
             let mut tx = c.client.transaction()?;

@@ -5,7 +5,7 @@
 //! prepared statements); `tls` makes TLS connections with rustls; `migrations` holds the schema
 //! (`migrations/*.sql`) and applies it under an advisory lock; `params` binds the OData layer's
 //! values; `docs` the entity tables and their paging SQL; `tenants` tenants and apps; `links`
-//! relations; `observations` the lookups' rows and statistics; `journal` the error journal; `meta`
+//! relations; `locks` named leases and the blobs stored with entities; `observations` the lookups' rows and statistics; `journal` the error journal; `meta`
 //! small values, sequences and upkeep; `rate_windows` the shared rate-limit windows; `error` maps
 //! PostgreSQL's errors onto the neutral `StoreError` (lost connections, timeouts and busy servers
 //! → `Unavailable`, unique violations → `Conflict`, the rest → `Backend`).
@@ -19,6 +19,7 @@ mod docs;
 mod error;
 mod journal;
 mod links;
+mod locks;
 mod meta;
 mod migrations;
 mod observations;

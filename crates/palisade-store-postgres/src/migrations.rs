@@ -8,7 +8,10 @@ use crate::error::Result;
 use crate::pool::Conn;
 
 /// Schema migrations, applied in order.
-pub(crate) const MIGRATIONS: &[&str] = &[include_str!("../migrations/001_schema.sql")];
+pub(crate) const MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/001_schema.sql"),
+    include_str!("../migrations/002_locks_and_blobs.sql"),
+];
 
 /// The advisory lock key migrations take (any constant works; this one spells "palisade").
 const MIGRATION_LOCK: i64 = 0x7061_6c69_7361_6465;

@@ -49,16 +49,6 @@ impl MetaStore for SqliteStore {
         })
     }
 
-    fn set_meta(&self, key: &str, value: &str) -> Result<(), StoreError> {
-        self.write(|c| {
-            c.execute(
-                "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                [key, value],
-            )?;
-            Ok(())
-        })
-    }
-
     fn backend(&self) -> &'static str {
         "sqlite"
     }

@@ -100,8 +100,6 @@ pub trait MetaStore: Send + Sync {
     fn analyze(&self) -> Result<(), StoreError>;
     /// Every meta value, in key order (moving a store: `transfer`).
     fn all_meta(&self) -> Result<Vec<(String, String)>, StoreError>;
-    /// Stores `value` under `key`, replacing what was there (moving a store).
-    fn set_meta(&self, key: &str, value: &str) -> Result<(), StoreError>;
     /// The backend's name (`sqlite`, `postgres`), for the health report.
     fn backend(&self) -> &'static str;
     /// One round trip to the store, for the health report's latency.
