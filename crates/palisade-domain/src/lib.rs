@@ -8,8 +8,11 @@
 //! and value validation), [`xdr`] (Defender XDR, to come), [`control`] (the emulator's own
 //! controls: tenants, apps, data load/export, demo data, faults, features, rate limits, the clock,
 //! the error journal) and [`signin`] (Entra-style token issuance). [`listing`] pages entity lists.
+//! [`family`] holds each family's descriptor (tables, data kinds, rate limits, roles, path words),
+//! from which the data loader, the rate limiter and the server's registries read.
 
 pub mod control;
+pub mod family;
 pub mod listing;
 pub mod mde;
 pub mod signin;
@@ -46,6 +49,9 @@ pub struct Settings {
     /// Where the live-response library keeps its files (`<data dir>/library`); `None` leaves
     /// uploads and deletes unavailable (`InternalServerError`), as in store-only uses.
     pub library_dir: Option<std::path::PathBuf>,
+    /// Families beyond the built-in [`family::FAMILIES`] (a test's toy family): their tables are
+    /// created at open, and every registry reads them.
+    pub extra_families: Vec<&'static family::Family>,
 }
 
 /// How fast machine actions progress on the emulator's clock.
@@ -120,6 +126,11 @@ impl Core {
             library_lock: Mutex::new(()),
             journal: control::journal::JournalQueue::start(store.clone()),
         };
+        for family in &core.settings.extra_families {
+            for table in family.tables {
+                core.store.ensure_table(*table)?;
+            }
+        }
         core.backfill_observations()?;
         core.ensure_demo_tenant()?;
         Ok(core)
@@ -127,6 +138,11 @@ impl Core {
 }
 
 impl Core {
+    /// The built-in families, then the added ones (see [`family`]).
+    pub fn families(&self) -> impl Iterator<Item = &'static family::Family> + Clone + '_ {
+        family::all(&self.settings.extra_families)
+    }
+
     /// Where the store's calls may run (the server's dispatch asks; see `palisade_store`).
     pub fn execution(&self) -> palisade_store::Execution {
         self.store.execution()

@@ -54,6 +54,9 @@ pub struct Config {
     pub allowed_hosts: Vec<String>,
     /// Connection timeouts (slow clients).
     pub timeouts: Timeouts,
+    /// API families beyond the built-in ones (`crate::families::FAMILIES`), served, documented,
+    /// rate limited, loaded and exported like them: how a test adds a toy family in one line.
+    pub extra_families: Vec<&'static crate::families::RouteFamily>,
 }
 
 /// How long a connection may take at each stage before it is closed. A slow client (slowloris)
@@ -102,6 +105,7 @@ impl Config {
             strict_bodies: false,
             allowed_hosts: Vec::new(),
             timeouts: Timeouts::default(),
+            extra_families: Vec::new(),
         }
     }
 

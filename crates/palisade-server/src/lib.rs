@@ -3,7 +3,8 @@
 //! thin: they extract, call one `palisade-domain` operation and shape the answer; none touches the
 //! store.
 //!
-//! Tour: [`api`] the emulated APIs by product ([`api::mde`], [`api::xdr`]); [`signin`] the
+//! Tour: [`api`] the emulated APIs by product ([`api::mde`], [`api::xdr`]), routed through
+//! [`families`] (each family's routes beside its domain descriptor); [`signin`] the
 //! Entra-style token and discovery endpoints; [`admin`] the emulator's `/_palisade/` API (tenants,
 //! apps, data, clock, faults, journals); [`layers`] the middleware (auth, injection, journal,
 //! metrics, normalize); [`openapi`] the document; [`extract`] our extractors; [`error`] the one
@@ -21,6 +22,7 @@ pub mod config;
 pub mod conn;
 pub mod error;
 pub mod extract;
+pub mod families;
 pub mod layers;
 pub mod openapi;
 pub mod routing;
@@ -89,6 +91,9 @@ pub fn open_core(config: &Config) -> Result<Arc<Core>, StartError> {
     settings
         .library_dir
         .get_or_insert_with(|| config.data_dir.join("library"));
+    settings
+        .extra_families
+        .extend(config.extra_families.iter().map(|served| served.family));
     let core = Core::open(store, Arc::new(Clock::new()), settings).map_err(|e| StartError::Store(e.to_string()))?;
     Ok(Arc::new(core))
 }
@@ -118,16 +123,14 @@ pub fn migrate_store(
     .map_err(|e| StartError::Store(e.to_string()))
 }
 
-/// Every route the server answers, with the list of what it routes (see [`routing`]).
+/// Every route the server answers, with the list of what it routes (see [`routing`]); the API
+/// routes come from the families ([`families`]).
 pub fn routes(state: AppState) -> Routes {
-    let api = Routes::new()
-        .merge(api::mde::router())
-        .merge(api::xdr::router())
-        .layered(|router| {
-            router
-                .route_layer(from_fn_with_state(state.clone(), injection::api_calls))
-                .route_layer(from_fn_with_state(state.clone(), auth::authenticate))
-        });
+    let api = families::routes(&state.config.extra_families).layered(|router| {
+        router
+            .route_layer(from_fn_with_state(state.clone(), injection::api_calls))
+            .route_layer(from_fn_with_state(state.clone(), auth::authenticate))
+    });
     let signin = signin::router().layered(|router| {
         router
             .route_layer(from_fn_with_state(state.clone(), injection::signin_calls))
@@ -160,7 +163,11 @@ async fn no_route(method: Method, uri: axum::http::Uri) -> ApiError {
     ApiError::not_found(format!("No API route matches {method} {}", uri.path()))
 }
 
-async fn wrong_method(method: Method, uri: axum::http::Uri) -> axum::response::Response {
+async fn wrong_method(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    method: Method,
+    uri: axum::http::Uri,
+) -> axum::response::Response {
     let error = ApiError::new(
         palisade_error::ErrorCode::MethodNotAllowed,
         format!(
@@ -172,7 +179,7 @@ async fn wrong_method(method: Method, uri: axum::http::Uri) -> axum::response::R
     let mut response = error.into_response();
     // `Allow` from the documented operations, not from axum's route: `findbyip(...)` shares the
     // `/api/machines/{id}` route but takes GET only. axum keeps an `Allow` the fallback set.
-    if let Some(allow) = openapi::allowed_methods(uri.path())
+    if let Some(allow) = openapi::allowed_methods(uri.path(), &state.config.extra_families)
         .and_then(|methods| axum::http::HeaderValue::from_str(&methods.join(",")).ok())
     {
         response.headers_mut().insert(axum::http::header::ALLOW, allow);
@@ -237,6 +244,7 @@ impl Server {
             server.tasks.push(tokio::spawn(serve(
                 listener,
                 None,
+                server.core.clone(),
                 router.clone(),
                 limits.clone(),
                 server.shutdown.subscribe(),
@@ -251,6 +259,7 @@ impl Server {
             server.tasks.push(tokio::spawn(serve(
                 listener,
                 Some(acceptor),
+                server.core.clone(),
                 router,
                 limits,
                 server.shutdown.subscribe(),
@@ -284,6 +293,7 @@ struct Limits {
 async fn serve(
     listener: TcpListener,
     tls: Option<tokio_rustls::TlsAcceptor>,
+    core: Arc<Core>,
     router: Router,
     limits: Limits,
     mut shutdown: watch::Receiver<bool>,
@@ -325,12 +335,13 @@ async fn serve(
         };
         let _ = stream.set_nodelay(true);
         let body_timeout = timeouts.body;
+        let core = core.clone();
         let service = tower::util::MapRequestLayer::new(move |request: axum::http::Request<hyper::body::Incoming>| {
             let (mut parts, body) = request.into_parts();
             parts.extensions.insert(ConnectInfo(peer));
             parts.extensions.insert(scheme);
             let body = conn::with_deadline(axum::body::Body::new(body), body_timeout);
-            normalize::normalize_request(axum::http::Request::from_parts(parts, body))
+            normalize::normalize_request(axum::http::Request::from_parts(parts, body), core.families())
         })
         .layer(router.clone());
         let hyper_service = TowerToHyperService::new(service);

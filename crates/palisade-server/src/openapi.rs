@@ -1,7 +1,8 @@
 //! The OpenAPI 3.0 document of the emulated and admin APIs (`GET /openapi.json`) and a
 //! self-contained page that browses it (`GET /_palisade/docs`; no CDN, the emulator runs offline).
 //!
-//! The document is built from one table of operations. Entity shapes come from the OData schemas
+//! The document is built from one table of operations, plus the operations of families added in
+//! the configuration (`crate::families`). Entity shapes come from the OData schemas
 //! the list endpoints execute, and request bodies from the `request_body!` declarations the
 //! extractors parse, so neither can drift from the code; `components.schemas` holds every entity
 //! the table names, so no reference dangles. Failures are declared in the format each contract
@@ -17,6 +18,9 @@
 use crate::admin::{self, faults};
 use crate::api::mde::{actions, alerts, indicators, machines};
 use crate::extract::{Origin, RequestBody};
+use crate::families::RouteFamily;
+use crate::state::AppState;
+use axum::extract::State;
 use axum::http::header;
 use axum::response::{Html, IntoResponse, Response};
 use axum::Json;
@@ -93,8 +97,8 @@ impl Operation {
 /// normalisation) is an instance of, upper-case, for a 405's `Allow`. The most literal template
 /// wins, so `/api/machines/findbyip(...)` is its own operation, not `/api/machines/{id}` (which
 /// the router shares with it because the function call sits where a machine id would).
-pub fn allowed_methods(path: &str) -> Option<Vec<String>> {
-    let operations = operations();
+pub fn allowed_methods(path: &str, extra: &[&'static RouteFamily]) -> Option<Vec<String>> {
+    let operations = all_operations(extra);
     let best = operations
         .iter()
         .filter(|o| template_matches(o.path, path))
@@ -331,9 +335,17 @@ pub fn operations() -> Vec<Operation> {
     ]
 }
 
-/// The OpenAPI document, with `origin` (the scheme, host and port the client called) as server.
-pub fn document(origin: &str) -> Value {
-    let operations = operations();
+/// The main table's operations, then the `extra` families' own.
+pub fn all_operations(extra: &[&'static RouteFamily]) -> Vec<Operation> {
+    let mut operations = operations();
+    operations.extend(crate::families::operations(extra));
+    operations
+}
+
+/// The OpenAPI document, with `origin` (the scheme, host and port the client called) as server,
+/// of every operation, the `extra` families' too.
+pub fn document(origin: &str, extra: &[&'static RouteFamily]) -> Value {
+    let operations = all_operations(extra);
     let mut paths = Map::new();
     for operation in &operations {
         let entry = paths.entry(operation.path.to_string()).or_insert_with(|| json!({}));
@@ -611,8 +623,8 @@ fn json_type(rust: &str) -> Value {
 }
 
 /// `GET /openapi.json`.
-pub async fn serve_document(origin: Origin) -> Json<Value> {
-    Json(document(&origin.0))
+pub async fn serve_document(State(state): State<AppState>, origin: Origin) -> Json<Value> {
+    Json(document(&origin.0, &state.config.extra_families))
 }
 
 /// `GET /_palisade/docs`: the document, browsable.
@@ -687,13 +699,13 @@ mod tests {
     /// snapshot diff (`cargo insta review`), so the document cannot change unnoticed.
     #[test]
     fn document_snapshot() {
-        let doc = document("http://palisade.test");
+        let doc = document("http://palisade.test", &[]);
         insta::assert_snapshot!(serde_json::to_string_pretty(&doc).unwrap());
     }
 
     #[test]
     fn every_schema_reference_is_defined() {
-        let doc = document("http://palisade.test");
+        let doc = document("http://palisade.test", &[]);
         let text = doc.to_string();
         let defined = doc["components"]["schemas"].as_object().unwrap();
         let mut references = 0;
@@ -708,7 +720,7 @@ mod tests {
 
     #[test]
     fn sign_in_failures_are_entra_errors_and_pages_are_not_json() {
-        let doc = document("http://palisade.test");
+        let doc = document("http://palisade.test", &[]);
         for (path, method) in [
             ("/{tenant}/oauth2/v2.0/token", "post"),
             ("/{tenant}/discovery/instance", "get"),
@@ -733,7 +745,7 @@ mod tests {
 
     #[test]
     fn allow_comes_from_the_most_literal_documented_path() {
-        let allow = |path: &str| allowed_methods(path).map(|m| m.join(","));
+        let allow = |path: &str| allowed_methods(path, &[]).map(|m| m.join(","));
         assert_eq!(
             allow("/api/machines/findbyip(ip='10.0.0.1',timestamp=2024-01-01T00:00:00Z)").as_deref(),
             Some("GET,HEAD")
@@ -752,7 +764,7 @@ mod tests {
             json!({"type": "array", "items": {"type": "string"}})
         );
         assert_eq!(json_type("Option < i64 >"), json!({"type": "integer"}));
-        let doc = document("http://127.0.0.1:8080");
+        let doc = document("http://127.0.0.1:8080", &[]);
         let isolate = &doc["paths"]["/api/machines/{id}/isolate"]["post"];
         let body = &isolate["requestBody"]["content"]["application/json"]["schema"];
         assert_eq!(body["required"], json!(["Comment"]));

@@ -248,6 +248,31 @@ pub(crate) fn upsert_rows(
 }
 
 impl DocStore for SqliteStore {
+    fn ensure_table(&self, table: EntityTable) -> Result<(), StoreError> {
+        use palisade_odata::PropType;
+        // Names come from the static schema, never from a request.
+        let columns: Vec<String> = table
+            .schema
+            .properties
+            .iter()
+            .filter_map(|p| {
+                let affinity = match p.ty {
+                    PropType::Int | PropType::Bool | PropType::DateTime => "INTEGER",
+                    _ => "TEXT",
+                };
+                p.column.map(|c| format!("{c} {affinity},"))
+            })
+            .collect();
+        let sql = format!(
+            "CREATE TABLE IF NOT EXISTS {t} (tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE, {columns} doc TEXT NOT NULL);
+             CREATE UNIQUE INDEX IF NOT EXISTS {t}_key ON {t} (tenant_id, {key});",
+            t = table.table,
+            columns = columns.join(" "),
+            key = table.schema.key_column,
+        );
+        self.write(|c| Ok(c.execute_batch(&sql)?))
+    }
+
     fn upsert_docs(&self, table: EntityTable, tenant_id: &str, docs: &[serde_json::Value]) -> Result<(), StoreError> {
         self.write(|c| {
             let tx = c.transaction()?;

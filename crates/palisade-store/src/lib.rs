@@ -168,6 +168,16 @@ pub trait DocStore: Send + Sync {
     fn delete_doc(&self, table: EntityTable, tenant_id: &str, key: &str) -> Result<bool, StoreError>;
     /// Deletes the entities with these keys; answers how many existed.
     fn delete_docs(&self, table: EntityTable, tenant_id: &str, keys: &[String]) -> Result<u64, StoreError>;
+    /// Creates `table` when the store lacks it: an entity table of a family added at start
+    /// (`palisade_domain::family`), outside the store's migrations, with its schema's columns and
+    /// a unique key per tenant. Without an override a store knows only its migrated tables and
+    /// refuses, so a server with added families fails at start rather than on the first write.
+    fn ensure_table(&self, table: EntityTable) -> Result<(), StoreError> {
+        Err(StoreError::Backend(format!(
+            "this store cannot create the entity table {} of an added family",
+            table.table
+        )))
+    }
 }
 
 /// Relations the entities do not carry as queryable properties (see `palisade_model::links`).

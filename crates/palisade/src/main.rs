@@ -425,6 +425,7 @@ fn serve(args: ServeArgs) -> Result<ExitCode, String> {
             body: std::time::Duration::from_secs(args.body_timeout.max(1)),
             idle: std::time::Duration::from_secs(args.idle_timeout.max(1)),
         },
+        extra_families: Vec::new(),
     };
     let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
     runtime.block_on(async move {

@@ -70,17 +70,15 @@ impl From<&AppRegistration> for AppView {
     }
 }
 
-/// Checks requested application roles against the roles the emulated APIs define (exact spelling,
-/// as in an app manifest); duplicates are dropped, order is kept.
-pub fn validate_roles(roles: &[String]) -> Result<Vec<String>, palisade_error::ApiError> {
+/// Checks requested application roles against the roles the emulated APIs define (`known`:
+/// [`Core::app_roles`]; exact spelling, as in an app manifest); duplicates are dropped, order is
+/// kept.
+pub fn validate_roles(roles: &[String], known: &[&str]) -> Result<Vec<String>, palisade_error::ApiError> {
     let mut kept: Vec<String> = Vec::with_capacity(roles.len());
     for role in roles {
-        if !palisade_auth::ALL_APP_ROLES.contains(&role.as_str()) {
+        if !known.contains(&role.as_str()) {
             return Err(palisade_error::ApiError::invalid_input(
-                format!(
-                    "role '{role}'; known application roles are: {}",
-                    palisade_auth::ALL_APP_ROLES.join(", ")
-                ),
+                format!("role '{role}'; known application roles are: {}", known.join(", ")),
                 "app role validation",
             ));
         }
@@ -97,6 +95,18 @@ pub fn new_client_secret() -> String {
 }
 
 impl Core {
+    /// Every application role an app may hold: [`palisade_auth::ALL_APP_ROLES`] (the built-in
+    /// families' roles, as a test holds them), then those of added families.
+    pub fn app_roles(&self) -> Vec<&'static str> {
+        let mut roles = palisade_auth::ALL_APP_ROLES.to_vec();
+        for role in self.settings.extra_families.iter().flat_map(|f| f.roles.iter()) {
+            if !roles.contains(role) {
+                roles.push(role);
+            }
+        }
+        roles
+    }
+
     /// Registers a new app in a tenant with the given roles (none is allowed: a role-less app).
     pub fn register_app(&self, tenant_id: &str, display_name: &str, roles: &[String]) -> DomainResult<AppRegistration> {
         let tenant = self.tenant(tenant_id)?;
@@ -105,7 +115,7 @@ impl Core {
             tenant_id: tenant.id,
             display_name: display_name.to_string(),
             client_secret: new_client_secret(),
-            roles: validate_roles(roles)?,
+            roles: validate_roles(roles, &self.app_roles())?,
         };
         self.store.upsert_app(&app)?;
         Ok(app)
@@ -154,7 +164,7 @@ impl Core {
     ) -> DomainResult<AppRegistration> {
         let mut app = self.app(tenant_id, client_id)?;
         if let Some(roles) = roles {
-            app.roles = validate_roles(roles)?;
+            app.roles = validate_roles(roles, &self.app_roles())?;
         }
         if let Some(name) = display_name {
             app.display_name = name;

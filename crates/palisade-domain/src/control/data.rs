@@ -2,18 +2,17 @@
 //! export a tenant as the same document, reset a tenant (empty or demo) or the whole store.
 //!
 //! The document is `{"machines": [...], "alerts": [...], ...}`: one array per kind of
-//! [`DATA_KINDS`], each entity exactly as the API serialises it (alerts with their `evidence`),
-//! plus `logons`, the machine ↔ user relation the entities do not carry (`logonusers`,
-//! `/users/{id}/machines`). Adding a family is one entry in [`DATA_KINDS`].
+//! the families' [`DataKind`]s (`crate::family`, in family order), each entity exactly as the API
+//! serialises it (alerts with their `evidence`), plus `logons`, the machine ↔ user relation the
+//! entities do not carry (`logonusers`, `/users/{id}/machines`). A family adds a kind by
+//! declaring it in its descriptor.
 
 use crate::control::demo;
 use crate::{to_docs, Core, DomainResult};
 use palisade_error::ApiError;
-use palisade_model::entities::{Alert, Indicator, Investigation, Machine, MachineAction, User};
+use palisade_model::entities::Alert;
 use palisade_model::links::{user_key, MACHINE_USERS, USER_ALERTS, USER_MACHINES};
-use palisade_model::schemas::{
-    EntityTable, ALERT_TABLE, INDICATOR_TABLE, INVESTIGATION_TABLE, MACHINE_ACTION_TABLE, MACHINE_TABLE, USER_TABLE,
-};
+use palisade_model::schemas::EntityTable;
 use palisade_model::{links, schemas};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -37,52 +36,6 @@ pub struct DataKind {
     pub after_store: fn(&Core, &str, &[Value]) -> DomainResult<()>,
 }
 
-/// Every kind a data document may hold, in document order.
-pub const DATA_KINDS: &[DataKind] = &[
-    DataKind {
-        name: "machines",
-        table: MACHINE_TABLE,
-        canonical: canonical::<Machine>,
-        links: no_links,
-        after_store: nothing_after,
-    },
-    DataKind {
-        name: "users",
-        table: USER_TABLE,
-        canonical: canonical::<User>,
-        links: user_links,
-        after_store: nothing_after,
-    },
-    DataKind {
-        name: "alerts",
-        table: ALERT_TABLE,
-        canonical: canonical::<Alert>,
-        links: alert_links,
-        after_store: index_loaded_alerts,
-    },
-    DataKind {
-        name: "investigations",
-        table: INVESTIGATION_TABLE,
-        canonical: canonical::<Investigation>,
-        links: no_links,
-        after_store: nothing_after,
-    },
-    DataKind {
-        name: "machineActions",
-        table: MACHINE_ACTION_TABLE,
-        canonical: canonical::<MachineAction>,
-        links: no_links,
-        after_store: nothing_after,
-    },
-    DataKind {
-        name: "indicators",
-        table: INDICATOR_TABLE,
-        canonical: canonical::<Indicator>,
-        links: no_links,
-        after_store: reserve_loaded_indicator_ids,
-    },
-];
-
 /// The document property holding machine ↔ user logons.
 pub const LOGONS: &str = "logons";
 
@@ -94,7 +47,7 @@ pub struct Logon {
     pub user_id: String,
 }
 
-fn canonical<T: DeserializeOwned + Serialize>(value: Value) -> Result<Value, String> {
+pub fn canonical<T: DeserializeOwned + Serialize>(value: Value) -> Result<Value, String> {
     let entity: T = serde_path_to_error::deserialize(&value).map_err(|e| {
         let path = e.path().to_string();
         if path == "." {
@@ -134,12 +87,12 @@ fn unknown_property(given: &Value, stored: &Value, path: String) -> Option<Strin
     }
 }
 
-fn no_links(_: &Value) -> Vec<Link> {
+pub fn no_links(_: &Value) -> Vec<Link> {
     Vec::new()
 }
 
 /// A user's most and least prevalent machines are machines it logged on to.
-fn user_links(user: &Value) -> Vec<Link> {
+pub fn user_links(user: &Value) -> Vec<Link> {
     let (Some(id), Some(name)) = (user["id"].as_str(), user["accountName"].as_str()) else {
         return Vec::new();
     };
@@ -151,7 +104,7 @@ fn user_links(user: &Value) -> Vec<Link> {
 }
 
 /// An alert's related user has the alert among its alerts.
-fn alert_links(alert: &Value) -> Vec<Link> {
+pub fn alert_links(alert: &Value) -> Vec<Link> {
     match (alert["relatedUser"]["userName"].as_str(), alert["id"].as_str()) {
         (Some(user), Some(id)) => vec![(USER_ALERTS, user_key(user), id.to_string())],
         _ => Vec::new(),
@@ -188,26 +141,26 @@ struct Checked {
     counts: LoadCounts,
 }
 
-fn validate(document: Value) -> Result<Checked, ApiError> {
+fn validate(document: Value, kinds: &[&'static DataKind]) -> Result<Checked, ApiError> {
     let Value::Object(mut document) = document else {
         return Err(invalid(format!(
             "expected a JSON object with arrays named {}, {LOGONS}",
-            kind_names()
+            kind_names(kinds)
         )));
     };
     if let Some(unknown) = document
         .keys()
-        .find(|key| *key != LOGONS && !DATA_KINDS.iter().any(|kind| kind.name == key.as_str()))
+        .find(|key| *key != LOGONS && !kinds.iter().any(|kind| kind.name == key.as_str()))
     {
         return Err(invalid(format!(
             "unknown kind '{unknown}'; known kinds are: {}, {LOGONS}",
-            kind_names()
+            kind_names(kinds)
         )));
     }
     let mut batches = Vec::new();
     let mut links = Vec::new();
     let mut counts = Map::new();
-    for kind in DATA_KINDS {
+    for &kind in kinds {
         let entities = match document.remove(kind.name) {
             None | Some(Value::Null) => continue,
             Some(Value::Array(entities)) => entities,
@@ -246,12 +199,12 @@ fn validate(document: Value) -> Result<Checked, ApiError> {
     Ok(Checked { batches, links, counts })
 }
 
-fn nothing_after(_: &Core, _: &str, _: &[Value]) -> DomainResult<()> {
+pub fn nothing_after(_: &Core, _: &str, _: &[Value]) -> DomainResult<()> {
     Ok(())
 }
 
 /// File, IP and domain lookups read what alerts' evidence observed.
-fn index_loaded_alerts(core: &Core, tenant_id: &str, docs: &[Value]) -> DomainResult<()> {
+pub fn index_loaded_alerts(core: &Core, tenant_id: &str, docs: &[Value]) -> DomainResult<()> {
     let alerts = docs
         .iter()
         .map(|d| serde_json::from_value::<Alert>(d.clone()))
@@ -261,23 +214,28 @@ fn index_loaded_alerts(core: &Core, tenant_id: &str, docs: &[Value]) -> DomainRe
 }
 
 /// Loaded indicator ids must never be handed out again by a later submit.
-fn reserve_loaded_indicator_ids(core: &Core, _: &str, docs: &[Value]) -> DomainResult<()> {
+pub fn reserve_loaded_indicator_ids(core: &Core, _: &str, docs: &[Value]) -> DomainResult<()> {
     match docs.iter().filter_map(|d| d["id"].as_str()?.parse::<u64>().ok()).max() {
         Some(highest) => core.reserve_indicator_ids_through(highest),
         None => Ok(()),
     }
 }
 
-fn kind_names() -> String {
-    DATA_KINDS.iter().map(|k| k.name).collect::<Vec<_>>().join(", ")
+fn kind_names(kinds: &[&DataKind]) -> String {
+    kinds.iter().map(|k| k.name).collect::<Vec<_>>().join(", ")
 }
 
 impl Core {
+    /// Every kind a data document may hold (added families' too), in document order.
+    pub fn data_kinds(&self) -> Vec<&'static DataKind> {
+        crate::family::data_kinds(self.families()).collect()
+    }
+
     /// Loads a data document into a tenant: every entity is checked first (nothing is written
     /// when one fails), then upserted by id, with the relations the entities imply.
     pub fn load_data(&self, tenant_id: &str, document: Value) -> DomainResult<LoadCounts> {
         let tenant = self.tenant(tenant_id)?;
-        let Checked { batches, links, counts } = validate(document)?;
+        let Checked { batches, links, counts } = validate(document, &self.data_kinds())?;
         for (kind, docs) in &batches {
             self.store.upsert_docs(kind.table, &tenant.id, docs)?;
             (kind.after_store)(self, &tenant.id, docs)?;
@@ -298,7 +256,7 @@ impl Core {
         let tenant = self.tenant(tenant_id)?;
         let mut document = Map::new();
         let everything = palisade_odata::Query::default();
-        for kind in DATA_KINDS {
+        for kind in self.data_kinds() {
             let docs = self
                 .store
                 .query_docs(kind.table, &tenant.id, &everything, 0, u64::MAX)?;
@@ -417,6 +375,11 @@ impl Core {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use palisade_model::entities::Machine;
+
+    fn builtin_kinds() -> Vec<&'static DataKind> {
+        crate::family::data_kinds(crate::family::all(&[])).collect()
+    }
 
     #[test]
     fn misspelt_and_mistyped_properties_are_named() {
@@ -436,9 +399,9 @@ mod tests {
 
     #[test]
     fn a_document_is_checked_whole_with_kind_and_index() {
-        let e = validate(serde_json::json!({"machines": [], "widgets": []})).unwrap_err();
+        let e = validate(serde_json::json!({"machines": [], "widgets": []}), &builtin_kinds()).unwrap_err();
         assert!(e.message.contains("'widgets'") && e.message.contains("machineActions"));
-        let e = validate(serde_json::json!({"users": [{"id": 1}]})).unwrap_err();
+        let e = validate(serde_json::json!({"users": [{"id": 1}]}), &builtin_kinds()).unwrap_err();
         assert!(e.message.contains("users[0]: property 'id'"), "{}", e.message);
     }
 }

@@ -70,7 +70,8 @@ pub const DEFAULT_LIMIT: ApiLimit = ApiLimit {
     per_hour: Some(1500),
 };
 
-const fn api(
+/// A table entry: the API `name` with its own limits (used by the family descriptors).
+pub const fn api(
     name: &'static str,
     method: &'static str,
     path: &'static str,
@@ -86,67 +87,43 @@ const fn api(
     }
 }
 
-/// The APIs whose pages state other limits than the default. Where a page gives only a
-/// per-minute (or only a per-hour) figure, only that one applies.
-pub const API_LIMITS: &[ApiLimit] = &[
-    api(
-        "Batch update alerts",
-        "POST",
-        "/api/alerts/batchUpdate",
-        Some(10),
-        Some(500),
-    ),
-    api(
-        "Create alert by reference",
-        "POST",
-        "/api/alerts/CreateAlertByReference",
-        Some(15),
-        None,
-    ),
-    api("Import indicators", "POST", "/api/indicators/import", Some(30), None),
-    api(
-        "Batch delete indicators",
-        "POST",
-        "/api/indicators/BatchDelete",
-        Some(30),
-        Some(1500),
-    ),
-    api(
-        "Get package SAS URI",
-        "GET",
-        "/api/machineactions/{id}/getPackageUri",
-        Some(2),
-        Some(120),
-    ),
-    api(
-        "Run live response",
-        "POST",
-        "/api/machines/{id}/runliveresponse",
-        Some(10),
-        None,
-    ),
-    api(
-        "Start investigation",
-        "POST",
-        "/api/machines/{id}/startInvestigation",
-        None,
-        Some(50),
-    ),
-    // Defender XDR incidents (xdr-api-and-auth.md §2.5): the terms page says 50/minute for the
-    // incidents API; the get-incident page says 100/minute (the default), kept for it.
-    api("List incidents", "GET", "/api/incidents", Some(50), Some(1500)),
-    api("Update incident", "PATCH", "/api/incidents/{id}", Some(50), Some(1500)),
-];
+/// The APIs whose pages state other limits than the default, as the built-in families declare
+/// them (`crate::family`). Where a page gives only a per-minute (or only a per-hour) figure, only
+/// that one applies.
+pub fn api_limits() -> impl Iterator<Item = &'static ApiLimit> {
+    limits_of(crate::family::all(&[]))
+}
 
-/// The limits of the API a call belongs to.
+fn limits_of(
+    families: impl Iterator<Item = &'static crate::family::Family>,
+) -> impl Iterator<Item = &'static ApiLimit> {
+    families.flat_map(|family| family.limits.iter())
+}
+
+/// The limits of the API a call belongs to, among the built-in families'.
 pub fn limit_for(method: &str, path: &str) -> &'static ApiLimit {
-    API_LIMITS
-        .iter()
+    limit_among(api_limits(), method, path)
+}
+
+fn limit_among(mut limits: impl Iterator<Item = &'static ApiLimit>, method: &str, path: &str) -> &'static ApiLimit {
+    limits
         .find(|limit| {
             limit.method.is_some_and(|m| m.eq_ignore_ascii_case(method))
                 && limit.path.is_some_and(|p| pattern_matches(p, path))
         })
         .unwrap_or(&DEFAULT_LIMIT)
+}
+
+impl Core {
+    /// The limits of the API a call belongs to, among every family's (added ones too).
+    pub fn limit_for(&self, method: &str, path: &str) -> &'static ApiLimit {
+        limit_among(limits_of(self.families()), method, path)
+    }
+
+    /// Every table entry, added families' too (`GET /_palisade/ratelimits`).
+    pub fn api_limits(&self) -> Vec<&'static ApiLimit> {
+        limits_of(self.families()).collect()
+    }
 }
 
 /// A refused call: which limit, and how long until a call would be admitted.
@@ -489,7 +466,7 @@ mod tests {
             );
         }
         // Nine APIs have their own figures; no entry beyond them.
-        assert_eq!(API_LIMITS.len(), 9);
+        assert_eq!(api_limits().count(), 9);
     }
 
     #[test]

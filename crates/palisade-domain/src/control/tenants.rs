@@ -4,7 +4,6 @@
 use crate::control::apps::{new_client_secret, validate_roles};
 use crate::control::demo;
 use crate::{Core, DomainResult, DEMO_SEEDED_META};
-use palisade_auth::ALL_APP_ROLES;
 use palisade_error::ApiError;
 use palisade_model::tenant::{AppRegistration, Tenant, DEMO_TENANT_ID, DEV_CLIENT_ID, DEV_CLIENT_SECRET};
 use palisade_store::prelude::*;
@@ -51,8 +50,8 @@ impl Core {
                 .unwrap_or_else(|| format!("tenant-{short}.onmicrosoft.com")),
         );
         let roles = match request.roles {
-            Some(roles) => validate_roles(&roles)?,
-            None => ALL_APP_ROLES.iter().map(|r| r.to_string()).collect(),
+            Some(roles) => validate_roles(&roles, &self.app_roles())?,
+            None => self.app_roles().iter().map(|r| r.to_string()).collect(),
         };
         let app = AppRegistration {
             client_id: uuid::Uuid::new_v4().to_string(),
@@ -93,7 +92,7 @@ impl Core {
     /// Creates the demo tenant with its development app and data, unless it exists (a second
     /// process initialising the same data directory may have got there first).
     pub(crate) fn install_demo_tenant(&self) -> DomainResult<()> {
-        let (tenant, app) = demo_registration();
+        let (tenant, app) = demo_registration(&self.app_roles());
         self.insert_tenant(&tenant, &app, true)?;
         Ok(())
     }
@@ -138,7 +137,8 @@ impl Core {
 }
 
 /// The demo tenant and its development app, as first start creates them.
-pub(crate) fn demo_registration() -> (Tenant, AppRegistration) {
+/// The development app holds every role in `roles` ([`Core::app_roles`]).
+pub(crate) fn demo_registration(roles: &[&str]) -> (Tenant, AppRegistration) {
     (
         Tenant::new(DEMO_TENANT_ID, "Palisade Demo", "palisade-demo.onmicrosoft.com"),
         AppRegistration {
@@ -146,7 +146,7 @@ pub(crate) fn demo_registration() -> (Tenant, AppRegistration) {
             tenant_id: DEMO_TENANT_ID.into(),
             display_name: "Palisade development app".into(),
             client_secret: DEV_CLIENT_SECRET.into(),
-            roles: ALL_APP_ROLES.iter().map(|r| r.to_string()).collect(),
+            roles: roles.iter().map(|r| r.to_string()).collect(),
         },
     )
 }

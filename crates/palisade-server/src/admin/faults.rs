@@ -16,7 +16,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use palisade_domain::control::faults::{FaultRuleSpec, FaultRuleView};
-use palisade_domain::control::ratelimit::{RateLimitSettings, API_LIMITS, DEFAULT_LIMIT};
+use palisade_domain::control::ratelimit::{RateLimitSettings, DEFAULT_LIMIT};
 use palisade_error::ApiError;
 use serde_json::json;
 
@@ -55,7 +55,7 @@ request_body! {
 async fn create(State(state): State<AppState>, JsonBody(body): JsonBody<FaultRuleBody>) -> Result<Response, ApiError> {
     // Patterns are matched against normalised paths, so they are normalised the same way
     // (`/api/v1.0/...` → `/api/...`).
-    let path = crate::layers::normalize::normalize_path(&body.path).unwrap_or(body.path);
+    let path = crate::layers::normalize::normalize_path(&body.path, state.core.families()).unwrap_or(body.path);
     let spec = FaultRuleSpec {
         method: body.method,
         path,
@@ -100,7 +100,7 @@ async fn limits(State(state): State<AppState>) -> Json<serde_json::Value> {
         "enabled": state.config.rate_limits,
         "windows": "fixed, opened by the first call counted in them; refused calls are not counted",
         "default": DEFAULT_LIMIT,
-        "limits": API_LIMITS,
+        "limits": state.core.api_limits(),
     }))
 }
 

@@ -16,7 +16,7 @@ use axum::http::StatusCode;
 use axum::middleware::{from_fn_with_state, Next};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use palisade_auth::{Claims, ALL_APP_ROLES};
+use palisade_auth::Claims;
 use palisade_domain::control::apps::AppView;
 use palisade_domain::control::tenants::NewTenant;
 use palisade_error::{ApiError, ErrorCode};
@@ -164,7 +164,7 @@ async fn mint_token(
     let now = state.core.clock.unix();
     let roles = body
         .roles
-        .unwrap_or_else(|| ALL_APP_ROLES.iter().map(|r| r.to_string()).collect());
+        .unwrap_or_else(|| state.core.app_roles().iter().map(|r| r.to_string()).collect());
     let mut claims = Claims::for_app(
         body.tenant_id.as_deref().unwrap_or(DEMO_TENANT_ID),
         body.client_id.as_deref().unwrap_or(DEV_CLIENT_ID),

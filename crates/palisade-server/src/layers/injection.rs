@@ -17,7 +17,6 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use palisade_auth::Principal;
 use palisade_domain::control::faults::Call;
-use palisade_domain::control::ratelimit;
 use palisade_error::ApiError;
 
 /// Rate limits, then fault rules, for an authenticated API call.
@@ -75,7 +74,7 @@ async fn admit(state: &AppState, caller: &Principal, method: &str, route: &str, 
     if !enabled {
         return Ok(());
     }
-    let limit = ratelimit::limit_for(method, path);
+    let limit = core.limit_for(method, path);
     let now_ms = core.clock.now().timestamp_millis();
     core.rate_limits
         .admit(&caller.tenant_id, &caller.app_id, limit, method, route, now_ms)

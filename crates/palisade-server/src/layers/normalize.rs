@@ -1,56 +1,18 @@
 //! Path normalisation before routing, so clients may write paths the way the docs do:
 //! `/api/v1.0/...` equals `/api/...`, and the fixed words of API paths match case-insensitively
 //! (the docs themselves mix `/API/machines`, `StopAndQuarantineFile`, `getPackageUri`).
-//! Identifiers in paths are left exactly as sent.
+//! Identifiers in paths are left exactly as sent. The words are the families' path words
+//! (`palisade_domain::family`, added families' too).
 
 use axum::http::{Request, Uri};
+use palisade_domain::family::{self, Family};
 
-/// Every fixed path word of the emulated API, in the spelling the router uses.
-const API_WORDS: &[&str] = &[
-    "api",
-    "machines",
-    "alerts",
-    "machineactions",
-    "indicators",
-    "investigations",
-    "incidents",
-    "files",
-    "ips",
-    "domains",
-    "users",
-    "libraryfiles",
-    "tags",
-    "setDeviceValue",
-    "logonusers",
-    "findbytag",
-    "findbyip",
-    "find",
-    "AddOrRemoveTagForMultipleMachines",
-    "batchUpdate",
-    "CreateAlertByReference",
-    "machine",
-    "user",
-    "isolate",
-    "unisolate",
-    "restrictCodeExecution",
-    "unrestrictCodeExecution",
-    "runAntiVirusScan",
-    "collectInvestigationPackage",
-    "offboard",
-    "StopAndQuarantineFile",
-    "runliveresponse",
-    "startInvestigation",
-    "cancel",
-    "getPackageUri",
-    "GetLiveResponseResultDownloadLink",
-    "$count",
-    "import",
-    "BatchDelete",
-    "stats",
-];
-
-pub fn normalize_request<B>(mut request: Request<B>) -> Request<B> {
-    if let Some(normalized) = normalize_path(request.uri().path()) {
+/// `request` with its path in canonical form (see [`normalize_path`]).
+pub fn normalize_request<B>(
+    mut request: Request<B>,
+    families: impl Iterator<Item = &'static Family> + Clone,
+) -> Request<B> {
+    if let Some(normalized) = normalize_path(request.uri().path(), families) {
         let mut parts = request.uri().clone().into_parts();
         let path_and_query = match request.uri().query() {
             Some(q) => format!("{normalized}?{q}"),
@@ -67,7 +29,8 @@ pub fn normalize_request<B>(mut request: Request<B>) -> Request<B> {
 }
 
 /// The canonical form of an API path, or `None` when it is already canonical (or not an API path).
-pub fn normalize_path(path: &str) -> Option<String> {
+/// `families` spell the words (see the module docs).
+pub fn normalize_path(path: &str, families: impl Iterator<Item = &'static Family> + Clone) -> Option<String> {
     let mut segments = path.split('/').skip(1);
     if !segments.next()?.eq_ignore_ascii_case("api") {
         return None;
@@ -85,7 +48,7 @@ pub fn normalize_path(path: &str) -> Option<String> {
             Some(open) => segment.split_at(open),
             None => (segment, ""),
         };
-        match API_WORDS.iter().find(|w| w.eq_ignore_ascii_case(name)) {
+        match family::path_words(families.clone()).find(|w| w.eq_ignore_ascii_case(name)) {
             Some(word) => out.push_str(word),
             None => out.push_str(name),
         }
@@ -96,7 +59,11 @@ pub fn normalize_path(path: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::normalize_path;
+    use palisade_domain::family;
+
+    fn normalize_path(path: &str) -> Option<String> {
+        super::normalize_path(path, family::all(&[]))
+    }
 
     #[test]
     fn version_segment_and_word_case_are_normalised() {

@@ -8,6 +8,7 @@ mod alerts;
 mod auth;
 mod clock;
 mod envelope;
+mod families;
 mod faults;
 mod fidelity;
 mod hardening;

@@ -1,5 +1,6 @@
 //! Defender for Endpoint (`https://api.securitycenter.microsoft.com/api/...`): one route module per
-//! API family, each calling its `palisade_domain::mde` operations.
+//! API family, each calling its `palisade_domain::mde` operations. `crate::families` pairs each
+//! route module with its family's descriptor; the router is built from that list.
 
 pub mod actions;
 pub mod alerts;
@@ -9,18 +10,3 @@ pub mod library;
 pub mod lookups;
 pub mod machines;
 pub mod users;
-
-use crate::routing::Routes;
-
-/// Every Defender for Endpoint route (authentication and injection are layered on by the caller).
-pub fn router() -> Routes {
-    Routes::new()
-        .merge(machines::router())
-        .merge(alerts::router())
-        .merge(actions::router())
-        .merge(investigations::router())
-        .merge(users::router())
-        .merge(indicators::router())
-        .merge(lookups::router())
-        .merge(library::router())
-}
