@@ -28,8 +28,16 @@ impl MetaStore for PostgresStore {
         })
     }
 
+    /// `VACUUM (ANALYZE)`: statistics for the planner, and the visibility map that lets deep
+    /// pages and counts read only indexes. After a bulk load of a million alerts it takes longer
+    /// than a statement may, so the statement timeout is lifted for it.
     fn analyze(&self) -> Result<(), StoreError> {
-        self.write(|c| Ok(c.client.batch_execute("ANALYZE")?))
+        self.write(|c| {
+            c.client.batch_execute("SET statement_timeout = 0")?;
+            let vacuumed = c.client.batch_execute("VACUUM (ANALYZE)");
+            c.client.batch_execute("RESET statement_timeout")?;
+            Ok(vacuumed?)
+        })
     }
 
     fn all_meta(&self) -> Result<Vec<(String, String)>, StoreError> {
