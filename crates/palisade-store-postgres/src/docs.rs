@@ -266,6 +266,35 @@ pub(crate) fn key_param(table: EntityTable, n: usize) -> String {
 }
 
 impl DocStore for PostgresStore {
+    fn ensure_table(&self, table: EntityTable) -> Result<(), StoreError> {
+        // Names come from the static schema, never from a request.
+        let columns: Vec<String> = table
+            .schema
+            .properties
+            .iter()
+            .filter_map(|p| {
+                let ty = if is_integer(p) { "BIGINT" } else { "TEXT COLLATE \"C\"" };
+                p.column.map(|c| format!("{c} {ty},"))
+            })
+            .collect();
+        let sql = format!(
+            "CREATE TABLE IF NOT EXISTS {t} (tenant_id TEXT COLLATE \"C\" NOT NULL REFERENCES tenants(id) ON DELETE CASCADE, {columns} doc TEXT COLLATE \"C\" NOT NULL);
+             CREATE UNIQUE INDEX IF NOT EXISTS {t}_key ON {t} (tenant_id, {key});",
+            t = table.table,
+            columns = columns.join(" "),
+            key = key_expr(table),
+        );
+        self.write(|c| {
+            // Two processes starting at once would race on the catalog: the migrations' lock
+            // makes them take turns, and the second finds the table there.
+            let mut tx = c.client.transaction()?;
+            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&crate::migrations::MIGRATION_LOCK])?;
+            tx.batch_execute(&sql)?;
+            tx.commit()?;
+            Ok(())
+        })
+    }
+
     fn upsert_docs(&self, table: EntityTable, tenant_id: &str, docs: &[serde_json::Value]) -> Result<(), StoreError> {
         if docs.is_empty() {
             return Ok(());

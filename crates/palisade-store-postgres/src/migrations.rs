@@ -14,7 +14,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
 ];
 
 /// The advisory lock key migrations take (any constant works; this one spells "palisade").
-const MIGRATION_LOCK: i64 = 0x7061_6c69_7361_6465;
+pub(crate) const MIGRATION_LOCK: i64 = 0x7061_6c69_7361_6465;
 
 pub(crate) fn migrate(conn: &mut Conn) -> Result<()> {
     let mut tx = conn.client.transaction()?;
