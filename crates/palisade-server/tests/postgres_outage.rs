@@ -38,7 +38,9 @@ async fn an_outage_answers_internal_server_error_and_service_resumes_by_itself()
     assert!(health["store"]["latencyMs"].as_f64().is_some(), "{health}");
 
     let stopper = cluster.clone();
-    tokio::task::spawn_blocking(move || stopper.stop().unwrap()).await.unwrap();
+    tokio::task::spawn_blocking(move || stopper.stop().unwrap())
+        .await
+        .unwrap();
     let started = Instant::now();
     let response = app.get(&machines, &token).await;
     let record = expect_error(&app, response, 500, "InternalServerError", &[]).await;
@@ -47,7 +49,10 @@ async fn an_outage_answers_internal_server_error_and_service_resumes_by_itself()
         "the outage answered after {:?}",
         started.elapsed()
     );
-    let outage_target = record["target"].as_str().expect("the journal record names its target").to_string();
+    let outage_target = record["target"]
+        .as_str()
+        .expect("the journal record names its target")
+        .to_string();
     let health = app
         .client
         .get(format!("{}/_palisade/health", app.http))
@@ -66,7 +71,11 @@ async fn an_outage_answers_internal_server_error_and_service_resumes_by_itself()
         if response.status() == 200 {
             break;
         }
-        assert!(Instant::now() < deadline, "service did not resume: {}", response.status());
+        assert!(
+            Instant::now() < deadline,
+            "service did not resume: {}",
+            response.status()
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     // The outage's error was kept while the database was away and is traceable now.
@@ -76,7 +85,10 @@ async fn an_outage_answers_internal_server_error_and_service_resumes_by_itself()
             assert_eq!(record["code"], "InternalServerError", "{record}");
             break;
         }
-        assert!(Instant::now() < deadline, "the outage's target {outage_target} is not traceable");
+        assert!(
+            Instant::now() < deadline,
+            "the outage's target {outage_target} is not traceable"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     drop(app);

@@ -7,8 +7,8 @@ use crate::PostgresStore;
 use palisade_model::observation::{Observed, ObservedVia};
 use palisade_model::schemas::EntityTable;
 use palisade_odata::{Dialect, PropType, Property, Query, SqlValue};
-use postgres::types::ToSql;
 use palisade_store::{DocStore, StoreError};
+use postgres::types::ToSql;
 
 /// Tables whose key compares case-insensitively (file names, as on the Windows devices the
 /// live-response library serves); their unique key index is on `lower(key)`.
@@ -288,7 +288,10 @@ impl DocStore for PostgresStore {
             // Two processes starting at once would race on the catalog: the migrations' lock
             // makes them take turns, and the second finds the table there.
             let mut tx = c.client.transaction()?;
-            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&crate::migrations::MIGRATION_LOCK])?;
+            tx.execute(
+                "SELECT pg_advisory_xact_lock($1)",
+                &[&crate::migrations::MIGRATION_LOCK],
+            )?;
             tx.batch_execute(&sql)?;
             tx.commit()?;
             Ok(())

@@ -5,7 +5,8 @@ use crate::{decode, PostgresStore};
 use palisade_model::journal::ErrorRecord;
 use palisade_store::{JournalStore, StoreError};
 
-const INSERT: &str = "INSERT INTO error_journal (target, doc) VALUES ($1, $2) ON CONFLICT (target) DO NOTHING RETURNING seq";
+const INSERT: &str =
+    "INSERT INTO error_journal (target, doc) VALUES ($1, $2) ON CONFLICT (target) DO NOTHING RETURNING seq";
 const TRIM: &str = "DELETE FROM error_journal WHERE seq <= $1";
 
 impl JournalStore for PostgresStore {

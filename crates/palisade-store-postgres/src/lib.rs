@@ -80,8 +80,8 @@ impl PostgresStore {
     /// libpq's `key=value` form) and runs pending migrations, however many processes do so at
     /// the same moment.
     pub fn open(url: &str, options: Options) -> Result<Self, StoreError> {
-        let mut config = postgres::Config::from_str(url)
-            .map_err(|e| StoreError::Backend(format!("invalid PostgreSQL URL: {e}")))?;
+        let mut config =
+            postgres::Config::from_str(url).map_err(|e| StoreError::Backend(format!("invalid PostgreSQL URL: {e}")))?;
         if config.get_application_name().is_none() {
             config.application_name("palisade");
         }

@@ -48,12 +48,6 @@ struct PoolState {
     open: usize,
 }
 
-/// What a borrower gets: an idle connection, or the right to open one.
-enum Lent {
-    Idle(Conn),
-    OpenOne,
-}
-
 impl Pool {
     pub(crate) fn new(config: postgres::Config, tls: crate::tls::Connector, options: Options) -> Self {
         Pool {
@@ -85,16 +79,17 @@ impl Pool {
     }
 
     fn borrow(&self) -> Result<(Conn, bool), StoreError> {
-        let lent = {
+        // An idle connection, or `None`: the right to open one.
+        let lent: Option<Conn> = {
             let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
             let deadline = Instant::now() + self.options.pool_wait;
             loop {
                 if let Some(conn) = state.idle.pop() {
-                    break Lent::Idle(conn);
+                    break Some(conn);
                 }
                 if state.open < self.options.pool_size.max(1) {
                     state.open += 1;
-                    break Lent::OpenOne;
+                    break None;
                 }
                 let now = Instant::now();
                 if now >= deadline {
@@ -111,8 +106,8 @@ impl Pool {
             }
         };
         match lent {
-            Lent::Idle(conn) => Ok((conn, false)),
-            Lent::OpenOne => match self.connect() {
+            Some(conn) => Ok((conn, false)),
+            None => match self.connect() {
                 Ok(conn) => Ok((conn, true)),
                 Err(e) => {
                     // The slot was reserved: give it back, or the set shrinks for good.

@@ -102,7 +102,11 @@ impl Throwaway {
         let data = self.data();
         let pg_ctl = self.bin.join("pg_ctl");
         let stop = if self.as_postgres {
-            format!("runuser -u postgres -- {} -D {} -m immediate -w stop", pg_ctl.display(), data.display())
+            format!(
+                "runuser -u postgres -- {} -D {} -m immediate -w stop",
+                pg_ctl.display(),
+                data.display()
+            )
         } else {
             format!("{} -D {} -m immediate -w stop", pg_ctl.display(), data.display())
         };

@@ -49,7 +49,9 @@ impl Connector {
                 .with_custom_certificate_verifier(Arc::new(Unverified(provider)))
                 .with_no_client_auth(),
         };
-        Ok(Connector::Tls(RustlsConnect(tokio_rustls::TlsConnector::from(Arc::new(tls)))))
+        Ok(Connector::Tls(RustlsConnect(tokio_rustls::TlsConnector::from(
+            Arc::new(tls),
+        ))))
     }
 
     pub(crate) fn connect(&self, config: &postgres::Config) -> Result<Client, postgres::Error> {

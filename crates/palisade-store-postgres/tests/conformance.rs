@@ -24,5 +24,8 @@ fn fresh() -> Arc<dyn Store> {
 
 mod postgres {
     use super::*;
-    palisade_store::conformance_tests!(#[ignore = "needs PostgreSQL: cargo test -p palisade-store-postgres -- --ignored"] || fresh());
+    palisade_store::conformance_tests!(
+        #[ignore = "needs PostgreSQL: cargo test -p palisade-store-postgres -- --ignored"]
+        || fresh()
+    );
 }

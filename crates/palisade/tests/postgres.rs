@@ -59,7 +59,17 @@ fn a_tenant_round_trips_sqlite_postgres_sqlite_and_migrate_moves_a_store() {
     let dir = tempfile::tempdir().unwrap();
     let sqlite = dir.path().join("sqlite");
     let sqlite = sqlite.to_str().unwrap();
-    palisade(&["seed", "--data", sqlite, "--machines", "40", "--alerts", "300", "--seed", "7"]);
+    palisade(&[
+        "seed",
+        "--data",
+        sqlite,
+        "--machines",
+        "40",
+        "--alerts",
+        "300",
+        "--seed",
+        "7",
+    ]);
     let original = export(sqlite, None);
     assert!(count(&original, "alerts") >= 300, "seeded alerts are exported");
     assert!(count(&original, "logons") > 0, "relations are exported");
@@ -84,7 +94,10 @@ fn a_tenant_round_trips_sqlite_postgres_sqlite_and_migrate_moves_a_store() {
                 })
         })
     };
-    assert!(seven_digits(&from_postgres.to_string()), "timestamps with 7 fractional digits");
+    assert!(
+        seven_digits(&from_postgres.to_string()),
+        "timestamps with 7 fractional digits"
+    );
 
     // PostgreSQL → SQLite: and back again.
     let back_file = dir.path().join("back.json");
@@ -92,7 +105,11 @@ fn a_tenant_round_trips_sqlite_postgres_sqlite_and_migrate_moves_a_store() {
     let sqlite_again = dir.path().join("sqlite-again");
     let sqlite_again = sqlite_again.to_str().unwrap();
     replace_demo_data(sqlite_again, None, &back_file);
-    assert_eq!(export(sqlite_again, None), original, "PostgreSQL → SQLite changed the tenant's data");
+    assert_eq!(
+        export(sqlite_again, None),
+        original,
+        "PostgreSQL → SQLite changed the tenant's data"
+    );
 
     // `migrate` moves the whole store, the signing key included: the target's export is the
     // source's, and the CLI's credentials (the dev app's secret) are the same.
@@ -103,10 +120,17 @@ fn a_tenant_round_trips_sqlite_postgres_sqlite_and_migrate_moves_a_store() {
         .unwrap();
     let progress = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(out.status.success(), "migrate: {progress}");
-    assert!(progress.contains("alerts") && progress.contains('#'), "a progress bar: {progress}");
+    assert!(
+        progress.contains("alerts") && progress.contains('#'),
+        "a progress bar: {progress}"
+    );
     let migrated = dir.path().join("migrated");
     let migrated = migrated.to_str().unwrap();
-    assert_eq!(export(migrated, Some(&target)), original, "migrate changed the tenant's data");
+    assert_eq!(
+        export(migrated, Some(&target)),
+        original,
+        "migrate changed the tenant's data"
+    );
     let tenants = |data: &str, store: Option<&str>| {
         let mut args = vec!["tenants", "list"];
         args.extend(store_args(data, store));
