@@ -29,10 +29,16 @@ async fn two_servers_on_one_database_share_what_the_store_keeps() {
 
     let token = a.token().await;
     let tenants = a.get_json(&format!("{}/_palisade/tenants", a.http)).await;
-    let listed = tenants.as_array().or_else(|| tenants["value"].as_array()).expect("a tenant list");
+    let listed = tenants
+        .as_array()
+        .or_else(|| tenants["value"].as_array())
+        .expect("a tenant list");
     assert_eq!(listed.len(), 1, "the demo tenant exactly once: {tenants}");
     let ids = |page: &serde_json::Value| -> Vec<String> {
-        values(page).iter().map(|m| m["id"].as_str().unwrap().to_string()).collect()
+        values(page)
+            .iter()
+            .map(|m| m["id"].as_str().unwrap().to_string())
+            .collect()
     };
     let on_a = ids(&a.get_ok("/api/machines", &token).await);
     let on_b = ids(&b.get_ok("/api/machines", &token).await);
@@ -50,7 +56,10 @@ async fn two_servers_on_one_database_share_what_the_store_keeps() {
     assert_eq!(created.status(), 201);
     let created: serde_json::Value = created.json().await.unwrap();
     let seen = b
-        .get_ok(&format!("/api/machineactions/{}", created["id"].as_str().unwrap()), &token)
+        .get_ok(
+            &format!("/api/machineactions/{}", created["id"].as_str().unwrap()),
+            &token,
+        )
         .await;
     assert_eq!(seen["status"], "Pending", "{seen}");
     assert_eq!(seen["type"], "Isolate", "{seen}");

@@ -1,6 +1,6 @@
 //! Moving a whole store into another (`palisade migrate`): meta values (the signing key,
-//! sequences), tenants and their apps, every entity table in key-ordered pages, and the relations
-//! between entities, through the traits only, so any backend moves to any other.
+//! sequences), tenants and their apps, every entity table in key-ordered pages (with the bytes
+//! kept with entities, the library's files), and the relations between entities, through the traits only, so any backend moves to any other.
 //!
 //! Not moved: the error journal and rate-limit windows (both transient), and what the caller
 //! names in `skip_meta` (markers that make the target rebuild derived rows, such as the lookups'
@@ -12,6 +12,9 @@ use palisade_odata::{parse_query, PropType};
 
 /// Entities per page read from the source and written to the target.
 const PAGE: u64 = 1000;
+
+/// Tables whose entities may carry bytes ([`crate::BlobStore`]).
+const BLOB_TABLES: &[&str] = &["library_files"];
 
 /// How far a transfer has come, for a progress bar.
 #[derive(Debug, Clone, Copy)]
@@ -71,6 +74,7 @@ pub fn transfer(
         });
     }
     let everything = palisade_odata::Query::default();
+    let blob_tables = BLOB_TABLES;
     for table in ENTITY_TABLES.iter().copied() {
         let mut total = 0;
         for tenant in &tenants {
@@ -93,6 +97,15 @@ pub fn transfer(
                     .map(|d| serde_json::from_str::<serde_json::Value>(d))
                     .collect::<Result<Vec<_>, _>>()?;
                 to.upsert_docs(table, &tenant.id, &values)?;
+                if blob_tables.contains(&table.table) {
+                    // Bytes kept with their entity (the library's files) move with it.
+                    for value in &values {
+                        let Some(key) = key_text(table, value) else { continue };
+                        if let Some(blob) = from.get_blob(table, &tenant.id, &key)? {
+                            to.upsert_doc_with_blob(table, &tenant.id, value, &blob)?;
+                        }
+                    }
+                }
                 after = values.last().and_then(|v| key_text(table, v));
                 done += values.len() as u64;
                 moved.entities += values.len() as u64;
