@@ -12,6 +12,7 @@
 //! from which the data loader, the rate limiter and the server's registries read.
 
 pub mod control;
+pub mod exclusive;
 pub mod family;
 pub mod listing;
 pub mod mde;
@@ -24,7 +25,7 @@ use control::{apps, faults, ratelimit};
 use palisade_auth::{SigningKey, TokenVerifier};
 use palisade_error::ApiError;
 use palisade_store::{MetaStore, Store, StoreError};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 /// The one error type of the domain layer.
 #[derive(Debug, thiserror::Error)]
@@ -46,9 +47,6 @@ pub struct Settings {
     /// Most live-response sessions running at once in a tenant (`None`: the documented 25); lower
     /// it to reach the limit with a small population.
     pub max_live_response_sessions: Option<usize>,
-    /// Where the live-response library keeps its files (`<data dir>/library`); `None` leaves
-    /// uploads and deletes unavailable (`InternalServerError`), as in store-only uses.
-    pub library_dir: Option<std::path::PathBuf>,
     /// Families beyond the built-in [`family::FAMILIES`] (a test's toy family): their tables are
     /// created at open, and every registry reads them.
     pub extra_families: Vec<&'static family::Family>,
@@ -84,24 +82,20 @@ pub struct Core {
     pub signing_key: Arc<SigningKey>,
     pub verifier: TokenVerifier,
     pub settings: Settings,
-    /// Serialises the check-then-write of state-changing operations (machine actions), so two
-    /// concurrent isolate calls cannot both pass the "already pending" check. Process-local: the
-    /// next step is an atomic store operation backed by a constraint (see `palisade_store`'s docs),
-    /// so that two processes on one store cannot both pass it either.
-    pub(crate) state_lock: Mutex<()>,
+    /// Wakes this process's waiters for a store lock when one of its sections ends (see
+    /// [`exclusive`]).
+    pub(crate) releases: Arc<exclusive::Releases>,
     /// Apps recently confirmed registered (see [`Core::app_is_registered`]).
     pub(crate) registrations: apps::RegistrationCache,
-    /// Fault-injection rules (in memory; see [`faults`]).
-    pub faults: faults::FaultRules,
+    /// This process's copy of the shared fault-injection rules (see [`faults`]).
+    pub faults: Arc<faults::FaultRules>,
     /// Rate-limit counters and the tenants' switches (see [`ratelimit`]). Counted per process;
     /// the windows are to move into the store (an atomic "count this call" operation).
     pub rate_limits: ratelimit::RateLimiter,
-    /// Serialises library uploads and deletes (exists-check, file write, metadata write).
-    /// Process-local, like the files in the data directory; both are to become store blobs
-    /// written with their metadata in one transaction.
-    pub(crate) library_lock: Mutex<()>,
     /// The error journal's queue and group-commit writer (see [`journal`](control::journal)).
     pub(crate) journal: control::journal::JournalQueue,
+    /// Keeps [`Core::clock`] on the setting shared through the store (see [`clock`](control::clock)).
+    _clock_sync: control::clock::ClockSync,
 }
 
 const SIGNING_KEY_META: &str = "signing_key_pem";
@@ -113,18 +107,22 @@ impl Core {
     pub fn open(store: Arc<dyn Store>, clock: Arc<Clock>, settings: Settings) -> DomainResult<Core> {
         let signing_key = Arc::new(load_or_create_key(store.as_ref())?);
         let verifier = TokenVerifier::new(signing_key.clone());
+        clock.sync_from(store.as_ref())?;
+        let faults = Arc::new(faults::FaultRules::default());
+        let releases: Arc<exclusive::Releases> = Arc::default();
+        faults.refresh(store.as_ref())?;
         let core = Core {
             store: store.clone(),
-            clock,
+            clock: clock.clone(),
             signing_key,
             verifier,
             settings,
-            state_lock: Mutex::new(()),
+            releases: releases.clone(),
             registrations: apps::RegistrationCache::default(),
-            faults: faults::FaultRules::default(),
+            faults: faults.clone(),
             rate_limits: ratelimit::RateLimiter::default(),
-            library_lock: Mutex::new(()),
             journal: control::journal::JournalQueue::start(store.clone()),
+            _clock_sync: control::clock::ClockSync::start(store.clone(), clock.clone(), faults, releases),
         };
         for family in &core.settings.extra_families {
             for table in family.tables {

@@ -87,10 +87,6 @@ pub fn open_store(config: &Config) -> Result<Arc<dyn palisade_store::Store>, Sta
 pub fn open_core(config: &Config) -> Result<Arc<Core>, StartError> {
     let store = open_store(config)?;
     let mut settings = config.core.clone();
-    // The library's files sit beside the database unless the settings name another place.
-    settings
-        .library_dir
-        .get_or_insert_with(|| config.data_dir.join("library"));
     settings
         .extra_families
         .extend(config.extra_families.iter().map(|served| served.family));

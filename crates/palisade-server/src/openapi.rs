@@ -327,6 +327,7 @@ pub fn operations() -> Vec<Operation> {
         op("patch", "/_palisade/tenants/{tenant}/ratelimits", ADMIN, "Switch a tenant's rate limits on or off", NO_ROLES, json_body::<faults::TenantRateLimitsBody>(), 200, A::Json("{enabled}")),
         op("get", "/_palisade/tenants/{tenant}/features", ADMIN, "A tenant's features", NO_ROLES, I::None, 200, A::Json("{liveResponse, automatedInvestigation, customNetworkIndicators, allowOrBlockFile}")),
         op("patch", "/_palisade/tenants/{tenant}/features", ADMIN, "Switch a tenant's features", NO_ROLES, I::FreeJson("any of the feature flags, as booleans"), 200, A::Json("the features")),
+        op("get", "/_palisade/tenants/{tenant}/libraryfiles/{fileName}", ADMIN, "The bytes of a live-response library file, as uploaded", NO_ROLES, I::None, 200, A::File),
         op("get", "/_palisade/tenants/{tenant}/machines/{id}/state", ADMIN, "A machine's derived response state", NO_ROLES, I::None, 200, A::Json("{isolation, codeExecutionRestricted, offboarded, pendingActions}")),
         op("get", "/_palisade/whoami", ADMIN, "What the presented bearer token says", NO_ROLES, I::None, 200, A::Json("{tenantId, appId, roles}")),
         op("post", "/_palisade/debug/panic", ADMIN, "Panic on purpose (shows the InternalServerError path)", NO_ROLES, I::None, 500, A::Empty),

@@ -65,14 +65,57 @@ const SYSTEM_BUNDLES: &[&str] = &[
 
 /// Makes sure the CA, server certificate and CA bundle exist (generating them when missing or
 /// ageing) and returns the server's rustls configuration.
+///
+/// Processes started at once on one data directory take turns (see [`DirLock`]), so one of them
+/// generates and the others read what it wrote, never a key of one with the certificate of another.
 pub fn ensure(data_dir: &Path) -> Result<(Arc<rustls::ServerConfig>, TlsFiles), TlsError> {
     let files = TlsFiles::in_dir(data_dir);
+    let _turn = DirLock::take(&files)?;
     if needs_generation(&files) {
         generate(&files)?;
     }
     write_bundle(&files)?;
     let config = server_config(&files)?;
     Ok((config, files))
+}
+
+/// A lock file beside the TLS files, created exclusively (`create_new`) and removed when dropped:
+/// the turn of one process at preparing them. A lock file older than [`STALE_LOCK`] is taken to be
+/// left by a killed process and removed.
+struct DirLock(PathBuf);
+
+const STALE_LOCK: Duration = Duration::from_secs(30);
+
+impl DirLock {
+    fn take(files: &TlsFiles) -> std::io::Result<DirLock> {
+        let dir = files.ca_cert.parent().unwrap_or(Path::new("."));
+        std::fs::create_dir_all(dir)?;
+        let path = dir.join("prepare.lock");
+        loop {
+            match std::fs::OpenOptions::new().write(true).create_new(true).open(&path) {
+                Ok(_) => return Ok(DirLock(path)),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    let stale = std::fs::metadata(&path)
+                        .and_then(|m| m.modified())
+                        .ok()
+                        .and_then(|t| SystemTime::now().duration_since(t).ok())
+                        .is_some_and(|age| age > STALE_LOCK);
+                    if stale {
+                        let _ = std::fs::remove_file(&path);
+                    } else {
+                        std::thread::sleep(Duration::from_millis(20));
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+impl Drop for DirLock {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
 }
 
 fn needs_generation(files: &TlsFiles) -> bool {
@@ -150,7 +193,9 @@ fn write_bundle(files: &TlsFiles) -> Result<(), TlsError> {
     }
     bundle.push_str("# Palisade Local CA\n");
     bundle.push_str(&ca);
-    let tmp = files.ca_bundle.with_extension("pem.tmp");
+    let tmp = files
+        .ca_bundle
+        .with_extension(format!("pem.{}.tmp", std::process::id()));
     std::fs::write(&tmp, bundle)?;
     std::fs::rename(tmp, &files.ca_bundle)?;
     Ok(())

@@ -30,6 +30,9 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+/// How long opening the store retries while another process holds the file's locks.
+pub const OPEN_RETRY: std::time::Duration = std::time::Duration::from_secs(20);
+
 /// The SQLite backend. Cheap to share behind an `Arc`; every method takes `&self`.
 pub struct SqliteStore {
     path: PathBuf,
@@ -42,8 +45,22 @@ pub struct SqliteStore {
 
 impl SqliteStore {
     /// Opens (creating if needed) the database file and runs pending migrations.
+    ///
+    /// Processes started at the same moment on one new file meet SQLite's locks while one of them
+    /// switches the file to WAL or migrates it, and some of those waits do not go through the
+    /// busy timeout: opening retries for up to [`OPEN_RETRY`] while the file is busy or locked.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        Ok(Self::open_file(path)?)
+        let started = std::time::Instant::now();
+        let mut pause = std::time::Duration::from_millis(5);
+        loop {
+            match Self::open_file(path).map_err(StoreError::from) {
+                Err(StoreError::Unavailable(_)) if started.elapsed() < OPEN_RETRY => {
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(std::time::Duration::from_millis(200));
+                }
+                other => return other,
+            }
+        }
     }
 
     fn open_file(path: &Path) -> error::Result<Self> {

@@ -31,16 +31,17 @@
 //!    traceable `InternalServerError` (the journal keeps the cause).
 //! 4. **Shared state through constraints.** State that must be correct across processes is
 //!    expressed as atomic store operations backed by constraints (unique indexes,
-//!    `INSERT .. ON CONFLICT .. RETURNING`), never as process locks. Done: tenant creation
+//!    `INSERT .. ON CONFLICT .. RETURNING`), never as process locks: tenant creation
 //!    ([`TenantStore::insert_tenant`] answers [`StoreError::Conflict`] from the unique id and
 //!    domain), numeric sequences ([`SequenceStore::next_sequence`]), first-start values
-//!    ([`MetaStore::init_meta`]), rate-limit windows ([`RateWindowStore::count_call`]: one upsert
-//!    per window, all windows of a call in one transaction; the domain's limiter still counts in
-//!    process memory and moves onto it next). Next, still process-local: the machine-action
-//!    check-then-write
-//!    (today a process `Mutex`; to become a conditional insert on a partial unique index of pending
-//!    actions per machine and type), and the live-response library's file contents (today files in
-//!    the data directory; to become store blobs written with their metadata in one transaction).
+//!    ([`MetaStore::init_meta`]), shared settings ([`MetaStore::set_meta`]: the clock, the fault
+//!    rules), rate-limit windows ([`RateWindowStore::count_call`]: one upsert per window, all
+//!    windows of a call in one transaction), check-then-write sections ([`LockStore`]: named
+//!    leases, one conditional upsert to take one; the domain holds one from an operation's checks
+//!    to its write, e.g. "no pending isolation of this machine" then the insert) and the
+//!    live-response library's contents ([`BlobStore`]: written with their entity in one
+//!    transaction). No backend call takes a driver's type: a backend is free to use advisory
+//!    locks, `SELECT .. FOR UPDATE` or a lease table behind [`LockStore`].
 
 pub mod conformance;
 pub mod transfer;
@@ -64,7 +65,7 @@ pub enum StoreError {
     /// A stored document does not decode (or an entity does not encode).
     #[error("stored document does not decode: {0}")]
     Corrupt(#[from] serde_json::Error),
-    /// Files the store keeps beside its data (the live-response library today).
+    /// The file system under the store failed.
     #[error("store file system: {0}")]
     Io(#[from] std::io::Error),
     /// A uniqueness constraint refused the write.

@@ -548,7 +548,7 @@ fn token(data: DataArg, audience: &str) -> Result<ExitCode, String> {
 
 fn trace(data: DataArg, target: &str, json: bool) -> Result<ExitCode, String> {
     let core = open(&data)?;
-    match core.find_error(target).map_err(core_error)? {
+    match core.find_error_shared(target).map_err(core_error)? {
         Some(record) if json => {
             println!("{}", serde_json::to_string_pretty(&record).map_err(|e| e.to_string())?);
             Ok(ExitCode::SUCCESS)

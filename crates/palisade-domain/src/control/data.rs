@@ -282,7 +282,6 @@ impl Core {
     pub fn reset_tenant(&self, tenant_id: &str, demo_data: bool) -> DomainResult<()> {
         let tenant = self.tenant(tenant_id)?;
         self.store.clear_tenant_data(&tenant.id)?;
-        self.remove_library_files(Some(&tenant.id))?;
         if demo_data {
             let data = crate::control::demo::tenant_data(&tenant.id, self.clock.now());
             self.store_demo_data(&tenant.id, &data)?;
@@ -295,10 +294,9 @@ impl Core {
     /// and issued tokens of the dev app keep working.
     pub fn reset_all(&self) -> DomainResult<()> {
         self.with_journal_cleared(|| Ok(self.store.clear_all()?))?;
-        self.remove_library_files(None)?;
         self.registrations.forget_all();
-        self.faults.clear();
-        self.rate_limits.reset();
+        self.clear_fault_rules()?;
+        self.store.clear_rate_windows()?;
         self.rate_limits.forget_tenants();
         self.install_demo_tenant()
     }

@@ -6,18 +6,26 @@
 //! (skip the first n matching calls), `times` (a budget of firings), `probability` with a `seed`
 //! (a repeatable pseudo-random sequence) and `expiresInSeconds` (on the emulator's clock).
 //!
-//! Rules live in memory, not in the store: they are scaffolding of one test session, their
-//! counters move on every matching request (a store write per request would cost more than the
-//! request), and a restart giving a clean slate is what a test wants. Exhausted and expired rules
-//! stay listed, with their state, until deleted, so "why did my rule stop firing?" has an answer.
+//! **Shared by every process on the store.** The rule set, with its counters, is one stored value
+//! (meta key [`FAULTS_META`], with a version). Each process keeps a copy, refreshed every
+//! [`CLOCK_REFRESH`](crate::control::clock::CLOCK_REFRESH) by the same thread that follows the
+//! clock, and uses it only to decide that a call meets no rule (most calls, at no store cost). A
+//! call that may meet a rule, and every change, takes the store lock `faults`, reads the stored
+//! set, applies itself (counting the call, firing rules) and stores the set back: so `times`,
+//! `afterCalls` and a seeded `probability` count calls across processes exactly. A rule created
+//! in another process is seen here within that refresh period; a rule removed elsewhere can
+//! only cost one store read here (the stored set decides). Exhausted and expired rules stay
+//! listed, with their state, until deleted, so "why did my rule stop firing?" has an answer.
 //!
 //! Evaluation order: rules are evaluated in creation order; a firing delay-only rule adds its delay
 //! and evaluation goes on; the first firing rule with an error answers, and later rules do not see
 //! the call.
 
+use crate::{Core, DomainResult};
 use chrono::{DateTime, TimeDelta, Utc};
 use palisade_error::{ApiError, ErrorCode};
-use serde::Serialize;
+use palisade_store::{Store, StoreError};
+use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -37,7 +45,8 @@ const METHODS: &[&str] = &["GET", "POST", "PATCH", "PUT", "DELETE", "HEAD", "OPT
 /// - `**` matches any number of segments, none included.
 ///
 /// The query string is not part of the match.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
 pub struct PathPattern(String);
 
 impl PathPattern {
@@ -139,7 +148,8 @@ fn glob_matches(pattern: &[u8], text: &[u8]) -> bool {
 
 /// SplitMix64: tiny, and its sequence for a seed never changes with a dependency's version, which
 /// is the point of a seed.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(transparent)]
 struct SplitMix64(u64);
 
 impl SplitMix64 {
@@ -185,7 +195,7 @@ pub enum RuleState {
     Expired,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct FaultRule {
     id: String,
     method: Option<String>,
@@ -316,12 +326,24 @@ impl FaultRule {
     }
 }
 
-/// The rule set, shared by every request.
+/// The meta key of the shared rule set.
+pub const FAULTS_META: &str = "fault_rules";
+
+/// The rule set as stored.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct StoredRules {
+    version: u64,
+    rules: Vec<FaultRule>,
+}
+
+/// This process's copy of the shared rule set (see the module doc).
 #[derive(Debug, Default)]
 pub struct FaultRules {
     rules: Mutex<Vec<FaultRule>>,
     /// How many rules exist, read without the lock: most requests meet no rule at all.
     count: AtomicUsize,
+    /// The version of the stored set the copy holds.
+    version: std::sync::atomic::AtomicU64,
 }
 
 fn invalid(what: impl std::fmt::Display) -> ApiError {
@@ -376,6 +398,49 @@ impl FaultRules {
         removed
     }
 
+    /// Whether an active rule of this copy matches the call (without counting it): `false` lets
+    /// the call skip the shared set.
+    pub fn might_fire(&self, call: &Call<'_>, now: DateTime<Utc>) -> bool {
+        if self.count.load(Ordering::Acquire) == 0 {
+            return false;
+        }
+        self.lock()
+            .iter()
+            .any(|rule| rule.state(now) == RuleState::Active && rule.matches(call))
+    }
+
+    /// Replaces the copy with the stored set when that is newer (or `force`).
+    fn load(&self, store: &dyn Store, force: bool) -> Result<(), StoreError> {
+        let stored: StoredRules = match store.get_meta(FAULTS_META)? {
+            Some(text) => serde_json::from_str(&text)?,
+            None => StoredRules::default(),
+        };
+        let mut rules = self.lock();
+        if force || stored.version > self.version.load(Ordering::Acquire) {
+            self.count.store(stored.rules.len(), Ordering::Release);
+            self.version.store(stored.version, Ordering::Release);
+            *rules = stored.rules;
+        }
+        Ok(())
+    }
+
+    /// Follows the shared set (the refresh thread calls it).
+    pub(crate) fn refresh(&self, store: &dyn Store) -> Result<(), StoreError> {
+        self.load(store, false)
+    }
+
+    /// Stores the copy as the next version.
+    fn save(&self, store: &dyn Store) -> Result<(), StoreError> {
+        let rules = self.lock();
+        let stored = StoredRules {
+            version: self.version.load(Ordering::Acquire) + 1,
+            rules: rules.clone(),
+        };
+        store.set_meta(FAULTS_META, &serde_json::to_string(&stored)?)?;
+        self.version.store(stored.version, Ordering::Release);
+        Ok(())
+    }
+
     /// Counts the call against every active matching rule and says what the firing ones decided
     /// (`None`: serve the call as usual). See the module doc for the order of evaluation.
     pub fn evaluate(&self, call: &Call<'_>, now: DateTime<Utc>) -> Option<Verdict> {
@@ -409,6 +474,82 @@ impl FaultRules {
             delay: Duration::from_millis(delay_ms),
             error,
         })
+    }
+}
+
+/// A call as [`Core::evaluate_faults`] takes it across threads.
+#[derive(Debug, Clone)]
+pub struct OwnedCall {
+    pub method: String,
+    pub path: String,
+    pub tenant_id: Option<String>,
+    pub client_id: Option<String>,
+}
+
+impl OwnedCall {
+    pub fn of(call: &Call<'_>) -> OwnedCall {
+        OwnedCall {
+            method: call.method.to_string(),
+            path: call.path.to_string(),
+            tenant_id: call.tenant_id.map(str::to_string),
+            client_id: call.client_id.map(str::to_string),
+        }
+    }
+
+    fn call(&self) -> Call<'_> {
+        Call {
+            method: &self.method,
+            path: &self.path,
+            tenant_id: self.tenant_id.as_deref(),
+            client_id: self.client_id.as_deref(),
+        }
+    }
+}
+
+impl Core {
+    /// Runs `change` on the shared rule set: under the store lock `faults`, from the stored set,
+    /// stored back afterwards (see the module doc).
+    fn with_shared_faults<T>(&self, change: impl FnOnce(&FaultRules) -> T) -> DomainResult<T> {
+        let _section = self.exclusive("faults")?;
+        self.faults.load(self.store.as_ref(), true)?;
+        let out = change(&self.faults);
+        self.faults.save(self.store.as_ref())?;
+        Ok(out)
+    }
+
+    /// `POST /_palisade/faults`.
+    pub fn add_fault_rule(&self, spec: FaultRuleSpec) -> DomainResult<FaultRuleView> {
+        let now = self.clock.now();
+        Ok(self.with_shared_faults(|rules| rules.add(spec, now))??)
+    }
+
+    /// `GET /_palisade/faults`: the shared set, with its counters as stored.
+    pub fn list_fault_rules(&self) -> DomainResult<Vec<FaultRuleView>> {
+        self.faults.load(self.store.as_ref(), true)?;
+        Ok(self.faults.list(self.clock.now()))
+    }
+
+    /// `GET /_palisade/faults/{id}`.
+    pub fn fault_rule(&self, id: &str) -> DomainResult<FaultRuleView> {
+        self.faults.load(self.store.as_ref(), true)?;
+        Ok(self.faults.get(id, self.clock.now())?)
+    }
+
+    /// `DELETE /_palisade/faults/{id}`.
+    pub fn remove_fault_rule(&self, id: &str) -> DomainResult<()> {
+        Ok(self.with_shared_faults(|rules| rules.remove(id))??)
+    }
+
+    /// `DELETE /_palisade/faults`: how many rules there were.
+    pub fn clear_fault_rules(&self) -> DomainResult<usize> {
+        self.with_shared_faults(FaultRules::clear)
+    }
+
+    /// Counts a call that [`FaultRules::might_fire`] against the shared set and says what the
+    /// firing rules decided.
+    pub fn evaluate_faults(&self, call: &OwnedCall) -> DomainResult<Option<Verdict>> {
+        let now = self.clock.now();
+        self.with_shared_faults(|rules| rules.evaluate(&call.call(), now))
     }
 }
 

@@ -12,6 +12,15 @@
 //! while a batch is written form the next batch: under load, batches grow and the cost per error
 //! falls.
 //!
+//! **Across processes** on one store, a record raised by another process is in that process's
+//! queue until its writer commits the batch: the writer starts as soon as a record is queued, so
+//! that takes one batch's write time (milliseconds; longer only while the store is busy).
+//! [`Core::find_error_shared`] (the admin trace route, `palisade trace`) therefore retries a miss
+//! in the store for up to [`PEER_FLUSH_BOUND`] before answering that the target is unknown: a
+//! target is traceable on every process once its response is received, provided the raising
+//! process's writer commits within that bound. The price is that a truly unknown target is
+//! answered after that wait.
+//!
 //! What may be lost: a clean shutdown flushes the queue ([`Core::flush_journal`], also on drop),
 //! so a target survives a restart. A `kill -9` (or a power loss) loses the records still queued:
 //! the errors of the last few milliseconds (one batch's write time) before the kill. Another
@@ -28,6 +37,10 @@ use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
+
+/// How long a lookup that misses keeps looking in the store for a record another process may
+/// still be writing (see the module doc).
+pub const PEER_FLUSH_BOUND: Duration = Duration::from_millis(1_000);
 
 /// Records queued beyond which producers wait for the writer.
 pub const QUEUE_HIGH_WATER: usize = 16_384;
@@ -251,6 +264,23 @@ impl Core {
         }
         self.flush_journal();
         Ok(self.store.find_error(target)?)
+    }
+
+    /// [`Core::find_error`], then, on a miss, the store again every few milliseconds for up to
+    /// [`PEER_FLUSH_BOUND`], for a record another process on the store may still be writing.
+    /// Blocks: call it on a blocking thread.
+    pub fn find_error_shared(&self, target: &str) -> DomainResult<Option<ErrorRecord>> {
+        if let Some(found) = self.find_error(target)? {
+            return Ok(Some(found));
+        }
+        let started = std::time::Instant::now();
+        while started.elapsed() < PEER_FLUSH_BOUND {
+            std::thread::sleep(Duration::from_millis(10));
+            if let Some(found) = self.store.find_error(target)? {
+                return Ok(Some(found));
+            }
+        }
+        Ok(None)
     }
 }
 

@@ -1,6 +1,9 @@
 //! Rate limits as the service documents them (`shared/reference/mde-api.md` §1.8; the incidents
 //! API's from `xdr-api-and-auth.md` §2.5): per API, per minute and per hour, counted per tenant +
-//! calling app + API, on the emulator's clock. The counters live in this process's memory.
+//! calling app + API, on the emulator's clock. The counters live in the store
+//! ([`RateWindowStore::count_call`]: one atomic operation per call), so every process on one
+//! store shares them and none admits more than the limit; with rate limits off (the server's
+//! `--no-rate-limits`, or a tenant's switch) nothing touches the store.
 //!
 //! **Windows**: fixed windows that open at the first call counted in them. A window of length L
 //! opened at t admits `limit` calls during `[t, t + L)`; the next call at or after `t + L` opens a
@@ -18,9 +21,11 @@ use crate::control::faults::pattern_matches;
 use crate::{Core, DomainResult};
 use palisade_error::ApiError;
 pub use palisade_model::tenant::RateLimitSettings;
+use palisade_store::{Admission, RateWindowStore, StoreError, WindowLimit};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 /// A counting period.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -155,145 +160,101 @@ impl Throttle {
     }
 }
 
-#[derive(Debug, Clone, Copy, Default)]
-struct FixedWindow {
-    opened_ms: i64,
-    count: u32,
-}
-
-impl FixedWindow {
-    /// Whether the window still runs at `now_ms` (a window opened "in the future", after the clock
-    /// was moved back, counts as closed).
-    fn open_at(&self, now_ms: i64, length: i64) -> bool {
-        self.count > 0 && self.opened_ms <= now_ms && now_ms < self.opened_ms + length
+/// The store key of a call's counters: tenant, app and API (calls under the default limit are
+/// keyed by `method` and `route`, the route template, e.g. `/api/machines/{id}`).
+fn counter_key(tenant_id: &str, app_id: &str, limit: &ApiLimit, method: &str, route: &str) -> String {
+    let mut key = String::with_capacity(tenant_id.len() + app_id.len() + route.len() + 16);
+    for part in [tenant_id, "\u{0}", app_id, "\u{0}"] {
+        key.push_str(part);
     }
+    match limit.api {
+        Some(api) => key.push_str(api),
+        None => {
+            key.push_str(method);
+            key.push(' ');
+            key.push_str(route);
+        }
+    }
+    key
 }
 
-#[derive(Debug, Clone, Copy, Default)]
-struct Counters {
-    minute: FixedWindow,
-    hour: FixedWindow,
+/// Counts a call of `limit`'s API in the store's shared windows, or says why not. `now_ms`: the
+/// emulator's clock, Unix milliseconds.
+pub fn admit_in(
+    store: &dyn RateWindowStore,
+    tenant_id: &str,
+    app_id: &str,
+    limit: &ApiLimit,
+    method: &str,
+    route: &str,
+    now_ms: i64,
+) -> Result<Result<(), Throttle>, StoreError> {
+    let mut windows: Vec<(Window, WindowLimit)> = Vec::with_capacity(2);
+    for (max, window) in [(limit.per_minute, Window::Minute), (limit.per_hour, Window::Hour)] {
+        if let Some(max) = max {
+            windows.push((
+                window,
+                WindowLimit {
+                    length_ms: window.millis(),
+                    limit: max,
+                },
+            ));
+        }
+    }
+    let limits: Vec<WindowLimit> = windows.iter().map(|(_, w)| *w).collect();
+    let key = counter_key(tenant_id, app_id, limit, method, route);
+    Ok(match store.count_call(&key, &limits, now_ms)? {
+        Admission::Admitted => Ok(()),
+        Admission::Refused { window, retry_after_ms } => {
+            let (window, limit) = windows[window];
+            Err(Throttle {
+                limit: limit.limit,
+                window,
+                retry_after: (retry_after_ms.max(0) as u64).div_ceil(1000),
+            })
+        }
+    })
 }
 
-#[derive(Debug, Default)]
-struct Inner {
-    /// Reused to build the lookup key, so a call on a known key allocates nothing.
-    scratch: String,
-    counters: HashMap<String, Counters>,
-    /// Each tenant's switch, read from the store once, then kept here.
-    tenants: HashMap<String, bool>,
-}
+/// How long a tenant's switch read from the store is trusted: another process's change to it
+/// is seen here at most this late.
+pub const SWITCH_CACHE_TTL: Duration = Duration::from_secs(2);
 
-/// Counters of every (tenant, app, API), behind one mutex: the work under it is a hash lookup
-/// and two comparisons.
+/// Each tenant's rate-limit switch, read from the store and kept for [`SWITCH_CACHE_TTL`], so a
+/// call costs a hash lookup, not a query, to know whether it is limited. The counters themselves
+/// live in the store ([`RateWindowStore`]), shared by every process on it.
 #[derive(Debug, Default)]
 pub struct RateLimiter {
-    inner: Mutex<Inner>,
+    tenants: Mutex<HashMap<String, (bool, Instant)>>,
 }
 
-/// Beyond this many keys, closed windows are dropped when the next key is added.
-const PRUNE_ABOVE: usize = 10_000;
-
 impl RateLimiter {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (bool, Instant)>> {
+        self.tenants.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Counts a call of `limit`'s API or refuses it. Calls under the default limit are keyed by
-    /// `method` and `route` (the route template, e.g. `/api/machines/{id}`). `now_ms`: the
-    /// emulator's clock, Unix milliseconds.
-    pub fn admit(
-        &self,
-        tenant_id: &str,
-        app_id: &str,
-        limit: &ApiLimit,
-        method: &str,
-        route: &str,
-        now_ms: i64,
-    ) -> Result<(), Throttle> {
-        let mut inner = self.lock();
-        let Inner { scratch, counters, .. } = &mut *inner;
-        scratch.clear();
-        for part in [tenant_id, "\u{0}", app_id, "\u{0}"] {
-            scratch.push_str(part);
-        }
-        match limit.api {
-            Some(api) => scratch.push_str(api),
-            None => {
-                scratch.push_str(method);
-                scratch.push(' ');
-                scratch.push_str(route);
-            }
-        }
-        let entry = match counters.get_mut(scratch.as_str()) {
-            Some(entry) => entry,
-            None => {
-                if counters.len() >= PRUNE_ABOVE {
-                    counters.retain(|_, c| {
-                        c.minute.open_at(now_ms, Window::Minute.millis())
-                            || c.hour.open_at(now_ms, Window::Hour.millis())
-                    });
-                }
-                counters.entry(scratch.clone()).or_default()
-            }
-        };
-        let windows = [
-            (limit.per_minute, Window::Minute, &mut entry.minute),
-            (limit.per_hour, Window::Hour, &mut entry.hour),
-        ];
-        let mut refusal: Option<Throttle> = None;
-        for (max, window, counter) in &windows {
-            let Some(max) = *max else { continue };
-            if counter.open_at(now_ms, window.millis()) && counter.count >= max {
-                let wait_ms = counter.opened_ms + window.millis() - now_ms;
-                let retry_after = (wait_ms as u64).div_ceil(1000);
-                if refusal.as_ref().is_none_or(|r| retry_after > r.retry_after) {
-                    refusal = Some(Throttle {
-                        limit: max,
-                        window: *window,
-                        retry_after,
-                    });
-                }
-            }
-        }
-        if let Some(refusal) = refusal {
-            return Err(refusal);
-        }
-        for (max, window, counter) in windows {
-            if max.is_none() {
-                continue;
-            }
-            if counter.open_at(now_ms, window.millis()) {
-                counter.count += 1;
-            } else {
-                *counter = FixedWindow {
-                    opened_ms: now_ms,
-                    count: 1,
-                };
-            }
-        }
-        Ok(())
-    }
-
-    /// Forgets every counter (the admin reset).
-    pub fn reset(&self) {
-        self.lock().counters.clear();
-    }
-
-    /// The tenant's switch if it was read already.
+    /// The tenant's switch if it was read from the store less than [`SWITCH_CACHE_TTL`] ago.
     pub fn cached_tenant(&self, tenant_id: &str) -> Option<bool> {
-        self.lock().tenants.get(tenant_id).copied()
+        self.lock()
+            .get(tenant_id)
+            .filter(|(_, read)| read.elapsed() < SWITCH_CACHE_TTL)
+            .map(|(enabled, _)| *enabled)
     }
 
     fn remember_tenant(&self, tenant_id: &str, enabled: bool) {
-        self.lock().tenants.insert(tenant_id.to_string(), enabled);
+        let mut tenants = self.lock();
+        // Bounded by the number of tenants in practice; start afresh if it ever grows.
+        if tenants.len() > 10_000 {
+            tenants.clear();
+        }
+        tenants.insert(tenant_id.to_string(), (enabled, Instant::now()));
     }
 
     /// Drops the cached tenant switches, so each is read from the store again. Anything that
-    /// rewrites, deletes or recreates tenants other than [`Core::set_tenant_rate_limits`] (a tenant
-    /// reset, a data load) must call it.
+    /// rewrites, deletes or recreates tenants (a tenant reset, a data load) calls it, so this
+    /// process sees its own change at once; other processes see it within [`SWITCH_CACHE_TTL`].
     pub fn forget_tenants(&self) {
-        self.lock().tenants.clear();
+        self.lock().clear();
     }
 }
 
@@ -309,6 +270,32 @@ impl Core {
             .is_none_or(|tenant| tenant.rate_limits.enabled);
         self.rate_limits.remember_tenant(tenant_id, enabled);
         Ok(enabled)
+    }
+
+    /// Counts a call against its API's limits in the store's shared windows (see [`admit_in`]).
+    pub fn admit_call(
+        &self,
+        tenant_id: &str,
+        app_id: &str,
+        limit: &ApiLimit,
+        method: &str,
+        route: &str,
+        now_ms: i64,
+    ) -> DomainResult<Result<(), Throttle>> {
+        Ok(admit_in(
+            self.store.as_ref(),
+            tenant_id,
+            app_id,
+            limit,
+            method,
+            route,
+            now_ms,
+        )?)
+    }
+
+    /// Forgets every rate-limit window, in every process on the store (the admin reset).
+    pub fn reset_rate_limits(&self) -> DomainResult<()> {
+        Ok(self.store.clear_rate_windows()?)
     }
 
     /// `GET /_palisade/tenants/{tenant}/ratelimits`.
@@ -412,11 +399,33 @@ impl Core {
 mod tests {
     use super::*;
 
+    /// The limiter over a fresh store, as the server uses it.
+    struct Limiter {
+        _dir: tempfile::TempDir,
+        store: palisade_store_sqlite::SqliteStore,
+    }
+
+    impl Limiter {
+        fn admit(&self, t: &str, a: &str, limit: &ApiLimit, m: &str, r: &str, now: i64) -> Result<(), Throttle> {
+            admit_in(&self.store, t, a, limit, m, r, now).expect("store counts")
+        }
+
+        fn reset(&self) {
+            self.store.clear_rate_windows().expect("store clears");
+        }
+    }
+
+    fn limiter() -> Limiter {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = palisade_store_sqlite::SqliteStore::open(&dir.path().join("p.db")).expect("store opens");
+        Limiter { _dir: dir, store }
+    }
+
     const ROUTE: &str = "/api/machines/{id}";
 
     #[test]
     fn the_101st_call_waits_exactly_until_the_window_closes() {
-        let limiter = RateLimiter::default();
+        let limiter = limiter();
         let start = 1_700_000_000_123;
         for n in 0..100 {
             assert!(limiter
@@ -471,7 +480,7 @@ mod tests {
 
     #[test]
     fn keys_separate_tenants_apps_and_apis() {
-        let limiter = RateLimiter::default();
+        let limiter = limiter();
         let limit = limit_for("POST", "/api/alerts/batchUpdate");
         assert_eq!(limit.per_minute, Some(10));
         for _ in 0..10 {
@@ -487,7 +496,7 @@ mod tests {
 
     #[test]
     fn the_hourly_limit_outlasts_the_minute() {
-        let limiter = RateLimiter::default();
+        let limiter = limiter();
         let mut now = 0;
         for minute in 0..15 {
             for _ in 0..100 {
@@ -523,7 +532,7 @@ mod tests {
 
     #[test]
     fn start_investigation_has_only_an_hourly_limit() {
-        let limiter = RateLimiter::default();
+        let limiter = limiter();
         let limit = limit_for("post", "/api/machines/m/startInvestigation");
         for _ in 0..50 {
             limiter.admit("t", "a", limit, "GET", "", 0).unwrap();
@@ -534,7 +543,7 @@ mod tests {
 
     #[test]
     fn a_clock_moved_back_reopens_the_window() {
-        let limiter = RateLimiter::default();
+        let limiter = limiter();
         let limit = limit_for("POST", "/api/alerts/batchUpdate");
         for _ in 0..10 {
             limiter.admit("t", "a", limit, "GET", "", 1_000_000).unwrap();

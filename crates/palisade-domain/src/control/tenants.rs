@@ -102,6 +102,12 @@ impl Core {
         if self.store.get_meta(DEMO_SEEDED_META)?.is_some() {
             return Ok(());
         }
+        // Processes starting at once on an empty store: one installs, the others wait for it and
+        // then find the marker.
+        let _section = self.exclusive("first-start")?;
+        if self.store.get_meta(DEMO_SEEDED_META)?.is_some() {
+            return Ok(());
+        }
         self.install_demo_tenant()?;
         self.store.init_meta(DEMO_SEEDED_META, "1")?;
         Ok(())
@@ -128,7 +134,6 @@ impl Core {
     pub fn delete_tenant(&self, id: &str) -> DomainResult<()> {
         let tenant = self.tenant(id)?;
         self.store.delete_tenant(&tenant.id)?;
-        self.remove_library_files(Some(&tenant.id))?;
         self.registrations.forget_all();
         // A tenant recreated under this id must not inherit the deleted one's cached switch.
         self.rate_limits.forget_tenants();

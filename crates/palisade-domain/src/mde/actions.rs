@@ -410,11 +410,6 @@ fn encode<T: Serialize>(entity: &T) -> Result<Value, StoreError> {
 }
 
 impl Core {
-    fn lock_state(&self) -> std::sync::MutexGuard<'_, ()> {
-        // A panic elsewhere while holding the lock leaves nothing half-written worth refusing for.
-        self.state_lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
     /// Brings the tenant's unfinished actions up to `clock.now()` (see the module doc). The
     /// machines routes may call it too, so a machine's health reflects a finished offboarding.
     pub fn settle_actions(&self, tenant_id: &str) -> DomainResult<()> {
@@ -427,7 +422,7 @@ impl Core {
         {
             return Ok(());
         }
-        let _guard = self.lock_state();
+        let _section = self.tenant_section(tenant_id)?;
         self.settle_locked(tenant_id)
     }
 
@@ -536,8 +531,9 @@ impl Core {
         require_comment(&details.comment)?;
         let valid = validate(request)?;
         let tenant = &caller.tenant_id;
-        // Held from the conflict checks to the insert: two concurrent duplicates cannot both pass.
-        let _guard = self.lock_state();
+        // Held from the conflict checks to the insert: two concurrent duplicates cannot both pass,
+        // whichever processes on the store they reach.
+        let _section = self.tenant_section(tenant)?;
         self.settle_locked(tenant)?;
         let machine = self.find_machine(caller, machine_ref)?;
         let actions = self.actions_of(tenant, &machine.id)?;
@@ -597,7 +593,7 @@ impl Core {
     pub fn cancel_action(&self, caller: &Principal, id: &str, comment: &str) -> DomainResult<MachineAction> {
         caller.require_any(CANCEL_ROLES)?;
         require_comment(comment)?;
-        let _guard = self.lock_state();
+        let _section = self.tenant_section(&caller.tenant_id)?;
         self.settle_locked(&caller.tenant_id)?;
         let mut action = self.find_action(&caller.tenant_id, id)?;
         if action.status.is_final() {
@@ -763,7 +759,7 @@ impl Core {
             app_id: "palisade-admin".into(),
             roles: Vec::new(),
         };
-        let _guard = self.lock_state();
+        let _section = self.tenant_section(tenant_id)?;
         self.settle_locked(tenant_id)?;
         let machine = self.find_machine(&admin, machine_ref)?;
         let actions = self.actions_of(tenant_id, &machine.id)?;
@@ -774,7 +770,7 @@ impl Core {
     pub fn start_investigation(&self, caller: &Principal, machine_ref: &str) -> DomainResult<Investigation> {
         caller.require_any(INVESTIGATE_ROLES)?;
         let tenant = &caller.tenant_id;
-        let _guard = self.lock_state();
+        let _section = self.tenant_section(tenant)?;
         self.settle_locked(tenant)?;
         let machine = self.find_machine(caller, machine_ref)?;
         let actions = self.actions_of(tenant, &machine.id)?;

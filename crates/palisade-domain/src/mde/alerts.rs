@@ -173,17 +173,12 @@ impl Core {
             .upsert_docs(ALERT_TABLE, &caller.tenant_id, &crate::to_docs(alerts)?)?)
     }
 
-    /// Serialises read-modify-write of alerts so concurrent updates cannot lose each other's changes.
-    fn write_lock(&self) -> std::sync::MutexGuard<'_, ()> {
-        self.state_lock.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
     /// `PATCH /api/alerts/{id}`. An update with no property changes nothing (not even
     /// `lastUpdateTime`) and answers the alert as it is.
     pub fn update_alert(&self, caller: &Principal, id: &str, update: &AlertUpdate) -> DomainResult<Alert> {
         caller.require_any(WRITE_ROLES)?;
         let valid = update.validate()?;
-        let _guard = self.write_lock();
+        let _section = self.tenant_section(&caller.tenant_id)?;
         let mut alert = self.find_alert(caller, id)?;
         if valid.is_empty() {
             return Ok(alert);
@@ -214,7 +209,7 @@ impl Core {
                 unique.push(id.clone());
             }
         }
-        let _guard = self.write_lock();
+        let _section = self.tenant_section(&caller.tenant_id)?;
         let query = narrowed(&Query::default(), text_in(&ALERTS, "id", unique.clone()));
         let docs = self
             .store
@@ -303,7 +298,7 @@ impl Core {
             )
             .into());
         }
-        let _guard = self.write_lock();
+        let _section = self.tenant_section(&caller.tenant_id)?;
         if let Some(mut open) = self.open_alert_titled(caller, &machine.id, &reference.title)? {
             let at = Timestamp(event_time);
             open.first_event_time = Some(open.first_event_time.map_or(at, |t| t.min(at)));

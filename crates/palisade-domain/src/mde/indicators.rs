@@ -488,7 +488,7 @@ impl Core {
             });
         }
 
-        let _guard = self.state_lock.lock().unwrap_or_else(|e| e.into_inner());
+        let _section = self.tenant_section(&caller.tenant_id)?;
         let mut active = self.count(
             INDICATOR_TABLE,
             &caller.tenant_id,
@@ -683,7 +683,7 @@ impl Core {
     /// `DELETE /api/indicators/{id}`. Another app's indicator is not found for a `Ti.ReadWrite` caller.
     pub fn delete_indicator(&self, caller: &Principal, id: &str) -> DomainResult<()> {
         caller.require_any(ROLES)?;
-        let _guard = self.state_lock.lock().unwrap_or_else(|e| e.into_inner());
+        let _section = self.tenant_section(&caller.tenant_id)?;
         if self.visible_by_ids(caller, &[id.to_string()])?.is_empty() {
             return Err(ApiError::resource_not_found("Indicator", id).into());
         }
@@ -727,7 +727,7 @@ impl Core {
                 unique.push(id.clone());
             }
         }
-        let _guard = self.state_lock.lock().unwrap_or_else(|e| e.into_inner());
+        let _section = self.tenant_section(&caller.tenant_id)?;
         let found = self.visible_by_ids(caller, &unique)?;
         let missing: Vec<&str> = unique
             .iter()

@@ -1,12 +1,12 @@
 //! The live-response library (`shared/reference/mde-api.md` §11): the scripts and files a tenant
 //! may push to devices with `PutFile` and run with `RunScript`.
 //!
-//! Metadata (the documented entity) lives in the store; the bytes live in the data directory, under
-//! `<library dir>/<tenant id>/<name in ASCII lower case>`, written to a temporary file first and
-//! renamed into place, so a reader never sees half a file. Names are unique per tenant regardless
-//! of ASCII case (as on the Windows devices the library serves) and are refused when they could
-//! name anything but one file in that directory: path separators, `..`, control characters, the
-//! characters Windows forbids, leading or trailing spaces, a trailing dot.
+//! Metadata (the documented entity) and the file's bytes live in the store together
+//! ([`BlobStore`](palisade_store::BlobStore)): written in one transaction, deleted together, seen
+//! by every process on the store. Names are unique per tenant regardless of ASCII case (as on the
+//! Windows devices the library serves) and are refused when they could name anything but one file
+//! on a device: path separators, `..`, control characters, the characters Windows forbids, leading
+//! or trailing spaces, a trailing dot.
 
 use crate::listing::Page;
 use crate::{Core, DomainResult};
@@ -18,7 +18,6 @@ use palisade_model::time::Timestamp;
 use palisade_odata::Query;
 use palisade_store::StoreError;
 use sha2::{Digest, Sha256};
-use std::path::PathBuf;
 
 /// Every library operation needs this role (list, upload, delete: the three pages agree).
 pub const LIBRARY_ROLES: &[&str] = &["Library.Manage"];
@@ -121,8 +120,7 @@ impl Core {
         // Without the flag, a file takes parameters when their description says something.
         let has_parameters = parse_flag("HasParameters", upload.has_parameters.as_deref())?
             .unwrap_or(!parameters_description.trim().is_empty());
-        let path = self.library_path(&caller.tenant_id, &upload.file_name)?;
-        let _guard = self.library_lock.lock().unwrap_or_else(|e| e.into_inner());
+        let _section = self.tenant_section(&caller.tenant_id)?;
         let existing = self.find_library_file(&caller.tenant_id, &upload.file_name)?;
         if let (Some(existing), false) = (&existing, override_if_exists) {
             return Err(ApiError::bad_request(
@@ -147,11 +145,11 @@ impl Core {
             has_parameters,
             parameters_description: has_parameters.then_some(parameters_description),
         };
-        write_atomically(&path, &upload.content)?;
         let doc = serde_json::to_value(&file).map_err(StoreError::from)?;
         // The key column compares case-insensitively, so an override in another case replaces
-        // the row rather than adding one.
-        self.store.upsert_docs(LIBRARY_FILE_TABLE, &caller.tenant_id, &[doc])?;
+        // the row (and its bytes) rather than adding one.
+        self.store
+            .upsert_doc_with_blob(LIBRARY_FILE_TABLE, &caller.tenant_id, &doc, &upload.content)?;
         tracing::info!(tenant = %caller.tenant_id, file = %file.file_name, bytes = upload.content.len(), "library file stored");
         Ok(file)
     }
@@ -160,8 +158,7 @@ impl Core {
     pub fn delete_library_file(&self, caller: &Principal, name: &str) -> DomainResult<()> {
         caller.require_any(LIBRARY_ROLES)?;
         validate_file_name(name)?;
-        let path = self.library_path(&caller.tenant_id, name)?;
-        let _guard = self.library_lock.lock().unwrap_or_else(|e| e.into_inner());
+        // The bytes go with the entry.
         if !self.store.delete_doc(LIBRARY_FILE_TABLE, &caller.tenant_id, name)? {
             return Err(ApiError::new(
                 ErrorCode::ResourceNotFound,
@@ -169,12 +166,6 @@ impl Core {
                 "library file lookup",
             )
             .into());
-        }
-        match std::fs::remove_file(&path) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            // The entry is gone, which is what the client asked; the stray file is only disk.
-            Err(e) => tracing::warn!(path = %path.display(), error = %e, "library file not removed"),
         }
         Ok(())
     }
@@ -218,52 +209,18 @@ impl Core {
         Ok(())
     }
 
-    /// Removes the library files of one tenant (or of every tenant) from the data directory: the
-    /// tenant's data was just emptied or deleted, and its library metadata with it.
-    pub(crate) fn remove_library_files(&self, tenant_id: Option<&str>) -> DomainResult<()> {
-        let dir = match (tenant_id, self.settings.library_dir.as_ref()) {
-            (_, None) => return Ok(()),
-            (Some(tenant_id), Some(_)) => self.tenant_library_dir(tenant_id)?,
-            (None, Some(root)) => root.clone(),
+    /// The bytes of a library file, for the admin API (`None`: no such file in the tenant's
+    /// library).
+    pub fn library_file_content(&self, tenant_id: &str, name: &str) -> DomainResult<Option<(LibraryFile, Vec<u8>)>> {
+        let Some(file) = self.find_library_file(tenant_id, name)? else {
+            return Ok(None);
         };
-        match std::fs::remove_dir_all(&dir) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(StoreError::Io(e).into()),
-            _ => Ok(()),
-        }
+        let bytes = self
+            .store
+            .get_blob(LIBRARY_FILE_TABLE, tenant_id, &file.file_name)?
+            .unwrap_or_default();
+        Ok(Some((file, bytes)))
     }
-
-    /// Where the bytes of `name` live; `name` must have passed [`validate_file_name`].
-    fn library_path(&self, tenant_id: &str, name: &str) -> DomainResult<PathBuf> {
-        Ok(self.tenant_library_dir(tenant_id)?.join(name.to_ascii_lowercase()))
-    }
-
-    /// The directory of a tenant's library files.
-    fn tenant_library_dir(&self, tenant_id: &str) -> DomainResult<PathBuf> {
-        let root = self
-            .settings
-            .library_dir
-            .as_ref()
-            .ok_or_else(|| ApiError::internal("no library directory configured (Settings::library_dir)"))?;
-        // Tenant ids are GUIDs we issued; check anyway, since they become a directory name.
-        if !tenant_id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
-            return Err(ApiError::internal(format!("tenant id {tenant_id:?} is not a safe directory name")).into());
-        }
-        Ok(root.join(tenant_id))
-    }
-}
-
-/// Writes `content` to a temporary file beside `path`, then renames it over `path`.
-fn write_atomically(path: &std::path::Path, content: &[u8]) -> Result<(), StoreError> {
-    let dir = path
-        .parent()
-        .ok_or_else(|| std::io::Error::other(format!("{} has no parent directory", path.display())))?;
-    std::fs::create_dir_all(dir)?;
-    let temp = dir.join(format!(".upload-{}.tmp", uuid::Uuid::new_v4().simple()));
-    let written = std::fs::write(&temp, content).and_then(|()| std::fs::rename(&temp, path));
-    if written.is_err() {
-        let _ = std::fs::remove_file(&temp);
-    }
-    Ok(written?)
 }
 
 #[cfg(test)]

@@ -71,28 +71,28 @@ async fn create(State(state): State<AppState>, JsonBody(body): JsonBody<FaultRul
         expires_in_seconds: body.expires_in_seconds,
         retry_after_seconds: body.retry_after_seconds,
     };
-    let rule = state.core.faults.add(spec, state.core.clock.now())?;
+    let rule = state.run(move |core| core.add_fault_rule(spec)).await?;
     tracing::info!(rule = %rule.id, path = %rule.path, "fault rule created");
     Ok((StatusCode::CREATED, Json(rule)).into_response())
 }
 
-async fn list(State(state): State<AppState>) -> Json<serde_json::Value> {
-    let rules: Vec<FaultRuleView> = state.core.faults.list(state.core.clock.now());
-    Json(json!({ "value": rules }))
+async fn list(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+    let rules: Vec<FaultRuleView> = state.run(|core| core.list_fault_rules()).await?;
+    Ok(Json(json!({ "value": rules })))
 }
 
 async fn get_one(State(state): State<AppState>, PathParam(id): PathParam) -> Result<Json<FaultRuleView>, ApiError> {
-    Ok(Json(state.core.faults.get(&id, state.core.clock.now())?))
+    Ok(Json(state.run(move |core| core.fault_rule(&id)).await?))
 }
 
 async fn remove(State(state): State<AppState>, PathParam(id): PathParam) -> Result<StatusCode, ApiError> {
-    state.core.faults.remove(&id)?;
+    state.run(move |core| core.remove_fault_rule(&id)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn clear(State(state): State<AppState>) -> StatusCode {
-    state.core.faults.clear();
-    StatusCode::NO_CONTENT
+async fn clear(State(state): State<AppState>) -> Result<StatusCode, ApiError> {
+    state.run(|core| core.clear_fault_rules()).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 async fn limits(State(state): State<AppState>) -> Json<serde_json::Value> {
@@ -104,9 +104,9 @@ async fn limits(State(state): State<AppState>) -> Json<serde_json::Value> {
     }))
 }
 
-async fn reset_counters(State(state): State<AppState>) -> StatusCode {
-    state.core.rate_limits.reset();
-    StatusCode::NO_CONTENT
+async fn reset_counters(State(state): State<AppState>) -> Result<StatusCode, ApiError> {
+    state.run(|core| core.reset_rate_limits()).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 async fn tenant_limits(

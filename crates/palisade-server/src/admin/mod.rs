@@ -56,6 +56,10 @@ pub fn router(state: AppState) -> Routes {
         .get("/_palisade/tenants/{tenant}/features", tenant_features)
         .patch("/_palisade/tenants/{tenant}/features", change_features)
         .get("/_palisade/tenants/{tenant}/machines/{id}/state", machine_state)
+        .get(
+            "/_palisade/tenants/{tenant}/libraryfiles/{fileName}",
+            library_file_content,
+        )
         .post("/_palisade/debug/panic", panic_on_purpose)
         .on(
             "get",
@@ -127,7 +131,13 @@ async fn health(State(state): State<AppState>) -> Result<Json<serde_json::Value>
 
 async fn error_trace(State(state): State<AppState>, PathParam(target): PathParam) -> Result<Response, ApiError> {
     let lookup = target.clone();
-    let record = state.read_inline(move |core| core.find_error(&lookup)).await?;
+    let mut record = state.read_inline(move |core| core.find_error(&lookup)).await?;
+    if record.is_none() {
+        // Another process on the store may still be writing it: look again, up to its bound,
+        // on a blocking thread.
+        let lookup = target.clone();
+        record = state.run(move |core| core.find_error_shared(&lookup)).await?;
+    }
     match record {
         Some(record) => Ok(Json(record).into_response()),
         None => Err(ApiError::resource_not_found("Error target", &target)),
@@ -272,21 +282,27 @@ async fn change_clock(
         }
         None => None,
     };
-    let clock = &state.core.clock;
-    if body.reset == Some(true) {
-        clock.reset();
-    }
-    match body.freeze {
-        Some(true) => clock.freeze(),
-        Some(false) => clock.unfreeze(),
-        None => {}
-    }
-    if let Some(at) = set {
-        clock.set(at);
-    }
-    if let Some(by) = advance {
-        clock.advance(by);
-    }
+    // Shared by every process on the store: stored first, then applied here.
+    state
+        .run(move |core| {
+            core.change_clock(|clock| {
+                if body.reset == Some(true) {
+                    clock.reset();
+                }
+                match body.freeze {
+                    Some(true) => clock.freeze(),
+                    Some(false) => clock.unfreeze(),
+                    None => {}
+                }
+                if let Some(at) = set {
+                    clock.set(at);
+                }
+                if let Some(by) = advance {
+                    clock.advance(by);
+                }
+            })
+        })
+        .await?;
     Ok(clock_json(&state))
 }
 
@@ -328,6 +344,31 @@ async fn machine_state(
 ) -> Result<Json<palisade_domain::mde::actions::DeviceState>, ApiError> {
     let [tenant, machine] = crate::api::mde::actions::path_params::<2>(params)?;
     Ok(Json(state.run(move |core| core.device_state(&tenant, &machine)).await?))
+}
+
+/// The bytes of a live-response library file as uploaded (the API has no download of its own):
+/// lets a user check what their client sent.
+async fn library_file_content(
+    State(state): State<AppState>,
+    params: crate::api::mde::actions::PathParams,
+) -> Result<Response, ApiError> {
+    let [tenant, name] = crate::api::mde::actions::path_params::<2>(params)?;
+    let lookup = name.clone();
+    let (file, bytes) = state
+        .run(move |core| core.library_file_content(&tenant, &lookup))
+        .await?
+        .ok_or_else(|| ApiError::resource_not_found("Library file", &name))?;
+    let mut response = (StatusCode::OK, bytes).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("application/octet-stream"),
+    );
+    let disposition = format!("attachment; filename=\"{}\"", file.file_name.replace(['"', '\\'], "_"));
+    if let Ok(value) = axum::http::HeaderValue::from_str(&disposition) {
+        headers.insert(axum::http::header::CONTENT_DISPOSITION, value);
+    }
+    Ok(response)
 }
 
 async fn list_tenants(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
@@ -477,8 +518,12 @@ async fn reset_tenant(
 /// `POST /_palisade/reset`: back to a first start (demo tenant and dev app only, journals empty,
 /// clock reset).
 async fn reset_everything(State(state): State<AppState>) -> Result<StatusCode, ApiError> {
-    state.run(|core| core.reset_all()).await?;
-    state.core.clock.reset();
+    state
+        .run(|core| {
+            core.reset_all()?;
+            core.change_clock(|clock| clock.reset())
+        })
+        .await?;
     state.requests.clear();
     Ok(StatusCode::NO_CONTENT)
 }

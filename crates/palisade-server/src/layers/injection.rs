@@ -16,7 +16,7 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use palisade_auth::Principal;
-use palisade_domain::control::faults::Call;
+use palisade_domain::control::faults::{Call, OwnedCall};
 use palisade_error::ApiError;
 
 /// Rate limits, then fault rules, for an authenticated API call.
@@ -76,8 +76,16 @@ async fn admit(state: &AppState, caller: &Principal, method: &str, route: &str, 
     }
     let limit = core.limit_for(method, path);
     let now_ms = core.clock.now().timestamp_millis();
-    core.rate_limits
-        .admit(&caller.tenant_id, &caller.app_id, limit, method, route, now_ms)
+    // One store write (shared by every process on the store), so off the async workers.
+    let (tenant, app, method_owned, route_owned) = (
+        caller.tenant_id.clone(),
+        caller.app_id.clone(),
+        method.to_string(),
+        route.to_string(),
+    );
+    state
+        .run(move |core| core.admit_call(&tenant, &app, limit, &method_owned, &route_owned, now_ms))
+        .await?
         .map_err(|throttle| {
             let api = match (limit.api, limit.path) {
                 (Some(name), Some(pattern)) => format!("{name} ({method} {pattern})"),
@@ -89,7 +97,16 @@ async fn admit(state: &AppState, caller: &Principal, method: &str, route: &str, 
 
 /// Waits and/or fails as the firing fault rules say; `Some` is the injected error.
 async fn apply_faults(state: &AppState, call: &Call<'_>) -> Option<ApiError> {
-    let verdict = state.core.faults.evaluate(call, state.core.clock.now())?;
+    // This process's copy of the shared rules says whether a rule may fire; only then is the
+    // call counted in the shared set (a store lock and write, so off the async workers).
+    if !state.core.faults.might_fire(call, state.core.clock.now()) {
+        return None;
+    }
+    let owned = OwnedCall::of(call);
+    let verdict = match state.run(move |core| core.evaluate_faults(&owned)).await {
+        Ok(verdict) => verdict?,
+        Err(error) => return Some(error),
+    };
     if !verdict.delay.is_zero() {
         tracing::info!(
             method = call.method,

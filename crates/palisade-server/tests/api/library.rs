@@ -27,8 +27,23 @@ async fn delete(app: &TestApp, token: &str, name: &str) -> reqwest::Response {
         .await
 }
 
-fn library_dir(app: &TestApp) -> std::path::PathBuf {
-    app.data_dir().join("library").join(TENANT)
+/// The bytes the store keeps for a tenant's library file, through the admin API (`None`: 404).
+async fn stored_in(app: &TestApp, tenant: &str, name: &str) -> Option<Vec<u8>> {
+    let response = app
+        .client
+        .get(format!("{}/_palisade/tenants/{tenant}/libraryfiles/{name}", app.http))
+        .send()
+        .await
+        .expect("admin request");
+    match response.status().as_u16() {
+        200 => Some(response.bytes().await.expect("bytes").to_vec()),
+        404 => None,
+        other => panic!("library content: status {other}"),
+    }
+}
+
+async fn stored(app: &TestApp, name: &str) -> Option<Vec<u8>> {
+    stored_in(app, TENANT, name).await
 }
 
 async fn live_response(app: &TestApp, token: &str, machine: &str, commands: Value) -> reqwest::Response {
@@ -89,9 +104,9 @@ async fn upload_list_and_delete_a_library_file() {
     assert_eq!(uploaded["parametersDescription"], "-Name <process>");
     assert_eq!(uploaded["creationTime"], uploaded["lastUpdatedTime"]);
     assert_eq!(
-        std::fs::read(library_dir(&app).join("script1.ps1")).unwrap(),
-        b"abc",
-        "the bytes are kept in the data directory"
+        stored(&app, "script1.ps1").await.as_deref(),
+        Some(&b"abc"[..]),
+        "the bytes are kept in the store"
     );
 
     // The documented curl example's lower-case `file` part; no parameters: the key is absent.
@@ -119,7 +134,7 @@ async fn upload_list_and_delete_a_library_file() {
     let response = delete(&app, &token, "SCRIPT1.PS1").await;
     assert_eq!(response.status(), 204, "names match in any case");
     assert!(response.text().await.unwrap().is_empty());
-    assert!(!library_dir(&app).join("script1.ps1").exists(), "the bytes go too");
+    assert!(stored(&app, "script1.ps1").await.is_none(), "the bytes go too");
     let names: Vec<Value> = list(&app, &token, "")
         .await
         .iter()
@@ -170,8 +185,8 @@ async fn an_existing_name_needs_override_if_exists() {
     )
     .await;
     assert_eq!(
-        std::fs::read(library_dir(&app).join("collect.ps1")).unwrap(),
-        b"first",
+        stored(&app, "collect.ps1").await.as_deref(),
+        Some(&b"first"[..]),
         "refused uploads change nothing"
     );
 
@@ -193,7 +208,7 @@ async fn an_existing_name_needs_override_if_exists() {
     assert_ne!(replaced["lastUpdatedTime"], first["lastUpdatedTime"]);
     let files = list(&app, &token, "").await;
     assert_eq!(files.len(), 1, "an override replaces, it does not add: {files:?}");
-    assert_eq!(std::fs::read(library_dir(&app).join("collect.ps1")).unwrap(), b"abc");
+    assert_eq!(stored(&app, "COLLECT.ps1").await.as_deref(), Some(&b"abc"[..]));
 }
 
 #[tokio::test]
@@ -217,12 +232,9 @@ async fn files_are_capped_at_twenty_megabytes() {
     assert!(list(&app, &token, "").await.is_empty());
 
     let exactly = vec![b'y'; limit];
-    let stored = app.upload_library_file(&token, "exact.bin", &exactly).await;
-    assert_eq!(stored["fileName"], "exact.bin");
-    assert_eq!(
-        std::fs::metadata(library_dir(&app).join("exact.bin")).unwrap().len(),
-        limit as u64
-    );
+    let uploaded = app.upload_library_file(&token, "exact.bin", &exactly).await;
+    assert_eq!(uploaded["fileName"], "exact.bin");
+    assert_eq!(stored(&app, "exact.bin").await.map(|b| b.len()), Some(limit));
 
     // Within the file cap, but the whole form beyond the route's own limit.
     let padding = "d".repeat(2 * MIB);
@@ -329,8 +341,8 @@ async fn names_that_could_leave_the_library_are_refused() {
     }
     assert!(list(&app, &token, "").await.is_empty());
     assert!(
-        !library_dir(&app).exists() || std::fs::read_dir(library_dir(&app)).unwrap().next().is_none(),
-        "nothing was written"
+        !app.data_dir().join("library").exists(),
+        "nothing is written beside the store"
     );
     if app.backend == palisade_testkit::Backend::Sqlite {
         // The file those names aimed at is still there, untouched by the refused uploads.
@@ -390,14 +402,8 @@ async fn each_tenant_has_its_own_library() {
     expect_error(&app, response, 404, "ResourceNotFound", &["shared-name.ps1"]).await;
     let theirs = app.upload_library_file(&other, "shared-name.ps1", b"abc").await;
     assert_eq!(theirs["sha256"], ABC_SHA256, "no override needed in another tenant");
-    assert_eq!(
-        std::fs::read(library_dir(&app).join("shared-name.ps1")).unwrap(),
-        b"demo"
-    );
-    assert_eq!(
-        std::fs::read(app.data_dir().join("library").join(&tenant).join("shared-name.ps1")).unwrap(),
-        b"abc"
-    );
+    assert_eq!(stored(&app, "shared-name.ps1").await.as_deref(), Some(&b"demo"[..]));
+    assert_eq!(stored_in(&app, &tenant, "shared-name.ps1").await.unwrap(), b"abc");
 }
 
 #[tokio::test]
@@ -493,14 +499,14 @@ async fn resetting_or_deleting_a_tenant_removes_its_library_files_from_disk() {
     let token = app.token().await;
     app.upload_library_file(&token, "kept-until-reset.ps1", b"Write-Output 1")
         .await;
-    assert!(library_dir(&app).join("kept-until-reset.ps1").exists());
+    assert!(stored(&app, "kept-until-reset.ps1").await.is_some());
     let response = app
         .admin_post(&format!("/_palisade/tenants/{TENANT}/reset"), json!({"demoData": true}))
         .await;
     assert_eq!(response.status(), 204);
     let listed = app.get_ok("/api/libraryfiles", &token).await;
     assert_eq!(listed["value"], json!([]));
-    assert!(!library_dir(&app).join("kept-until-reset.ps1").exists());
+    assert!(stored(&app, "kept-until-reset.ps1").await.is_none());
 
     app.upload_library_file(&token, "kept-until-delete.ps1", b"Write-Output 2")
         .await;
@@ -508,5 +514,5 @@ async fn resetting_or_deleting_a_tenant_removes_its_library_files_from_disk() {
         .call(Method::DELETE, &format!("/_palisade/tenants/{TENANT}"), None, None)
         .await;
     assert_eq!(response.status(), 204);
-    assert!(!library_dir(&app).exists());
+    assert!(stored(&app, "kept-until-delete.ps1").await.is_none());
 }
