@@ -15,9 +15,22 @@ const COUNT: &str = "INSERT INTO rate_windows AS w (key, opened_ms, count) VALUE
     WHERE NOT (w.opened_ms <= $2 AND $2 < w.opened_ms + $3 AND w.count >= $4) \
     RETURNING count";
 
+/// The row key of one window of `key`. PostgreSQL text cannot hold NUL, which the domain's keys
+/// use as their separator: NUL, U+0001 and U+0002 are escaped (U+0001 then a digit), so distinct
+/// keys stay distinct, and U+0002 then separates the window's length.
 fn window_key(key: &str, window: &WindowLimit) -> String {
-    // PostgreSQL text cannot hold NUL, which SQLite's keys use as the separator.
-    format!("{key}\u{1}{}", window.length_ms)
+    let mut escaped = String::with_capacity(key.len() + 16);
+    for c in key.chars() {
+        match c {
+            '\u{0}' => escaped.push_str("\u{1}0"),
+            '\u{1}' => escaped.push_str("\u{1}1"),
+            '\u{2}' => escaped.push_str("\u{1}2"),
+            c => escaped.push(c),
+        }
+    }
+    escaped.push('\u{2}');
+    escaped.push_str(&window.length_ms.to_string());
+    escaped
 }
 
 impl RateWindowStore for PostgresStore {

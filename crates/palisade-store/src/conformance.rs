@@ -673,6 +673,20 @@ pub fn rate_windows_count_all_or_nothing_atomically(make: MakeStore<'_>) {
         Admission::Admitted,
         "keys count apart"
     );
+    // Keys may hold any character (the domain separates their parts with NUL), and keys that
+    // differ only in control characters still count apart.
+    for key in ["t\u{0}app\u{0}GET /x", "t\u{1}0app\u{0}GET /x", "t\u{0}app\u{2}GET /x"] {
+        assert_eq!(
+            store.count_call(key, &both, t0).unwrap(),
+            Admission::Admitted,
+            "{key:?}"
+        );
+        assert_eq!(
+            store.count_call(key, &both, t0).unwrap(),
+            Admission::Admitted,
+            "{key:?}"
+        );
+    }
     // The refused call was not counted in the hour: one slot is left in it.
     assert_eq!(store.count_call("a", &both, t0 + 60_000).unwrap(), Admission::Admitted);
     assert_eq!(
