@@ -22,7 +22,7 @@ command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk) 
 PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
 [ -x "$PGBIN/initdb" ] || { echo "no PostgreSQL server binaries in /usr/lib/postgresql/*/bin" >&2; exit 1; }
 cargo build --release -q -p palisade
-BIN=$PWD/target/release/palisade
+BIN=${CARGO_TARGET_DIR:-$PWD/target}/release/palisade
 
 WORK=$(mktemp -d)
 PIDS=()
