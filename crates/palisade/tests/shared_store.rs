@@ -584,3 +584,30 @@ fn postgres_simultaneous_first_starts_initialise_once() {
 fn postgres_two_processes_behave_as_one() {
     two_processes_behave_as_one(&Backend::postgres());
 }
+
+/// With rate limits off nothing touches the windows in the store (SQLite only: it reads the file).
+#[test]
+fn sqlite_rate_limits_off_leave_the_store_untouched() {
+    let window_rows = |dir: &std::path::Path| -> i64 {
+        let db = rusqlite::Connection::open(dir.join("palisade.db")).expect("open the store");
+        db.query_row("SELECT count(*) FROM rate_windows", [], |row| row.get(0))
+            .expect("count windows")
+    };
+    for (flag, expect_rows) in [(Some("--no-rate-limits"), false), (None, true)] {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut command = Command::new(BIN);
+        command
+            .args(["serve", "--http", "127.0.0.1:0", "--https", "off", "--data"])
+            .arg(dir.path())
+            .args(flag)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let served = ready(command.spawn().expect("palisade serve starts"));
+        let token = sign_in(&served.addr, TENANT, CLIENT_ID, SECRET);
+        for _ in 0..5 {
+            let (status, body) = api(&served.addr, "GET", "/api/machines?$top=1", &token, &Value::Null);
+            assert_eq!(status, 200, "{body}");
+        }
+        assert_eq!(window_rows(dir.path()) > 0, expect_rows, "{flag:?}");
+    }
+}

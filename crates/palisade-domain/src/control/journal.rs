@@ -18,8 +18,9 @@
 //! [`Core::find_error_shared`] (the admin trace route, `palisade trace`) therefore retries a miss
 //! in the store for up to [`PEER_FLUSH_BOUND`] before answering that the target is unknown: a
 //! target is traceable on every process once its response is received, provided the raising
-//! process's writer commits within that bound. The price is that a truly unknown target is
-//! answered after that wait.
+//! process's writer commits within that bound. Targets are version-7 UUIDs carrying the moment they
+//! were issued, so only a target issued less than that bound ago is waited for: an old or foreign
+//! target misses at once.
 //!
 //! What may be lost: a clean shutdown flushes the queue ([`Core::flush_journal`], also on drop),
 //! so a target survives a restart. A `kill -9` (or a power loss) loses the records still queued:
@@ -273,8 +274,11 @@ impl Core {
         if let Some(found) = self.find_error(target)? {
             return Ok(Some(found));
         }
+        let Some(wait) = peer_wait(target, wall_clock_ms()) else {
+            return Ok(None);
+        };
         let started = std::time::Instant::now();
-        while started.elapsed() < PEER_FLUSH_BOUND {
+        while started.elapsed() < wait {
             std::thread::sleep(Duration::from_millis(10));
             if let Some(found) = self.store.find_error(target)? {
                 return Ok(Some(found));
@@ -282,6 +286,29 @@ impl Core {
         }
         Ok(None)
     }
+}
+
+/// How much longer a lookup that missed `target` may wait for another process's writer: what is
+/// left of [`PEER_FLUSH_BOUND`] since the target was issued (wall clock: targets are issued on the
+/// wall clock, not the emulator's), or `None` when nothing is worth waiting for (the bound has
+/// passed, or the text is not a target this program issues). A small allowance covers clock skew
+/// between processes on one host.
+fn peer_wait(target: &str, now_ms: u64) -> Option<Duration> {
+    const SKEW_MS: u64 = 50;
+    let issued = palisade_error::target_issued_at_ms(target)?;
+    let deadline = issued + PEER_FLUSH_BOUND.as_millis() as u64 + SKEW_MS;
+    // A target from the future (beyond the skew allowance) was not issued by a live peer.
+    if issued > now_ms + SKEW_MS || deadline <= now_ms {
+        return None;
+    }
+    Some(Duration::from_millis(deadline - now_ms))
+}
+
+fn wall_clock_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -354,5 +381,27 @@ mod tests {
         core.reset_all().unwrap();
         core.flush_journal();
         assert!(core.find_error("t-reset").unwrap().is_none());
+    }
+
+    #[test]
+    fn only_a_target_issued_within_the_bound_is_waited_for() {
+        let target = palisade_error::new_target();
+        let issued = palisade_error::target_issued_at_ms(&target).expect("a v7 target");
+        let fresh = peer_wait(&target, issued).expect("a fresh target is waited for");
+        assert!(
+            fresh > PEER_FLUSH_BOUND.saturating_sub(Duration::from_millis(1))
+                && fresh <= PEER_FLUSH_BOUND + Duration::from_millis(50)
+        );
+        let later = peer_wait(&target, issued + 600).expect("still within the bound");
+        assert!(later < fresh - Duration::from_millis(500));
+        assert_eq!(peer_wait(&target, issued + 2_000), None, "past the bound");
+        assert_eq!(
+            peer_wait(&target, issued.saturating_sub(10_000)),
+            None,
+            "from the future"
+        );
+        // A v4 UUID (not a target of this version) and garbage are not waited for.
+        assert_eq!(peer_wait("0b9c1d5e-7c53-4b0e-9a31-6f0f3b6f1a2e", issued), None);
+        assert_eq!(peer_wait("not-a-target", issued), None);
     }
 }

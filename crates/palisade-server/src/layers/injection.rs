@@ -76,7 +76,9 @@ async fn admit(state: &AppState, caller: &Principal, method: &str, route: &str, 
     }
     let limit = core.limit_for(method, path);
     let now_ms = core.clock.now().timestamp_millis();
-    // One store write (shared by every process on the store), so off the async workers.
+    // One small store write (the windows are shared by every process on the store). On a local
+    // store it runs on the async worker, as the settling write of a point read does: a hop to the
+    // blocking pool would cost more than the write.
     let (tenant, app, method_owned, route_owned) = (
         caller.tenant_id.clone(),
         caller.app_id.clone(),
@@ -84,7 +86,7 @@ async fn admit(state: &AppState, caller: &Principal, method: &str, route: &str, 
         route.to_string(),
     );
     state
-        .run(move |core| core.admit_call(&tenant, &app, limit, &method_owned, &route_owned, now_ms))
+        .read_inline(move |core| core.admit_call(&tenant, &app, limit, &method_owned, &route_owned, now_ms))
         .await?
         .map_err(|throttle| {
             let api = match (limit.api, limit.path) {
