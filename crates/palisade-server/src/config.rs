@@ -69,8 +69,8 @@ pub struct Timeouts {
     pub headers: std::time::Duration,
     /// A request's whole body, once its handler starts reading it.
     pub body: std::time::Duration,
-    /// A connection with no request in flight (HTTP/1 keep-alive between requests; HTTP/2 pings
-    /// unanswered for this long).
+    /// A connection on which no request starts or is answered for this long is closed gracefully,
+    /// HTTP/2 pings notwithstanding; also the interval of the server's HTTP/2 pings.
     pub idle: std::time::Duration,
 }
 

@@ -2,7 +2,8 @@
 //! process's open-file limit, and the deadline on a request body. Slow clients are bounded at every
 //! stage: the TLS handshake (`Timeouts::tls_handshake`), the headers (hyper's header read timeout,
 //! HTTP/1, which also closes a keep-alive connection idle that long), the body ([`DeadlineBody`]),
-//! and an HTTP/2 connection whose peer stops answering pings (`Timeouts::idle`).
+//! an HTTP/2 connection whose peer stops answering pings (hyper's keep-alive), and any connection
+//! that sends no request for `Timeouts::idle`, pings or not ([`drive`]).
 
 use axum::body::{Body, Bytes};
 use hyper::body::{Body as HttpBody, Frame, SizeHint};
@@ -117,5 +118,93 @@ impl HttpBody for DeadlineBody {
 
     fn size_hint(&self) -> SizeHint {
         self.inner.size_hint()
+    }
+}
+
+/// When a connection last started or answered a request. HTTP/2 keep-alive pings prove only that
+/// the peer is alive, so a client that pings but never asks would hold its connection (a
+/// descriptor and a task) forever; [`drive`] closes it once no request has come for the idle limit.
+#[derive(Debug)]
+pub struct Activity {
+    opened: std::time::Instant,
+    /// Milliseconds since `opened` of the last request start or response.
+    last_millis: std::sync::atomic::AtomicU64,
+}
+
+impl Activity {
+    pub fn new() -> std::sync::Arc<Activity> {
+        std::sync::Arc::new(Activity {
+            opened: std::time::Instant::now(),
+            last_millis: std::sync::atomic::AtomicU64::new(0),
+        })
+    }
+
+    /// Records that a request started or was answered now.
+    pub fn touch(&self) {
+        let millis = u64::try_from(self.opened.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.last_millis.store(millis, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// How long since the last request started or was answered.
+    fn quiet_for(&self) -> Duration {
+        let last = Duration::from_millis(self.last_millis.load(std::sync::atomic::Ordering::Relaxed));
+        self.opened.elapsed().saturating_sub(last)
+    }
+}
+
+/// A served connection that can be asked to finish what it is doing and close (hyper's own
+/// graceful-shutdown trait is sealed).
+pub trait GracefulConnection: Future<Output = Result<(), Box<dyn std::error::Error + Send + Sync>>> {
+    fn begin_shutdown(self: Pin<&mut Self>);
+}
+
+impl<I, S, B> GracefulConnection
+    for hyper_util::server::conn::auto::UpgradeableConnection<'static, I, S, hyper_util::rt::TokioExecutor>
+where
+    S: hyper::service::Service<hyper::Request<hyper::body::Incoming>, Response = hyper::Response<B>>,
+    S::Future: Send + 'static,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    B: HttpBody + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    fn begin_shutdown(self: Pin<&mut Self>) {
+        self.graceful_shutdown();
+    }
+}
+
+/// Serves a connection until it ends, asking it to finish and close when the server stops or when
+/// no request has started or been answered for `idle` (HTTP/1 keep-alive connections are closed
+/// sooner, by hyper's header read timeout). A graceful close lets requests in flight finish.
+pub async fn drive<C: GracefulConnection>(
+    connection: C,
+    activity: &Activity,
+    idle: Duration,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut connection = std::pin::pin!(connection);
+    let mut closing = *shutdown.borrow();
+    if closing {
+        connection.as_mut().begin_shutdown();
+    }
+    loop {
+        let quiet = activity.quiet_for();
+        tokio::select! {
+            _ = connection.as_mut() => return,
+            changed = shutdown.changed(), if !closing => {
+                // A dropped sender (the server is gone) counts as a shutdown too.
+                if changed.is_err() || *shutdown.borrow() {
+                    closing = true;
+                    connection.as_mut().begin_shutdown();
+                }
+            }
+            _ = tokio::time::sleep(idle.saturating_sub(quiet)), if !closing => {
+                if activity.quiet_for() >= idle {
+                    closing = true;
+                    connection.as_mut().begin_shutdown();
+                }
+            }
+        }
     }
 }

@@ -55,7 +55,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tower::Layer;
 use tower_http::catch_panic::CatchPanicLayer;
 
 #[derive(Debug, thiserror::Error)]
@@ -85,13 +84,26 @@ pub fn open_store(config: &Config) -> Result<Arc<dyn palisade_store::Store>, Sta
 
 /// Opens the store and domain, initialising both on first start.
 pub fn open_core(config: &Config) -> Result<Arc<Core>, StartError> {
-    let store = open_store(config)?;
+    Ok(open_core_and_store(config)?.0)
+}
+
+/// As [`open_core`], also handing out the SQLite store itself when the store is SQLite (bulk
+/// loads drive it directly); `None` on PostgreSQL.
+pub fn open_core_and_store(config: &Config) -> Result<(Arc<Core>, Option<Arc<SqliteStore>>), StartError> {
+    let (store, sqlite): (Arc<dyn palisade_store::Store>, Option<Arc<SqliteStore>>) = match config.store.postgres_url {
+        Some(_) => (open_store(config)?, None),
+        None => {
+            let sqlite =
+                Arc::new(SqliteStore::open(&config.database_path()).map_err(|e| StartError::Store(e.to_string()))?);
+            (sqlite.clone(), Some(sqlite))
+        }
+    };
     let mut settings = config.core.clone();
     settings
         .extra_families
         .extend(config.extra_families.iter().map(|served| served.family));
     let core = Core::open(store, Arc::new(Clock::new()), settings).map_err(|e| StartError::Store(e.to_string()))?;
-    Ok(Arc::new(core))
+    Ok((Arc::new(core), sqlite))
 }
 
 /// Moves everything of one store into another, empty one (`palisade migrate`); see
@@ -122,14 +134,17 @@ pub fn migrate_store(
 /// Every route the server answers, with the list of what it routes (see [`routing`]); the API
 /// routes come from the families ([`families`]).
 pub fn routes(state: AppState) -> Routes {
+    // The layers share one state behind an `Arc`: a clone per request and layer is then one
+    // counter, not one per field.
+    let shared = Arc::new(state.clone());
     let api = families::routes(&state.config.extra_families).layered(|router| {
         router
-            .route_layer(from_fn_with_state(state.clone(), injection::api_calls))
-            .route_layer(from_fn_with_state(state.clone(), auth::authenticate))
+            .route_layer(from_fn_with_state(shared.clone(), injection::api_calls))
+            .route_layer(from_fn_with_state(shared.clone(), auth::authenticate))
     });
     let signin = signin::router().layered(|router| {
         router
-            .route_layer(from_fn_with_state(state.clone(), injection::signin_calls))
+            .route_layer(from_fn_with_state(shared.clone(), injection::signin_calls))
             .route_layer(from_fn_with_state(state.clone(), signin::entra_errors))
     });
     Routes::new()
@@ -142,6 +157,7 @@ pub fn routes(state: AppState) -> Routes {
 
 /// The whole application as one router.
 pub fn app(state: AppState) -> Router {
+    let shared = Arc::new(state.clone());
     routes(state.clone())
         .into_router()
         .route_layer(axum::middleware::from_fn(journal::record_route))
@@ -150,8 +166,8 @@ pub fn app(state: AppState) -> Router {
         .layer(CatchPanicLayer::custom(|payload: Box<dyn std::any::Any + Send>| {
             ApiError::internal(format!("handler panicked: {}", error::describe_panic(payload.as_ref()))).into_response()
         }))
-        .layer(from_fn_with_state(state.clone(), layers::guard::check))
-        .layer(from_fn_with_state(state.clone(), journal::journal_errors))
+        .layer(from_fn_with_state(shared.clone(), layers::guard::check))
+        .layer(from_fn_with_state(shared, journal::journal_errors))
         .with_state(state)
 }
 
@@ -198,15 +214,16 @@ impl Server {
     /// Opens the store, prepares TLS, binds the listeners and starts serving.
     pub async fn start(config: Config) -> Result<Server, StartError> {
         let setup_config = config.clone();
-        let (core, tls) = tokio::task::spawn_blocking(move || {
-            let core = open_core(&setup_config)?;
+        let (core, store, tls) = tokio::task::spawn_blocking(move || {
+            let (core, store) = open_core_and_store(&setup_config)?;
             let tls = tls::ensure(&setup_config.data_dir)?;
-            Ok::<_, StartError>((core, tls))
+            Ok::<_, StartError>((core, store, tls))
         })
         .await
         .map_err(|e| StartError::Store(format!("initialisation panicked: {e}")))??;
         let (tls_config, tls_files) = tls;
         let (requests, metrics) = journal::observability(&config);
+        let requests_seen = requests.clone();
         let state = AppState {
             core: core.clone(),
             config: Arc::new(config.clone()),
@@ -216,6 +233,7 @@ impl Server {
         };
         let router = app(state);
         let (shutdown, _) = watch::channel(false);
+        let trimming = tokio::spawn(release_memory_when_idle(store, requests_seen, shutdown.subscribe()));
         // One budget of connections for both listeners, derived from the open-file limit.
         let connection_limit = conn::raise_fd_limit_and_derive_connection_limit();
         tracing::info!(connection_limit, "connection limit");
@@ -230,7 +248,7 @@ impl Server {
             ca_cert: tls_files.ca_cert,
             core,
             shutdown,
-            tasks: Vec::new(),
+            tasks: vec![trimming],
         };
         if let Some(addr) = config.http {
             let listener = TcpListener::bind(addr)
@@ -279,6 +297,37 @@ impl Server {
 
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How long without a request before the store's page caches are released.
+const IDLE_BEFORE_RELEASE: Duration = Duration::from_secs(5);
+
+/// Gives the memory of a burst back once the server has been idle for [`IDLE_BEFORE_RELEASE`]
+/// (issue 15): the store's page caches are the bulk of what a burst leaves resident. Once per
+/// quiet spell, until the server stops.
+async fn release_memory_when_idle(
+    store: Option<Arc<SqliteStore>>,
+    requests: Arc<layers::requests::RequestJournal>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut seen = requests.next_sequence();
+    let mut released = true;
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(IDLE_BEFORE_RELEASE) => {}
+            _ = shutdown.changed() => return,
+        }
+        let now = requests.next_sequence();
+        if now != seen {
+            (seen, released) = (now, false);
+        } else if !released {
+            released = true;
+            // SQLite's caches are the store's memory worth releasing; PostgreSQL keeps its own.
+            if let Some(store) = store.clone() {
+                let _ = tokio::task::spawn_blocking(move || store.release_memory()).await;
+            }
+        }
+    }
+}
+
 /// What bounds the serve loops: connections at once (shared by the listeners) and the timeouts.
 #[derive(Clone)]
 struct Limits {
@@ -295,7 +344,8 @@ async fn serve(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let scheme = if tls.is_some() { Scheme::Https } else { Scheme::Http };
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    // Every connection task holds a sender; the drain ends when the last one is dropped.
+    let (live, mut drained) = tokio::sync::mpsc::channel::<()>(1);
     let timeouts = limits.timeouts;
     let mut builder = ConnectionBuilder::new(TokioExecutor::new());
     builder
@@ -331,27 +381,37 @@ async fn serve(
         };
         let _ = stream.set_nodelay(true);
         let body_timeout = timeouts.body;
+        let activity = conn::Activity::new();
+        let (started, answered) = (activity.clone(), activity.clone());
         let core = core.clone();
-        let service = tower::util::MapRequestLayer::new(move |request: axum::http::Request<hyper::body::Incoming>| {
-            let (mut parts, body) = request.into_parts();
-            parts.extensions.insert(ConnectInfo(peer));
-            parts.extensions.insert(scheme);
-            let body = conn::with_deadline(axum::body::Body::new(body), body_timeout);
-            normalize::normalize_request(axum::http::Request::from_parts(parts, body), core.families())
-        })
-        .layer(router.clone());
+        let service = tower::ServiceBuilder::new()
+            .map_response(move |response| {
+                answered.touch();
+                response
+            })
+            .map_request(move |request: axum::http::Request<hyper::body::Incoming>| {
+                started.touch();
+                let (mut parts, body) = request.into_parts();
+                parts.extensions.insert(ConnectInfo(peer));
+                parts.extensions.insert(scheme);
+                let body = conn::with_deadline(axum::body::Body::new(body), body_timeout);
+                normalize::normalize_request(axum::http::Request::from_parts(parts, body), core.families())
+            })
+            .service(router.clone());
         let hyper_service = TowerToHyperService::new(service);
         let builder = builder.clone();
-        let watcher = graceful.watcher();
+        let shutdown = shutdown.clone();
+        let live = live.clone();
         let tls = tls.clone();
         tokio::spawn(async move {
             let _permit = permit;
+            let _live = live;
             match tls {
                 None => {
                     let connection = builder
                         .serve_connection_with_upgrades(TokioIo::new(stream), hyper_service)
                         .into_owned();
-                    let _ = watcher.watch(connection).await;
+                    conn::drive(connection, &activity, timeouts.idle, shutdown).await;
                 }
                 Some(acceptor) => {
                     let Ok(Ok(stream)) = tokio::time::timeout(timeouts.tls_handshake, acceptor.accept(stream)).await
@@ -361,11 +421,12 @@ async fn serve(
                     let connection = builder
                         .serve_connection_with_upgrades(TokioIo::new(stream), hyper_service)
                         .into_owned();
-                    let _ = watcher.watch(connection).await;
+                    conn::drive(connection, &activity, timeouts.idle, shutdown).await;
                 }
             }
         });
     }
     drop(listener);
-    let _ = tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown()).await;
+    drop(live);
+    let _ = tokio::time::timeout(DRAIN_TIMEOUT, drained.recv()).await;
 }

@@ -6,10 +6,12 @@
 //! relations; `observations` the lookups' rows and statistics; `journal` the error journal; `meta`
 //! small values, sequences and upkeep; `rate_windows` the shared rate-limit windows (one upsert
 //! per window; `examples/rate_window_cost.rs` measures it); `locks` named leases and the blobs
-//! stored with entities; `error` maps SQLite's errors onto the neutral `StoreError`
+//! stored with entities; `bulk` bulk loads (secondary indexes dropped and rebuilt, crash-safe);
+//! `error` maps SQLite's errors onto the neutral `StoreError`
 //! (busy → `Unavailable`, unique or primary-key violations → `Conflict`, the rest → `Backend`).
 //! `tests/conformance.rs` runs `palisade_store::conformance` against this backend.
 
+mod bulk;
 mod docs;
 mod error;
 mod journal;
@@ -70,6 +72,7 @@ impl SqliteStore {
         let mut writer = pool::connect(path)?;
         writer.pragma_update(None, "cache_size", -pool::WRITER_CACHE_KIB)?;
         migrations::migrate(&mut writer)?;
+        bulk::restore_indexes(&mut writer)?;
         writer.execute_batch("PRAGMA optimize=0x10002;")?;
         let key_ordered_indexes = docs::key_ordered_indexes(&writer)?;
         Ok(SqliteStore {

@@ -10,6 +10,10 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+/// See the dependency's note in Cargo.toml (bench/RESULTS.md has the measurements).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "palisade",
@@ -345,9 +349,26 @@ fn parse_listen(value: &str) -> Result<Listen, String> {
         .map_err(|e| format!("'{value}' is not an address like 127.0.0.1:8080 ({e})"))
 }
 
+/// Gives a burst's memory back (issue 15): mimalloc purges freed pages only after a second by
+/// default, and only when the thread that freed them allocates again, so a server left idle after
+/// a burst kept it (measured: 118 MiB twelve seconds after the CPU rows of `bench/cpu.sh`, 48 MiB
+/// with this). Costs page faults when memory is reused soon after (see bench/RESULTS.md).
+fn tune_allocator() {
+    // The number of `mi_option_purge_delay` in mimalloc v3's `mi_option_e` (include/mimalloc.h),
+    // which the bindings do not name.
+    const PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+    // SAFETY: setting an option is a store into mimalloc's option table.
+    unsafe { libmimalloc_sys::mi_option_set(PURGE_DELAY, 0) };
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let command = cli.command.unwrap_or(Command::Serve(cli.serve));
+    // Only a long-running server has bursts to give back; a bulk load (`seed`) reuses what it
+    // frees at once, and purging it would only cost page faults.
+    if matches!(command, Command::Serve(_)) {
+        tune_allocator();
+    }
     if !matches!(command, Command::Serve(_)) {
         end_quietly_on_a_closed_pipe();
     }
@@ -572,7 +593,16 @@ fn seed_tenant(data: DataArg, machines: u64, alerts: u64, seed: u64, tenant: &st
         return Err("--alerts needs --machines: the alerts are spread over the generated machines".into());
     }
     const BATCH: u64 = 5_000;
-    let core = open(&data)?;
+    let config = data.config()?;
+    let (core, sqlite) = palisade_server::open_core_and_store(&config).map_err(|e| e.to_string())?;
+    palisade_server::tls::ensure(&config.data_dir).map_err(|e| e.to_string())?;
+    // On SQLite the secondary indexes of the tables filled are built once at the end (see the
+    // store's `bulk` module: an interrupted seed gets them back at the next open).
+    if let Some(store) = &sqlite {
+        store
+            .begin_bulk_load(&["machines", "alerts", "observations"])
+            .map_err(|e| e.to_string())?;
+    }
     let namespace = format!("{tenant}/seed{seed}");
     let prefix = format!("seed{seed}");
     let generation = palisade_domain::control::demo::Generation {
@@ -603,10 +633,16 @@ fn seed_tenant(data: DataArg, machines: u64, alerts: u64, seed: u64, tenant: &st
         done += count;
         progress("alerts", done, alerts, alerts_started);
     }
-    let alert_secs = alerts_started.elapsed().as_secs_f64();
     if alerts > 0 {
         eprintln!();
     }
+    let indexing = std::time::Instant::now();
+    if let Some(store) = &sqlite {
+        store.finish_bulk_load().map_err(|e| e.to_string())?;
+    }
+    eprintln!("indexes built in {:.1} s", indexing.elapsed().as_secs_f64());
+    // Over the whole run, index builds included.
+    let alert_secs = alerts_started.elapsed().as_secs_f64();
     core.analyze().map_err(core_error)?;
     println!(
         "seeded {machines} machines ({:.0} rows/s) and {alerts} alerts ({:.0} rows/s) into tenant {tenant} in {:.1} s",

@@ -260,3 +260,66 @@ fn acknowledged_writes_survive_sigkill() {
         acked.actions.len()
     );
 }
+
+/// `count` error responses (an unknown machine id): their `target`s.
+fn error_targets(addr: &str, token: &str, count: usize) -> Vec<String> {
+    (0..count)
+        .map(|_| {
+            let (status, body) =
+                http(addr, "GET", &format!("/api/machines/{}", "0".repeat(40)), token, "").expect("an answer");
+            assert_eq!(status, 404, "{body}");
+            json(&body)["error"]["target"]
+                .as_str()
+                .expect("a target in the envelope")
+                .to_string()
+        })
+        .collect()
+}
+
+/// Whether `palisade trace` (another process, on the stopped server's data) finds a target.
+fn traceable(data: &Path, target: &str) -> bool {
+    let out = Command::new(BIN)
+        .args(["trace", target, "--json", "--data"])
+        .arg(data)
+        .output()
+        .expect("palisade trace");
+    out.status.success() && String::from_utf8_lossy(&out.stdout).contains(target)
+}
+
+/// The error journal's promise (see `palisade_domain::control::journal`): error records are
+/// written by a group commit a few milliseconds after their response, so a clean stop (SIGTERM)
+/// loses none, and a SIGKILL loses at most those of the last moments before it: every error
+/// answered half a second before the kill is still traceable after it.
+#[test]
+fn error_targets_survive_a_clean_stop_and_a_kill_after_their_commit() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().to_path_buf();
+    let served = serve(&data);
+    let token = Command::new(BIN)
+        .args(["token", "--data"])
+        .arg(&data)
+        .output()
+        .expect("palisade token");
+    let token = String::from_utf8_lossy(&token.stdout).trim().to_string();
+
+    // A clean stop right after the answers: the queue is flushed on the way out.
+    let answered = error_targets(&served.addr, &token, 30);
+    let pid = i32::try_from(served.child.id()).expect("pid");
+    // SAFETY: signalling our own child process.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    let mut served = served;
+    let stopped = served.child.wait().expect("reaped");
+    assert!(stopped.success(), "a clean stop exits 0: {stopped:?}");
+    let lost: Vec<&String> = answered.iter().filter(|t| !traceable(&data, t)).collect();
+    assert!(lost.is_empty(), "targets lost across a clean stop: {lost:?}");
+    drop(served);
+
+    // SIGKILL half a second after the answers: their batch is committed by then.
+    let mut served = serve(&data);
+    let answered = error_targets(&served.addr, &token, 30);
+    std::thread::sleep(Duration::from_millis(500));
+    served.child.kill().expect("SIGKILL");
+    served.child.wait().expect("reaped");
+    let lost: Vec<&String> = answered.iter().filter(|t| !traceable(&data, t)).collect();
+    assert!(lost.is_empty(), "targets committed before a SIGKILL lost: {lost:?}");
+}

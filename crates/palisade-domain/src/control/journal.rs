@@ -52,6 +52,9 @@ const RETRY_AFTER: Duration = Duration::from_millis(500);
 /// Most records written in one transaction.
 const BATCH: usize = 4_096;
 
+/// How long the writer waits, once woken, for more records to write in the same transaction.
+const GATHER: Duration = Duration::from_millis(2);
+
 /// The queue and the writer thread, owned by [`Core`].
 pub struct JournalQueue {
     shared: Arc<Shared>,
@@ -79,6 +82,9 @@ struct Queue {
     queued: u64,
     done: u64,
     shutdown: bool,
+    /// The writer sleeps on `work`: only then does a new record need to wake it (a wake-up is a
+    /// system call, on every error response otherwise).
+    writer_waiting: bool,
 }
 
 impl JournalQueue {
@@ -113,10 +119,18 @@ impl Shared {
             {
                 let mut queue = self.lock();
                 while queue.records.is_empty() && !queue.shutdown {
+                    queue.writer_waiting = true;
                     queue = self.work.wait(queue).unwrap_or_else(|e| e.into_inner());
+                    queue.writer_waiting = false;
                 }
                 if queue.records.is_empty() && queue.shutdown {
                     return;
+                }
+                if !queue.shutdown && queue.records.len() < BATCH {
+                    drop(queue);
+                    // Gathers the errors of the next moments into the same transaction: one
+                    // commit per error cost more than the error itself under load.
+                    std::thread::sleep(GATHER);
                 }
             }
             if !self.write_batch() {
@@ -196,8 +210,11 @@ impl Core {
         queue.records.push_back(record);
         queue.queued += 1;
         let backlog = queue.records.len() > QUEUE_HIGH_WATER;
+        let wake = queue.writer_waiting;
         drop(queue);
-        shared.work.notify_one();
+        if wake {
+            shared.work.notify_one();
+        }
         backlog
     }
 

@@ -64,8 +64,10 @@ pub fn router(state: AppState) -> Routes {
         .on(
             "get",
             "/_palisade/whoami",
-            axum::routing::get(whoami)
-                .route_layer(from_fn_with_state(state.clone(), crate::layers::auth::authenticate)),
+            axum::routing::get(whoami).route_layer(from_fn_with_state(
+                std::sync::Arc::new(state.clone()),
+                crate::layers::auth::authenticate,
+            )),
         )
         .merge(faults::router())
         .layered(|router| router.route_layer(from_fn_with_state(state, guard)));

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use palisade_error::ApiError;
 use std::sync::Arc;
 
-pub async fn authenticate(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+pub async fn authenticate(State(state): State<Arc<AppState>>, mut request: Request, next: Next) -> Response {
     let header = request
         .headers()
         .get(AUTHORIZATION)

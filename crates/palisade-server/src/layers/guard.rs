@@ -25,6 +25,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 use palisade_error::{ApiError, ErrorCode};
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 
 /// The hosts Palisade answers to. Bound addresses are compared by IP only: the port in `Host` is
 /// the one the client dialled, which a proxy or port mapping may change.
@@ -87,7 +88,7 @@ fn host_name(host: &str) -> &str {
     }
 }
 
-pub async fn check(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub async fn check(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
     match refusal(&state, &request) {
         Some(refusal) => crate::signin::pre_routing_refusal(&state, request.uri().path(), refusal),
         None => next.run(request).await,

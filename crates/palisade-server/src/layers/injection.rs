@@ -18,9 +18,10 @@ use axum::response::{IntoResponse, Response};
 use palisade_auth::Principal;
 use palisade_domain::control::faults::{Call, OwnedCall};
 use palisade_error::ApiError;
+use std::sync::Arc;
 
 /// Rate limits, then fault rules, for an authenticated API call.
-pub async fn api_calls(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub async fn api_calls(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
     let Some(caller) = request.extensions().get::<Principal>() else {
         return ApiError::internal("API route served without the authentication layer").into_response();
     };
@@ -47,7 +48,7 @@ pub async fn api_calls(State(state): State<AppState>, request: Request, next: Ne
 }
 
 /// Fault rules, by method and path only, for a sign-in call.
-pub async fn signin_calls(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub async fn signin_calls(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
     let call = Call {
         method: request.method().as_str(),
         path: request.uri().path(),

@@ -11,7 +11,7 @@
 //! persistent error journal).
 
 use crate::layers::metrics::Metrics;
-use crate::layers::requests::{RequestJournal, RequestRecord};
+use crate::layers::requests::{HeaderLines, RequestJournal, RequestRecord};
 use crate::state::AppState;
 use axum::body::{Body, Bytes};
 use axum::extract::{MatchedPath, Request, State};
@@ -27,10 +27,10 @@ use std::time::Instant;
 /// What the journal needs to know about a request beyond its response.
 #[derive(Debug)]
 pub struct RequestContext {
-    method: String,
+    method: axum::http::Method,
     path: String,
     caller: OnceLock<(String, Option<String>)>,
-    route: OnceLock<String>,
+    route: OnceLock<MatchedPath>,
     ignored_properties: Mutex<Vec<String>>,
 }
 
@@ -83,7 +83,7 @@ pub async fn record_route(request: Request, next: Next) -> Response {
         request.extensions().get::<MatchedPath>(),
         request.extensions().get::<Arc<RequestContext>>(),
     ) {
-        let _ = context.route.set(matched.as_str().to_string());
+        let _ = context.route.set(matched.clone());
     }
     next.run(request).await
 }
@@ -97,10 +97,10 @@ fn body_limit(method: &axum::http::Method, path: &str, server_wide: usize) -> us
     }
 }
 
-pub async fn journal_errors(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub async fn journal_errors(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
     let started = Instant::now();
     let context = Arc::new(RequestContext {
-        method: request.method().to_string(),
+        method: request.method().clone(),
         path: request
             .uri()
             .path_and_query()
@@ -150,10 +150,14 @@ pub async fn journal_errors(State(state): State<AppState>, request: Request, nex
         }
     }
     let elapsed = started.elapsed();
-    let route = context.route.get().map(String::as_str);
-    state
-        .metrics
-        .observe(route, &context.method, status, code.as_deref(), elapsed.as_secs_f64());
+    let route = context.route.get();
+    state.metrics.observe(
+        route.map(MatchedPath::as_str),
+        context.method.as_str(),
+        status,
+        code.as_deref(),
+        elapsed.as_secs_f64(),
+    );
     if let Some(seen) = seen {
         let (tenant_id, client_id) = match context.caller.get() {
             Some((tenant, app)) => (Some(tenant.clone()), app.clone()),
@@ -161,11 +165,11 @@ pub async fn journal_errors(State(state): State<AppState>, request: Request, nex
         };
         state.requests.push(RequestRecord {
             sequence: 0,
-            time: palisade_model::time::format_api_time(&state.core.clock.now()),
+            time: state.core.clock.now().into(),
             method: context.method.clone(),
             path: seen.path,
             query: seen.query,
-            route: route.map(str::to_string),
+            route: route.cloned(),
             headers: seen.headers,
             body_bytes: seen.body_bytes,
             body_sha256: seen.body_sha256,
@@ -197,7 +201,7 @@ fn has_body(headers: &HeaderMap) -> bool {
 struct SeenRequest {
     path: String,
     query: Option<String>,
-    headers: Vec<(String, String)>,
+    headers: HeaderLines,
     body_bytes: usize,
     body_sha256: Option<String>,
     body: Option<String>,
@@ -246,22 +250,20 @@ const REDACTED: &str = "[redacted]";
 
 /// Headers as sent, except credentials: `Authorization` keeps its scheme only; cookies and the
 /// admin key are replaced.
-fn redacted_headers(headers: &HeaderMap) -> Vec<(String, String)> {
-    headers
-        .iter()
-        .map(|(name, value)| {
-            let text = String::from_utf8_lossy(value.as_bytes());
-            let shown = match name.as_str() {
-                "authorization" | "proxy-authorization" => match text.split_once(' ') {
-                    Some((scheme, _)) => format!("{scheme} {REDACTED}"),
-                    None => REDACTED.to_string(),
-                },
-                "cookie" | crate::config::ADMIN_KEY_HEADER => REDACTED.to_string(),
-                _ => text.into_owned(),
-            };
-            (name.as_str().to_string(), shown)
-        })
-        .collect()
+fn redacted_headers(headers: &HeaderMap) -> HeaderLines {
+    let mut lines = HeaderLines::default();
+    for (name, value) in headers {
+        let text = String::from_utf8_lossy(value.as_bytes());
+        match name.as_str() {
+            "authorization" | "proxy-authorization" => match text.split_once(' ') {
+                Some((scheme, _)) => lines.push(name.as_str(), &format!("{scheme} {REDACTED}")),
+                None => lines.push(name.as_str(), REDACTED),
+            },
+            "cookie" | crate::config::ADMIN_KEY_HEADER => lines.push(name.as_str(), REDACTED),
+            _ => lines.push(name.as_str(), &text),
+        }
+    }
+    lines
 }
 
 /// A form body with the values of `client_secret` and `client_assertion` replaced.
@@ -316,7 +318,7 @@ async fn record_error(state: &AppState, context: &RequestContext, status: u16, e
         time: state.core.clock.now().into(),
         tenant_id,
         app_id,
-        method: context.method.clone(),
+        method: context.method.to_string(),
         path: context.path.clone(),
         status,
         code: entry.code,
@@ -361,7 +363,7 @@ mod tests {
         headers.insert("cookie", HeaderValue::from_static("a=b"));
         headers.insert("accept", HeaderValue::from_static("application/json"));
         let shown = redacted_headers(&headers);
-        let get = |n: &str| shown.iter().find(|(k, _)| k == n).map(|(_, v)| v.as_str());
+        let get = |n: &str| shown.iter().find(|(k, _)| *k == n).map(|(_, v)| v);
         assert_eq!(get("authorization"), Some("Bearer [redacted]"));
         assert_eq!(get("x-palisade-admin-key"), Some(REDACTED));
         assert_eq!(get("cookie"), Some(REDACTED));

@@ -8,7 +8,7 @@
 //! A small registry of our own rather than a crate: three metric families with fixed label sets
 //! are a hundred lines, while the crates pull in their own encoders and macros for far more.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::fmt::Write;
 use std::sync::Mutex;
 
@@ -25,11 +25,19 @@ pub struct Metrics {
     inner: Mutex<Registry>,
 }
 
+/// Keyed so that counting a request of a known series allocates nothing (looked up by `&str`);
+/// sorted only when rendered.
 #[derive(Default)]
 struct Registry {
-    requests: BTreeMap<(String, String, u16), u64>,
-    errors: BTreeMap<String, u64>,
-    latency: BTreeMap<String, Histogram>,
+    routes: HashMap<String, RouteSeries>,
+    errors: HashMap<String, u64>,
+}
+
+#[derive(Default)]
+struct RouteSeries {
+    /// `(method, status, count)`: a handful per route, searched in order.
+    requests: Vec<(String, u16, u64)>,
+    latency: Histogram,
 }
 
 #[derive(Default)]
@@ -46,20 +54,30 @@ impl Metrics {
         let route = route.unwrap_or(UNMATCHED);
         // Unknown methods would be new series too; the framework only routes the standard ones.
         let method = if method.len() <= 10 { method } else { "OTHER" };
-        let mut registry = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        *registry
-            .requests
-            .entry((route.to_string(), method.to_string(), status))
-            .or_default() += 1;
-        if let Some(code) = code {
-            *registry.errors.entry(code.to_string()).or_default() += 1;
+        let mut guard = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let registry = &mut *guard;
+        let series = match registry.routes.get_mut(route) {
+            Some(series) => series,
+            None => registry.routes.entry(route.to_string()).or_default(),
+        };
+        match series.requests.iter_mut().find(|(m, s, _)| *s == status && m == method) {
+            Some((_, _, count)) => *count += 1,
+            None => series.requests.push((method.to_string(), status, 1)),
         }
-        let histogram = registry.latency.entry(route.to_string()).or_default();
+        let histogram = &mut series.latency;
         if let Some(bucket) = BUCKETS.iter().position(|bound| seconds <= *bound) {
             histogram.buckets[bucket] += 1;
         }
         histogram.sum += seconds;
         histogram.count += 1;
+        if let Some(code) = code {
+            match registry.errors.get_mut(code) {
+                Some(count) => *count += 1,
+                None => {
+                    registry.errors.insert(code.to_string(), 1);
+                }
+            }
+        }
     }
 
     /// The text exposition of every series.
@@ -70,7 +88,14 @@ impl Metrics {
             "# HELP palisade_http_requests_total HTTP requests answered, by route template, method and status.\n",
         );
         out.push_str("# TYPE palisade_http_requests_total counter\n");
-        for ((route, method, status), count) in &registry.requests {
+        let mut routes: Vec<(&String, &RouteSeries)> = registry.routes.iter().collect();
+        routes.sort_by(|a, b| a.0.cmp(b.0));
+        let mut requests: Vec<(&String, &String, u16, u64)> = routes
+            .iter()
+            .flat_map(|(route, series)| series.requests.iter().map(move |(m, s, c)| (*route, m, *s, *c)))
+            .collect();
+        requests.sort();
+        for (route, method, status, count) in requests {
             let _ = writeln!(
                 out,
                 "palisade_http_requests_total{{route=\"{}\",method=\"{}\",status=\"{status}\"}} {count}",
@@ -80,12 +105,15 @@ impl Metrics {
         }
         out.push_str("# HELP palisade_http_errors_total Error responses, by error code.\n");
         out.push_str("# TYPE palisade_http_errors_total counter\n");
-        for (code, count) in &registry.errors {
+        let mut errors: Vec<(&String, &u64)> = registry.errors.iter().collect();
+        errors.sort();
+        for (code, count) in errors {
             let _ = writeln!(out, "palisade_http_errors_total{{code=\"{}\"}} {count}", escape(code));
         }
         out.push_str("# HELP palisade_http_request_duration_seconds Time to answer, by route template.\n");
         out.push_str("# TYPE palisade_http_request_duration_seconds histogram\n");
-        for (route, histogram) in &registry.latency {
+        for (route, series) in routes {
+            let histogram = &series.latency;
             let route = escape(route);
             let mut cumulative = 0;
             for (bound, count) in BUCKETS.iter().zip(histogram.buckets) {

@@ -3,7 +3,9 @@
 //! double the cost of a cheap GET; a restart empties it. The [`journal`](super::journal) layer
 //! fills it; the admin API reads it.
 
+use axum::extract::MatchedPath;
 use axum::http::Method;
+use palisade_model::time::Timestamp;
 use serde::Serialize;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -16,15 +18,17 @@ pub struct RequestRecord {
     /// across clears), so `after=` finds the requests made since a known point.
     pub sequence: u64,
     /// Emulator time of arrival.
-    pub time: String,
-    pub method: String,
+    pub time: Timestamp,
+    #[serde(serialize_with = "method_as_str")]
+    pub method: Method,
     /// The path after normalisation (`/api/v1.0/Machines` is journaled as `/api/machines`).
     pub path: String,
     pub query: Option<String>,
     /// The matched route template, e.g. `/api/machines/{id}/isolate`; `null` when none matched.
-    pub route: Option<String>,
+    #[serde(serialize_with = "route_as_str")]
+    pub route: Option<MatchedPath>,
     #[serde(serialize_with = "headers_as_object")]
-    pub headers: Vec<(String, String)>,
+    pub headers: HeaderLines,
     pub body_bytes: usize,
     pub body_sha256: Option<String>,
     /// The body as text when it is UTF-8 and at most
@@ -42,17 +46,49 @@ pub struct RequestRecord {
     pub ignored_properties: Vec<String>,
 }
 
+fn method_as_str<S: serde::Serializer>(method: &Method, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(method.as_str())
+}
+
+fn route_as_str<S: serde::Serializer>(route: &Option<MatchedPath>, s: S) -> Result<S::Ok, S::Error> {
+    match route {
+        Some(route) => s.serialize_str(route.as_str()),
+        None => s.serialize_none(),
+    }
+}
+
+/// A request's headers as the journal keeps them: `name: value` lines in one string (one
+/// allocation per request rather than two per header; neither names nor values may hold a line
+/// break).
+#[derive(Debug, Clone, Default)]
+pub struct HeaderLines(String);
+
+impl HeaderLines {
+    pub fn push(&mut self, name: &str, value: &str) {
+        self.0.reserve(name.len() + value.len() + 3);
+        self.0.push_str(name);
+        self.0.push_str(": ");
+        self.0.push_str(value);
+        self.0.push('\n');
+    }
+
+    /// `(name, value)` in the order sent.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.lines().filter_map(|line| line.split_once(": "))
+    }
+}
+
 /// Headers as a JSON object; repeated headers are joined with ", " as HTTP allows.
-fn headers_as_object<S: serde::Serializer>(headers: &[(String, String)], s: S) -> Result<S::Ok, S::Error> {
+fn headers_as_object<S: serde::Serializer>(headers: &HeaderLines, s: S) -> Result<S::Ok, S::Error> {
     let mut object = serde_json::Map::new();
-    for (name, value) in headers {
+    for (name, value) in headers.iter() {
         match object.get_mut(name) {
             Some(serde_json::Value::String(existing)) => {
                 existing.push_str(", ");
                 existing.push_str(value);
             }
             _ => {
-                object.insert(name.clone(), serde_json::Value::String(value.clone()));
+                object.insert(name.to_string(), serde_json::Value::String(value.to_string()));
             }
         }
     }
@@ -129,6 +165,11 @@ impl RequestJournal {
         found
     }
 
+    /// The sequence number the next journaled request will get: unchanged while no request comes.
+    pub fn next_sequence(&self) -> u64 {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner()).next_sequence
+    }
+
     /// Forgets every record (sequence numbers keep counting).
     pub fn clear(&self) -> usize {
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
@@ -161,7 +202,7 @@ impl RequestFilter {
             Some(want) => have.as_deref().is_some_and(|have| have.eq_ignore_ascii_case(want)),
             None => true,
         };
-        self.method.as_ref().is_none_or(|m| m.as_str() == r.method)
+        self.method.as_ref().is_none_or(|m| *m == r.method)
             && self.path.as_ref().is_none_or(|p| *p == r.path)
             && self.path_prefix.as_ref().is_none_or(|p| r.path.starts_with(p.as_str()))
             && self.status.is_none_or(|s| s == r.status)
@@ -175,9 +216,7 @@ impl RequestFilter {
                 .body_contains
                 .as_ref()
                 .is_none_or(|needle| r.body.as_deref().is_some_and(|body| body.contains(needle.as_str())))
-            && self
-                .since
-                .is_none_or(|since| chrono::DateTime::parse_from_rfc3339(&r.time).is_ok_and(|t| t >= since))
+            && self.since.is_none_or(|since| r.time.0 >= since)
             && self.after.is_none_or(|after| r.sequence > after)
     }
 }
@@ -189,12 +228,12 @@ mod tests {
     fn record(path: String, body: Option<String>) -> RequestRecord {
         RequestRecord {
             sequence: 0,
-            time: "2024-01-01T00:00:00Z".into(),
-            method: "GET".into(),
+            time: Timestamp(palisade_model::time::fixed_now()),
+            method: Method::GET,
             path,
             query: None,
             route: None,
-            headers: Vec::new(),
+            headers: HeaderLines::default(),
             body_bytes: body.as_ref().map_or(0, String::len),
             body_sha256: None,
             body,

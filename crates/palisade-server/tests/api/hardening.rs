@@ -285,6 +285,74 @@ async fn an_idle_keep_alive_connection_is_closed() {
     assert!(closed, "an idle keep-alive connection is still open after 6 s");
 }
 
+/// Writes one HTTP/2 frame (RFC 9113 §4.1): length, type, flags, stream 0, payload.
+async fn h2_frame(stream: &mut TcpStream, kind: u8, flags: u8, payload: &[u8]) {
+    let length = u32::try_from(payload.len()).unwrap().to_be_bytes();
+    let mut frame = vec![length[1], length[2], length[3], kind, flags, 0, 0, 0, 0];
+    frame.extend_from_slice(payload);
+    stream.write_all(&frame).await.unwrap();
+}
+
+#[tokio::test]
+async fn an_http2_connection_that_only_pings_is_closed_once_idle() {
+    const PING: u8 = 6;
+    const GOAWAY: u8 = 7;
+    let app = TestApp::spawn_with(|config| config.timeouts.idle = Duration::from_secs(2)).await;
+    let mut stream = TcpStream::connect(addr(&app)).await.unwrap();
+    // Prior-knowledge HTTP/2 (h2c): the preface, then empty SETTINGS.
+    stream.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n").await.unwrap();
+    h2_frame(&mut stream, 4, 0, &[]).await;
+    let started = Instant::now();
+    let (mut received, mut goaway, mut ping_acks) = (Vec::new(), false, 0);
+    let mut next_ping = Instant::now();
+    let closed_after = loop {
+        if started.elapsed() > Duration::from_secs(12) {
+            panic!("an HTTP/2 connection that keeps pinging is still open after 12 s (idle limit 2 s)");
+        }
+        // The client stays alive in the server's eyes: a ping every 250 ms, and every ping of the
+        // server answered.
+        if Instant::now() >= next_ping {
+            h2_frame(&mut stream, PING, 0, b"palisade").await;
+            next_ping = Instant::now() + Duration::from_millis(250);
+        }
+        let mut buf = [0u8; 4096];
+        match tokio::time::timeout(Duration::from_millis(100), stream.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => break started.elapsed(),
+            Ok(Ok(n)) => received.extend_from_slice(&buf[..n]),
+            Err(_) => {}
+        }
+        // Whole frames: answer the server's pings, note acknowledgements and GOAWAY.
+        while received.len() >= 9 {
+            let length = usize::from(received[0]) << 16 | usize::from(received[1]) << 8 | usize::from(received[2]);
+            if received.len() < 9 + length {
+                break;
+            }
+            let (kind, flags) = (received[3], received[4]);
+            let payload: Vec<u8> = received[9..9 + length].to_vec();
+            received.drain(..9 + length);
+            match (kind, flags & 1) {
+                (PING, 0) => {
+                    let mut ack = vec![0, 0, 8, PING, 1, 0, 0, 0, 0];
+                    ack.extend_from_slice(&payload);
+                    let _ = stream.write_all(&ack).await;
+                }
+                (PING, _) => ping_acks += 1,
+                (GOAWAY, _) => goaway = true,
+                _ => {}
+            }
+        }
+    };
+    assert!(
+        ping_acks > 0,
+        "the server never answered a ping: not an HTTP/2 connection?"
+    );
+    assert!(goaway, "the connection was cut without a GOAWAY");
+    assert!(
+        closed_after >= Duration::from_millis(1500),
+        "closed after {closed_after:?}, before the idle limit of 2 s"
+    );
+}
+
 #[tokio::test]
 async fn a_body_slower_than_declared_is_cut_off() {
     let app = TestApp::spawn_with(|config| config.timeouts.body = Duration::from_secs(1)).await;
