@@ -25,10 +25,15 @@ cargo build --release -q -p palisade
 BIN=${CARGO_TARGET_DIR:-$PWD/target}/release/palisade
 
 WORK=$(mktemp -d)
-PIDS=()
+# Server pids go to a file: `serve` runs inside $(...), a subshell whose variables are lost.
+PIDFILE=$WORK/pids
 as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+stop_servers() {
+  [ -f "$PIDFILE" ] && while read -r pid; do kill "$pid" 2>/dev/null || true; done <"$PIDFILE"
+  rm -f "$PIDFILE"
+}
 cleanup() {
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  stop_servers
   as_pg "$PGBIN/pg_ctl" -D "$WORK/pg/data" -m immediate -w stop >/dev/null 2>&1 || true
   rm -rf "$WORK"
 }
@@ -48,7 +53,7 @@ serve() {
   shift
   log=$(mktemp -p "$WORK")
   "$BIN" serve --data "$data" --http 127.0.0.1:0 --https off --no-rate-limits "$@" >"$log" 2>/dev/null &
-  PIDS+=($!)
+  echo $! >>"$PIDFILE"
   for _ in $(seq 6000); do grep -q 'HTTP ' "$log" && break; sleep 0.1; done
   grep -o 'http://[0-9.:]*' "$log" | head -1
 }
@@ -125,8 +130,7 @@ printf '%-34s %-40s %-40s %s\n' "GET /api/alerts?\$top=100" \
   "$(rate "/api/alerts?\$top=100" "$TOKEN_PG" "$PG1" "$PG2")"
 printf '%-34s %-40s %-40s %s\n' "indicator import (500 per call)" \
   "$(imports "$TOKEN_SQLITE" "$SQLITE")" "$(imports "$TOKEN_PG" "$PG1")" "$(imports "$TOKEN_PG" "$PG1" "$PG2")"
-for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-PIDS=()
+stop_servers
 
 echo "== OData list queries over $MACHINES machines and $ALERTS alerts"
 if [ ! -f "$SEEDED/seeded" ]; then
