@@ -26,6 +26,7 @@ pub const ALL_APP_ROLES: &[&str] = &[
     "Incident.Read.All",
     "Incident.ReadWrite.All",
     "AdvancedHunting.Read.All",
+    "AdvancedQuery.Read.All",
 ];
 
 /// The authenticated caller of an API request.

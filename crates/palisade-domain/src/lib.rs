@@ -5,8 +5,8 @@
 //! Tour: [`Core`] is the entry point the server holds, and [`DomainError`] its one error type.
 //! Operations are grouped by API family: [`mde`] (Defender for Endpoint: machines, actions,
 //! alerts, indicators, investigations, users, lookups, the live-response library, device support
-//! and value validation), [`xdr`] (Defender XDR, to come), [`control`] (the emulator's own
-//! controls: tenants, apps, data load/export, demo data, faults, features, rate limits, the clock,
+//! and value validation), [`xdr`] (Defender XDR: advanced hunting and its tables), [`control`]
+//! (the emulator's own controls: tenants, apps, data load/export, demo data, faults, features, rate limits, the clock,
 //! the error journal) and [`signin`] (Entra-style token issuance). [`listing`] pages entity lists.
 //! [`family`] holds each family's descriptor (tables, data kinds, rate limits, roles, path words),
 //! from which the data loader, the rate limiter and the server's registries read.
@@ -47,6 +47,8 @@ pub struct Settings {
     /// Most live-response sessions running at once in a tenant (`None`: the documented 25); lower
     /// it to reach the limit with a small population.
     pub max_live_response_sessions: Option<usize>,
+    /// Advanced hunting's limits (rows, timeout, result size, look-back).
+    pub hunting: xdr::hunting::HuntingSettings,
     /// Families beyond the built-in [`family::FAMILIES`] (a test's toy family): their tables are
     /// created at open, and every registry reads them.
     pub extra_families: Vec<&'static family::Family>,

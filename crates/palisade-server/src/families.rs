@@ -84,7 +84,7 @@ pub const FAMILIES: &[RouteFamily] = &[
     },
     RouteFamily {
         family: &family::HUNTING,
-        routes: no_routes,
+        routes: xdr::hunting::router,
         operations: none,
     },
 ];

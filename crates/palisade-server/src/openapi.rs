@@ -17,6 +17,7 @@
 
 use crate::admin::{self, faults};
 use crate::api::mde::{actions, alerts, indicators, machines};
+use crate::api::xdr::hunting;
 use crate::extract::{Origin, RequestBody};
 use crate::families::RouteFamily;
 use crate::state::AppState;
@@ -180,6 +181,7 @@ const NO_ROLES: &[&str] = &[];
 const LOOK_BACK: Input = Input::Query(&[("lookBackHours", false, "1–720, default 720 (30 days)")]);
 
 const MDE: &str = "Defender for Endpoint";
+const XDR: &str = "Defender XDR";
 const SIGN_IN: &str = "Sign-in";
 const ADMIN: &str = "Emulator control (/_palisade)";
 
@@ -239,6 +241,9 @@ pub fn operations() -> Vec<Operation> {
         op("get", "/api/alerts/{id}/ips", MDE, "IP addresses in an alert's evidence", &["Ip.Read.All"], I::None, 200, A::Json("{value: [{id}]}")),
         op("get", "/api/alerts/{id}/machine", MDE, "The alert's machine", MACHINE_READ, I::None, 200, A::Entity(&MACHINES)),
         op("get", "/api/alerts/{id}/user", MDE, "The alert's user", &["User.Read.All"], I::None, 200, A::Entity(&USERS)),
+        // Advanced hunting (Defender XDR, and Defender for Endpoint's advanced queries)
+        op("post", "/api/advancedhunting/run", XDR, "Run an advanced hunting query (KQL) over the last 30 days", &["AdvancedHunting.Read.All"], json_body::<hunting::HuntingRequest>(), 200, A::Json("{Stats, Schema: [{Name, Type}], Results: [{column: value}]}; at most 100,000 rows")),
+        op("post", "/api/advancedqueries/run", MDE, "Run an advanced hunting query (KQL), Defender for Endpoint's route", &["AdvancedQuery.Read.All"], json_body::<hunting::HuntingRequest>(), 200, A::Json("{Stats, Schema: [{Name, Type}], Results: [{column: value}]}; at most 100,000 rows")),
         // Users, investigations
         op("get", "/api/users/{id}/alerts", MDE, "A user's alerts", ALERT_READ, I::ListOptions(&ALERTS), 200, A::Collection(&ALERTS)),
         op("get", "/api/users/{id}/machines", MDE, "Machines a user logged on to", MACHINE_WRITE, I::ListOptions(&MACHINES), 200, A::Collection(&MACHINES)),

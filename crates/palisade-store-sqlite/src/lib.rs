@@ -7,13 +7,15 @@
 //! small values, sequences and upkeep; `rate_windows` the shared rate-limit windows (one upsert
 //! per window; `examples/rate_window_cost.rs` measures it); `locks` named leases and the blobs
 //! stored with entities; `bulk` bulk loads (secondary indexes dropped and rebuilt, crash-safe);
-//! `error` maps SQLite's errors onto the neutral `StoreError`
+//! `hunting` the advanced-hunting tables (one SQL table each, scans and aggregates rendered by
+//! `palisade_kql::sql`); `error` maps SQLite's errors onto the neutral `StoreError`
 //! (busy → `Unavailable`, unique or primary-key violations → `Conflict`, the rest → `Backend`).
 //! `tests/conformance.rs` runs `palisade_store::conformance` against this backend.
 
 mod bulk;
 mod docs;
 mod error;
+mod hunting;
 mod journal;
 mod links;
 mod locks;

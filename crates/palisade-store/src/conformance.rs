@@ -82,6 +82,14 @@ pub const ALL: &[(&str, Check)] = &[
         "blobs_are_written_and_deleted_with_their_entity",
         blobs_are_written_and_deleted_with_their_entity,
     ),
+    (
+        "hunting_rows_scan_filter_limit_and_stop",
+        hunting_rows_scan_filter_limit_and_stop,
+    ),
+    (
+        "hunting_aggregates_are_exact_and_scoped",
+        hunting_aggregates_are_exact_and_scoped,
+    ),
 ];
 
 /// One `#[test]` per behaviour of [`conformance`](crate::conformance), for a backend's test file:
@@ -110,6 +118,8 @@ macro_rules! conformance_tests {
             meta_set_replaces_the_value,
             locks_exclude_other_holders_until_released_or_expired,
             blobs_are_written_and_deleted_with_their_entity,
+            hunting_rows_scan_filter_limit_and_stop,
+            hunting_aggregates_are_exact_and_scoped,
         );
     };
     ($make:expr) => {
@@ -728,6 +738,165 @@ pub fn rate_windows_count_all_or_nothing_atomically(make: MakeStore<'_>) {
         }
     });
     assert_eq!(admitted.into_inner(), 25);
+}
+
+/// A `DeviceProcessEvents` row: every column empty (strings `""`, others null) but those given.
+fn process_event(ticks: i64, device: &str, file: &str, pid: i64) -> crate::HuntingRow {
+    use palisade_kql::{KqlType, Value};
+    let schema = palisade_kql::Catalog::defender_hunting_shared()
+        .table("DeviceProcessEvents")
+        .expect("a hunting table");
+    schema
+        .columns
+        .iter()
+        .map(|(name, ty)| match name.as_str() {
+            "Timestamp" => Value::DateTime(ticks),
+            "DeviceName" => Value::str(device),
+            "FileName" => Value::str(file),
+            "ProcessId" => Value::Long(pid),
+            "AdditionalFields" => Value::Dynamic(json!({"k": [1, 2]})),
+            _ if *ty == KqlType::String => Value::str(""),
+            _ => Value::Null,
+        })
+        .collect()
+}
+
+fn scan_request(
+    columns: &[&str],
+    predicates: Vec<palisade_kql::Predicate>,
+    limit: Option<u64>,
+) -> palisade_kql::ScanRequest {
+    palisade_kql::ScanRequest {
+        table: "DeviceProcessEvents".into(),
+        columns: columns.iter().map(|c| c.to_string()).collect(),
+        predicates,
+        time_window: Some(palisade_kql::TimeWindow {
+            column: "Timestamp".into(),
+            from: 100,
+        }),
+        limit,
+        order_by: Vec::new(),
+        deadline: None,
+    }
+}
+
+fn scan_all(store: &dyn Store, tenant: &str, request: &palisade_kql::ScanRequest) -> Vec<palisade_kql::Row> {
+    let mut rows = Vec::new();
+    store
+        .scan_hunting(tenant, request, &mut |row| {
+            rows.push(row);
+            true
+        })
+        .unwrap();
+    rows
+}
+
+/// Hunting rows come back in request column order, strings never null; a scan that applies the
+/// limit applies the whole filter and window; a sink that says stop gets no more rows; rows are
+/// scoped by tenant; an unknown table is refused.
+pub fn hunting_rows_scan_filter_limit_and_stop(make: MakeStore<'_>) {
+    use palisade_kql::{CmpOp, Predicate, Value};
+    let store = with_tenants(make);
+    let rows = vec![
+        process_event(50, "old", "cmd.exe", 1),
+        process_event(200, "a", "cmd.exe", 2),
+        process_event(300, "a", "powershell.exe", 3),
+        process_event(400, "b", "cmd.exe", 4),
+    ];
+    store.append_hunting_rows(T1, "DeviceProcessEvents", &rows).unwrap();
+    store
+        .append_hunting_rows(T2, "DeviceProcessEvents", &[process_event(500, "a", "cmd.exe", 9)])
+        .unwrap();
+    assert_eq!(store.count_hunting_rows(T1, "DeviceProcessEvents").unwrap(), 4);
+    assert_eq!(store.count_hunting_rows(T2, "DeviceProcessEvents").unwrap(), 1);
+    assert_eq!(store.count_hunting_rows(T1, "DeviceInfo").unwrap(), 0);
+    assert!(store.append_hunting_rows(T1, "Widgets", &[]).is_err(), "unknown table");
+
+    let cmd = Predicate::Compare {
+        column: "FileName".into(),
+        op: CmpOp::Eq,
+        value: Value::str("cmd.exe"),
+    };
+    // Limited: the store must apply the filter and the window exactly.
+    let limited = scan_request(&["ProcessId", "DeviceName", "SHA1"], vec![cmd.clone()], Some(1));
+    let got = scan_all(store.as_ref(), T1, &limited);
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert!(limited.row_matches(&got[0]), "{got:?}");
+    assert_eq!(got[0][2], Value::str(""), "an empty string reads as \"\", never null");
+    // Unlimited: whatever the store applied, the matching rows are among those returned.
+    let open = scan_request(&["ProcessId", "FileName", "Timestamp"], vec![cmd], None);
+    let matching: Vec<i64> = scan_all(store.as_ref(), T1, &open)
+        .into_iter()
+        .filter(|r| {
+            let ticks = match r[2] {
+                Value::DateTime(t) | Value::Long(t) => t,
+                ref other => panic!("Timestamp read as {other:?}"),
+            };
+            r[1] == Value::str("cmd.exe") && ticks >= 100
+        })
+        .map(|r| match r[0] {
+            Value::Long(p) => p,
+            ref other => panic!("ProcessId read as {other:?}"),
+        })
+        .collect();
+    assert_eq!(matching, vec![2, 4], "T1's cmd.exe rows in the window, not T2's");
+    // A sink that says stop after one row gets one row.
+    let mut seen = 0;
+    store
+        .scan_hunting(T1, &scan_request(&["ProcessId"], Vec::new(), None), &mut |_| {
+            seen += 1;
+            false
+        })
+        .unwrap();
+    assert_eq!(seen, 1);
+    // Dynamic columns keep their JSON.
+    let dynamic = scan_all(
+        store.as_ref(),
+        T2,
+        &scan_request(&["AdditionalFields"], Vec::new(), None),
+    );
+    match &dynamic[0][0] {
+        Value::String(text) => assert_eq!(serde_json::from_str::<Value2>(text).unwrap(), json!({"k": [1, 2]})),
+        Value::Dynamic(j) => assert_eq!(j, &json!({"k": [1, 2]})),
+        other => panic!("AdditionalFields read as {other:?}"),
+    }
+    store.clear_tenant_data(T1).unwrap();
+    assert_eq!(store.count_hunting_rows(T1, "DeviceProcessEvents").unwrap(), 0);
+    assert_eq!(store.count_hunting_rows(T2, "DeviceProcessEvents").unwrap(), 1);
+}
+
+type Value2 = serde_json::Value;
+
+/// An aggregate the store answers counts exactly the tenant's rows matching the filter and window.
+pub fn hunting_aggregates_are_exact_and_scoped(make: MakeStore<'_>) {
+    use palisade_kql::{AggregateRequest, GroupKey, PushedAggregate, Value};
+    let store = with_tenants(make);
+    let rows = vec![
+        process_event(50, "a", "x", 1),
+        process_event(200, "a", "x", 2),
+        process_event(300, "a", "y", 3),
+        process_event(400, "b", "x", 4),
+    ];
+    store.append_hunting_rows(T1, "DeviceProcessEvents", &rows).unwrap();
+    store
+        .append_hunting_rows(T2, "DeviceProcessEvents", &[process_event(500, "a", "x", 9)])
+        .unwrap();
+    let request = AggregateRequest {
+        scan: scan_request(&["DeviceName", "ProcessId"], Vec::new(), None),
+        group_by: vec![GroupKey::Column("DeviceName".into())],
+        aggregates: vec![PushedAggregate::Count, PushedAggregate::Max("ProcessId".into())],
+    };
+    let Some(mut groups) = store.aggregate_hunting(T1, &request).unwrap() else {
+        return; // Not answering is allowed: the engine aggregates itself.
+    };
+    groups.sort_by(|a, b| palisade_kql::total_cmp(&a[0], &b[0]));
+    assert_eq!(
+        groups,
+        vec![
+            vec![Value::str("a"), Value::Long(2), Value::Long(3)],
+            vec![Value::str("b"), Value::Long(1), Value::Long(4)],
+        ]
+    );
 }
 
 /// `set_meta` replaces the value (`init_meta` would keep the first), for every later reader.

@@ -4,7 +4,7 @@
 //!
 //! Tour: the narrow traits ([`MetaStore`], [`TenantStore`], [`DocStore`], [`LinkStore`],
 //! [`ObservationStore`], [`JournalStore`], [`SequenceStore`], [`RateWindowStore`], [`LockStore`],
-//! [`BlobStore`]) and their sum
+//! [`BlobStore`], [`HuntingStore`]) and their sum
 //! [`Store`];
 //! [`StoreError`], the neutral error; [`Execution`], where a backend's calls should run;
 //! [`conformance`], the behaviour every backend must show, as public test functions.
@@ -307,6 +307,7 @@ pub trait Store:
     + RateWindowStore
     + LockStore
     + BlobStore
+    + HuntingStore
     + 'static
 {
 }
@@ -322,6 +323,7 @@ impl<T> Store for T where
         + RateWindowStore
         + LockStore
         + BlobStore
+        + HuntingStore
         + 'static
 {
 }
@@ -356,10 +358,49 @@ pub trait RateWindowStore: Send + Sync {
     fn clear_rate_windows(&self) -> Result<(), StoreError>;
 }
 
+/// One row of a hunting table: one value per column of the table's schema
+/// (`palisade_kql::Catalog::defender_hunting`), in schema order. Strings are never null: an absent
+/// string is `""` (Kusto's rule), which backends may rely on.
+pub type HuntingRow = Vec<palisade_kql::Value>;
+
+/// The advanced-hunting tables (`DeviceProcessEvents`, `AlertInfo`, ...: the 13 tables of
+/// `palisade_kql::Catalog::defender_hunting`), one store table each, scoped by tenant. Requests and
+/// values are the KQL engine's own neutral types (no SQL in them: a backend renders them with
+/// `palisade_kql::sql` in its dialect), so the domain adapts this trait to the engine's
+/// `RowSource` without knowing the backend.
+///
+/// Contract (the engine's `RowSource` contract, per tenant): a scan may apply any subset of the
+/// request's predicates and window (the engine re-checks every row), must apply all of them when
+/// it applies the limit, and must stop when the sink says so; an aggregate is answered only when
+/// the backend can apply the whole filter exactly (`Ok(None)` otherwise).
+pub trait HuntingStore: Send + Sync {
+    /// Appends rows to a hunting table; `table` must be one of the 13 (else
+    /// [`StoreError::UnknownColumn`] naming it) and each row must have one value per column.
+    fn append_hunting_rows(&self, tenant_id: &str, table: &str, rows: &[HuntingRow]) -> Result<(), StoreError>;
+    /// Streams the tenant's rows of `request.table`, each with the values of `request.columns` in
+    /// order, into `sink` until it answers `false` or the rows end. A scan past
+    /// `request.deadline` stops with [`StoreError::Backend`] saying so.
+    fn scan_hunting(
+        &self,
+        tenant_id: &str,
+        request: &palisade_kql::ScanRequest,
+        sink: &mut dyn FnMut(palisade_kql::Row) -> bool,
+    ) -> Result<(), StoreError>;
+    /// `summarize` pushed down: the groups of the tenant's rows, or `None` when the backend cannot
+    /// apply the request's filter exactly.
+    fn aggregate_hunting(
+        &self,
+        tenant_id: &str,
+        request: &palisade_kql::AggregateRequest,
+    ) -> Result<Option<Vec<palisade_kql::Row>>, StoreError>;
+    /// How many rows of a hunting table a tenant has.
+    fn count_hunting_rows(&self, tenant_id: &str, table: &str) -> Result<u64, StoreError>;
+}
+
 /// Every trait, for `use palisade_store::prelude::*` where store methods are called.
 pub mod prelude {
     pub use super::{
-        BlobStore, DocStore, JournalStore, LinkStore, LockStore, MetaStore, ObservationStore, RateWindowStore,
-        SequenceStore, Store, StoreError, TenantStore,
+        BlobStore, DocStore, HuntingStore, JournalStore, LinkStore, LockStore, MetaStore, ObservationStore,
+        RateWindowStore, SequenceStore, Store, StoreError, TenantStore,
     };
 }

@@ -60,6 +60,11 @@ enum Command {
         /// How many alerts (with evidence) to generate, spread over the generated machines.
         #[arg(long, default_value_t = 0, requires = "machines")]
         alerts: u64,
+        /// How many background DeviceProcessEvents rows to generate over the last 30 days, with
+        /// network, file, logon, registry, image-load and other device events in proportion
+        /// (half, a fifth, a tenth, a tenth, a twentieth, a twentieth), on the tenant's machines.
+        #[arg(long, default_value_t = 0)]
+        events: u64,
         /// Seed of the generator.
         #[arg(long, default_value_t = 42)]
         seed: u64,
@@ -319,6 +324,15 @@ struct ServeArgs {
     /// Seconds a connection may stay idle between requests.
     #[arg(long, env = "PALISADE_IDLE_TIMEOUT", default_value_t = 60)]
     idle_timeout: u64,
+    /// Seconds an advanced hunting query may run (the service's 3 minutes, or lower).
+    #[arg(long, env = "PALISADE_HUNTING_TIMEOUT", default_value_t = 180, value_parser = clap::value_parser!(u64).range(1..=180))]
+    hunting_timeout: u64,
+    /// Most rows an advanced hunting result keeps; more are cut (the service's 100,000, or lower).
+    #[arg(long, env = "PALISADE_HUNTING_MAX_ROWS", default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    hunting_max_rows: u64,
+    /// Largest advanced hunting result in bytes of JSON (about 124 MB observed on the service).
+    #[arg(long, env = "PALISADE_HUNTING_MAX_RESULT_BYTES", default_value_t = 124 * 1024 * 1024)]
+    hunting_max_result_bytes: usize,
 }
 
 #[derive(Clone, Copy)]
@@ -381,9 +395,10 @@ fn main() -> ExitCode {
             data,
             machines,
             alerts,
+            events,
             seed,
             tenant,
-        } => seed_tenant(data, machines, alerts, seed, &tenant),
+        } => seed_tenant(data, machines, alerts, events, seed, &tenant),
         Command::Tenants { command } => tenants(command),
         Command::Apps { command } => apps(command),
         Command::Load { file, data, tenant } => load(data, &file, &tenant),
@@ -434,6 +449,12 @@ fn serve(args: ServeArgs) -> Result<ExitCode, String> {
                 pickup: chrono::TimeDelta::seconds(args.action_pickup_seconds.into()),
                 run: chrono::TimeDelta::seconds(args.action_run_seconds.into()),
                 ..palisade_domain::ActionPace::default()
+            },
+            hunting: palisade_domain::xdr::hunting::HuntingSettings {
+                timeout: std::time::Duration::from_secs(args.hunting_timeout),
+                max_rows: args.hunting_max_rows as usize,
+                max_result_bytes: args.hunting_max_result_bytes,
+                ..Default::default()
             },
             ..palisade_domain::Settings::default()
         },
@@ -588,7 +609,14 @@ fn trace(data: DataArg, target: &str, json: bool) -> Result<ExitCode, String> {
     }
 }
 
-fn seed_tenant(data: DataArg, machines: u64, alerts: u64, seed: u64, tenant: &str) -> Result<ExitCode, String> {
+fn seed_tenant(
+    data: DataArg,
+    machines: u64,
+    alerts: u64,
+    events: u64,
+    seed: u64,
+    tenant: &str,
+) -> Result<ExitCode, String> {
     if alerts > 0 && machines == 0 {
         return Err("--alerts needs --machines: the alerts are spread over the generated machines".into());
     }
@@ -643,11 +671,33 @@ fn seed_tenant(data: DataArg, machines: u64, alerts: u64, seed: u64, tenant: &st
     eprintln!("indexes built in {:.1} s", indexing.elapsed().as_secs_f64());
     // Over the whole run, index builds included.
     let alert_secs = alerts_started.elapsed().as_secs_f64();
+    // Hunting events on the tenant's machines (those just generated and any it had).
+    let events_started = std::time::Instant::now();
+    let mut event_rows = 0;
+    if events > 0 {
+        let on = core.machines_of(tenant).map_err(core_error)?;
+        if on.is_empty() {
+            return Err("--events needs machines in the tenant (add --machines N)".into());
+        }
+        const EVENT_BATCH: u64 = 10_000;
+        let mut done = 0;
+        while done < events {
+            let count = EVENT_BATCH.min(events - done);
+            event_rows += core
+                .seed_hunting_events(tenant, &on, seed, events, done, count)
+                .map_err(core_error)?;
+            done += count;
+            progress("process events", done, events, events_started);
+        }
+        eprintln!();
+    }
+    let event_secs = events_started.elapsed().as_secs_f64();
     core.analyze().map_err(core_error)?;
     println!(
-        "seeded {machines} machines ({:.0} rows/s) and {alerts} alerts ({:.0} rows/s) into tenant {tenant} in {:.1} s",
+        "seeded {machines} machines ({:.0} rows/s), {alerts} alerts ({:.0} rows/s) and {event_rows} hunting events ({:.0} rows/s) into tenant {tenant} in {:.1} s",
         machines as f64 / machine_secs.max(1e-9),
         alerts as f64 / alert_secs.max(1e-9),
+        event_rows as f64 / event_secs.max(1e-9),
         started.elapsed().as_secs_f64()
     );
     Ok(ExitCode::SUCCESS)

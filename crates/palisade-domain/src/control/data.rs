@@ -4,8 +4,9 @@
 //! The document is `{"machines": [...], "alerts": [...], ...}`: one array per kind of
 //! the families' [`DataKind`]s (`crate::family`, in family order), each entity exactly as the API
 //! serialises it (alerts with their `evidence`), plus `logons`, the machine ↔ user relation the
-//! entities do not carry (`logonusers`, `/users/{id}/machines`). A family adds a kind by
-//! declaring it in its descriptor.
+//! entities do not carry (`logonusers`, `/users/{id}/machines`), and `hunting`, the
+//! advanced-hunting tables' rows (`crate::xdr::take_hunting`). A family adds a kind by declaring it
+//! in its descriptor.
 
 use crate::control::demo;
 use crate::{to_docs, Core, DomainResult};
@@ -233,12 +234,26 @@ impl Core {
 
     /// Loads a data document into a tenant: every entity is checked first (nothing is written
     /// when one fails), then upserted by id, with the relations the entities imply.
-    pub fn load_data(&self, tenant_id: &str, document: Value) -> DomainResult<LoadCounts> {
+    pub fn load_data(&self, tenant_id: &str, mut document: Value) -> DomainResult<LoadCounts> {
         let tenant = self.tenant(tenant_id)?;
-        let Checked { batches, links, counts } = validate(document, &self.data_kinds())?;
+        let hunting = crate::xdr::take_hunting(&mut document)?;
+        let Checked {
+            batches,
+            links,
+            mut counts,
+        } = validate(document, &self.data_kinds())?;
         for (kind, docs) in &batches {
             self.store.upsert_docs(kind.table, &tenant.id, docs)?;
             (kind.after_store)(self, &tenant.id, docs)?;
+        }
+        let loaded = |name: &str| {
+            batches
+                .iter()
+                .find(|(k, _)| k.name == name)
+                .map_or(&[][..], |(_, d)| &d[..])
+        };
+        if let Some(n) = self.load_hunting(&tenant.id, hunting, loaded("machines"), loaded("alerts"))? {
+            counts.insert(crate::xdr::HUNTING.to_string(), n.into());
         }
         for relation in [MACHINE_USERS, USER_MACHINES, USER_ALERTS] {
             let pairs: Vec<(String, String)> = links
@@ -274,6 +289,7 @@ impl Core {
             .map(|(machine_id, user_id)| serde_json::json!({"machineId": machine_id, "userId": user_id}))
             .collect();
         document.insert(LOGONS.to_string(), Value::Array(logons));
+        document.insert(crate::xdr::HUNTING.to_string(), self.export_hunting(&tenant.id)?);
         Ok(Value::Object(document))
     }
 
@@ -322,7 +338,7 @@ impl Core {
         for (kind, pairs) in &data.links {
             self.store.add_links(tenant_id, kind, pairs)?;
         }
-        Ok(())
+        self.record_demo_hunting(tenant_id, data)
     }
 
     /// Adds machines `first..first+count` of a generated population to a tenant (`palisade seed`).
@@ -337,9 +353,9 @@ impl Core {
             return Err(ApiError::resource_not_found("Tenant", tenant_id).into());
         }
         let machines = demo::generate_machines(generation, self.clock.now(), first, count);
-        Ok(self
-            .store
-            .upsert_docs(schemas::MACHINE_TABLE, tenant_id, &to_docs(&machines)?)?)
+        self.store
+            .upsert_docs(schemas::MACHINE_TABLE, tenant_id, &to_docs(&machines)?)?;
+        self.record_hunting_entities(tenant_id, &machines, &[], self.clock.now())
     }
 
     /// Adds alerts `first..first+count` of a generated population (`palisade seed --alerts`).
@@ -366,6 +382,7 @@ impl Core {
         self.store
             .upsert_docs(schemas::ALERT_TABLE, tenant_id, &to_docs(&alerts)?)?;
         self.index_alerts(tenant_id, &alerts)?;
+        self.record_hunting_entities(tenant_id, &[], &alerts, self.clock.now())?;
         Ok(self.store.add_links(tenant_id, links::USER_ALERTS, &links)?)
     }
 }

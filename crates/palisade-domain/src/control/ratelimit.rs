@@ -64,6 +64,8 @@ pub struct ApiLimit {
     pub path: Option<&'static str>,
     pub per_minute: Option<u32>,
     pub per_hour: Option<u32>,
+    /// Counted per tenant, whatever the calling app (advanced hunting's limits are the tenant's).
+    pub per_tenant: bool,
 }
 
 /// "100 calls per minute and 1,500 calls per hour", which nearly every page states.
@@ -73,6 +75,7 @@ pub const DEFAULT_LIMIT: ApiLimit = ApiLimit {
     path: None,
     per_minute: Some(100),
     per_hour: Some(1500),
+    per_tenant: false,
 };
 
 /// A table entry: the API `name` with its own limits (used by the family descriptors).
@@ -89,6 +92,21 @@ pub const fn api(
         path: Some(path),
         per_minute: minute,
         per_hour: hour,
+        per_tenant: false,
+    }
+}
+
+/// An API whose limits are the tenant's (every app of the tenant counts in one window).
+pub const fn tenant_api(
+    name: &'static str,
+    method: &'static str,
+    path: &'static str,
+    minute: Option<u32>,
+    hour: Option<u32>,
+) -> ApiLimit {
+    ApiLimit {
+        per_tenant: true,
+        ..api(name, method, path, minute, hour)
     }
 }
 
@@ -164,6 +182,7 @@ impl Throttle {
 /// keyed by `method` and `route`, the route template, e.g. `/api/machines/{id}`).
 fn counter_key(tenant_id: &str, app_id: &str, limit: &ApiLimit, method: &str, route: &str) -> String {
     let mut key = String::with_capacity(tenant_id.len() + app_id.len() + route.len() + 16);
+    let app_id = if limit.per_tenant { "*" } else { app_id };
     for part in [tenant_id, "\u{0}", app_id, "\u{0}"] {
         key.push_str(part);
     }
@@ -465,6 +484,9 @@ mod tests {
             ("PATCH", "/api/incidents/123", Some(50), Some(1500)),
             // Get incident: its own page says 100/minute and 1,500/hour, the default.
             ("GET", "/api/incidents/123", Some(100), Some(1500)),
+            // Advanced hunting, both routes: the tenant's limits.
+            ("POST", "/api/advancedhunting/run", Some(45), Some(1500)),
+            ("POST", "/api/advancedqueries/run", Some(45), Some(1500)),
         ];
         for &(method, path, per_minute, per_hour) in expected {
             let limit = limit_for(method, path);
@@ -474,8 +496,10 @@ mod tests {
                 "{method} {path}"
             );
         }
-        // Nine APIs have their own figures; no entry beyond them.
-        assert_eq!(api_limits().count(), 9);
+        // Eleven APIs have their own figures; no entry beyond them.
+        assert_eq!(api_limits().count(), 11);
+        assert!(limit_for("POST", "/api/advancedhunting/run").per_tenant);
+        assert!(!limit_for("POST", "/api/alerts/batchUpdate").per_tenant);
     }
 
     #[test]

@@ -341,6 +341,8 @@ impl Core {
         self.save_alerts(caller, std::slice::from_ref(&alert))?;
         // No evidence yet (there is no event store), but a new alert is indexed like any other.
         self.index_alerts(&caller.tenant_id, std::slice::from_ref(&alert))?;
+        // Raised now: its AlertInfo and AlertEvidence (device) rows, for advanced hunting.
+        self.record_hunting_entities(&caller.tenant_id, &[], std::slice::from_ref(&alert), now)?;
         Ok(alert)
     }
 

@@ -113,7 +113,9 @@ impl Core {
 
     pub(crate) fn save_machine(&self, caller: &Principal, machine: &Machine) -> DomainResult<()> {
         let doc = serde_json::to_value(machine).map_err(StoreError::from)?;
-        Ok(self.store.upsert_docs(MACHINE_TABLE, &caller.tenant_id, &[doc])?)
+        self.store.upsert_docs(MACHINE_TABLE, &caller.tenant_id, &[doc])?;
+        // A changed machine reports a new DeviceInfo snapshot (advanced hunting).
+        self.record_hunting_entities(&caller.tenant_id, std::slice::from_ref(machine), &[], self.clock.now())
     }
 
     /// `POST /api/machines/{id}/tags` with `Value` and `Action` (`Add` | `Remove`).
@@ -157,6 +159,7 @@ impl Core {
         }
         let docs = crate::to_docs(&machines)?;
         self.store.upsert_docs(MACHINE_TABLE, &caller.tenant_id, &docs)?;
+        self.record_hunting_entities(&caller.tenant_id, &machines, &[], self.clock.now())?;
         Ok(machines)
     }
 

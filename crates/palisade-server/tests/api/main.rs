@@ -12,6 +12,7 @@ mod families;
 mod faults;
 mod fidelity;
 mod hardening;
+mod hunting;
 mod indicators;
 mod investigations;
 mod journal;
