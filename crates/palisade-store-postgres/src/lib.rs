@@ -6,7 +6,8 @@
 //! (`migrations/*.sql`) and applies it under an advisory lock; `params` binds the OData layer's
 //! values; `docs` the entity tables and their paging SQL; `tenants` tenants and apps; `links`
 //! relations; `locks` named leases and the blobs stored with entities; `observations` the lookups' rows and statistics; `journal` the error journal; `meta`
-//! small values, sequences and upkeep; `rate_windows` the shared rate-limit windows; `error` maps
+//! small values, sequences and upkeep; `rate_windows` the shared rate-limit windows; `hunting` the
+//! advanced-hunting tables (scans streamed through a portal); `error` maps
 //! PostgreSQL's errors onto the neutral `StoreError` (lost connections, timeouts and busy servers
 //! → `Unavailable`, unique violations → `Conflict`, the rest → `Backend`).
 //! `tests/conformance.rs` runs `palisade_store::conformance` against this backend.
@@ -17,6 +18,7 @@
 
 mod docs;
 mod error;
+mod hunting;
 mod journal;
 mod links;
 mod locks;

@@ -11,6 +11,7 @@ use crate::pool::Conn;
 pub(crate) const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/001_schema.sql"),
     include_str!("../migrations/002_locks_and_blobs.sql"),
+    include_str!("../migrations/003_hunting.sql"),
 ];
 
 /// The advisory lock key migrations take (any constant works; this one spells "palisade").
