@@ -16,7 +16,7 @@ mod principal;
 mod verify;
 
 pub use key::SigningKey;
-pub use principal::{Principal, ALL_APP_ROLES};
+pub use principal::{Api, Principal, ALL_APP_ROLES};
 pub use verify::{AuthError, TokenVerifier};
 
 use serde::{Deserialize, Serialize};
@@ -32,14 +32,31 @@ pub const ACCEPTED_AUDIENCES: &[&str] = &[
     "8ee8fdad-f234-4243-8f3b-15c294843740",
 ];
 
+/// The resource identifiers of Microsoft Graph (its URI and its app id): a token for Graph is
+/// accepted on the Graph routes only, and a Defender token on the Defender routes only, as the
+/// services do.
+pub const GRAPH_AUDIENCES: &[&str] = &["https://graph.microsoft.com", "00000003-0000-0000-c000-000000000000"];
+
 /// Normalises a requested resource (`resource=` or the part of `scope=` before `/.default`) to the
 /// audience a token will carry, or `None` when no emulated API answers to it.
 pub fn audience_for_resource(resource: &str) -> Option<&'static str> {
     let trimmed = resource.trim_end_matches('/');
     ACCEPTED_AUDIENCES
         .iter()
+        .chain(GRAPH_AUDIENCES)
         .copied()
         .find(|aud| aud.eq_ignore_ascii_case(trimmed))
+}
+
+/// Which API a token's audience is for, or `None` for an audience no emulated API accepts.
+pub fn api_of_audience(audience: &str) -> Option<Api> {
+    if ACCEPTED_AUDIENCES.contains(&audience) {
+        Some(Api::Defender)
+    } else if GRAPH_AUDIENCES.contains(&audience) {
+        Some(Api::Graph)
+    } else {
+        None
+    }
 }
 
 /// Token lifetime Entra uses for app tokens (the docs' samples show `expires_in: 3599`).

@@ -26,8 +26,32 @@ pub const ALL_APP_ROLES: &[&str] = &[
     "Incident.Read.All",
     "Incident.ReadWrite.All",
     "AdvancedHunting.Read.All",
+    // Microsoft Graph's security permissions (application).
+    "SecurityIncident.Read.All",
+    "SecurityIncident.ReadWrite.All",
+    "SecurityAlert.Read.All",
+    "SecurityAlert.ReadWrite.All",
+    "ThreatHunting.Read.All",
     "AdvancedQuery.Read.All",
 ];
+
+/// The API a token was issued for (by its audience): the Defender APIs (MDE and XDR share their
+/// tokens) or Microsoft Graph.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Api {
+    Defender,
+    Graph,
+}
+
+impl Api {
+    /// The audience a client asks for to reach this API, for messages.
+    pub fn audience(self) -> &'static str {
+        match self {
+            Api::Defender => "https://api.securitycenter.microsoft.com",
+            Api::Graph => "https://graph.microsoft.com",
+        }
+    }
+}
 
 /// The authenticated caller of an API request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,6 +59,8 @@ pub struct Principal {
     pub tenant_id: String,
     pub app_id: String,
     pub roles: Vec<String>,
+    /// Which API the token is for.
+    pub api: Api,
 }
 
 impl Principal {
@@ -69,6 +95,7 @@ mod tests {
             tenant_id: "t".into(),
             app_id: "a".into(),
             roles: roles.iter().map(|r| r.to_string()).collect(),
+            api: Api::Defender,
         }
     }
 

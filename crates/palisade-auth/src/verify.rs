@@ -1,6 +1,6 @@
 //! Bearer-token verification with a bounded cache of verified claims.
 
-use crate::{issuer_for, Claims, Principal, SigningKey, ACCEPTED_AUDIENCES};
+use crate::{api_of_audience, issuer_for, Api, Claims, Principal, SigningKey, ACCEPTED_AUDIENCES, GRAPH_AUDIENCES};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use jsonwebtoken::{Algorithm, Validation};
@@ -27,8 +27,11 @@ pub enum AuthError {
     Expired { exp: i64, now: i64 },
     #[error("token is not valid before {nbf} (Unix seconds); emulator time is {now}")]
     NotYetValid { nbf: i64, now: i64 },
-    #[error("token audience '{0}' is not one of the audiences this API accepts ({list})", list = ACCEPTED_AUDIENCES.join(", "))]
+    #[error("token audience '{0}' is not one of the audiences this emulator accepts ({list}; {graph})", list = ACCEPTED_AUDIENCES.join(", "), graph = GRAPH_AUDIENCES.join(", "))]
     WrongAudience(String),
+    /// A valid token for the other API (a Graph token on a Defender route, or the reverse).
+    #[error("the token was issued for {held}, another API; this API takes tokens for {expected} (ask for the scope {expected}/.default)")]
+    OtherApi { held: &'static str, expected: &'static str },
     #[error("token issuer '{0}' does not match its tenant; expected https://sts.windows.net/<tid>/")]
     WrongIssuer(String),
     #[error("token lacks the '{0}' claim")]
@@ -50,6 +53,7 @@ impl AuthError {
             AuthError::Expired { .. } => "token expiry (exp)",
             AuthError::NotYetValid { .. } => "token not-before (nbf)",
             AuthError::WrongAudience(_) => "audience check",
+            AuthError::OtherApi { .. } => "audience check (token for another API)",
             AuthError::WrongIssuer(_) => "issuer check",
             AuthError::MissingClaim(_) => "required claim",
             AuthError::Key(_) => "signing key",
@@ -92,6 +96,18 @@ impl TokenVerifier {
         self.verify(token.trim(), now)
     }
 
+    /// [`Self::verify_header`] for a route of `api`: a token for the other API is refused.
+    pub fn verify_header_for(&self, api: Api, header: Option<&str>, now: i64) -> Result<Principal, AuthError> {
+        let principal = self.verify_header(header, now)?;
+        if principal.api == api {
+            return Ok(principal);
+        }
+        Err(AuthError::OtherApi {
+            held: principal.api.audience(),
+            expected: api.audience(),
+        })
+    }
+
     /// Verifies a compact JWT at emulator time `now` (Unix seconds).
     pub fn verify(&self, token: &str, now: i64) -> Result<Principal, AuthError> {
         let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
@@ -122,6 +138,7 @@ impl TokenVerifier {
             tenant_id: claims.tid.clone(),
             app_id: claims.appid.clone(),
             roles: claims.roles.clone(),
+            api: api_of_audience(&claims.aud).unwrap_or(Api::Defender),
         })
     }
 
@@ -155,7 +172,7 @@ impl TokenVerifier {
             }
         })?;
         let claims = data.claims;
-        if !ACCEPTED_AUDIENCES.contains(&claims.aud.as_str()) {
+        if api_of_audience(&claims.aud).is_none() {
             return Err(AuthError::WrongAudience(claims.aud));
         }
         if claims.tid.is_empty() {

@@ -12,7 +12,7 @@
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, URL_SAFE_NO_PAD};
 use base64::engine::DecodePaddingMode;
 use base64::Engine;
-use palisade_auth::{issuer_for, Claims, SigningKey, TokenVerifier, ACCEPTED_AUDIENCES};
+use palisade_auth::{issuer_for, Claims, SigningKey, TokenVerifier, ACCEPTED_AUDIENCES, GRAPH_AUDIENCES};
 use proptest::prelude::*;
 use std::sync::{Arc, OnceLock};
 
@@ -185,7 +185,7 @@ proptest! {
         claims.exp = NOW + exp_offset;
         claims.nbf = NOW + nbf_offset;
         let token = key().mint(&claims).expect("mint");
-        let expected = ACCEPTED_AUDIENCES.contains(&aud)
+        let expected = (ACCEPTED_AUDIENCES.contains(&aud) || GRAPH_AUDIENCES.contains(&aud))
             && !tid.is_empty()
             && !appid.is_empty()
             && issuer_matches

@@ -5,15 +5,17 @@
 //! Tour: [`Core`] is the entry point the server holds, and [`DomainError`] its one error type.
 //! Operations are grouped by API family: [`mde`] (Defender for Endpoint: machines, actions,
 //! alerts, indicators, investigations, users, lookups, the live-response library, device support
-//! and value validation), [`xdr`] (Defender XDR: advanced hunting and its tables), [`control`]
-//! (the emulator's own controls: tenants, apps, data load/export, demo data, faults, features, rate limits, the clock,
-//! the error journal) and [`signin`] (Entra-style token issuance). [`listing`] pages entity lists.
-//! [`family`] holds each family's descriptor (tables, data kinds, rate limits, roles, path words),
-//! from which the data loader, the rate limiter and the server's registries read.
+//! and value validation), [`xdr`] (Defender XDR: advanced hunting and its tables), [`control`] (the emulator's own
+//! controls: tenants, apps, data load/export, demo data, faults, features, rate limits, the clock,
+//! the error journal), [`graph`] (Microsoft Graph's security API over the same data) and [`signin`]
+//! (Entra-style token issuance). [`listing`] pages entity lists. [`family`] holds each family's
+//! descriptor (tables, data kinds, rate limits, roles, path words), from which the data loader, the
+//! rate limiter and the server's registries read.
 
 pub mod control;
 pub mod exclusive;
 pub mod family;
+pub mod graph;
 pub mod listing;
 pub mod mde;
 pub mod signin;

@@ -65,7 +65,7 @@ entra_codes! {
         "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '<client id>'.";
     /// The resource (audience) is not one the emulator serves.
     ResourceNotFound => 500011, "invalid_resource", 400,
-        "The resource principal named <resource> was not found in the tenant named <tenant>. Palisade emulates: https://api.securitycenter.microsoft.com, https://api.security.microsoft.com.";
+        "The resource principal named <resource> was not found in the tenant named <tenant>. Palisade emulates: https://api.securitycenter.microsoft.com, https://api.security.microsoft.com, https://graph.microsoft.com.";
     /// Not exactly one scope.
     InvalidScope => 70011, "invalid_scope", 400,
         "The provided value for the input parameter 'scope' is not valid. The scope <scope> is not valid: client credential flows take exactly one scope of the form <resource>/.default.";
@@ -215,7 +215,7 @@ impl EntraError {
         Self::new(
             EntraCode::ResourceNotFound,
             format!(
-                "The resource principal named {resource} was not found in the tenant named {tenant_id}. Palisade emulates: https://api.securitycenter.microsoft.com, https://api.security.microsoft.com."
+                "The resource principal named {resource} was not found in the tenant named {tenant_id}. Palisade emulates: https://api.securitycenter.microsoft.com, https://api.security.microsoft.com, https://graph.microsoft.com."
             ),
         )
     }
@@ -314,7 +314,7 @@ mod tests {
             EntraError::certificate_credentials_not_emulated(),
             EntraError::secret_required(),
             EntraError::invalid_client_secret("app-id"),
-            EntraError::resource_not_found("https://graph.microsoft.com", "tenant-id"),
+            EntraError::resource_not_found("https://management.azure.com", "tenant-id"),
             EntraError::invalid_scope("a/.default b/.default"),
             EntraError::scope_without_default("https://api.security.microsoft.com"),
             EntraError::equivalent_of(crate::ErrorCode::TooManyRequests, why),

@@ -6,13 +6,17 @@
 //! - [`Envelope`] is the wire body `{"error":{"code","message","target"}}`.
 //! - [`entra`] is the second contract, Entra ID's sign-in refusals: [`EntraCode`] the `AADSTS`
 //!   catalogue (number, OAuth2 error, status, message shape), [`EntraError`] one constructor per code.
+//! - [`graph`] is the third, Microsoft Graph's errors on the Graph security routes: [`GraphCode`]
+//!   the catalogue, [`GraphError`] one constructor per code and Graph's body.
 //! - With the `axum` feature, [`ApiError`] renders itself as a response: a fresh lower-case UUID
 //!   `target` per response, and a [`JournalEntry`] in the response extensions so the server's
 //!   journal layer can record it (the only place errors are recorded).
 
 pub mod entra;
+pub mod graph;
 
 pub use entra::{EntraCode, EntraError};
+pub use graph::{GraphCode, GraphError};
 
 use serde::{Deserialize, Serialize};
 use std::fmt;

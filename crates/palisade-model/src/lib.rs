@@ -4,9 +4,11 @@
 //!
 //! Tour: [`entities`] the API's shapes; [`schemas`] their OData schemas and tables; [`tenant`]
 //! tenants, app registrations and their settings; [`journal`] the error record; [`observation`]
-//! what alert evidence observed; [`links`] relation kinds; [`time`] the API's timestamps.
+//! what alert evidence observed; [`links`] relation kinds; [`time`] the API's timestamps; [`graph`]
+//! the same entities in Microsoft Graph's security shapes.
 
 pub mod entities;
+pub mod graph;
 pub mod journal;
 pub mod links;
 pub mod observation;

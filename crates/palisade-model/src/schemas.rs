@@ -4,8 +4,8 @@
 
 use crate::entities::{
     ActionStatus, ActionType, AlertSeverity, AlertStatus, Classification, Determination, DeviceValue, ExposureLevel,
-    HealthStatus, IndicatorAction, IndicatorSeverity, IndicatorSourceType, IndicatorType, InvestigationState,
-    OnboardingStatus, RiskScore,
+    HealthStatus, IncidentClassification, IncidentDetermination, IncidentSeverity, IncidentStatus, IndicatorAction,
+    IndicatorSeverity, IndicatorSourceType, IndicatorType, InvestigationState, OnboardingStatus, RiskScore,
 };
 use palisade_odata::{EntitySchema, PropType, Property};
 
@@ -281,6 +281,62 @@ pub static LIBRARY_FILES: EntitySchema = EntitySchema {
     key_column: "file_name",
 };
 
+/// The largest `$top`, and the page size, of the incidents list (`api-list-incidents.md`).
+pub const INCIDENT_MAX_PAGE: u32 = 100;
+
+/// A property the store keeps a column of (for other APIs over the same table, such as Graph's
+/// incidents) that this API does not let clients filter or sort on.
+const fn stored(name: &'static str, ty: PropType, column: &'static str) -> Property {
+    Property {
+        name,
+        ty,
+        filterable: false,
+        sortable: false,
+        column: Some(column),
+        json_key: name,
+    }
+}
+
+/// Incidents as stored ([`crate::entities::IncidentRecord`]). `$filter` takes exactly the four
+/// documented properties; `$orderby` takes them and `incidentId` (undocumented, harmless).
+pub static INCIDENT_PROPERTIES: &[Property] = &[
+    Property {
+        filterable: false,
+        ..column("incidentId", PropType::Int, "incident_id")
+    },
+    stored("redirectIncidentId", PropType::Int, "redirect_incident_id"),
+    stored("incidentName", PropType::String, "incident_name"),
+    column("createdTime", PropType::DateTime, "created_time"),
+    column("lastUpdateTime", PropType::DateTime, "last_update_time"),
+    column("assignedTo", PropType::String, "assigned_to"),
+    stored(
+        "classification",
+        PropType::Enum(IncidentClassification::VALUES),
+        "classification",
+    ),
+    stored(
+        "determination",
+        PropType::Enum(IncidentDetermination::VALUES),
+        "determination",
+    ),
+    column("status", PropType::Enum(IncidentStatus::VALUES), "status"),
+    stored("severity", PropType::Enum(IncidentSeverity::VALUES), "severity"),
+    plain("tags", PropType::Object),
+    plain("comments", PropType::Object),
+    // Rendered, not stored: listed so `$select` may name them.
+    plain("incidentUri", PropType::String),
+    plain("alerts", PropType::Object),
+];
+
+pub static INCIDENTS: EntitySchema = EntitySchema {
+    entity: "Incident",
+    set: "Incidents",
+    properties: INCIDENT_PROPERTIES,
+    expandable: &[],
+    max_top: INCIDENT_MAX_PAGE,
+    key_column: "incident_id",
+};
+
 /// An entity set as the store keeps it: its table and its schema.
 #[derive(Debug, Clone, Copy)]
 pub struct EntityTable {
@@ -323,6 +379,11 @@ pub const LIBRARY_FILE_TABLE: EntityTable = EntityTable {
     schema: &LIBRARY_FILES,
 };
 
+pub const INCIDENT_TABLE: EntityTable = EntityTable {
+    table: "incidents",
+    schema: &INCIDENTS,
+};
+
 /// Every entity table of the store.
 pub const ENTITY_TABLES: &[EntityTable] = &[
     MACHINE_TABLE,
@@ -332,6 +393,7 @@ pub const ENTITY_TABLES: &[EntityTable] = &[
     USER_TABLE,
     INDICATOR_TABLE,
     LIBRARY_FILE_TABLE,
+    INCIDENT_TABLE,
 ];
 
 #[cfg(test)]

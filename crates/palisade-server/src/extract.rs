@@ -82,10 +82,14 @@ impl<T: RequestBody> FromRequest<AppState> for JsonBody<T> {
 /// Reads a request's JSON body and parses it as `T` under the body policy: the one path every JSON
 /// body of the API takes (the [`JsonBody`] extractor, and handlers that check a role first).
 pub async fn json_body<T: RequestBody>(state: &AppState, request: Request) -> Result<T, ApiError> {
+    json_body_as(state, request, Casing::Exact).await
+}
+
+async fn json_body_as<T: RequestBody>(state: &AppState, request: Request, casing: Casing) -> Result<T, ApiError> {
     let context = request.extensions().get::<Arc<RequestContext>>().cloned();
     let caller = request.extensions().get::<Principal>().cloned();
     let bytes = read_body(request, state.config.max_body_bytes).await?;
-    let parsed = parse_body::<T>(&bytes)?;
+    let parsed = parse_body_as::<T>(&bytes, casing)?;
     apply_body_policy(
         state,
         context.as_deref(),
@@ -112,6 +116,21 @@ pub struct ParsedBody<T> {
 /// property is not ours to refuse: it is returned in [`ParsedBody::ignored`], and
 /// [`apply_body_policy`] decides.
 pub fn parse_body<T: RequestBody>(bytes: &[u8]) -> Result<ParsedBody<T>, ApiError> {
+    parse_body_as::<T>(bytes, Casing::Exact)
+}
+
+/// How body property names are matched to the documented ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Casing {
+    /// The Defender APIs: exact case (a near miss is refused, see [`parse_body`]).
+    Exact,
+    /// Microsoft Graph: names match without regard to case (the Graph SDKs send `{"query": …}`
+    /// for `Query`); two properties naming the same one are `InvalidRequestBody`.
+    Insensitive,
+}
+
+/// [`parse_body`] under the given property-name [`Casing`].
+pub fn parse_body_as<T: RequestBody>(bytes: &[u8], casing: Casing) -> Result<ParsedBody<T>, ApiError> {
     let expected = || {
         T::PROPERTIES
             .iter()
@@ -145,6 +164,9 @@ pub fn parse_body<T: RequestBody>(bytes: &[u8]) -> Result<ParsedBody<T>, ApiErro
             "json shape",
         ));
     };
+    if casing == Casing::Insensitive {
+        object = documented_spelling::<T>(object)?;
+    }
     let mut ignored = Vec::new();
     for key in object.keys() {
         if T::PROPERTIES.iter().any(|(name, _)| name == key) {
@@ -179,6 +201,46 @@ pub fn parse_body<T: RequestBody>(bytes: &[u8]) -> Result<ParsedBody<T>, ApiErro
         ApiError::invalid_request_body(format!("property '{path}': {}", e.into_inner()), "property type")
     })?;
     Ok(ParsedBody { value, ignored })
+}
+
+/// The object with every property that names a documented one in another case renamed to the
+/// documented spelling.
+fn documented_spelling<T: RequestBody>(
+    object: serde_json::Map<String, serde_json::Value>,
+) -> Result<serde_json::Map<String, serde_json::Value>, ApiError> {
+    let mut out = serde_json::Map::with_capacity(object.len());
+    let mut sent_as: Vec<(&str, String)> = Vec::new();
+    for (key, value) in object {
+        let name = T::PROPERTIES
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case(&key))
+            .map_or(key.clone(), |(name, _)| name.to_string());
+        if let Some((_, first)) = sent_as.iter().find(|(n, _)| n.eq_ignore_ascii_case(&name)) {
+            return Err(ApiError::invalid_request_body(
+                format!("properties '{first}' and '{key}' name the same property '{name}' (names match without regard to case)"),
+                "property sent twice in different cases",
+            ));
+        }
+        if let Some((documented, _)) = T::PROPERTIES.iter().find(|(n, _)| *n == name) {
+            sent_as.push((documented, key));
+        }
+        out.insert(name, value);
+    }
+    Ok(out)
+}
+
+/// A JSON body whose property names match without regard to case (Microsoft Graph's rule), under
+/// the same body policy as [`JsonBody`].
+pub struct AnyCaseJsonBody<T>(pub T);
+
+impl<T: RequestBody> FromRequest<AppState> for AnyCaseJsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, ApiError> {
+        json_body_as(state, request, Casing::Insensitive)
+            .await
+            .map(AnyCaseJsonBody)
+    }
 }
 
 /// The unknown-property policy, in one place. Lenient by default on the emulated APIs: the

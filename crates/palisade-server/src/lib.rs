@@ -3,8 +3,8 @@
 //! thin: they extract, call one `palisade-domain` operation and shape the answer; none touches the
 //! store.
 //!
-//! Tour: [`api`] the emulated APIs by product ([`api::mde`], [`api::xdr`]), routed through
-//! [`families`] (each family's routes beside its domain descriptor); [`signin`] the
+//! Tour: [`api`] the emulated APIs by product ([`api::mde`], [`api::xdr`], [`api::graph`]), routed
+//! through [`families`] (each family's routes beside its domain descriptor); [`signin`] the
 //! Entra-style token and discovery endpoints; [`admin`] the emulator's `/_palisade/` API (tenants,
 //! apps, data, clock, faults, journals); [`layers`] the middleware (auth, injection, journal,
 //! metrics, normalize); [`openapi`] the document; [`extract`] our extractors; [`error`] the one
@@ -142,6 +142,13 @@ pub fn routes(state: AppState) -> Routes {
             .route_layer(from_fn_with_state(shared.clone(), injection::api_calls))
             .route_layer(from_fn_with_state(shared.clone(), auth::authenticate))
     });
+    // Graph's routes carry Graph's authentication (a Graph token), so they are mounted apart from
+    // the families' Defender routes; the Graph family's other registries are in its descriptor.
+    let graph = api::graph::router().layered(|router| {
+        router
+            .route_layer(from_fn_with_state(shared.clone(), injection::api_calls))
+            .route_layer(from_fn_with_state(shared.clone(), auth::authenticate_graph))
+    });
     let signin = signin::router().layered(|router| {
         router
             .route_layer(from_fn_with_state(shared.clone(), injection::signin_calls))
@@ -149,6 +156,7 @@ pub fn routes(state: AppState) -> Routes {
     });
     Routes::new()
         .merge(api)
+        .merge(graph)
         .merge(signin)
         .get("/openapi.json", openapi::serve_document)
         .get("/_palisade/docs", openapi::serve_page)
@@ -167,6 +175,9 @@ pub fn app(state: AppState) -> Router {
             ApiError::internal(format!("handler panicked: {}", error::describe_panic(payload.as_ref()))).into_response()
         }))
         .layer(from_fn_with_state(shared.clone(), layers::guard::check))
+        // Outside the guard and the fallbacks, so every failure on a Graph path, whichever layer
+        // raised it, leaves in Graph's shape; inside the journal, which records it so.
+        .layer(from_fn_with_state(shared.clone(), api::graph::graph_shape))
         .layer(from_fn_with_state(shared, journal::journal_errors))
         .with_state(state)
 }

@@ -16,8 +16,11 @@
 //! operation listed here and fails if the running server does not route it.
 
 use crate::admin::{self, faults};
+use crate::api::graph::alerts as graph_alerts;
+use crate::api::graph::hunting as graph_hunting;
+use crate::api::graph::incidents as graph_incidents;
 use crate::api::mde::{actions, alerts, indicators, machines};
-use crate::api::xdr::hunting;
+use crate::api::xdr::{hunting, incidents};
 use crate::extract::{Origin, RequestBody};
 use crate::families::RouteFamily;
 use crate::state::AppState;
@@ -25,7 +28,10 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::{Html, IntoResponse, Response};
 use axum::Json;
-use palisade_model::schemas::{ALERTS, INDICATORS, INVESTIGATIONS, LIBRARY_FILES, MACHINES, MACHINE_ACTIONS, USERS};
+use palisade_model::graph::{GRAPH_ALERTS, GRAPH_INCIDENTS};
+use palisade_model::schemas::{
+    ALERTS, INCIDENTS, INDICATORS, INVESTIGATIONS, LIBRARY_FILES, MACHINES, MACHINE_ACTIONS, USERS,
+};
 use palisade_odata::{EntitySchema, PropType};
 use serde_json::{json, Map, Value};
 
@@ -177,10 +183,17 @@ const ACTION_ROLES: &[&str] = &[
     "Machine.LiveResponse",
 ];
 const TI: &[&str] = &["Ti.ReadWrite", "Ti.ReadWrite.All"];
+const INCIDENT_READ: &[&str] = &["Incident.Read.All", "Incident.ReadWrite.All"];
+const INCIDENT_WRITE: &[&str] = &["Incident.ReadWrite.All"];
 const NO_ROLES: &[&str] = &[];
 const LOOK_BACK: Input = Input::Query(&[("lookBackHours", false, "1–720, default 720 (30 days)")]);
 
 const MDE: &str = "Defender for Endpoint";
+const GRAPH: &str = "Microsoft Graph security";
+const GRAPH_ALERT_READ: &[&str] = palisade_domain::graph::ALERT_READ;
+const GRAPH_ALERT_WRITE: &[&str] = palisade_domain::graph::ALERT_WRITE;
+const GRAPH_INCIDENT_READ: &[&str] = &["SecurityIncident.Read.All", "SecurityIncident.ReadWrite.All"];
+const GRAPH_INCIDENT_WRITE: &[&str] = &["SecurityIncident.ReadWrite.All"];
 const XDR: &str = "Defender XDR";
 const SIGN_IN: &str = "Sign-in";
 const ADMIN: &str = "Emulator control (/_palisade)";
@@ -229,6 +242,10 @@ pub fn operations() -> Vec<Operation> {
         op("post", "/api/machines/{id}/tags", MDE, "Add or remove a machine tag", MACHINE_WRITE, json_body::<machines::TagRequest>(), 200, A::Entity(&MACHINES)),
         op("post", "/api/machines/{id}/setDeviceValue", MDE, "Set a machine's device value", MACHINE_WRITE, json_body::<machines::DeviceValueRequest>(), 200, A::Entity(&MACHINES)),
         op("post", "/api/machines/AddOrRemoveTagForMultipleMachines", MDE, "Tag up to 500 machines (all or nothing)", MACHINE_WRITE, json_body::<machines::MultiTagRequest>(), 200, A::Collection(&MACHINES)),
+        // Incidents (Defender XDR)
+        op("get", "/api/incidents", XDR, "List incidents with their alerts (most recent first; $top ≤ 100; $filter on lastUpdateTime, createdTime, status, assignedTo)", INCIDENT_READ, I::ListOptions(&INCIDENTS), 200, A::Collection(&INCIDENTS)),
+        op("get", "/api/incidents/{id}", XDR, "Get an incident with its alerts, devices and entities", INCIDENT_READ, I::None, 200, A::Entity(&INCIDENTS)),
+        op("patch", "/api/incidents/{id}", XDR, "Update an incident (status, assignedTo, classification, determination, tags, comment)", INCIDENT_WRITE, json_body::<incidents::UpdateRequest>(), 200, A::Entity(&INCIDENTS)),
         // Alerts
         op("get", "/api/alerts", MDE, "List alerts", ALERT_READ, I::ListOptions(&ALERTS), 200, A::Collection(&ALERTS)),
         op("get", "/api/alerts/$count", MDE, "Count alerts", ALERT_READ, I::CountFilter, 200, A::Count),
@@ -241,6 +258,27 @@ pub fn operations() -> Vec<Operation> {
         op("get", "/api/alerts/{id}/ips", MDE, "IP addresses in an alert's evidence", &["Ip.Read.All"], I::None, 200, A::Json("{value: [{id}]}")),
         op("get", "/api/alerts/{id}/machine", MDE, "The alert's machine", MACHINE_READ, I::None, 200, A::Entity(&MACHINES)),
         op("get", "/api/alerts/{id}/user", MDE, "The alert's user", &["User.Read.All"], I::None, 200, A::Entity(&USERS)),
+        // Microsoft Graph security (the same operations answer under /beta/security/)
+        op("get", "/v1.0/security/alerts_v2", GRAPH, "List alerts (Graph)", GRAPH_ALERT_READ, I::ListOptions(&GRAPH_ALERTS), 200, A::Collection(&GRAPH_ALERTS)),
+        op("get", "/v1.0/security/alerts_v2/{id}", GRAPH, "Get an alert (Graph)", GRAPH_ALERT_READ, I::None, 200, A::Entity(&GRAPH_ALERTS)),
+        op("patch", "/v1.0/security/alerts_v2/{id}", GRAPH, "Update an alert (Graph)", GRAPH_ALERT_WRITE, json_body::<graph_alerts::UpdateAlertRequest>(), 200, A::Entity(&GRAPH_ALERTS)),
+        op("post", "/v1.0/security/alerts_v2/{id}/comments", GRAPH, "Comment on an alert (Graph); answers every comment", GRAPH_ALERT_WRITE, json_body::<graph_alerts::CommentRequest>(), 200, A::Json("{value: [alertComment]}")),
+        op("get", "/beta/security/alerts_v2", GRAPH, "List alerts (Graph beta)", GRAPH_ALERT_READ, I::ListOptions(&GRAPH_ALERTS), 200, A::Collection(&GRAPH_ALERTS)),
+        op("get", "/beta/security/alerts_v2/{id}", GRAPH, "Get an alert (Graph beta)", GRAPH_ALERT_READ, I::None, 200, A::Entity(&GRAPH_ALERTS)),
+        op("patch", "/beta/security/alerts_v2/{id}", GRAPH, "Update an alert (Graph beta)", GRAPH_ALERT_WRITE, json_body::<graph_alerts::UpdateAlertRequest>(), 200, A::Entity(&GRAPH_ALERTS)),
+        op("post", "/beta/security/alerts_v2/{id}/comments", GRAPH, "Comment on an alert (Graph beta)", GRAPH_ALERT_WRITE, json_body::<graph_alerts::CommentRequest>(), 200, A::Json("{value: [alertComment]}")),
+        op("get", "/v1.0/security/incidents", GRAPH, "List incidents (Graph); $expand=alerts", GRAPH_INCIDENT_READ, I::ListOptions(&GRAPH_INCIDENTS), 200, A::Collection(&GRAPH_INCIDENTS)),
+        op("get", "/v1.0/security/incidents/{id}", GRAPH, "Get an incident (Graph); $expand=alerts", GRAPH_INCIDENT_READ, I::ListOptions(&GRAPH_INCIDENTS), 200, A::Entity(&GRAPH_INCIDENTS)),
+        op("patch", "/v1.0/security/incidents/{id}", GRAPH, "Update an incident (Graph)", GRAPH_INCIDENT_WRITE, json_body::<graph_incidents::UpdateIncidentRequest>(), 200, A::Entity(&GRAPH_INCIDENTS)),
+        op("post", "/v1.0/security/incidents/{id}/comments", GRAPH, "Comment on an incident (Graph); answers every comment", GRAPH_INCIDENT_WRITE, json_body::<graph_incidents::IncidentCommentRequest>(), 200, A::Json("{value: [alertComment]}")),
+        op("get", "/beta/security/incidents", GRAPH, "List incidents (Graph beta)", GRAPH_INCIDENT_READ, I::ListOptions(&GRAPH_INCIDENTS), 200, A::Collection(&GRAPH_INCIDENTS)),
+        op("get", "/beta/security/incidents/{id}", GRAPH, "Get an incident (Graph beta)", GRAPH_INCIDENT_READ, I::ListOptions(&GRAPH_INCIDENTS), 200, A::Entity(&GRAPH_INCIDENTS)),
+        op("patch", "/beta/security/incidents/{id}", GRAPH, "Update an incident (Graph beta)", GRAPH_INCIDENT_WRITE, json_body::<graph_incidents::UpdateIncidentRequest>(), 200, A::Entity(&GRAPH_INCIDENTS)),
+        op("post", "/beta/security/incidents/{id}/comments", GRAPH, "Comment on an incident (Graph beta)", GRAPH_INCIDENT_WRITE, json_body::<graph_incidents::IncidentCommentRequest>(), 200, A::Json("{value: [alertComment]}")),
+        op("post", "/v1.0/security/runHuntingQuery", GRAPH, "Run an advanced hunting query (Graph), over its Timespan (default 30 days)", palisade_domain::graph::HUNTING, json_body::<graph_hunting::RunHuntingQueryRequest>(), 200, A::Json("huntingQueryResults: {schema: [{name, type}], results: [{column: value}]}")),
+        op("post", "/v1.0/security/microsoft.graph.security.runHuntingQuery", GRAPH, "runHuntingQuery under its namespace-qualified name (what the Graph SDKs call)", palisade_domain::graph::HUNTING, json_body::<graph_hunting::RunHuntingQueryRequest>(), 200, A::Json("huntingQueryResults: {schema: [{name, type}], results: [{column: value}]}")),
+        op("post", "/beta/security/runHuntingQuery", GRAPH, "Run an advanced hunting query (Graph beta)", palisade_domain::graph::HUNTING, json_body::<graph_hunting::RunHuntingQueryRequest>(), 200, A::Json("huntingQueryResults: {schema: [{name, type}], results: [{column: value}]}")),
+        op("post", "/beta/security/microsoft.graph.security.runHuntingQuery", GRAPH, "runHuntingQuery, namespace-qualified (Graph beta)", palisade_domain::graph::HUNTING, json_body::<graph_hunting::RunHuntingQueryRequest>(), 200, A::Json("huntingQueryResults: {schema: [{name, type}], results: [{column: value}]}")),
         // Advanced hunting (Defender XDR, and Defender for Endpoint's advanced queries)
         op("post", "/api/advancedhunting/run", XDR, "Run an advanced hunting query (KQL) over the last 30 days", &["AdvancedHunting.Read.All"], json_body::<hunting::HuntingRequest>(), 200, A::Json("{Stats, Schema: [{Name, Type}], Results: [{column: value}]}; at most 100,000 rows")),
         op("post", "/api/advancedqueries/run", MDE, "Run an advanced hunting query (KQL), Defender for Endpoint's route", &["AdvancedQuery.Read.All"], json_body::<hunting::HuntingRequest>(), 200, A::Json("{Stats, Schema: [{Name, Type}], Results: [{column: value}]}; at most 100,000 rows")),
@@ -315,6 +353,7 @@ pub fn operations() -> Vec<Operation> {
         op("delete", "/_palisade/tenants/{tenant}/apps/{client}", ADMIN, "Delete an app (its tokens stop working)", NO_ROLES, I::None, 204, A::Empty),
         op("post", "/_palisade/tenants/{tenant}/apps/{client}/secrets", ADMIN, "Rotate an app's secret (the old one stops working)", NO_ROLES, I::None, 200, A::Json("{clientId, clientSecret}")),
         op("post", "/_palisade/tenants/{tenant}/data", ADMIN, "Load entities in the API's shapes (all or nothing; upsert by id)", NO_ROLES, I::FreeJson("{machines, users, alerts, investigations, machineActions, ..., logons}: arrays of entities as the API serialises them"), 200, A::Json("counts per kind")),
+        op("post", "/_palisade/tenants/{tenant}/incidents/{id}/merge", ADMIN, "Merge an incident into another (its alerts move; it becomes Redirected)", NO_ROLES, json_body::<admin::MergeIncidentRequest>(), 200, A::Entity(&INCIDENTS)),
         op("get", "/_palisade/tenants/{tenant}/export", ADMIN, "Export a tenant's data (the shape the loader takes)", NO_ROLES, I::None, 200, A::Json("{machines, users, alerts, ...}")),
         op("post", "/_palisade/tenants/{tenant}/reset", ADMIN, "Empty a tenant's data, or restore its demo population", NO_ROLES, json_body::<admin::ResetTenantRequest>(), 204, A::Empty),
         op("post", "/_palisade/reset", ADMIN, "Back to a first start: demo tenant and dev app only, journals emptied, clock reset", NO_ROLES, I::None, 204, A::Empty),
@@ -378,6 +417,21 @@ pub fn document(origin: &str, extra: &[&'static RouteFamily]) -> Value {
         }),
     );
     schemas.insert(
+        "GraphError".into(),
+        json!({
+            "type": "object",
+            "description": "Microsoft Graph's error body, which the Graph security routes answer instead of the Defender envelope; look `innerError.request-id` (also the `request-id` header) up at /_palisade/errors/{target}.",
+            "properties": {"error": {"type": "object", "properties": {
+                "code": {"type": "string", "description": "badRequest, InvalidAuthenticationToken, Forbidden, accessDenied, notFound, methodNotAllowed, requestEntityTooLarge, TooManyRequests, generalException, serviceNotAvailable"},
+                "message": {"type": "string"},
+                "innerError": {"type": "object", "properties": {
+                    "date": {"type": "string"}, "request-id": {"type": "string"}, "client-request-id": {"type": "string"}
+                }}
+            }, "required": ["code", "message", "innerError"]}},
+            "required": ["error"]
+        }),
+    );
+    schemas.insert(
         "EntraError".into(),
         json!({
             "type": "object",
@@ -399,10 +453,10 @@ pub fn document(origin: &str, extra: &[&'static RouteFamily]) -> Value {
         "info": {
             "title": "Palisade: Microsoft Defender APIs emulator",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "The emulated Defender for Endpoint API, its sign-in endpoints, and the emulator's own control plane under /_palisade/ (loopback callers or X-Palisade-Admin-Key). Every path also works under /api/v1.0/."
+            "description": "The emulated Defender for Endpoint API, Microsoft Graph's security API (/v1.0/security/, /beta/security/; tokens for https://graph.microsoft.com), the sign-in endpoints, and the emulator's own control plane under /_palisade/ (loopback callers or X-Palisade-Admin-Key). Every /api/ path also works under /api/v1.0/."
         },
         "servers": [{"url": origin}],
-        "tags": [{"name": MDE}, {"name": SIGN_IN}, {"name": ADMIN}],
+        "tags": [{"name": MDE}, {"name": GRAPH}, {"name": SIGN_IN}, {"name": ADMIN}],
         "paths": paths,
         "components": {
             "schemas": schemas,
@@ -493,6 +547,9 @@ fn describe(operation: &Operation) -> Value {
     let failure = if operation.tag == SIGN_IN {
         json!({"description": "Entra's OAuth2 error body (AADSTS code, trace and correlation ids)",
             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/EntraError"}}}})
+    } else if operation.tag == GRAPH {
+        json!({"description": "Microsoft Graph's error body (code, message, innerError with request-id)",
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/GraphError"}}}})
     } else {
         json!({"description": "an error envelope with the contract's code and status",
             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}})
@@ -515,7 +572,7 @@ fn describe(operation: &Operation) -> Value {
         out["description"] = json!(description);
         out["x-roles"] = json!(operation.roles);
     }
-    if operation.tag == MDE {
+    if operation.tag == MDE || operation.tag == GRAPH {
         out["security"] = json!([{"bearer": []}]);
     }
     if let Some(body) = body {

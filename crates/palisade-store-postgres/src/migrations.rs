@@ -12,6 +12,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/001_schema.sql"),
     include_str!("../migrations/002_locks_and_blobs.sql"),
     include_str!("../migrations/003_hunting.sql"),
+    include_str!("../migrations/004_incidents.sql"),
 ];
 
 /// The advisory lock key migrations take (any constant works; this one spells "palisade").

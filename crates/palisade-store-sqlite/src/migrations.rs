@@ -237,8 +237,7 @@ CREATE TABLE rate_windows (
     count INTEGER NOT NULL
 ) WITHOUT ROWID;
 "#,
-    // Issue 12's numbering calls this migration 11 (9 and 10 are taken by incidents and hunting on
-    // other branches); here it is simply the next one in the list.
+    // 7: store locks and library blobs (issue 12 calls it 11; here it is the next in the list).
     r#"
 -- Named locks (LockStore): one row per lock taken, `holder` the taker's unique value, the lease
 -- ending at `expires_ms` (Unix milliseconds of the system clock, not the emulator's).
@@ -252,12 +251,32 @@ CREATE TABLE locks (
 -- these pages.
 ALTER TABLE library_files ADD COLUMN content BLOB;
 "#,
-    // 8 and 9: numbers given to other work of this session (9: incidents); empty here so that the
-    // hunting tables keep number 10 whichever lands first. A branch that brings one replaces its
-    // placeholder (databases created in between ran the placeholder: its DDL must then use
-    // `IF NOT EXISTS` and be repeated after 10, or the branch must bump the number).
+    // 8: a number given to other work of this session; empty so that the incidents and hunting
+    // tables keep numbers 9 and 10 whichever landed first.
     "-- 8: reserved",
-    "-- 9: reserved (incidents)",
+    r#"
+-- Defender XDR incidents (IncidentRecord; alerts stay in `alerts` and name their incident by
+-- incident_id). Portable SQL: plain INTEGER/TEXT columns and indexes, as the other tables.
+CREATE TABLE incidents (
+    tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+    incident_id INTEGER NOT NULL,
+    redirect_incident_id INTEGER,
+    incident_name TEXT,
+    created_time INTEGER,
+    last_update_time INTEGER,
+    assigned_to TEXT,
+    classification TEXT,
+    determination TEXT,
+    status TEXT,
+    severity TEXT,
+    doc TEXT NOT NULL
+);
+CREATE UNIQUE INDEX incidents_key ON incidents (tenant_id, incident_id);
+CREATE INDEX incidents_by_created ON incidents (tenant_id, created_time, incident_id);
+CREATE INDEX incidents_by_update ON incidents (tenant_id, last_update_time, incident_id);
+CREATE INDEX incidents_by_status ON incidents (tenant_id, status, incident_id);
+CREATE INDEX incidents_by_assignee ON incidents (tenant_id, assigned_to, incident_id);
+"#,
     crate::hunting::MIGRATION,
 ];
 

@@ -21,6 +21,7 @@ pub const TENANT: &str = "9a115ade-7e4a-4000-8000-000000000001";
 pub const CLIENT_ID: &str = "9a115ade-c11e-4000-8000-000000000001";
 pub const SECRET: &str = "palisade-dev-secret";
 pub const MDE: &str = "https://api.securitycenter.microsoft.com";
+pub const GRAPH: &str = "https://graph.microsoft.com";
 
 /// The store a [`TestApp`] runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -222,6 +223,26 @@ impl TestApp {
                 ("client_id", client_id),
                 ("client_secret", secret),
                 ("scope", &format!("{MDE}/.default")),
+            ])
+            .send()
+            .await
+            .expect("token request");
+        assert_eq!(response.status(), StatusCode::OK);
+        let body: Value = response.json().await.expect("token json");
+        body["access_token"].as_str().expect("access_token").to_string()
+    }
+
+    /// A Microsoft Graph token for the development app (every role) from the v2 token endpoint,
+    /// as the Graph SDKs ask for it (`scope=https://graph.microsoft.com/.default`).
+    pub async fn graph_token(&self) -> String {
+        let response = self
+            .client
+            .post(format!("{}/{TENANT}/oauth2/v2.0/token", self.https))
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", CLIENT_ID),
+                ("client_secret", SECRET),
+                ("scope", &format!("{GRAPH}/.default")),
             ])
             .send()
             .await
@@ -457,6 +478,48 @@ pub async fn expect_entra_error(app: &TestApp, response: Response, status: u16, 
     let record = app.trace(trace_id).await.expect("the trace id resolves in the journal");
     assert_eq!(record["code"], error);
     record
+}
+
+/// Asserts a Microsoft Graph error: status, Graph's body (`code`, `message`, `innerError` with
+/// `date`, `request-id`, `client-request-id` and nothing else), the message naming each of
+/// `mentions`, the `request-id` header equal to the body's, and the request id resolving in the
+/// journal to the same code. Returns the body.
+pub async fn expect_graph_error(
+    app: &TestApp,
+    response: Response,
+    status: u16,
+    code: &str,
+    mentions: &[&str],
+) -> Value {
+    assert_eq!(response.status().as_u16(), status, "status");
+    let header = |name: &str| response.headers().get(name).map(|v| v.to_str().unwrap().to_string());
+    let (request_id, client_request_id) = (header("request-id"), header("client-request-id"));
+    let body: Value = response.json().await.expect("a Graph error body is JSON");
+    let error = body["error"]
+        .as_object()
+        .unwrap_or_else(|| panic!("no error object in {body}"));
+    assert_eq!(keys(&body["error"]), vec!["code", "message", "innerError"], "{body}");
+    assert_eq!(error["code"], code, "code in {body}");
+    let message = error["message"].as_str().unwrap();
+    for mention in mentions {
+        assert!(
+            message.contains(mention),
+            "message '{message}' should mention '{mention}'"
+        );
+    }
+    let inner = &error["innerError"];
+    assert_eq!(keys(inner), vec!["date", "request-id", "client-request-id"], "{body}");
+    let id = inner["request-id"].as_str().unwrap();
+    assert!(uuid_like(id), "request-id {id}");
+    assert_eq!(request_id.as_deref(), Some(id), "the request-id header is the body's");
+    assert_eq!(client_request_id.as_deref(), inner["client-request-id"].as_str());
+    let record = app
+        .trace(id)
+        .await
+        .unwrap_or_else(|| panic!("request-id {id} not in the journal"));
+    assert_eq!(record["code"], code);
+    assert_eq!(record["status"], status);
+    body
 }
 
 pub fn uuid_like(s: &str) -> bool {

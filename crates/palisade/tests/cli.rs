@@ -299,6 +299,26 @@ fn seed_adds_a_deterministic_population_and_reports_its_rate() {
     assert_eq!(code, 0);
     let (code, _) = run(&["seed", "--data", data, "--alerts", "5"]);
     assert_ne!(code, 0, "--alerts without --machines is refused");
+    // Every seeded alert names an incident the tenant holds (runs of three share one).
+    let (code, exported) = run(&["export", "--data", data]);
+    assert_eq!(code, 0);
+    let exported: serde_json::Value = serde_json::from_str(&exported).unwrap();
+    let incidents: std::collections::BTreeSet<i64> = exported["incidents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["incidentId"].as_i64().unwrap())
+        .collect();
+    let alerts = exported["alerts"].as_array().unwrap();
+    assert_eq!(alerts.len(), 60 + 90);
+    for alert in alerts {
+        let id = alert["incidentId"].as_i64().expect("every alert has an incident");
+        assert!(incidents.contains(&id), "incident {id} exists");
+    }
+    assert!(
+        incidents.contains(&100_029),
+        "the 90th seeded alert's incident (runs of three)"
+    );
 
     let (_, token) = run(&["token", "--data", data]);
     let served = serve(

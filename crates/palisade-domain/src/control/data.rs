@@ -246,6 +246,7 @@ impl Core {
             self.store.upsert_docs(kind.table, &tenant.id, docs)?;
             (kind.after_store)(self, &tenant.id, docs)?;
         }
+        self.file_loaded_alerts(&tenant.id, &batches)?;
         let loaded = |name: &str| {
             batches
                 .iter()
@@ -264,6 +265,27 @@ impl Core {
             self.store.add_links(&tenant.id, relation, &pairs)?;
         }
         Ok(counts)
+    }
+
+    /// Every loaded alert's incident exists afterwards, and loaded incidents agree with their
+    /// alerts (see `xdr::incidents`).
+    fn file_loaded_alerts(&self, tenant_id: &str, batches: &[(&'static DataKind, Vec<Value>)]) -> DomainResult<()> {
+        let mut alerts = Vec::new();
+        let mut incident_ids = Vec::new();
+        for (kind, docs) in batches {
+            match kind.name {
+                "alerts" => {
+                    alerts = docs
+                        .iter()
+                        .map(|d| serde_json::from_value::<Alert>(d.clone()))
+                        .collect::<Result<_, _>>()
+                        .map_err(palisade_store::StoreError::from)?
+                }
+                "incidents" => incident_ids.extend(docs.iter().filter_map(|d| d["incidentId"].as_i64())),
+                _ => {}
+            }
+        }
+        self.file_stored_alerts(tenant_id, &alerts, &incident_ids)
     }
 
     /// A tenant's data as a document [`Core::load_data`] takes back: every kind in key order.
@@ -333,6 +355,7 @@ impl Core {
         self.store
             .upsert_docs(schemas::ALERT_TABLE, tenant_id, &to_docs(&data.alerts)?)?;
         self.index_alerts(tenant_id, &data.alerts)?;
+        self.file_stored_alerts(tenant_id, &data.alerts, &[])?;
         self.store
             .upsert_docs(schemas::INVESTIGATION_TABLE, tenant_id, &to_docs(&data.investigations)?)?;
         for (kind, pairs) in &data.links {
@@ -382,6 +405,7 @@ impl Core {
         self.store
             .upsert_docs(schemas::ALERT_TABLE, tenant_id, &to_docs(&alerts)?)?;
         self.index_alerts(tenant_id, &alerts)?;
+        self.file_seeded_alerts(tenant_id, &alerts)?;
         self.record_hunting_entities(tenant_id, &[], &alerts, self.clock.now())?;
         Ok(self.store.add_links(tenant_id, links::USER_ALERTS, &links)?)
     }

@@ -181,6 +181,8 @@ impl Throttle {
 /// The store key of a call's counters: tenant, app and API (calls under the default limit are
 /// keyed by `method` and `route`, the route template, e.g. `/api/machines/{id}`).
 fn counter_key(tenant_id: &str, app_id: &str, limit: &ApiLimit, method: &str, route: &str) -> String {
+    // A tenant's limit (advanced hunting) counts every app of the tenant in one window.
+    let app_id = if limit.per_tenant { "*" } else { app_id };
     let mut key = String::with_capacity(tenant_id.len() + app_id.len() + route.len() + 16);
     let app_id = if limit.per_tenant { "*" } else { app_id };
     for part in [tenant_id, "\u{0}", app_id, "\u{0}"] {
@@ -487,6 +489,22 @@ mod tests {
             // Advanced hunting, both routes: the tenant's limits.
             ("POST", "/api/advancedhunting/run", Some(45), Some(1500)),
             ("POST", "/api/advancedqueries/run", Some(45), Some(1500)),
+            // Graph's runHuntingQuery, one API under four paths.
+            ("POST", "/v1.0/security/runHuntingQuery", Some(45), Some(1500)),
+            (
+                "POST",
+                "/beta/security/microsoft.graph.security.runHuntingQuery",
+                Some(45),
+                Some(1500),
+            ),
+            (
+                "POST",
+                "/v1.0/security/microsoft.graph.security.runHuntingQuery",
+                Some(45),
+                Some(1500),
+            ),
+            // Graph's other POST routes keep the default.
+            ("POST", "/v1.0/security/alerts_v2/abc/comments", Some(100), Some(1500)),
         ];
         for &(method, path, per_minute, per_hour) in expected {
             let limit = limit_for(method, path);
@@ -496,9 +514,10 @@ mod tests {
                 "{method} {path}"
             );
         }
-        // Eleven APIs have their own figures; no entry beyond them.
-        assert_eq!(api_limits().count(), 11);
+        // Twelve APIs have their own figures; no entry beyond them.
+        assert_eq!(api_limits().count(), 12);
         assert!(limit_for("POST", "/api/advancedhunting/run").per_tenant);
+        assert!(limit_for("POST", "/v1.0/security/runHuntingQuery").per_tenant);
         assert!(!limit_for("POST", "/api/alerts/batchUpdate").per_tenant);
     }
 

@@ -758,6 +758,7 @@ impl Core {
             tenant_id: tenant_id.to_string(),
             app_id: "palisade-admin".into(),
             roles: Vec::new(),
+            api: palisade_auth::Api::Defender,
         };
         let _section = self.tenant_section(tenant_id)?;
         self.settle_locked(tenant_id)?;

@@ -5,6 +5,7 @@
 //! SIEM polling `$filter=lastUpdateTime ge <last poll>` sees every change.
 
 use crate::listing::{narrowed, text_eq, text_in, Page};
+use crate::xdr::incidents::AlertChange::{Joined, Triaged};
 use crate::{Core, DomainResult};
 use chrono::{DateTime, TimeDelta, Utc};
 use palisade_auth::Principal;
@@ -185,6 +186,11 @@ impl Core {
         }
         valid.apply(&mut alert, caller, self.clock.now());
         self.save_alerts(caller, std::slice::from_ref(&alert))?;
+        self.settle_incidents(
+            &caller.tenant_id,
+            &alert.incident_id.into_iter().collect::<Vec<_>>(),
+            Triaged,
+        )?;
         Ok(alert)
     }
 
@@ -234,7 +240,9 @@ impl Core {
         for alert in &mut alerts {
             valid.apply(alert, caller, now);
         }
-        self.save_alerts(caller, &alerts)
+        self.save_alerts(caller, &alerts)?;
+        let incidents: Vec<i64> = alerts.iter().filter_map(|a| a.incident_id).collect();
+        self.settle_incidents(&caller.tenant_id, &incidents, Triaged)
     }
 
     /// `POST /api/alerts/CreateAlertByReference`.
@@ -305,11 +313,17 @@ impl Core {
             open.last_event_time = Some(open.last_event_time.map_or(at, |t| t.max(at)));
             open.last_update_time = Timestamp(now);
             self.save_alerts(caller, std::slice::from_ref(&open))?;
+            self.settle_incidents(
+                &caller.tenant_id,
+                &open.incident_id.into_iter().collect::<Vec<_>>(),
+                Triaged,
+            )?;
             return Ok(open);
         }
         let alert = Alert {
             id: self.fresh_alert_id(caller, now, reference)?,
-            incident_id: None,
+            // Joins or opens an incident (see `xdr::incidents` for the grouping).
+            incident_id: Some(self.incident_for_new_alert(&caller.tenant_id, &machine.id, now)?),
             investigation_id: None,
             assigned_to: None,
             severity,
@@ -343,6 +357,11 @@ impl Core {
         self.index_alerts(&caller.tenant_id, std::slice::from_ref(&alert))?;
         // Raised now: its AlertInfo and AlertEvidence (device) rows, for advanced hunting.
         self.record_hunting_entities(&caller.tenant_id, &[], std::slice::from_ref(&alert), now)?;
+        self.settle_incidents(
+            &caller.tenant_id,
+            &alert.incident_id.into_iter().collect::<Vec<_>>(),
+            Joined,
+        )?;
         Ok(alert)
     }
 

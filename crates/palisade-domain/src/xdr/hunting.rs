@@ -205,9 +205,21 @@ impl Core {
     /// every hunting API (Defender XDR, Defender for Endpoint, Graph) renders in its own shape. No
     /// role check: callers check their API's roles first.
     pub fn hunting_query(&self, tenant_id: &str, query: &str, settings: &HuntingSettings) -> DomainResult<QueryResult> {
+        self.hunting_query_until(tenant_id, query, settings, self.clock.now())
+    }
+
+    /// [`Core::hunting_query`] with the window (`settings.lookback`) ending at `end` rather than
+    /// now: Graph's `Timespan` can name a window in the past (`end` is also the query's `now()`).
+    pub fn hunting_query_until(
+        &self,
+        tenant_id: &str,
+        query: &str,
+        settings: &HuntingSettings,
+        end: chrono::DateTime<chrono::Utc>,
+    ) -> DomainResult<QueryResult> {
         let compiled = palisade_kql::compile(query, Catalog::defender_hunting_shared())
             .map_err(|e| DomainError::Rule(query_error(&e)))?;
-        let mut options = ExecOptions::hunting(self.clock.now());
+        let mut options = ExecOptions::hunting(end);
         options.max_rows = settings.max_rows;
         options.timeout = Some(settings.timeout);
         options.lookback = Some(settings.lookback);

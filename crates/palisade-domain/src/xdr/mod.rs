@@ -1,10 +1,11 @@
 //! Microsoft Defender XDR (`https://api.security.microsoft.com/api/...`): one module per API
-//! family, as under [`crate::mde`]. [`hunting`]: advanced hunting (also served as Defender for
-//! Endpoint's advanced queries); [`hunting_data`]: the hunting tables' rows for demo and seeded
-//! tenants.
+//! family, as under [`crate::mde`]. [`incidents`]: incidents over the tenant's MDE alerts;
+//! [`hunting`]: advanced hunting (also served as Defender for Endpoint's advanced queries);
+//! [`hunting_data`]: the hunting tables' rows for demo and seeded tenants.
 
 pub mod hunting;
 pub mod hunting_data;
+pub mod incidents;
 
 use crate::{Core, DomainResult};
 use chrono::{DateTime, Utc};

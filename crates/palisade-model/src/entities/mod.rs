@@ -3,6 +3,7 @@
 pub mod action;
 pub mod alert;
 pub mod file;
+pub mod incident;
 pub mod indicator;
 pub mod investigation;
 pub mod library;
@@ -16,6 +17,10 @@ pub use alert::{
     InvestigationState, RelatedUser,
 };
 pub use file::{legacy, DomainStats, File, FileStats, IpStats};
+pub use incident::{
+    IncidentClassification, IncidentComment, IncidentDetermination, IncidentRecord, IncidentSeverity, IncidentStatus,
+    XdrIncident,
+};
 pub use indicator::{Indicator, IndicatorAction, IndicatorSeverity, IndicatorSourceType, IndicatorType};
 pub use investigation::{Investigation, User};
 pub use library::LibraryFile;

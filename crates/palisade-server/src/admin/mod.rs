@@ -45,6 +45,7 @@ pub fn router(state: AppState) -> Routes {
         .post("/_palisade/tenants/{tenant}/apps/{client}/secrets", rotate_secret)
         .post("/_palisade/tenants/{tenant}/data", load_data)
         .get("/_palisade/tenants/{tenant}/export", export_data)
+        .post("/_palisade/tenants/{tenant}/incidents/{id}/merge", merge_incident)
         .post("/_palisade/tenants/{tenant}/reset", reset_tenant)
         .post("/_palisade/reset", reset_everything)
         .get("/_palisade/requests", list_requests)
@@ -490,6 +491,32 @@ async fn load_data(
         .map_err(|e| ApiError::invalid_request_body(format!("the body is not valid JSON ({e})"), "json syntax"))?;
     let counts = state.run(move |core| core.load_data(&tenant, document)).await?;
     Ok(Json(serde_json::Value::Object(counts)))
+}
+
+request_body! {
+    /// Body of `POST /_palisade/tenants/{tenant}/incidents/{id}/merge`: the incident to merge into.
+    pub struct MergeIncidentRequest {
+        required "into" into: i64,
+    }
+}
+
+/// Merges incident `{id}` into `into` (Defender merges incidents itself; the public API has no
+/// such operation). Answers the target incident in the XDR shape.
+async fn merge_incident(
+    State(state): State<AppState>,
+    params: crate::api::mde::actions::PathParams,
+    JsonBody(body): JsonBody<MergeIncidentRequest>,
+) -> Result<Response, ApiError> {
+    let [tenant, id] = crate::api::mde::actions::path_params::<2>(params)?;
+    let source = palisade_domain::xdr::incidents::parse_incident_id(&id)?;
+    let rendered = state
+        .run(move |core| {
+            let tenant_id = core.tenant(&tenant)?.id;
+            let incident = core.merge_incidents(&tenant_id, source, body.into)?;
+            Ok(incident.to_xdr(&tenant_id))
+        })
+        .await?;
+    Ok(Json(rendered).into_response())
 }
 
 async fn export_data(

@@ -1,8 +1,10 @@
-//! The emulated APIs, by product: [`mde`] (Defender for Endpoint) and [`xdr`] (Defender XDR), one
+//! The emulated APIs, by product: [`mde`] (Defender for Endpoint), [`xdr`] (Defender XDR) and
+//! [`graph`] (Microsoft Graph's security API over the same data), one
 //! route module per API family; and the response shapes they share (OData entity and collection
 //! envelopes, paging links, `$count`). Routes mirror the real paths; emulator-only ones live under
 //! `/_palisade/` ([`crate::admin`]).
 
+pub mod graph;
 pub mod mde;
 pub mod xdr;
 
@@ -142,7 +144,7 @@ fn collapse_last_array(doc: &str, name: &str) -> Option<String> {
 }
 
 /// The same request with `$skip` moved on; every other option is kept exactly as the client sent it.
-fn next_link(origin: &Origin, uri: &Uri, skip: u64) -> String {
+pub(crate) fn next_link(origin: &Origin, uri: &Uri, skip: u64) -> String {
     let mut parts: Vec<&str> = uri
         .query()
         .unwrap_or("")

@@ -9,15 +9,30 @@ use axum::extract::{Request, State};
 use axum::http::header::AUTHORIZATION;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use palisade_auth::Api;
 use palisade_error::ApiError;
 use std::sync::Arc;
 
-pub async fn authenticate(State(state): State<Arc<AppState>>, mut request: Request, next: Next) -> Response {
+/// Authentication of the Defender routes (MDE and XDR): a Defender token is required.
+pub async fn authenticate(state: State<Arc<AppState>>, request: Request, next: Next) -> Response {
+    authenticate_for(Api::Defender, state, request, next).await
+}
+
+/// Authentication of the Graph routes: a token for `https://graph.microsoft.com` is required.
+pub async fn authenticate_graph(state: State<Arc<AppState>>, request: Request, next: Next) -> Response {
+    authenticate_for(Api::Graph, state, request, next).await
+}
+
+async fn authenticate_for(api: Api, State(state): State<Arc<AppState>>, mut request: Request, next: Next) -> Response {
     let header = request
         .headers()
         .get(AUTHORIZATION)
         .map(|h| h.to_str().unwrap_or("\u{FFFD}"));
-    match state.core.verifier.verify_header(header, state.core.clock.unix()) {
+    match state
+        .core
+        .verifier
+        .verify_header_for(api, header, state.core.clock.unix())
+    {
         Ok(principal) => {
             if let Some(context) = request.extensions().get::<Arc<RequestContext>>() {
                 context.set_caller(principal.tenant_id.clone(), Some(principal.app_id.clone()));

@@ -125,7 +125,15 @@ pub async fn journal_errors(State(state): State<Arc<AppState>>, request: Request
                 }
                 next.run(Request::from_parts(parts, Body::from(bytes))).await
             }
-            Err(refusal) => crate::signin::pre_routing_refusal(&state, parts.uri.path(), refusal),
+            Err(refusal) => {
+                let path = parts.uri.path();
+                let response = crate::signin::pre_routing_refusal(&state, path, refusal);
+                if crate::api::graph::is_graph_path(path) {
+                    crate::api::graph::pre_routing_refusal(&state, &parts.headers, response)
+                } else {
+                    response
+                }
+            }
         }
     } else {
         next.run(Request::from_parts(parts, body)).await
@@ -138,7 +146,15 @@ pub async fn journal_errors(State(state): State<Arc<AppState>>, request: Request
             record_error(&state, &context, status, entry).await;
             (request_id, Some(code))
         }
-        None => (palisade_error::new_target(), None),
+        // A Graph response names its own request id (its `request-id` header): keep one id.
+        None => match response
+            .headers()
+            .get(crate::api::graph::REQUEST_ID)
+            .and_then(|v| v.to_str().ok())
+        {
+            Some(id) => (id.to_string(), None),
+            None => (palisade_error::new_target(), None),
+        },
     };
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert(REQUEST_ID_HEADER, value);

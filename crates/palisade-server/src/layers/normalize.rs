@@ -28,11 +28,29 @@ pub fn normalize_request<B>(
     request
 }
 
+/// The canonical form of a Graph path (`/v1.0/...`, `/beta/...`: Graph matches path segments
+/// without regard to case, and its own docs write `alerts_V2`), or `None` when it is one already.
+fn normalize_graph_path(path: &str, families: impl Iterator<Item = &'static Family> + Clone) -> Option<String> {
+    let mut out = String::with_capacity(path.len());
+    for segment in path.split('/').skip(1) {
+        out.push('/');
+        match family::path_words(families.clone()).find(|w| w.eq_ignore_ascii_case(segment)) {
+            Some(word) => out.push_str(word),
+            None => out.push_str(segment),
+        }
+    }
+    (out != path).then_some(out)
+}
+
 /// The canonical form of an API path, or `None` when it is already canonical (or not an API path).
 /// `families` spell the words (see the module docs).
 pub fn normalize_path(path: &str, families: impl Iterator<Item = &'static Family> + Clone) -> Option<String> {
     let mut segments = path.split('/').skip(1);
-    if !segments.next()?.eq_ignore_ascii_case("api") {
+    let first = segments.next()?;
+    if first.eq_ignore_ascii_case("v1.0") || first.eq_ignore_ascii_case("beta") {
+        return normalize_graph_path(path, families);
+    }
+    if !first.eq_ignore_ascii_case("api") {
         return None;
     }
     let mut out = String::from("/api");
@@ -82,6 +100,11 @@ mod tests {
             Some("/api/machineactions/abc/GetLiveResponseResultDownloadLink(index=0)")
         );
         assert_eq!(normalize_path("/tenant/oauth2/token"), None);
+        assert_eq!(
+            normalize_path("/V1.0/Security/alerts_V2/AbC").as_deref(),
+            Some("/v1.0/security/alerts_v2/AbC")
+        );
+        assert_eq!(normalize_path("/beta/security/incidents"), None);
         assert_eq!(
             normalize_path("/api/machines/abc/setdevicevalue").as_deref(),
             Some("/api/machines/abc/setDeviceValue")

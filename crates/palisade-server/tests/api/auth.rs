@@ -120,12 +120,28 @@ async fn not_yet_valid_token_is_unauthorized() {
 #[tokio::test]
 async fn token_for_another_audience_is_unauthorized() {
     let app = TestApp::spawn().await;
+    let token = app.mint(json!({"audience": "https://management.azure.com"})).await;
+    unauthorized_with(
+        &app,
+        Some(&format!("Bearer {token}")),
+        &["https://management.azure.com"],
+        "audience check",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn graph_token_is_unauthorized_on_defender_routes() {
+    let app = TestApp::spawn().await;
     let token = app.mint(json!({"audience": "https://graph.microsoft.com"})).await;
     unauthorized_with(
         &app,
         Some(&format!("Bearer {token}")),
-        &["https://graph.microsoft.com"],
-        "audience check",
+        &[
+            "https://graph.microsoft.com",
+            "https://api.securitycenter.microsoft.com",
+        ],
+        "audience check (token for another API)",
     )
     .await;
 }

@@ -229,12 +229,12 @@ async fn scope_without_default_suffix_or_unknown_resource_is_refused() {
     )
     .await;
     expect_oauth_error(&app, response, 400, "invalid_scope", 1002012).await;
-    let response = token_request(&app, &v2(TENANT), &with_scope("https://graph.microsoft.com/.default")).await;
+    let response = token_request(&app, &v2(TENANT), &with_scope("https://management.azure.com/.default")).await;
     let body = expect_oauth_error(&app, response, 400, "invalid_resource", 500011).await;
     assert!(body["error_description"]
         .as_str()
         .unwrap()
-        .contains("https://graph.microsoft.com"));
+        .contains("https://management.azure.com"));
     let response = token_request(&app, &v2(TENANT), &base).await;
     expect_oauth_error(&app, response, 400, "invalid_request", 900144).await;
 }

@@ -1,12 +1,6 @@
 //! Defender XDR (`https://api.security.microsoft.com/api/...`): one route module per API family,
-//! as under [`crate::api::mde`]. [`hunting`] (its own family, `families::FAMILIES`) also serves
-//! Defender for Endpoint's advanced queries; incidents are being built.
+//! as under [`crate::api::mde`], each paired with its family in [`crate::families`]:
+//! [`incidents`], and [`hunting`] (which also serves Defender for Endpoint's advanced queries).
 
 pub mod hunting;
-
-use crate::routing::Routes;
-
-/// The incidents family's routes (none yet); hunting routes through [`hunting::router`].
-pub fn router() -> Routes {
-    Routes::new()
-}
+pub mod incidents;
