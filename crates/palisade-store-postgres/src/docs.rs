@@ -261,6 +261,18 @@ pub(crate) fn key_param(table: EntityTable, n: usize) -> String {
     if NOCASE_KEYS.contains(&table.table) {
         format!("lower(${n} COLLATE \"C\")")
     } else {
+        text_param(table, table.schema.key_column, n)
+    }
+}
+
+/// Placeholder `n`, bound as text, compared with `column`: an integer column (the incidents' key)
+/// gets the text as a number, or NULL (no match) when it is not one, as SQLite's affinity does
+/// for a text key compared with an INTEGER column.
+fn text_param(table: EntityTable, column: &str, n: usize) -> String {
+    let integer = table.schema.properties.iter().any(|p| p.column == Some(column) && is_integer(p));
+    if integer {
+        format!("(CASE WHEN ${n}::text ~ '^-?[0-9]{{1,18}}$' THEN ${n}::text::bigint END)")
+    } else {
         format!("${n}")
     }
 }
@@ -342,7 +354,7 @@ impl DocStore for PostgresStore {
         let test = if nocase {
             format!("lower({column} COLLATE \"C\") = lower($2 COLLATE \"C\")")
         } else {
-            format!("{column} = $2")
+            format!("{column} = {}", text_param(table, column, 2))
         };
         let sql = format!(
             "SELECT doc FROM {} WHERE tenant_id = $1 AND {test} ORDER BY {} LIMIT 1",
