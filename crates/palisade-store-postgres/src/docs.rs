@@ -269,7 +269,11 @@ pub(crate) fn key_param(table: EntityTable, n: usize) -> String {
 /// gets the text as a number, or NULL (no match) when it is not one, as SQLite's affinity does
 /// for a text key compared with an INTEGER column.
 fn text_param(table: EntityTable, column: &str, n: usize) -> String {
-    let integer = table.schema.properties.iter().any(|p| p.column == Some(column) && is_integer(p));
+    let integer = table
+        .schema
+        .properties
+        .iter()
+        .any(|p| p.column == Some(column) && is_integer(p));
     if integer {
         format!("(CASE WHEN ${n}::text ~ '^-?[0-9]{{1,18}}$' THEN ${n}::text::bigint END)")
     } else {
