@@ -149,6 +149,16 @@ impl Core {
     pub fn execution(&self) -> palisade_store::Execution {
         self.store.execution()
     }
+
+    /// The store backend's name (`sqlite`, `postgres`), for the health report.
+    pub fn store_backend(&self) -> &'static str {
+        self.store.backend()
+    }
+
+    /// One round trip to the store (the health report times it).
+    pub fn ping_store(&self) -> DomainResult<()> {
+        Ok(self.store.ping()?)
+    }
 }
 
 /// Serialises entities for the store.

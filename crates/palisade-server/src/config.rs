@@ -22,6 +22,8 @@ pub struct Config {
     pub https: Option<SocketAddr>,
     /// Where the database, keys and certificates live.
     pub data_dir: PathBuf,
+    /// The store: the SQLite file in the data directory, or a PostgreSQL database.
+    pub store: StoreConfig,
     /// How many error records the journal keeps before dropping the oldest.
     pub journal_capacity: usize,
     /// Largest request body accepted, in bytes.
@@ -91,6 +93,7 @@ impl Config {
             http: Some(SocketAddr::from(([127, 0, 0, 1], 8080))),
             https: Some(SocketAddr::from(([127, 0, 0, 1], 8443))),
             data_dir: data_dir.into(),
+            store: StoreConfig::default(),
             journal_capacity: 10_000,
             max_body_bytes: 4 * 1024 * 1024,
             page_size: palisade_model::schemas::MDE_MAX_PAGE,
@@ -117,6 +120,51 @@ impl Config {
 
     pub fn database_path(&self) -> PathBuf {
         self.data_dir.join("palisade.db")
+    }
+}
+
+/// Which store the server opens.
+#[derive(Debug, Clone, Default)]
+pub struct StoreConfig {
+    /// A PostgreSQL URL (`postgres://user:password@host:5432/db`); `None` keeps the SQLite file
+    /// in the data directory. Read through [`StoreConfig::redacted_url`] when shown.
+    pub postgres_url: Option<SecretString>,
+    /// Pool size, statement timeout and TLS of the PostgreSQL connections.
+    pub postgres: palisade_store_postgres::Options,
+}
+
+impl StoreConfig {
+    /// The store named by `location`: a `postgres://` URL, or nothing (SQLite).
+    pub fn from_location(location: Option<&str>) -> Result<StoreConfig, String> {
+        match location.map(str::trim).filter(|l| !l.is_empty()) {
+            None => Ok(StoreConfig::default()),
+            Some(l) if l.eq_ignore_ascii_case("sqlite") => Ok(StoreConfig::default()),
+            Some(l) if palisade_store_postgres::is_postgres_url(l) => Ok(StoreConfig {
+                postgres_url: Some(l.to_string().into()),
+                ..StoreConfig::default()
+            }),
+            Some(l) => Err(format!(
+                "--store '{l}' is neither `sqlite` nor a postgres:// URL (postgres://user:password@host:5432/database)"
+            )),
+        }
+    }
+
+    /// What the banner and the health report show: the backend and, for PostgreSQL, the URL
+    /// without its password.
+    pub fn redacted_url(&self) -> Option<String> {
+        use secrecy::ExposeSecret;
+        let url = self.postgres_url.as_ref()?.expose_secret();
+        let Some((scheme, rest)) = url.split_once("://") else {
+            return Some("postgres (key=value settings)".to_string());
+        };
+        let shown = match rest.split_once('@') {
+            Some((user, host)) => match user.split_once(':') {
+                Some((name, _password)) => format!("{scheme}://{name}:***@{host}"),
+                None => url.to_string(),
+            },
+            None => url.to_string(),
+        };
+        Some(shown)
     }
 }
 

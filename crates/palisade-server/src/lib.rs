@@ -30,7 +30,7 @@ pub mod signin;
 pub mod state;
 pub mod tls;
 
-pub use config::{Config, IpNetwork};
+pub use config::{Config, IpNetwork, StoreConfig};
 
 use axum::extract::ConnectInfo;
 use axum::http::Method;
@@ -45,6 +45,7 @@ use layers::{auth, injection, journal, normalize};
 use palisade_domain::control::clock::Clock;
 use palisade_domain::Core;
 use palisade_error::ApiError;
+use palisade_store_postgres::PostgresStore;
 use palisade_store_sqlite::SqliteStore;
 use routing::Routes;
 use state::AppState;
@@ -66,21 +67,68 @@ pub enum StartError {
     Bind { addr: SocketAddr, source: std::io::Error },
 }
 
-/// Opens the data directory's store and domain, initialising both on first start.
+/// Opens the configured store (the data directory's SQLite file, or PostgreSQL), running its
+/// migrations.
+pub fn open_store(config: &Config) -> Result<Arc<dyn palisade_store::Store>, StartError> {
+    Ok(match &config.store.postgres_url {
+        Some(url) => {
+            use secrecy::ExposeSecret;
+            Arc::new(
+                PostgresStore::open(url.expose_secret(), config.store.postgres.clone())
+                    .map_err(|e| StartError::Store(e.to_string()))?,
+            )
+        }
+        None => Arc::new(SqliteStore::open(&config.database_path()).map_err(|e| StartError::Store(e.to_string()))?),
+    })
+}
+
+/// Opens the store and domain, initialising both on first start.
 pub fn open_core(config: &Config) -> Result<Arc<Core>, StartError> {
     Ok(open_core_and_store(config)?.0)
 }
 
-/// As [`open_core`], also handing out the store itself (bulk loads drive it directly).
-pub fn open_core_and_store(config: &Config) -> Result<(Arc<Core>, Arc<SqliteStore>), StartError> {
-    let store = Arc::new(SqliteStore::open(&config.database_path()).map_err(|e| StartError::Store(e.to_string()))?);
+/// As [`open_core`], also handing out the SQLite store itself when the store is SQLite (bulk
+/// loads drive it directly); `None` on PostgreSQL.
+pub fn open_core_and_store(config: &Config) -> Result<(Arc<Core>, Option<Arc<SqliteStore>>), StartError> {
+    let (store, sqlite): (Arc<dyn palisade_store::Store>, Option<Arc<SqliteStore>>) = match config.store.postgres_url {
+        Some(_) => (open_store(config)?, None),
+        None => {
+            let sqlite =
+                Arc::new(SqliteStore::open(&config.database_path()).map_err(|e| StartError::Store(e.to_string()))?);
+            (sqlite.clone(), Some(sqlite))
+        }
+    };
     let mut settings = config.core.clone();
     settings
         .extra_families
         .extend(config.extra_families.iter().map(|served| served.family));
-    let core =
-        Core::open(store.clone(), Arc::new(Clock::new()), settings).map_err(|e| StartError::Store(e.to_string()))?;
-    Ok((Arc::new(core), store))
+    let core = Core::open(store, Arc::new(Clock::new()), settings).map_err(|e| StartError::Store(e.to_string()))?;
+    Ok((Arc::new(core), sqlite))
+}
+
+/// Moves everything of one store into another, empty one (`palisade migrate`); see
+/// [`palisade_store::transfer`]. The lookups' observations are rebuilt by the target's first
+/// start; the error journal and rate-limit windows are not moved.
+pub fn migrate_store(
+    from: &Config,
+    to: &Config,
+    progress: &mut dyn FnMut(palisade_store::transfer::Progress<'_>),
+) -> Result<palisade_store::transfer::Moved, StartError> {
+    let source = open_store(from)?;
+    let target = open_store(to)?;
+    let links = [
+        palisade_model::links::MACHINE_USERS,
+        palisade_model::links::USER_MACHINES,
+        palisade_model::links::USER_ALERTS,
+    ];
+    palisade_store::transfer::transfer(
+        source.as_ref(),
+        target.as_ref(),
+        &[palisade_domain::mde::lookups::BACKFILL_META],
+        &links,
+        progress,
+    )
+    .map_err(|e| StartError::Store(e.to_string()))
 }
 
 /// Every route the server answers, with the list of what it routes (see [`routing`]); the API
@@ -267,7 +315,7 @@ const IDLE_BEFORE_RELEASE: Duration = Duration::from_secs(5);
 /// (issue 15): the store's page caches are the bulk of what a burst leaves resident. Once per
 /// quiet spell, until the server stops.
 async fn release_memory_when_idle(
-    store: Arc<SqliteStore>,
+    store: Option<Arc<SqliteStore>>,
     requests: Arc<layers::requests::RequestJournal>,
     mut shutdown: watch::Receiver<bool>,
 ) {
@@ -283,8 +331,10 @@ async fn release_memory_when_idle(
             (seen, released) = (now, false);
         } else if !released {
             released = true;
-            let store = store.clone();
-            let _ = tokio::task::spawn_blocking(move || store.release_memory()).await;
+            // SQLite's caches are the store's memory worth releasing; PostgreSQL keeps its own.
+            if let Some(store) = store.clone() {
+                let _ = tokio::task::spawn_blocking(move || store.release_memory()).await;
+            }
         }
     }
 }

@@ -40,6 +40,18 @@ impl MetaStore for SqliteStore {
     fn analyze(&self) -> Result<(), StoreError> {
         self.write(|c| Ok(c.execute_batch("ANALYZE;")?))
     }
+
+    fn all_meta(&self) -> Result<Vec<(String, String)>, StoreError> {
+        self.read(|c| {
+            let mut stmt = c.prepare("SELECT key, value FROM meta ORDER BY key")?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+    }
+
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
 }
 
 impl SequenceStore for SqliteStore {

@@ -44,6 +44,7 @@
 //!    locks, `SELECT .. FOR UPDATE` or a lease table behind [`LockStore`].
 
 pub mod conformance;
+pub mod transfer;
 
 pub use palisade_model::journal::ErrorRecord;
 pub use palisade_model::observation::{Observation, Observed, ObservedStats, ObservedVia};
@@ -98,6 +99,14 @@ pub trait MetaStore: Send + Sync {
     fn set_meta(&self, key: &str, value: &str) -> Result<(), StoreError>;
     /// Refreshes the query planner's statistics, after bulk loads.
     fn analyze(&self) -> Result<(), StoreError>;
+    /// Every meta value, in key order (moving a store: `transfer`).
+    fn all_meta(&self) -> Result<Vec<(String, String)>, StoreError>;
+    /// The backend's name (`sqlite`, `postgres`), for the health report.
+    fn backend(&self) -> &'static str;
+    /// One round trip to the store, for the health report's latency.
+    fn ping(&self) -> Result<(), StoreError> {
+        self.get_meta("palisade:ping").map(|_| ())
+    }
 }
 
 /// Tenants and their app registrations.

@@ -5,8 +5,11 @@
 //! [`windows_machine`], [`multipart_form`]) are the ones several test files need.
 //!
 //! The backend is chosen per app ([`TestApp::spawn_on`]) or for a whole run with
-//! `PALISADE_TEST_BACKEND` (`sqlite`, the default), so one suite runs against every backend, as
-//! Azurite's test server factory does.
+//! `PALISADE_TEST_BACKEND` (`sqlite`, the default, or `postgres`), so one suite runs against every
+//! backend, as Azurite's test server factory does. On PostgreSQL each test process starts one
+//! throwaway cluster from the local server binaries (or uses the server whose admin database
+//! `PALISADE_TEST_POSTGRES_URL` names) and gives every app a database of its own; when no server
+//! can be had the test fails, saying why, rather than quietly running on SQLite.
 
 use palisade_server::{Config, Server};
 use reqwest::{Method, Response, StatusCode};
@@ -25,22 +28,91 @@ pub const GRAPH: &str = "https://graph.microsoft.com";
 pub enum Backend {
     /// The embedded SQLite file in the app's temporary data directory.
     Sqlite,
+    /// A fresh database of this test process's PostgreSQL server.
+    Postgres,
 }
 
 impl Backend {
-    /// The backend of this test run: `PALISADE_TEST_BACKEND` (`sqlite`), SQLite when unset.
+    /// The backend of this test run: `PALISADE_TEST_BACKEND` (`sqlite` or `postgres`), SQLite
+    /// when unset.
     pub fn from_env() -> Backend {
         match std::env::var("PALISADE_TEST_BACKEND").as_deref() {
             Err(_) | Ok("") | Ok("sqlite") => Backend::Sqlite,
-            Ok(other) => panic!("PALISADE_TEST_BACKEND={other}: the test kit knows only `sqlite`"),
+            Ok("postgres") | Ok("postgresql") => Backend::Postgres,
+            Ok(other) => panic!("PALISADE_TEST_BACKEND={other}: the test kit knows `sqlite` and `postgres`"),
         }
     }
 
     /// Points a configuration at this backend.
-    fn configure(self, _config: &mut Config) {
+    fn configure(self, config: &mut Config) {
         match self {
             // `Config::ephemeral` already keeps the SQLite file in the data directory.
             Backend::Sqlite => {}
+            Backend::Postgres => {
+                // The driver blocks on a runtime of its own, which a test's async thread may not.
+                let url = std::thread::spawn(postgres::fresh_database)
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+                config.store = palisade_server::StoreConfig::from_location(Some(&url)).expect("a postgres URL");
+                // Enough connections for the server's blocking work and its point reads, but
+                // few per app: a test process runs many apps on one cluster.
+                config.store.postgres.pool_size = 10;
+            }
+        }
+    }
+}
+
+/// The PostgreSQL server of this test process.
+pub mod postgres {
+    use palisade_store_postgres::throwaway::Throwaway;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::OnceLock;
+
+    enum Server {
+        Own(Throwaway),
+        Given(String),
+    }
+
+    fn server() -> &'static Server {
+        static SERVER: OnceLock<Server> = OnceLock::new();
+        SERVER.get_or_init(|| match std::env::var("PALISADE_TEST_POSTGRES_URL") {
+            Ok(url) if !url.trim().is_empty() => Server::Given(url),
+            _ => Server::Own(Throwaway::start().unwrap_or_else(|why| {
+                panic!("PALISADE_TEST_BACKEND=postgres, but no PostgreSQL server can be started: {why}")
+            })),
+        })
+    }
+
+    /// The throwaway cluster of this process, started on first use (`None` when the run uses a
+    /// given server): tests that stop and start the database use it.
+    pub fn cluster() -> Option<&'static Throwaway> {
+        match server() {
+            Server::Own(cluster) => Some(cluster),
+            Server::Given(_) => None,
+        }
+    }
+
+    /// Creates an empty database and answers its URL.
+    pub fn fresh_database() -> String {
+        match server() {
+            Server::Own(cluster) => cluster.create_database().unwrap_or_else(|why| panic!("{why}")),
+            Server::Given(admin_url) => {
+                static MADE: AtomicUsize = AtomicUsize::new(0);
+                let name = format!(
+                    "palisade_{}_{}",
+                    std::process::id(),
+                    MADE.fetch_add(1, Ordering::Relaxed)
+                );
+                let mut client = ::postgres::Client::connect(admin_url, ::postgres::NoTls)
+                    .unwrap_or_else(|e| panic!("PALISADE_TEST_POSTGRES_URL: {e}"));
+                client
+                    .batch_execute(&format!("CREATE DATABASE {name}"))
+                    .unwrap_or_else(|e| panic!("CREATE DATABASE {name}: {e}"));
+                match admin_url.rsplit_once('/') {
+                    Some((server, _db)) => format!("{server}/{name}"),
+                    None => panic!("PALISADE_TEST_POSTGRES_URL must be a postgres:// URL ending in /database"),
+                }
+            }
         }
     }
 }

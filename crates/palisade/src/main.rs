@@ -92,6 +92,16 @@ enum Command {
         #[arg(long, default_value = DEMO_TENANT_ID)]
         tenant: String,
     },
+    /// Move a whole store (tenants, apps, every entity, relations, the signing key) into another,
+    /// empty one, e.g. from SQLite to PostgreSQL, with a progress bar.
+    Migrate {
+        /// The source: `sqlite:<data directory or .db file>` or a postgres:// URL.
+        #[arg(long)]
+        from: String,
+        /// The target (empty): `sqlite:<data directory or .db file>` or a postgres:// URL.
+        #[arg(long)]
+        to: String,
+    },
     /// Print a tenant's data as a JSON document `load` takes back.
     Export {
         #[command(flatten)]
@@ -203,6 +213,53 @@ struct DataArg {
     /// Data directory: database, signing key, certificates.
     #[arg(long = "data", env = "PALISADE_DATA", default_value = "palisade-data")]
     dir: PathBuf,
+    /// The store: `sqlite` (the file in the data directory, the default) or a PostgreSQL URL
+    /// (postgres://user:password@host:5432/database; add ?sslmode=require for TLS), which any
+    /// number of Palisade processes may share.
+    #[arg(long = "store", env = "PALISADE_STORE")]
+    store: Option<String>,
+    /// PostgreSQL: most connections each process opens.
+    #[arg(long = "store-pool-size", env = "PALISADE_STORE_POOL_SIZE")]
+    pool_size: Option<usize>,
+    /// PostgreSQL: seconds a statement may run (or wait for a lock, or for a free connection)
+    /// before the request fails with a traceable InternalServerError.
+    #[arg(long = "store-timeout", env = "PALISADE_STORE_TIMEOUT")]
+    timeout_seconds: Option<u64>,
+    /// PostgreSQL: CA certificates (PEM) that verify the database server; implies TLS.
+    #[arg(long = "store-ca", env = "PALISADE_STORE_CA")]
+    ca_file: Option<PathBuf>,
+}
+
+impl DataArg {
+    /// The store these arguments name.
+    fn store(&self) -> Result<palisade_server::StoreConfig, String> {
+        let mut store = palisade_server::StoreConfig::from_location(self.store.as_deref())?;
+        if let Some(size) = self.pool_size {
+            store.postgres.pool_size = size.max(1);
+        }
+        if let Some(seconds) = self.timeout_seconds {
+            let timeout = std::time::Duration::from_secs(seconds.max(1));
+            store.postgres.statement_timeout = timeout;
+            store.postgres.pool_wait = timeout;
+        }
+        store.postgres.ca_file = self.ca_file.clone();
+        Ok(store)
+    }
+
+    /// The configuration of a one-shot command on this data directory and store.
+    fn config(&self) -> Result<Config, String> {
+        let mut config = Config::new(&self.dir);
+        config.store = self.store()?;
+        Ok(config)
+    }
+
+    /// Where the data is, for messages.
+    fn describe(&self) -> String {
+        match self.store().ok().and_then(|s| s.redacted_url()) {
+            Some(url) => url,
+            None => self.dir.display().to_string(),
+        }
+    }
 }
 
 #[derive(Args)]
@@ -346,6 +403,7 @@ fn main() -> ExitCode {
         Command::Apps { command } => apps(command),
         Command::Load { file, data, tenant } => load(data, &file, &tenant),
         Command::Export { data, tenant } => export(data, &tenant),
+        Command::Migrate { from, to } => migrate(&from, &to),
         Command::Reset {
             data,
             tenant,
@@ -374,10 +432,12 @@ fn end_quietly_on_a_closed_pipe() {
 
 fn serve(args: ServeArgs) -> Result<ExitCode, String> {
     init_logging(args.log_json);
+    let store = args.data.store()?;
     let config = Config {
         http: args.http.0,
         https: args.https.0,
         data_dir: args.data.dir,
+        store,
         journal_capacity: args.journal_size.max(1),
         max_body_bytes: args.max_body_bytes,
         page_size: args.page_size,
@@ -435,6 +495,9 @@ fn print_banner(server: &Server, config: &Config, took: std::time::Duration) {
         println!("  HTTP    {url}");
     }
     println!("  data    {}", config.data_dir.display());
+    if let Some(url) = config.store.redacted_url() {
+        println!("  store   {url}");
+    }
     println!(
         "  CA      {}  (REQUESTS_CA_BUNDLE / SSL_CERT_FILE)",
         server.ca_bundle.display()
@@ -483,7 +546,7 @@ fn init_logging(json: bool) {
 
 /// Opens (initialising on first use) the data directory without serving.
 fn open(data: &DataArg) -> Result<std::sync::Arc<palisade_domain::Core>, String> {
-    let config = Config::new(&data.dir);
+    let config = data.config()?;
     let core = palisade_server::open_core(&config).map_err(|e| e.to_string())?;
     palisade_server::tls::ensure(&config.data_dir).map_err(|e| e.to_string())?;
     Ok(core)
@@ -558,14 +621,16 @@ fn seed_tenant(
         return Err("--alerts needs --machines: the alerts are spread over the generated machines".into());
     }
     const BATCH: u64 = 5_000;
-    let config = Config::new(&data.dir);
-    let (core, store) = palisade_server::open_core_and_store(&config).map_err(|e| e.to_string())?;
+    let config = data.config()?;
+    let (core, sqlite) = palisade_server::open_core_and_store(&config).map_err(|e| e.to_string())?;
     palisade_server::tls::ensure(&config.data_dir).map_err(|e| e.to_string())?;
-    // The secondary indexes of the tables filled are built once at the end (see the store's
-    // `bulk` module: an interrupted seed gets them back at the next open).
-    store
-        .begin_bulk_load(&["machines", "alerts", "observations"])
-        .map_err(|e| e.to_string())?;
+    // On SQLite the secondary indexes of the tables filled are built once at the end (see the
+    // store's `bulk` module: an interrupted seed gets them back at the next open).
+    if let Some(store) = &sqlite {
+        store
+            .begin_bulk_load(&["machines", "alerts", "observations"])
+            .map_err(|e| e.to_string())?;
+    }
     let namespace = format!("{tenant}/seed{seed}");
     let prefix = format!("seed{seed}");
     let generation = palisade_domain::control::demo::Generation {
@@ -600,7 +665,9 @@ fn seed_tenant(
         eprintln!();
     }
     let indexing = std::time::Instant::now();
-    store.finish_bulk_load().map_err(|e| e.to_string())?;
+    if let Some(store) = &sqlite {
+        store.finish_bulk_load().map_err(|e| e.to_string())?;
+    }
     eprintln!("indexes built in {:.1} s", indexing.elapsed().as_secs_f64());
     // Over the whole run, index builds included.
     let alert_secs = alerts_started.elapsed().as_secs_f64();
@@ -631,6 +698,66 @@ fn seed_tenant(
         machines as f64 / machine_secs.max(1e-9),
         alerts as f64 / alert_secs.max(1e-9),
         event_rows as f64 / event_secs.max(1e-9),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The configuration of the store `location` names: `sqlite:<data directory or .db file>` or a
+/// PostgreSQL URL.
+fn store_location(location: &str) -> Result<Config, String> {
+    if let Some(path) = location.strip_prefix("sqlite:") {
+        let path = PathBuf::from(path);
+        // A `.db` file names the database itself; anything else is a data directory.
+        return Ok(match path.extension().and_then(|e| e.to_str()) {
+            Some("db") => {
+                let mut config = Config::new(path.parent().unwrap_or(std::path::Path::new(".")));
+                if path.file_name() != Some(std::ffi::OsStr::new("palisade.db")) {
+                    return Err(format!(
+                        "{}: a SQLite store is the palisade.db of a data directory; name the directory",
+                        path.display()
+                    ));
+                }
+                config.store = palisade_server::StoreConfig::default();
+                config
+            }
+            _ => Config::new(path),
+        });
+    }
+    let mut config = Config::new("palisade-data");
+    config.store = palisade_server::StoreConfig::from_location(Some(location))?;
+    if config.store.postgres_url.is_none() {
+        return Err(format!(
+            "'{location}' is neither sqlite:<data directory> nor a postgres:// URL"
+        ));
+    }
+    Ok(config)
+}
+
+fn migrate(from: &str, to: &str) -> Result<ExitCode, String> {
+    let (source, target) = (store_location(from)?, store_location(to)?);
+    let started = std::time::Instant::now();
+    let mut current = String::new();
+    let mut phase_started = started;
+    let moved = palisade_server::migrate_store(&source, &target, &mut |p| {
+        if p.what != current {
+            if !current.is_empty() {
+                eprintln!();
+            }
+            current = p.what.to_string();
+            phase_started = std::time::Instant::now();
+        }
+        progress(p.what, p.done, p.total, phase_started);
+    })
+    .map_err(|e| e.to_string())?;
+    eprintln!();
+    eprintln!(
+        "moved {} tenants, {} apps, {} entities, {} relations and {} meta values in {:.1} s",
+        moved.tenants,
+        moved.apps,
+        moved.entities,
+        moved.links,
+        moved.meta,
         started.elapsed().as_secs_f64()
     );
     Ok(ExitCode::SUCCESS)
@@ -789,7 +916,7 @@ fn reset(data: DataArg, tenant: Option<&str>, demo_data: bool) -> Result<ExitCod
         }
         None => {
             core.reset_all().map_err(core_error)?;
-            eprintln!("reset {} to a first start", data.dir.display());
+            eprintln!("reset {} to a first start", data.describe());
         }
     }
     Ok(ExitCode::SUCCESS)

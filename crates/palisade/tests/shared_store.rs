@@ -5,7 +5,9 @@
 //! windows, the error journal, the clock, tenants and apps, features, fault rules, the library.
 //!
 //! The scenario takes a [`Backend`], which only says how to name one store on the `serve` command
-//! line: SQLite (a data directory) here; another backend adds a variant and one `#[test]`.
+//! line: SQLite (a data directory) or PostgreSQL (a database of a throwaway cluster; those tests
+//! need PostgreSQL's server binaries and are `#[ignore]`d: `cargo test -p palisade --test
+//! shared_store -- --ignored`, which `.ci/run` runs).
 
 use std::ffi::OsString;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -28,6 +30,8 @@ const CACHE_BOUND: Duration = Duration::from_secs(2);
 pub enum Backend {
     /// One SQLite data directory.
     Sqlite(tempfile::TempDir),
+    /// One PostgreSQL database (its URL), and a data directory the processes share for the rest.
+    Postgres(String, tempfile::TempDir),
 }
 
 impl Backend {
@@ -35,7 +39,18 @@ impl Backend {
     fn store_args(&self) -> Vec<OsString> {
         match self {
             Backend::Sqlite(dir) => vec!["--data".into(), dir.path().into()],
+            Backend::Postgres(url, dir) => vec!["--data".into(), dir.path().into(), "--store".into(), url.into()],
         }
+    }
+
+    /// A new, empty database of this test process's throwaway PostgreSQL cluster.
+    fn postgres() -> Backend {
+        use palisade_store_postgres::throwaway::Throwaway;
+        static CLUSTER: std::sync::OnceLock<Throwaway> = std::sync::OnceLock::new();
+        let cluster =
+            CLUSTER.get_or_init(|| Throwaway::start().unwrap_or_else(|why| panic!("cannot start PostgreSQL: {why}")));
+        let url = cluster.create_database().unwrap_or_else(|why| panic!("{why}"));
+        Backend::Postgres(url, tempfile::tempdir().expect("temp dir"))
     }
 }
 
@@ -556,6 +571,18 @@ fn sqlite_simultaneous_first_starts_initialise_once() {
 fn sqlite_two_processes_behave_as_one() {
     let backend = Backend::Sqlite(tempfile::tempdir().expect("temp dir"));
     two_processes_behave_as_one(&backend);
+}
+
+#[test]
+#[ignore = "needs PostgreSQL: cargo test -p palisade --test shared_store -- --ignored"]
+fn postgres_simultaneous_first_starts_initialise_once() {
+    simultaneous_first_starts_initialise_once(&Backend::postgres);
+}
+
+#[test]
+#[ignore = "needs PostgreSQL: cargo test -p palisade --test shared_store -- --ignored"]
+fn postgres_two_processes_behave_as_one() {
+    two_processes_behave_as_one(&Backend::postgres());
 }
 
 /// With rate limits off nothing touches the windows in the store (SQLite only: it reads the file).

@@ -33,7 +33,7 @@
 
 use crate::{Core, DomainResult};
 use palisade_model::journal::ErrorRecord;
-use palisade_store::Store;
+use palisade_store::{Store, StoreError};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -45,6 +45,9 @@ pub const PEER_FLUSH_BOUND: Duration = Duration::from_millis(1_000);
 
 /// Records queued beyond which producers wait for the writer.
 pub const QUEUE_HIGH_WATER: usize = 16_384;
+
+/// How long the writer waits before trying an unavailable store again.
+const RETRY_AFTER: Duration = Duration::from_millis(500);
 
 /// Most records written in one transaction.
 const BATCH: usize = 4_096;
@@ -130,23 +133,51 @@ impl Shared {
                     std::thread::sleep(GATHER);
                 }
             }
-            self.write_batch();
+            if !self.write_batch() {
+                // The store is unavailable (a database outage): retry shortly, unless stopping.
+                let queue = self.lock();
+                if queue.shutdown {
+                    return;
+                }
+                let _ = self.work.wait_timeout(queue, RETRY_AFTER);
+            }
         }
     }
 
-    /// Writes the oldest queued records, then drops them from the queue.
-    fn write_batch(&self) {
+    /// Writes the oldest queued records, then drops them from the queue; `false` when the store
+    /// was unavailable and they stay queued (still findable) for the next try.
+    fn write_batch(&self) -> bool {
         let _batch = self.batch.lock().unwrap_or_else(|e| e.into_inner());
         let records: Vec<ErrorRecord> = self.lock().records.iter().take(BATCH).cloned().collect();
         if records.is_empty() {
-            return;
+            return true;
         }
         let capacity = self.capacity.load(Ordering::Relaxed);
-        if let Err(e) = self.store.record_errors(&records, capacity) {
-            // Kept in the queue would retry forever on a broken store; the records stay findable
-            // nowhere, and the log says so (with the targets, so they can still be told apart).
-            let targets: Vec<&str> = records.iter().map(|r| r.target.as_str()).collect();
-            tracing::error!(error = %e, ?targets, "error journal write failed");
+        match self.store.record_errors(&records, capacity) {
+            Ok(()) => {}
+            Err(StoreError::Unavailable(e)) => {
+                // A database outage: the records stay queued and are written when it returns
+                // (the errors of the outage itself stay traceable), but the queue stays bounded.
+                let mut queue = self.lock();
+                let excess = queue.records.len().saturating_sub(QUEUE_HIGH_WATER);
+                if excess > 0 {
+                    queue.records.drain(..excess);
+                    queue.done += excess as u64;
+                    tracing::error!(error = %e, dropped = excess, "error journal: store unavailable, oldest records dropped");
+                } else {
+                    tracing::warn!(error = %e, queued = queue.records.len(), "error journal: store unavailable, records kept queued");
+                }
+                drop(queue);
+                self.written.notify_all();
+                return false;
+            }
+            Err(e) => {
+                // Kept in the queue would retry forever on a broken store; the records stay
+                // findable nowhere, and the log says so (with the targets, so they can still be
+                // told apart).
+                let targets: Vec<&str> = records.iter().map(|r| r.target.as_str()).collect();
+                tracing::error!(error = %e, ?targets, "error journal write failed");
+            }
         }
         let mut queue = self.lock();
         let n = records.len().min(queue.records.len());
@@ -154,6 +185,7 @@ impl Shared {
         queue.done += n as u64;
         drop(queue);
         self.written.notify_all();
+        true
     }
 }
 
@@ -205,8 +237,11 @@ impl Core {
                 return;
             }
             // Written on this thread rather than waited for, so a flush also works while the
-            // writer thread is busy or gone.
-            shared.write_batch();
+            // writer thread is busy or gone. An unavailable store ends the flush: a shutdown
+            // during a database outage must not hang.
+            if !shared.write_batch() {
+                return;
+            }
         }
     }
 

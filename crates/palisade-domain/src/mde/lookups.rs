@@ -47,7 +47,9 @@ const SHA256: &str = "sha256";
 const IP: &str = "ip";
 const DOMAIN: &str = "domain";
 
-const BACKFILL_META: &str = "observations_indexed";
+/// The meta marker saying the observations were indexed from the stored alerts; a store moved
+/// without it (`palisade migrate`) indexes them again on its first start.
+pub const BACKFILL_META: &str = "observations_indexed";
 const BACKFILL_BATCH: u64 = 5_000;
 
 /// Parses `lookBackHours` (absent: 720): a whole number of hours from 1 to 720; anything else is

@@ -118,8 +118,18 @@ fn admin_allowed(
     trusted_peer || key_ok
 }
 
-async fn health() -> Json<serde_json::Value> {
-    Json(json!({"status": "ok"}))
+/// `GET /_palisade/health`: the server answers, and so does its store, with the store's
+/// round-trip latency. A store that does not answer makes it a traceable `InternalServerError`
+/// (the journal keeps the cause), so a health check notices a lost database.
+async fn health(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+    let backend = state.core.store_backend();
+    let started = std::time::Instant::now();
+    state.run(|core| core.ping_store()).await?;
+    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    Ok(Json(json!({
+        "status": "ok",
+        "store": {"backend": backend, "status": "ok", "latencyMs": (latency_ms * 1000.0).round() / 1000.0},
+    })))
 }
 
 async fn error_trace(State(state): State<AppState>, PathParam(target): PathParam) -> Result<Response, ApiError> {

@@ -344,8 +344,11 @@ async fn names_that_could_leave_the_library_are_refused() {
         !app.data_dir().join("library").exists(),
         "nothing is written beside the store"
     );
-    let database = std::fs::metadata(app.data_dir().join("palisade.db")).unwrap();
-    assert!(database.len() > 0);
+    if app.backend == palisade_testkit::Backend::Sqlite {
+        // The file those names aimed at is still there, untouched by the refused uploads.
+        let database = std::fs::metadata(app.data_dir().join("palisade.db")).unwrap();
+        assert!(database.len() > 0);
+    }
 
     // (A bare `..` segment never reaches the server: clients resolve it away.)
     for encoded in [
@@ -357,10 +360,12 @@ async fn names_that_could_leave_the_library_are_refused() {
         let response = delete(&app, &token, encoded).await;
         expect_error(&app, response, 400, "InvalidInput", &["file name"]).await;
     }
-    assert!(
-        app.data_dir().join("palisade.db").exists(),
-        "the database is still there"
-    );
+    if app.backend == palisade_testkit::Backend::Sqlite {
+        assert!(
+            app.data_dir().join("palisade.db").exists(),
+            "the database is still there"
+        );
+    }
 }
 
 #[tokio::test]
