@@ -33,6 +33,7 @@ pub struct Moved {
     pub entities: u64,
     pub links: u64,
     pub meta: u64,
+    pub hunting_rows: u64,
 }
 
 /// Copies `from` into `to`, which must hold no tenant yet (a target that already serves data is
@@ -119,6 +120,46 @@ pub fn transfer(
                 }
             }
         }
+    }
+    // The advanced-hunting tables, streamed table by table in batches of `PAGE` rows.
+    for schema in &palisade_kql::Catalog::defender_hunting_shared().tables {
+        let mut done = 0;
+        for tenant in &tenants {
+            let request = palisade_kql::ScanRequest {
+                table: schema.name.clone(),
+                columns: schema.columns.iter().map(|(name, _)| name.clone()).collect(),
+                predicates: Vec::new(),
+                time_window: None,
+                limit: None,
+                order_by: Vec::new(),
+                deadline: None,
+            };
+            let mut batch: Vec<crate::HuntingRow> = Vec::new();
+            let mut failed: Option<StoreError> = None;
+            from.scan_hunting(&tenant.id, &request, &mut |row| {
+                batch.push(row);
+                if batch.len() as u64 >= PAGE {
+                    if let Err(e) = to.append_hunting_rows(&tenant.id, &schema.name, &batch) {
+                        failed = Some(e);
+                        return false;
+                    }
+                    done += batch.len() as u64;
+                    batch.clear();
+                }
+                true
+            })?;
+            if let Some(e) = failed {
+                return Err(e);
+            }
+            to.append_hunting_rows(&tenant.id, &schema.name, &batch)?;
+            done += batch.len() as u64;
+        }
+        moved.hunting_rows += done;
+        progress(Progress {
+            what: "hunting rows",
+            done,
+            total: done,
+        });
     }
     for tenant in &tenants {
         for kind in link_kinds {

@@ -752,10 +752,11 @@ fn migrate(from: &str, to: &str) -> Result<ExitCode, String> {
     .map_err(|e| e.to_string())?;
     eprintln!();
     eprintln!(
-        "moved {} tenants, {} apps, {} entities, {} relations and {} meta values in {:.1} s",
+        "moved {} tenants, {} apps, {} entities, {} hunting rows, {} relations and {} meta values in {:.1} s",
         moved.tenants,
         moved.apps,
         moved.entities,
+        moved.hunting_rows,
         moved.links,
         moved.meta,
         started.elapsed().as_secs_f64()
